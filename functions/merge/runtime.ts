@@ -1,0 +1,86 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Redis } from 'ioredis';
+import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
+import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
+import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
+import { connectRedis } from '../../shared/adapters/redis.ts';
+import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
+import { secretReader } from '../../shared/adapters/secrets.ts';
+import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
+import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
+import type { MergeConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
+import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
+import { retryPolicyOf } from '../fetch/runtime.ts';
+
+/** The merge function's dependencies, connected once per container and reused while warm. */
+export type MergeRuntime = {
+  logger: Logger;
+  ready(): Promise<MergeDeps & { delivery: IdempotentDelivery }>;
+  close(): Promise<void>;
+};
+
+export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRuntime {
+  const log = logger ?? createLogger('merge', config.LOG_LEVEL);
+  const kafka = createKafka(
+    {
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}-merge`,
+      auth: config.KAFKA_AUTH,
+      ...(config.AWS_REGION !== undefined && { region: config.AWS_REGION }),
+    },
+    (line) => log.warn(line),
+  );
+  const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
+  const prefix = config.TOPIC_PREFIX;
+  let redis: Redis | undefined;
+  let deps: Promise<MergeDeps & { delivery: IdempotentDelivery }> | undefined;
+
+  const connect = async () => {
+    const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
+    redis = await connectRedis({ url: config.REDIS_URL, ...(password !== undefined && { password }) });
+    const token = secretReader(config.ANALYTICS_TOKEN_SECRET_ARN, 'token');
+    const analytics = new HttpAnalyticsSink({
+      url: config.ANALYTICS_URL,
+      policy: retryPolicyOf(config),
+      ...(token && { token }),
+      onRetry: (failure) => log.warn('analytics request retried', failure),
+    });
+    const deadLetter =
+      config.DEAD_LETTER_TARGET === 'sqs' && config.DEAD_LETTER_QUEUE_URL
+        ? new SqsDeadLetterSink(new SQSClient({}), config.DEAD_LETTER_QUEUE_URL)
+        : new TopicDeadLetterSink(publisher, prefix + TOPICS.deadLetter);
+    return {
+      joinStore: new RedisJoinStore(redis, { keyPrefix: config.REDIS_KEY_PREFIX, ttlSeconds: config.JOIN_TTL_SECONDS }),
+      delivery: new IdempotentDelivery({
+        redis,
+        analytics,
+        ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+      }),
+      deadLetter,
+      quarantine: new TopicQuarantineSink(publisher, prefix + TOPICS.quarantine),
+      log,
+      sourceForTopic: (topic: string) => (topic.startsWith(prefix) ? sourceForTopic(topic.slice(prefix.length)) : undefined),
+      concurrency: config.ANALYTICS_CONCURRENCY,
+    };
+  };
+
+  return {
+    logger: log,
+    ready() {
+      deps ??= connect().catch((error: unknown) => {
+        deps = undefined;
+        throw error;
+      });
+      return deps;
+    },
+    async close() {
+      await publisher.disconnect();
+      redis?.disconnect();
+      deps = undefined;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { MergedPayload } from '../domain/merge.ts';
+import type { RetryPolicy } from '../domain/retry-policy.ts';
+import { AnalyticsDeliveryError } from '../errors.ts';
+import type { AnalyticsSink } from '../ports.ts';
+import { type HttpAttemptFailure, HttpRetriesExhausted, requestWithRetry } from './http-retry.ts';
+
+export type AnalyticsClientOptions = {
+  url: string;
+  policy: RetryPolicy;
+  token?: () => Promise<string | undefined>;
+  onRetry?: (failure: HttpAttemptFailure & { hash: string }) => void;
+};
+
+/**
+ * POSTs payloads to the Analytics API over keep-alive connections (Node's fetch pools them per
+ * origin). 2xx is delivered; 4xx other than 408/429 is refused at once; the rest is retried.
+ */
+export class HttpAnalyticsSink implements AnalyticsSink {
+  constructor(private readonly options: AnalyticsClientOptions) {}
+
+  async post(payload: MergedPayload, hash: string): Promise<{ attempts: number }> {
+    const token = await this.options.token?.();
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'idempotency-key': hash,
+    };
+    if (token) headers.authorization = `Bearer ${token}`;
+    try {
+      const result = await requestWithRetry(
+        this.options.url,
+        { method: 'POST', headers, body: JSON.stringify(payload) },
+        {
+          policy: this.options.policy,
+          onRetry: (failure) => this.options.onRetry?.({ ...failure, hash }),
+        },
+      );
+      if (result.status >= 200 && result.status < 300) return { attempts: result.attempts };
+      throw new AnalyticsDeliveryError(
+        result.status,
+        result.attempts,
+        `HTTP ${result.status} ${result.body.slice(0, 200)}`,
+      );
+    } catch (error) {
+      if (error instanceof HttpRetriesExhausted) {
+        throw new AnalyticsDeliveryError(error.status, error.attempts, error.lastError);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import {
+  backoffDelay,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryPolicy,
+} from '../domain/retry-policy.ts';
+
+export type HttpAttemptFailure = {
+  attempt: number;
+  status?: number;
+  error: string;
+  delayMs: number;
+};
+
+export type HttpResult = { status: number; body: string; attempts: number };
+
+export type HttpRetryOptions = {
+  policy: RetryPolicy;
+  /** Called before each wait, for logs and retry counts. */
+  onRetry?: (failure: HttpAttemptFailure) => void;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+};
+
+/** Thrown when every try failed; carries the last status (if any) and the attempt count. */
+export class HttpRetriesExhausted extends Error {
+  override readonly name = 'HttpRetriesExhausted';
+  constructor(
+    readonly status: number | undefined,
+    readonly attempts: number,
+    readonly lastError: string,
+  ) {
+    super(lastError);
+  }
+}
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends a request, retrying network errors, timeouts, 408, 429 and 5xx with exponential backoff
+ * and full jitter, honouring Retry-After. Resolves with the first non-retryable answer (2xx or
+ * 4xx); throws HttpRetriesExhausted when the tries run out.
+ */
+export async function requestWithRetry(
+  url: string,
+  init: RequestInit,
+  options: HttpRetryOptions,
+): Promise<HttpResult> {
+  const { policy, onRetry, sleep = sleepFor, random = Math.random } = options;
+  let last: { status?: number; error: string } = { error: 'not tried' };
+  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+    let retryAfterMs: number | undefined;
+    try {
+      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
+      const body = await response.text();
+      if (!isRetryableStatus(response.status)) {
+        return { status: response.status, body, attempts: attempt };
+      }
+      retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      last = { status: response.status, error: `HTTP ${response.status}` };
+    } catch (error) {
+      last = { error: describeFetchError(error, policy.timeoutMs) };
+    }
+    if (attempt === policy.maxAttempts) break;
+    const delayMs = backoffDelay(policy, attempt, retryAfterMs, random);
+    onRetry?.({ attempt, ...last, delayMs });
+    await sleep(delayMs);
+  }
+  throw new HttpRetriesExhausted(last.status, policy.maxAttempts, last.error);
+}
+
+function describeFetchError(error: unknown, timeoutMs: number): string {
+  if (error instanceof DOMException && error.name === 'TimeoutError') {
+    return `timed out after ${timeoutMs} ms`;
+  }
+  if (error instanceof Error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ? `${error.message} (${cause.code})` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,73 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
+import type { Context } from 'aws-lambda';
+import type { Redis } from 'ioredis';
+import type { MergedPayload } from '../domain/merge.ts';
+import { DeliveryInProgressError } from '../errors.ts';
+import type { AnalyticsSink, OnceDelivery } from '../ports.ts';
+import { IoRedisCacheClient } from './idempotency-cache.ts';
+
+export type OnceDeliveryOptions = {
+  redis: Redis;
+  analytics: AnalyticsSink;
+  /** How long a delivered payload's hash is remembered. */
+  ttlSeconds: number;
+  keyPrefix: string;
+  /** How long to wait for another invocation that holds the same payload in progress. */
+  inProgressWaitMs?: number;
+};
+
+/**
+ * Delivers each distinct payload once, with Powertools idempotency over Redis: the key is the
+ * SHA-256 of the payload's canonical JSON (sorted keys). A failed POST deletes the in-progress
+ * record, so the payload can be delivered by a later replay.
+ */
+export class IdempotentDelivery implements OnceDelivery {
+  #config: IdempotencyConfig;
+  #postOnce: (payload: MergedPayload, hash: string) => Promise<unknown>;
+  #executed = new WeakSet<MergedPayload>();
+  #waitMs: number;
+
+  constructor(options: OnceDeliveryOptions) {
+    this.#waitMs = options.inProgressWaitMs ?? 5000;
+    this.#config = new IdempotencyConfig({
+      expiresAfterSeconds: options.ttlSeconds,
+      hashFunction: 'sha256',
+    });
+    const persistenceStore = new CachePersistenceLayer({
+      client: new IoRedisCacheClient(options.redis),
+    });
+    this.#postOnce = makeIdempotent(
+      async (payload: MergedPayload, hash: string) => {
+        const { attempts } = await options.analytics.post(payload, hash);
+        this.#executed.add(payload);
+        return { hash, attempts, postedAt: new Date().toISOString() };
+      },
+      {
+        persistenceStore,
+        config: this.#config,
+        keyPrefix: `${options.keyPrefix}delivered`,
+        dataIndexArgument: 0,
+      },
+    );
+  }
+
+  /** Bounds how long an in-progress record stays locked: the invocation's remaining time. */
+  registerInvocation(context: Pick<Context, 'getRemainingTimeInMillis'>): void {
+    this.#config.registerLambdaContext(context as Context);
+  }
+
+  async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {
+    const deadline = Date.now() + this.#waitMs;
+    for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+      try {
+        await this.#postOnce(payload, hash);
+        return this.#executed.has(payload) ? 'posted' : 'duplicate';
+      } catch (error) {
+        if ((error as Error).name !== 'IdempotencyAlreadyInProgressError') throw error;
+        if (Date.now() + pause > deadline) throw new DeliveryInProgressError(hash);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { SOURCE_NAMES, type SourceName } from './sources/registry.ts';
+
+/**
+ * The one module that reads the environment. Each function parses its settings once at start;
+ * a missing or malformed setting throws ConfigError naming it, before any connection is made.
+ */
+type Env = Record<string, string | undefined>;
+
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const brokerList = z
+  .string({ error: 'is required (comma-separated host:port list)' })
+  .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port'))
+      .min(1, 'needs at least one broker'),
+  );
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const common = {
+  LOG_LEVEL: z
+    .string()
+    .default('INFO')
+    .transform((level) => level.toUpperCase())
+    .pipe(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])),
+  KAFKA_BROKERS: brokerList,
+  KAFKA_AUTH: z.enum(['none', 'iam']).default('none'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('merge-pipeline'),
+  AWS_REGION: z.string().optional(),
+  TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
+  HTTP_MAX_ATTEMPTS: int(1, 20, 5),
+  HTTP_BASE_DELAY_MS: int(1, 60_000, 200),
+  HTTP_MAX_DELAY_MS: int(1, 300_000, 10_000),
+  HTTP_TIMEOUT_MS: int(100, 120_000, 5_000),
+};
+
+const fetchSchema = z.object({
+  ...common,
+  SOURCE: z.enum(SOURCE_NAMES as [SourceName, ...SourceName[]], {
+    error: `must be one of ${SOURCE_NAMES.join(', ')}`,
+  }),
+  SOURCE_BASE_URL: httpUrl,
+  SOURCE_TOKEN_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  PAGE_SIZE: int(1, 10_000, 100),
+  MAX_PAGES: int(1, 1_000_000, 10_000),
+  MAX_RECORD_BYTES: int(100, 900_000, 100_000),
+});
+
+const mergeSchema = z
+  .object({
+    ...common,
+    REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port'),
+    REDIS_AUTH_SECRET_ARN: z.string().startsWith('arn:').optional(),
+    REDIS_KEY_PREFIX: z.string().default(''),
+    JOIN_TTL_SECONDS: int(0, 365 * 86_400, 7 * 86_400),
+    IDEMPOTENCY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
+    ANALYTICS_URL: httpUrl,
+    ANALYTICS_TOKEN_SECRET_ARN: z.string().startsWith('arn:').optional(),
+    ANALYTICS_CONCURRENCY: int(1, 1024, 32),
+    DEAD_LETTER_TARGET: z.enum(['kafka', 'sqs']).default('kafka'),
+    DEAD_LETTER_QUEUE_URL: httpUrl.optional(),
+  })
+  .refine((config) => config.DEAD_LETTER_TARGET !== 'sqs' || config.DEAD_LETTER_QUEUE_URL, {
+    path: ['DEAD_LETTER_QUEUE_URL'],
+    message: 'is required when DEAD_LETTER_TARGET=sqs',
+  });
+
+function parseEnv<T>(schema: z.ZodType<T>, env: Env): T {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const setting = issue.path.join('.') || '(environment)';
+    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    return `${setting} ${message}`;
+  });
+  const first = parsed.error.issues[0]?.path.join('.') ?? '(environment)';
+  throw new ConfigError(first, problems.join('; '));
+}
+
+function withIam<T extends { KAFKA_AUTH: string; AWS_REGION?: string | undefined }>(config: T): T {
+  if (config.KAFKA_AUTH === 'iam' && !config.AWS_REGION) {
+    throw new ConfigError('AWS_REGION', 'AWS_REGION is required when KAFKA_AUTH=iam');
+  }
+  return config;
+}
+
+export type FetchConfig = z.infer<typeof fetchSchema>;
+export type MergeConfig = z.infer<typeof mergeSchema>;
+
+/** Settings of the fetch function. Throws ConfigError naming the first bad setting. */
+export function loadFetchConfig(env: Env = process.env): FetchConfig {
+  return withIam(parseEnv(fetchSchema, env));
+}
+
+/** Settings of the merge function. Throws ConfigError naming the first bad setting. */
+export function loadMergeConfig(env: Env = process.env): MergeConfig {
+  return withIam(parseEnv(mergeSchema, env));
+}
+
+/** The environment as the local runtime and tests see it (they add to it, then call a loader). */
+export function currentEnv(): Env {
+  return { ...process.env };
+}

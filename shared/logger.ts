@@ -1,0 +1,31 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+
+/** The logging calls the pipeline makes; Powertools' Logger provides them. */
+export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+const SECRET_KEYS = /^(password|token|secret|authorization|apikey|api_key|auth)$/i;
+const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-])[A-Za-z0-9.-]*\.([A-Za-z]{2,})/g;
+
+/** "jane.doe@example.com" -> "j***@e***.com": enough to tell two apart, not to write to them. */
+export function maskEmails(text: string): string {
+  return text.replace(EMAIL, (_match, first: string, domain: string, tld: string) => `${first}***@${domain}***.${tld}`);
+}
+
+/**
+ * JSON replacer for every log line: secrets (by key) become "***", emails anywhere in a string
+ * are masked, and Errors keep their name, message and context fields.
+ */
+export function maskSensitive(key: string, value: unknown): unknown {
+  if (SECRET_KEYS.test(key) && value !== undefined && value !== null) return '***';
+  if (typeof value === 'string') return maskEmails(value);
+  return value;
+}
+
+/** Creates the logger of a function or local component, with masking on every line. */
+export function createLogger(serviceName: string, logLevel: string): Logger {
+  return new Logger({
+    serviceName,
+    logLevel: logLevel.toUpperCase() as 'INFO',
+    jsonReplacerFn: maskSensitive,
+  });
+}

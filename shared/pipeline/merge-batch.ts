@@ -1,0 +1,180 @@
+import { mapWithConcurrency } from '../concurrency.ts';
+import {
+  buildMergedPayload,
+  collapseById,
+  type JoinState,
+  type MergedPayload,
+  payloadHash,
+  recordVersion,
+} from '../domain/merge.ts';
+import type { DecodedRecord } from '../domain/msk-event.ts';
+import { validateRecord } from '../domain/records.ts';
+import { AnalyticsDeliveryError } from '../errors.ts';
+import type { Log } from '../logger.ts';
+import type {
+  DeadLetter,
+  DeadLetterSink,
+  JoinStore,
+  JoinUpsert,
+  OnceDelivery,
+  QuarantineEntry,
+  QuarantineSink,
+} from '../ports.ts';
+import type { SourceDefinition } from '../sources/registry.ts';
+
+export type MergeDeps = {
+  joinStore: JoinStore;
+  delivery: OnceDelivery;
+  deadLetter: DeadLetterSink;
+  quarantine: QuarantineSink;
+  log: Log;
+  /** The source whose records a topic carries; undefined for a topic the merge does not read. */
+  sourceForTopic: (topic: string) => SourceDefinition | undefined;
+  /** POSTs in flight at once. */
+  concurrency: number;
+};
+
+export type MergeSummary = {
+  records: number;
+  quarantined: number;
+  /** Ids of the batch whose two sides are both known, after collapsing repeats. */
+  merged: number;
+  /** Ids still waiting for their other side. */
+  waiting: number;
+  posted: number;
+  duplicates: number;
+  deadLettered: number;
+  durationMs: number;
+};
+
+type Accepted = { upsert: JoinUpsert; record: DecodedRecord };
+type Joined = { id: string; state: JoinState; record: DecodedRecord };
+
+/**
+ * Merges one MSK batch.
+ *
+ * 1. Validate each record (JSON, schema of its topic's source); quarantine the bad ones first.
+ * 2. Upsert every valid record into the join state, in batch order, atomically per record.
+ * 3. Collapse repeated ids to their latest state; build a payload for each id with both sides.
+ * 4. Deliver each payload once (idempotency by SHA-256), a bounded number at a time.
+ * 5. Dead-letter what Analytics refused after its retries, with the reason.
+ *
+ * Throws (so the batch is retried and offsets stay put) when Redis, Kafka or the dead-letter
+ * sink fail; a bad record never throws.
+ */
+export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Promise<MergeSummary> {
+  const started = Date.now();
+  const { accepted, rejected } = validateBatch(records, deps);
+  if (rejected.length > 0) await deps.quarantine.quarantine(rejected);
+
+  const states = await deps.joinStore.upsertMany(accepted.map((item) => item.upsert));
+  const joined = collapseById<Joined>(
+    accepted.map((item, index) => ({ id: item.upsert.id, state: states[index] ?? {}, record: item.record })),
+  );
+  const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
+  for (const { id, state, record } of joined) {
+    const payload = buildMergedPayload(id, state);
+    if (payload) payloads.push({ payload, record });
+  }
+
+  const outcomes = await mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }) =>
+    deliverOne(payload, record, deps),
+  );
+  const letters = outcomes.filter((outcome): outcome is DeadLetter => typeof outcome === 'object');
+  if (letters.length > 0) await deps.deadLetter.send(letters);
+
+  return {
+    records: records.length,
+    quarantined: rejected.length,
+    merged: payloads.length,
+    waiting: joined.length - payloads.length,
+    posted: outcomes.filter((outcome) => outcome === 'posted').length,
+    duplicates: outcomes.filter((outcome) => outcome === 'duplicate').length,
+    deadLettered: letters.length,
+    durationMs: Date.now() - started,
+  };
+}
+
+function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
+  const accepted: Accepted[] = [];
+  const rejected: QuarantineEntry[] = [];
+  for (const record of records) {
+    const where = { topic: record.topic, partition: record.partition, offset: record.offset };
+    const reject = (reason: string, id?: string) => {
+      rejected.push({ stage: 'merge', reason, raw: record.value ?? '', ...where, ...(id !== undefined && { id }) });
+      deps.log.warn('record quarantined', { ...where, id, reason });
+    };
+    const source = deps.sourceForTopic(record.topic);
+    if (!source) {
+      reject(`topic ${record.topic} is not a source topic`);
+      continue;
+    }
+    if (record.value === null) {
+      reject('record has no value');
+      continue;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(record.value);
+    } catch {
+      reject('value is not JSON', record.key ?? undefined);
+      continue;
+    }
+    const checked = validateRecord(source.schema, parsed);
+    if (!checked.ok) {
+      reject(checked.reason, checked.id);
+      continue;
+    }
+    const { record: valid } = checked;
+    if (record.key !== null && record.key !== valid.id) {
+      reject(`key "${record.key}" does not match id "${valid.id}"`, valid.id);
+      continue;
+    }
+    const fetchedAt = Date.parse(record.headers['fetched-at'] ?? '');
+    const updatedAt = (valid as { updatedAt?: string | null }).updatedAt ?? null;
+    accepted.push({
+      record,
+      upsert: {
+        id: valid.id,
+        side: source.side,
+        record: valid,
+        version: recordVersion(updatedAt, Number.isNaN(fetchedAt) ? record.timestamp : fetchedAt),
+      },
+    });
+    deps.log.debug('record joined', { ...where, id: valid.id, side: source.side, correlationId: record.headers['correlation-id'] });
+  }
+  return { accepted, rejected };
+}
+
+async function deliverOne(
+  payload: MergedPayload,
+  record: DecodedRecord,
+  deps: MergeDeps,
+): Promise<'posted' | 'duplicate' | DeadLetter> {
+  const hash = payloadHash(payload);
+  const context = {
+    id: payload.id,
+    hash,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    correlationId: record.headers['correlation-id'],
+  };
+  try {
+    const outcome = await deps.delivery.deliver(payload, hash);
+    if (outcome === 'posted') deps.log.info('payload delivered', context);
+    else deps.log.debug('payload already delivered', context);
+    return outcome;
+  } catch (error) {
+    if (!(error instanceof AnalyticsDeliveryError)) throw error;
+    deps.log.error('payload dead-lettered', { ...context, reason: error.message });
+    return {
+      payload,
+      hash,
+      reason: error.message,
+      attempts: error.attempts,
+      failedAt: new Date().toISOString(),
+      ...(context.correlationId !== undefined && { correlationId: context.correlationId }),
+    };
+  }
+}
