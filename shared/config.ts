@@ -102,7 +102,19 @@ export function loadMergeConfig(env: Env = process.env): MergeConfig {
   return withIam(parseEnv(mergeSchema, env));
 }
 
-/** The environment as the local runtime and tests see it (they add to it, then call a loader). */
-export function currentEnv(): Env {
-  return { ...process.env };
+const localSchema = z.object({
+  LOG_LEVEL: common.LOG_LEVEL,
+  /** An existing broker to use; when unset, the local runtime starts its own. */
+  KAFKA_BROKERS: z.string().pipe(brokerList).optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port')
+    .default('redis://127.0.0.1:6379'),
+});
+
+export type LocalConfig = z.infer<typeof localSchema>;
+
+/** Settings of the local runtime, the tests and the benchmark. */
+export function loadLocalConfig(env: Env = process.env): LocalConfig {
+  return parseEnv(localSchema, env);
 }

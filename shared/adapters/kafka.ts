@@ -27,10 +27,12 @@ export function createKafka(connection: KafkaConnection, log?: (line: string) =>
     requestTimeout: 30000,
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
     logLevel: logLevel.WARN,
+    // kafkajs warns about conditions it retries itself; only its errors reach our warn level.
     logCreator:
       () =>
-      ({ log: entry }) =>
-        log?.(`kafkajs ${entry.message}`),
+      ({ level, log: entry }) => {
+        if (level <= logLevel.ERROR) log?.(`kafkajs ${entry.message}`);
+      },
   };
   if (connection.auth === 'iam') {
     const region = connection.region;

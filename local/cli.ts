@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { loadLocalConfig } from '../shared/config.ts';
+import { createLogger, maskEmails } from '../shared/logger.ts';
+import { checkRedis, provideKafka } from './environment.ts';
+import { javaMapString } from './mocks/servers.ts';
+import { type LocalPipeline, startLocalPipeline } from './pipeline.ts';
+import { summarize, verifyDelivery } from './report.ts';
+import { Terminal } from './terminal.ts';
+
+const USAGE = `Usage: npm run local -- [options]
+
+Runs the whole pipeline on this machine: a Kafka broker (started from Maven jars unless
+KAFKA_BROKERS names one), the Redis at REDIS_URL, mock CRM/Inventory/Analytics APIs, the fetch
+handlers on a timer and the merge handler behind an emulated MSK event source mapping.
+
+  --cycles N          fetch cycles to run, then stop (default: run until Ctrl-C)
+  --interval D        time between cycles: 500ms, 5s, 1m (default 5s)
+  --records N         records each mock source holds (default 50)
+  --page-size N       records per source page (default 100)
+  --batch-size N      records per merge invocation (default 500)
+  --latency MS        added latency of every mock answer (default 0)
+  --error-rate R      share of mock answers that are 500s, 0..1 (default 0)
+  --throttle-rate R   share of mock answers that are 429 with Retry-After, 0..1 (default 0)
+  --quiet             do not print each payload Analytics receives
+  --verbose           also print the JSON log lines (they always go to .local/logs/)
+  --help              this text`;
+
+function number(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`--${flag} must be a number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function duration(raw: string | undefined): number {
+  if (raw === undefined) return 5_000;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
+  if (!match) throw new Error(`--interval must look like 500ms, 5s or 1m, got "${raw}"`);
+  const unit = match[2] ?? 's';
+  return Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
+}
+
+function parseFlags() {
+  const { values } = parseArgs({
+    options: {
+      cycles: { type: 'string' },
+      interval: { type: 'string' },
+      records: { type: 'string' },
+      'page-size': { type: 'string' },
+      'batch-size': { type: 'string' },
+      latency: { type: 'string' },
+      'error-rate': { type: 'string' },
+      'throttle-rate': { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  return {
+    help: values.help,
+    cycles: number('cycles', values.cycles, 0, 0, 1_000_000),
+    intervalMs: duration(values.interval),
+    records: number('records', values.records, 50, 1, 1_000_000),
+    pageSize: number('page-size', values['page-size'], 100, 1, 10_000),
+    batchSize: number('batch-size', values['batch-size'], 500, 1, 10_000),
+    faults: {
+      latencyMs: number('latency', values.latency, 0, 0, 60_000),
+      errorRate: number('error-rate', values['error-rate'], 0, 0, 1),
+      throttleRate: number('throttle-rate', values['throttle-rate'], 0, 0, 1),
+    },
+    quiet: values.quiet,
+    verbose: values.verbose,
+  };
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags();
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = loadLocalConfig();
+  const terminal = new Terminal(flags.verbose);
+  const say = (line: string) => terminal.say(line);
+  await checkRedis(config.REDIS_URL);
+  const kafka = await provideKafka(config.KAFKA_BROKERS, say);
+  const runId = randomUUID().slice(0, 8);
+  // Each run is self-contained: its own Redis keys, and its own topics on a broker it did not
+  // start (a broker it started is empty anyway), so the delivery check covers this run alone.
+  const redisKeyPrefix = `local:${runId}:`;
+  const topicPrefix = kafka.started ? '' : `run-${runId}.`;
+  let pipeline: LocalPipeline | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return code;
+    stopping = true;
+    terminal.endProgress();
+    if (pipeline) {
+      say(summarize(pipeline, flags.cycles));
+      await pipeline.stop();
+    }
+    await kafka.stop();
+    if (kafka.started) say('Kafka broker stopped.');
+    say(`Logs: ${terminal.logFile}  (npm run logs -- --id 1)`);
+    terminal.restore();
+    return code;
+  };
+  process.once('SIGINT', () => {
+    say('\nStopping (Ctrl-C)…');
+    void stop(130).then((code) => process.exit(code));
+  });
+
+  terminal.captureLogs();
+  pipeline = await startLocalPipeline({
+    brokers: kafka.brokers,
+    redisUrl: config.REDIS_URL,
+    redisKeyPrefix,
+    topicPrefix,
+    records: flags.records,
+    pageSize: flags.pageSize,
+    batchSize: flags.batchSize,
+    sourceFaults: flags.faults,
+    analyticsFaults: flags.faults,
+    settings: { LOG_LEVEL: config.LOG_LEVEL },
+    fetchLogger: (source) => createLogger(`fetch-${source}`, config.LOG_LEVEL),
+    mergeLogger: createLogger('merge', config.LOG_LEVEL),
+    onAnalyticsReceive: (payload) => {
+      if (flags.quiet) return;
+      const { customer, inventory } = payload as { customer?: unknown; inventory?: unknown };
+      say(`Analytics received: ${maskEmails(javaMapString({ customer, inventory }))}`);
+    },
+  });
+  say(`Mocks: CRM ${pipeline.crm.url}  Inventory ${pipeline.inventory.url}  Analytics ${pipeline.analytics.url}`);
+
+  const active = pipeline;
+  const showProgress = (cycle: number) => {
+    const t = active.totals;
+    const fetched = Object.values(t.fetch).reduce((sum, f) => sum + f.fetched, 0);
+    const published = Object.values(t.fetch).reduce((sum, f) => sum + f.published, 0);
+    terminal.progress(
+      `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${t.merge.quarantined} | analytics ${active.analytics.received.length}`,
+    );
+  };
+
+  for (let cycle = 1; !stopping && (flags.cycles === 0 || cycle <= flags.cycles); cycle++) {
+    showProgress(cycle);
+    const results = await active.runCycle();
+    for (const result of results) {
+      if (result.status === 'rejected') say(`A fetch failed: ${(result.reason as Error).message}`);
+    }
+    await active.drain(300_000, () => showProgress(cycle));
+    showProgress(cycle);
+    const last = flags.cycles !== 0 && cycle === flags.cycles;
+    if (!last && !stopping) await new Promise((r) => setTimeout(r, flags.intervalMs));
+  }
+  if (stopping) return 130;
+  const { ok } = verifyDelivery(active);
+  return stop(ok ? 0 : 1);
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((error: unknown) => {
+    process.stderr.write(`\n${(error as Error).message}\n`);
+    process.exit(1);
+  });

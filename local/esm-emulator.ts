@@ -1,0 +1,140 @@
+import type { MSKEvent } from 'aws-lambda';
+import type { Consumer, Kafka } from 'kafkajs';
+import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
+
+export type EsmOptions = {
+  kafka: Kafka;
+  topic: string;
+  groupId: string;
+  /** Largest number of records in one invocation (Lambda's BatchSize). */
+  batchSize: number;
+  bootstrapServers: string;
+  invoke: (event: MSKEvent) => Promise<unknown>;
+  /** Told about each failed invocation; the batch is then retried after a backoff. */
+  onFailure?: (error: unknown, attempt: number, records: number) => void;
+  onSuccess?: (result: unknown, records: number) => void;
+};
+
+/**
+ * Stands in for Lambda's MSK event source mapping: consumes a topic, builds the exact MSK event
+ * for each batch (at most batchSize records of one partition), invokes the handler, and commits
+ * the offsets only after it succeeds. A failed batch is retried, with backoff, until it succeeds
+ * or the emulator is stopped; nothing after it in that partition is processed meanwhile.
+ */
+export class EsmEmulator {
+  #consumer: Consumer;
+  /** Next offset to process, per partition: what has been committed. */
+  readonly committed = new Map<number, bigint>();
+  failures = 0;
+  invocations = 0;
+  #stopping = false;
+  readonly groupId: string;
+
+  constructor(private readonly options: EsmOptions) {
+    this.groupId = options.groupId;
+    this.#consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      retry: { retries: 10 },
+    });
+  }
+
+  async start(): Promise<void> {
+    const { topic } = this.options;
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topic, fromBeginning: true });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const records: DecodedRecord[] = batch.messages.map((message) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: message.offset,
+          timestamp: Number(message.timestamp),
+          key: message.key === null ? null : message.key.toString('utf8'),
+          value: message.value === null ? null : message.value.toString('utf8'),
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
+              value === undefined ? [] : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
+            ),
+          ),
+        }));
+        for (let start = 0; start < records.length; start += this.options.batchSize) {
+          if (!isRunning() || isStale() || this.#stopping) return;
+          const chunk = records.slice(start, start + this.options.batchSize);
+          await this.#invokeUntilSuccess(chunk, heartbeat);
+          const last = chunk[chunk.length - 1];
+          if (!last) continue;
+          const next = (BigInt(last.offset) + 1n).toString();
+          await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+          this.committed.set(batch.partition, BigInt(next));
+          resolveOffset(last.offset);
+          await heartbeat();
+        }
+      },
+    });
+  }
+
+  async #invokeUntilSuccess(chunk: DecodedRecord[], heartbeat: () => Promise<void>): Promise<void> {
+    const event = encodeMskEvent(chunk, {
+      eventSourceArn: `arn:aws:kafka:local:000000000000:cluster/local/${this.options.groupId}`,
+      bootstrapServers: this.options.bootstrapServers,
+    });
+    for (let attempt = 1; ; attempt++) {
+      this.invocations++;
+      try {
+        const result = await this.options.invoke(structuredClone(event));
+        this.options.onSuccess?.(result, chunk.length);
+        return;
+      } catch (error) {
+        this.failures++;
+        this.options.onFailure?.(error, attempt, chunk.length);
+        if (this.#stopping) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
+        await heartbeat().catch(() => {});
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#consumer.disconnect();
+  }
+}
+
+/**
+ * Waits until every partition of the topics has been committed up to its end offset (the
+ * consumers have caught up with what was published). Throws after the deadline.
+ */
+export async function waitForDrain(
+  kafka: Kafka,
+  emulators: { topic: string; esm: EsmEmulator }[],
+  timeoutMs: number,
+  onWait: () => void = () => {},
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let behind = 0n;
+      for (const { topic, esm } of emulators) {
+        const [committed] = await admin.fetchOffsets({ groupId: esm.groupId, topics: [topic] });
+        const done = new Map(committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]));
+        for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+          const at = done.get(partition) ?? 0n;
+          if (BigInt(high) > at) behind += BigInt(high) - at;
+        }
+      }
+      if (behind === 0n) return;
+      if (Date.now() > deadline) throw new Error(`consumers still ${behind} record(s) behind after ${timeoutMs / 1000} s`);
+      onWait();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

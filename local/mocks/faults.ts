@@ -1,0 +1,77 @@
+import type { ServerResponse } from 'node:http';
+import { seededRandom } from './dataset.ts';
+
+/** A one-off answer a mock gives to its next request(s), instead of the normal one. */
+export type ScriptedFault =
+  | { kind: 'status'; status: number; retryAfterSeconds?: number }
+  | { kind: 'hang' }
+  | { kind: 'malformed' }
+  | { kind: 'reset' };
+
+/** Random faults on every request, at these rates (0..1), plus a fixed added latency. */
+export type FaultRates = {
+  latencyMs: number;
+  errorRate: number;
+  throttleRate: number;
+};
+
+export const NO_FAULTS: FaultRates = { latencyMs: 0, errorRate: 0, throttleRate: 0 };
+
+/**
+ * Decides what a mock does with each request: a scripted fault first, then the random ones.
+ * `down` makes every request fail with 503 until it is cleared.
+ */
+export class FaultInjector {
+  rates: FaultRates;
+  down = false;
+  readonly script: ScriptedFault[] = [];
+  injected = 0;
+  #random: () => number;
+
+  constructor(rates: Partial<FaultRates> = {}, seed = 42) {
+    this.rates = { ...NO_FAULTS, ...rates };
+    this.#random = seededRandom(seed);
+  }
+
+  /** Queues faults for the next requests, in order. */
+  push(...faults: ScriptedFault[]): void {
+    this.script.push(...faults);
+  }
+
+  next(): ScriptedFault | undefined {
+    if (this.down) return { kind: 'status', status: 503 };
+    const scripted = this.script.shift();
+    if (scripted) return scripted;
+    if (this.#random() < this.rates.errorRate) return { kind: 'status', status: 500 };
+    if (this.#random() < this.rates.throttleRate) return { kind: 'status', status: 429, retryAfterSeconds: 1 };
+    return undefined;
+  }
+
+  /**
+   * Answers with the fault. Returns false for 'malformed', which the caller must render itself.
+   * A hang holds the request until the client gives up.
+   */
+  apply(fault: ScriptedFault, res: ServerResponse): boolean {
+    this.injected++;
+    switch (fault.kind) {
+      case 'status': {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
+        res.writeHead(fault.status, headers).end(JSON.stringify({ error: `injected ${fault.status}` }));
+        return true;
+      }
+      case 'hang':
+        res.on('close', () => {});
+        return true;
+      case 'reset':
+        res.socket?.destroy();
+        return true;
+      case 'malformed':
+        return false;
+    }
+  }
+
+  async delay(): Promise<void> {
+    if (this.rates.latencyMs > 0) await new Promise((r) => setTimeout(r, this.rates.latencyMs));
+  }
+}

@@ -1,0 +1,167 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { canonicalJson } from '../../shared/domain/merge.ts';
+import type { MockRecord } from './dataset.ts';
+import { FaultInjector, type FaultRates } from './faults.ts';
+
+export type MockServer = { url: string; close(): Promise<void> };
+
+async function listen(server: Server, port = 0): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function closer(server: Server): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+}
+
+/**
+ * A source API (CRM or Inventory): GET {path}?page=N&pageSize=M answers
+ * {"items": [...], "page": N, "nextPage": N+1 | null, "total": T}. Records are a plain array the
+ * caller may change between fetches; `faults` injects errors, throttling, hangs and bad bodies.
+ */
+export class SourceMock implements MockServer {
+  url = '';
+  requests = 0;
+  readonly faults: FaultInjector;
+  /** When set, the listing claims to end after this many pages (pagination that ends early). */
+  lastPage: number | undefined;
+  #server: Server;
+
+  constructor(
+    readonly path: string,
+    public records: MockRecord[],
+    rates: Partial<FaultRates> = {},
+    seed = 7,
+  ) {
+    this.faults = new FaultInjector(rates, seed);
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+    this.#server.keepAliveTimeout = 30_000;
+  }
+
+  async start(port?: number): Promise<this> {
+    this.url = await listen(this.#server, port);
+    return this;
+  }
+
+  close = () => closer(this.#server)();
+
+  /** Replaces the record with this id (or adds it), e.g. to simulate a change at the source. */
+  upsert(record: MockRecord): void {
+    const index = this.records.findIndex((existing) => existing.id === record.id);
+    if (index === -1) this.records.push(record);
+    else this.records[index] = record;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requests++;
+    const url = new URL(req.url ?? '/', this.url);
+    if (req.method !== 'GET' || url.pathname !== this.path) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+      return;
+    }
+    await this.faults.delay();
+    const fault = this.faults.next();
+    if (fault && this.faults.apply(fault, res)) return;
+    const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+    const pageSize = Math.min(10_000, Math.max(1, Number(url.searchParams.get('pageSize') ?? 100) || 100));
+    const items = this.records.slice((page - 1) * pageSize, page * pageSize);
+    const pages = Math.min(Math.max(1, Math.ceil(this.records.length / pageSize)), this.lastPage ?? Number.POSITIVE_INFINITY);
+    const body = JSON.stringify({ items, page, nextPage: page < pages ? page + 1 : null, total: this.records.length });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(fault?.kind === 'malformed' ? body.slice(0, Math.max(1, Math.floor(body.length / 2))) : body);
+  }
+}
+
+/** One payload the Analytics mock accepted. */
+export type Received = { id: string; hash: string; body: unknown; at: number };
+
+/**
+ * The Analytics API: POST /analytics with a JSON payload answers 200. It keeps what it received
+ * (for checks) and calls `onReceive` for each, which the local runner uses to print it.
+ */
+export class AnalyticsMock implements MockServer {
+  url = '';
+  readonly received: Received[] = [];
+  readonly faults: FaultInjector;
+  rejected = 0;
+  #server: Server;
+
+  constructor(
+    rates: Partial<FaultRates> = {},
+    private readonly onReceive: (payload: unknown) => void = () => {},
+    seed = 11,
+  ) {
+    this.faults = new FaultInjector(rates, seed);
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+    this.#server.keepAliveTimeout = 30_000;
+  }
+
+  async start(port?: number): Promise<this> {
+    this.url = `${await listen(this.#server, port)}/analytics`;
+    return this;
+  }
+
+  close = () => closer(this.#server)();
+
+  /** How many times each distinct payload (by canonical JSON) was received. */
+  countsByPayload(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const entry of this.received) counts.set(entry.hash, (counts.get(entry.hash) ?? 0) + 1);
+    return counts;
+  }
+
+  /** How many payloads were received for each id. */
+  countsById(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const entry of this.received) counts.set(entry.id, (counts.get(entry.id) ?? 0) + 1);
+    return counts;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== 'POST' || !req.url?.startsWith('/analytics')) {
+      res.writeHead(404).end();
+      return;
+    }
+    await this.faults.delay();
+    const fault = this.faults.next();
+    if (fault && fault.kind !== 'malformed' && this.faults.apply(fault, res)) {
+      this.rejected++;
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"body is not JSON"}');
+      return;
+    }
+    const id = String((body as { id?: unknown }).id ?? '');
+    this.received.push({ id, hash: canonicalJson(body), body, at: Date.now() });
+    this.onReceive(body);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"accepted"}');
+  }
+}
+
+/**
+ * Renders a payload the way the original Java consumer printed maps:
+ * {customer={id=1, name=Ada}, inventory={id=1, stock=15}}
+ */
+export function javaMapString(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return `[${value.map(javaMapString).join(', ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${k}=${javaMapString(v)}`);
+    return `{${entries.join(', ')}}`;
+  }
+  return String(value);
+}

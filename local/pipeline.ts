@@ -1,0 +1,180 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Kafka } from 'kafkajs';
+import { createFetchHandler } from '../functions/fetch/handler.ts';
+import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime.ts';
+import { createMergeHandler } from '../functions/merge/handler.ts';
+import { buildMergeRuntime } from '../functions/merge/runtime.ts';
+import { createKafka } from '../shared/adapters/kafka.ts';
+import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
+import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
+import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
+import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
+import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
+import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
+import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
+import type { FaultRates } from './mocks/faults.ts';
+import { AnalyticsMock, SourceMock } from './mocks/servers.ts';
+
+export type LocalPipelineOptions = {
+  brokers: string;
+  redisUrl: string;
+  /** Prefix of every topic name, so runs and tests do not see each other's records. */
+  topicPrefix?: string;
+  /** Prefix of every Redis key (join state and idempotency records). */
+  redisKeyPrefix?: string;
+  records?: number;
+  pageSize?: number;
+  /** Largest MSK batch the emulated event source mapping hands the merge function. */
+  batchSize?: number;
+  partitions?: number;
+  sourceFaults?: Partial<FaultRates>;
+  analyticsFaults?: Partial<FaultRates>;
+  onAnalyticsReceive?: (payload: unknown) => void;
+  onMergeFailure?: (error: unknown, attempt: number) => void;
+  /** Extra settings for the functions (LOG_LEVEL, HTTP_MAX_ATTEMPTS, …), as environment values. */
+  settings?: Record<string, string>;
+  fetchLogger?: (source: string) => Logger;
+  mergeLogger?: Logger;
+};
+
+export type StageTotals = {
+  fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
+  merge: Omit<MergeSummary, 'durationMs'> & { batches: number; failedInvocations: number };
+};
+
+/**
+ * The whole pipeline on one machine: mock sources and Analytics on loopback, the fetch handlers
+ * called on demand (the scheduler's job), and one emulated event source mapping per topic
+ * invoking the merge handler. The handlers and their wiring are the Lambda ones, unchanged.
+ */
+export async function startLocalPipeline(options: LocalPipelineOptions) {
+  const topicPrefix = options.topicPrefix ?? '';
+  const records = options.records ?? 50;
+  const baseEnv: Record<string, string> = {
+    KAFKA_BROKERS: options.brokers,
+    TOPIC_PREFIX: topicPrefix,
+    LOG_LEVEL: 'INFO',
+    ...options.settings,
+  };
+  const kafka: Kafka = createKafka({ brokers: options.brokers.split(','), clientId: 'local-runtime', auth: 'none' });
+  await ensureTopics(kafka, [
+    { topic: topicPrefix + TOPICS.customer, numPartitions: options.partitions ?? 3 },
+    { topic: topicPrefix + TOPICS.inventory, numPartitions: options.partitions ?? 3 },
+    { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
+    { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
+  ]);
+
+  const crm = await new SourceMock(SOURCES.crm.path, sampleCustomers(records), options.sourceFaults, 7).start();
+  const inventory = await new SourceMock(SOURCES.inventory.path, sampleProducts(records), options.sourceFaults, 13).start();
+  const analytics = await new AnalyticsMock(options.analyticsFaults, options.onAnalyticsReceive).start();
+  const sourceMocks = { crm, inventory } as const;
+
+  const fetchRuntimes = (['crm', 'inventory'] as const).map((name) => {
+    const config = loadFetchConfig({
+      ...baseEnv,
+      SOURCE: name,
+      SOURCE_BASE_URL: sourceMocks[name].url,
+      PAGE_SIZE: String(options.pageSize ?? 100),
+    });
+    return buildFetchRuntime(config, options.fetchLogger?.(name));
+  });
+  const fetchers = {
+    crm: createFetchHandler(fetchRuntimes[0] as FetchRuntime),
+    inventory: createFetchHandler(fetchRuntimes[1] as FetchRuntime),
+  };
+
+  const mergeRuntime = buildMergeRuntime(
+    loadMergeConfig({
+      ...baseEnv,
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
+      ANALYTICS_URL: analytics.url,
+      DEAD_LETTER_TARGET: 'kafka',
+    }),
+    options.mergeLogger,
+  );
+  await mergeRuntime.ready();
+  const merge = createMergeHandler(mergeRuntime);
+
+  const totals: StageTotals = {
+    fetch: {},
+    merge: { batches: 0, failedInvocations: 0, records: 0, quarantined: 0, merged: 0, waiting: 0, posted: 0, duplicates: 0, deadLettered: 0 },
+  };
+  const esms = [TOPICS.customer, TOPICS.inventory].map((base) => {
+    const topic = topicPrefix + base;
+    const esm = new EsmEmulator({
+      kafka,
+      topic,
+      groupId: `${topicPrefix}merge-${base}`,
+      batchSize: options.batchSize ?? 1000,
+      bootstrapServers: options.brokers,
+      invoke: (event) => merge(event),
+      onSuccess: (result) => {
+        const summary = result as MergeSummary;
+        totals.merge.batches++;
+        for (const key of ['records', 'quarantined', 'merged', 'waiting', 'posted', 'duplicates', 'deadLettered'] as const) {
+          totals.merge[key] += summary[key];
+        }
+      },
+      onFailure: (error, attempt) => {
+        totals.merge.failedInvocations++;
+        options.onMergeFailure?.(error, attempt);
+      },
+    });
+    return { topic, esm };
+  });
+  await Promise.all(esms.map(({ esm }) => esm.start()));
+
+  /** Runs one fetch of a source (what one scheduled invocation does) and adds up its summary. */
+  const fetchOnce = async (name: 'crm' | 'inventory'): Promise<FetchSummary> => {
+    const total = (totals.fetch[name] ??= {
+      source: name, correlationId: '', fetched: 0, published: 0, quarantined: 0, pages: 0, retries: 0, durationMs: 0, runs: 0, failures: 0,
+    });
+    total.runs++;
+    try {
+      const summary = await fetchers[name](undefined);
+      for (const key of ['fetched', 'published', 'quarantined', 'pages', 'retries', 'durationMs'] as const) total[key] += summary[key];
+      total.correlationId = summary.correlationId;
+      return summary;
+    } catch (error) {
+      total.failures++;
+      throw error;
+    }
+  };
+
+  return {
+    kafka,
+    crm,
+    inventory,
+    analytics,
+    totals,
+    topics: {
+      customer: topicPrefix + TOPICS.customer,
+      inventory: topicPrefix + TOPICS.inventory,
+      deadLetter: topicPrefix + TOPICS.deadLetter,
+      quarantine: topicPrefix + TOPICS.quarantine,
+    },
+    merge,
+    fetchOnce,
+    /** One schedule tick: both sources fetched at once. Failed fetches are reported, not thrown. */
+    async runCycle(): Promise<PromiseSettledResult<FetchSummary>[]> {
+      return Promise.allSettled([fetchOnce('crm'), fetchOnce('inventory')]);
+    },
+    /** Resolves once the merge consumers have committed everything published so far. */
+    drain(timeoutMs = 120_000, onWait?: () => void) {
+      return waitForDrain(kafka, esms, timeoutMs, onWait);
+    },
+    /** Ids that both mock sources hold now: the ids Analytics should hear about. */
+    idsInBoth(): Set<string> {
+      const products = new Set(inventory.records.map((record) => String(record.id)));
+      return new Set(crm.records.map((record) => String(record.id)).filter((id) => products.has(id)));
+    },
+    async stop(): Promise<void> {
+      await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
+      await Promise.allSettled([mergeRuntime.close(), ...fetchRuntimes.map((runtime) => runtime.publisher.disconnect())]);
+      await Promise.allSettled([crm.close(), inventory.close(), analytics.close()]);
+    },
+  };
+}
+
+export type LocalPipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
