@@ -26,7 +26,13 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --verbose           also print the JSON log lines (they always go to .local/logs/)
   --help              this text`;
 
-function number(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+function number(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || value > max) {
@@ -134,7 +140,9 @@ async function main(): Promise<number> {
       say(`Analytics received: ${maskEmails(javaMapString({ customer, inventory }))}`);
     },
   });
-  say(`Mocks: CRM ${pipeline.crm.url}  Inventory ${pipeline.inventory.url}  Analytics ${pipeline.analytics.url}`);
+  say(
+    `Mocks: CRM ${pipeline.crm.url}  Inventory ${pipeline.inventory.url}  Analytics ${pipeline.analytics.url}`,
+  );
 
   const active = pipeline;
   const showProgress = (cycle: number) => {

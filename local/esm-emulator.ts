@@ -58,7 +58,9 @@ export class EsmEmulator {
           value: message.value === null ? null : message.value.toString('utf8'),
           headers: Object.fromEntries(
             Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
-              value === undefined ? [] : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
+              value === undefined
+                ? []
+                : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
             ),
           ),
         }));
@@ -69,7 +71,9 @@ export class EsmEmulator {
           const last = chunk[chunk.length - 1];
           if (!last) continue;
           const next = (BigInt(last.offset) + 1n).toString();
-          await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+          await this.#consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: next },
+          ]);
           this.committed.set(batch.partition, BigInt(next));
           resolveOffset(last.offset);
           await heartbeat();
@@ -123,14 +127,17 @@ export async function waitForDrain(
       let behind = 0n;
       for (const { topic, esm } of emulators) {
         const [committed] = await admin.fetchOffsets({ groupId: esm.groupId, topics: [topic] });
-        const done = new Map(committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]));
+        const done = new Map(
+          committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]),
+        );
         for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
           const at = done.get(partition) ?? 0n;
           if (BigInt(high) > at) behind += BigInt(high) - at;
         }
       }
       if (behind === 0n) return;
-      if (Date.now() > deadline) throw new Error(`consumers still ${behind} record(s) behind after ${timeoutMs / 1000} s`);
+      if (Date.now() > deadline)
+        throw new Error(`consumers still ${behind} record(s) behind after ${timeoutMs / 1000} s`);
       onWait();
       await new Promise((r) => setTimeout(r, 100));
     }

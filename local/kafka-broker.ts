@@ -25,7 +25,11 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolvePort(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -37,17 +41,32 @@ export function freePort(): Promise<number> {
 export async function ensureKafkaJars(say: (line: string) => void = () => {}): Promise<string> {
   const stamp = join(KAFKA_HOME, 'pom.stamp');
   const pom = readFileSync(POM, 'utf8');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === pom && readdirSync(LIB).length > 0) return LIB;
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === pom && readdirSync(LIB).length > 0)
+    return LIB;
   say('Fetching the Kafka broker jars with Maven (first run only, about 30 MB)…');
   rmSync(LIB, { recursive: true, force: true });
   mkdirSync(LIB, { recursive: true });
   try {
-    await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`, '-DincludeScope=runtime'], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await run(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        POM,
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${LIB}`,
+        '-DincludeScope=runtime',
+      ],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
   } catch (error) {
-    const detail = (error as { stdout?: string; stderr?: string; message: string });
-    throw new Error(`Maven could not fetch the Kafka jars (is mvn on PATH and Maven Central reachable?):\n${detail.stdout ?? ''}${detail.stderr ?? detail.message}`);
+    const detail = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `Maven could not fetch the Kafka jars (is mvn on PATH and Maven Central reachable?):\n${detail.stdout ?? ''}${detail.stderr ?? detail.message}`,
+    );
   }
   writeFileSync(stamp, pom);
   return LIB;
@@ -57,7 +76,9 @@ export async function ensureKafkaJars(say: (line: string) => void = () => {}): P
  * Starts a single-node KRaft broker on 127.0.0.1 with a fresh data directory and waits until it
  * accepts connections. stop() shuts it down and removes the data directory.
  */
-export async function startBroker(options: { port?: number; say?: (line: string) => void } = {}): Promise<RunningBroker> {
+export async function startBroker(
+  options: { port?: number; say?: (line: string) => void } = {},
+): Promise<RunningBroker> {
   const say = options.say ?? (() => {});
   const lib = await ensureKafkaJars(say);
   const port = options.port ?? (await freePort());
@@ -70,14 +91,30 @@ export async function startBroker(options: { port?: number; say?: (line: string)
   const log4j = join(dir, 'log4j.properties');
   writeFileSync(log4j, LOG4J);
   const classpath = join(lib, '*');
-  const java = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j.configuration=file:${log4j}`, '-cp', classpath];
-  await run('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', randomUUID().replaceAll('-', '').slice(0, 22), '-c', properties]).catch(
-    (error: Error & { stderr?: string }) => {
-      throw new Error(`formatting the Kafka log directory failed: ${error.stderr ?? error.message}`);
-    },
-  );
+  const java = [
+    '-Xms128m',
+    '-Xmx512m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    `-Dlog4j.configuration=file:${log4j}`,
+    '-cp',
+    classpath,
+  ];
+  await run('java', [
+    ...java,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    randomUUID().replaceAll('-', '').slice(0, 22),
+    '-c',
+    properties,
+  ]).catch((error: Error & { stderr?: string }) => {
+    throw new Error(`formatting the Kafka log directory failed: ${error.stderr ?? error.message}`);
+  });
   const logFile = join(dir, 'broker.log');
-  const child = spawn('java', [...java, 'kafka.Kafka', properties], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('java', [...java, 'kafka.Kafka', properties], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     output.push(chunk.toString());
@@ -94,7 +131,9 @@ export async function startBroker(options: { port?: number; say?: (line: string)
     await waitForPort(port, child, 60_000);
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n--- broker output ---\n${output.join('').slice(-4000)}`);
+    throw new Error(
+      `${(error as Error).message}\n--- broker output ---\n${output.join('').slice(-4000)}`,
+    );
   }
   return {
     brokers,
@@ -141,7 +180,8 @@ const LOG4J = [
 async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the Kafka broker exited with code ${child.exitCode}`);
+    if (child.exitCode !== null)
+      throw new Error(`the Kafka broker exited with code ${child.exitCode}`);
     if (await canConnect(port)) return;
     await new Promise((r) => setTimeout(r, 200));
   }

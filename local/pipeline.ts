@@ -56,7 +56,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     LOG_LEVEL: 'INFO',
     ...options.settings,
   };
-  const kafka: Kafka = createKafka({ brokers: options.brokers.split(','), clientId: 'local-runtime', auth: 'none' });
+  const kafka: Kafka = createKafka({
+    brokers: options.brokers.split(','),
+    clientId: 'local-runtime',
+    auth: 'none',
+  });
   await ensureTopics(kafka, [
     { topic: topicPrefix + TOPICS.customer, numPartitions: options.partitions ?? 3 },
     { topic: topicPrefix + TOPICS.inventory, numPartitions: options.partitions ?? 3 },
@@ -64,9 +68,22 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
   ]);
 
-  const crm = await new SourceMock(SOURCES.crm.path, sampleCustomers(records), options.sourceFaults, 7).start();
-  const inventory = await new SourceMock(SOURCES.inventory.path, sampleProducts(records), options.sourceFaults, 13).start();
-  const analytics = await new AnalyticsMock(options.analyticsFaults, options.onAnalyticsReceive).start();
+  const crm = await new SourceMock(
+    SOURCES.crm.path,
+    sampleCustomers(records),
+    options.sourceFaults,
+    7,
+  ).start();
+  const inventory = await new SourceMock(
+    SOURCES.inventory.path,
+    sampleProducts(records),
+    options.sourceFaults,
+    13,
+  ).start();
+  const analytics = await new AnalyticsMock(
+    options.analyticsFaults,
+    options.onAnalyticsReceive,
+  ).start();
   const sourceMocks = { crm, inventory } as const;
 
   const fetchRuntimes = (['crm', 'inventory'] as const).map((name) => {
@@ -98,7 +115,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
 
   const totals: StageTotals = {
     fetch: {},
-    merge: { batches: 0, failedInvocations: 0, records: 0, quarantined: 0, merged: 0, waiting: 0, posted: 0, duplicates: 0, deadLettered: 0 },
+    merge: {
+      batches: 0,
+      failedInvocations: 0,
+      records: 0,
+      quarantined: 0,
+      merged: 0,
+      waiting: 0,
+      posted: 0,
+      duplicates: 0,
+      deadLettered: 0,
+    },
   };
   const esms = [TOPICS.customer, TOPICS.inventory].map((base) => {
     const topic = topicPrefix + base;
@@ -112,7 +139,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       onSuccess: (result) => {
         const summary = result as MergeSummary;
         totals.merge.batches++;
-        for (const key of ['records', 'quarantined', 'merged', 'waiting', 'posted', 'duplicates', 'deadLettered'] as const) {
+        for (const key of [
+          'records',
+          'quarantined',
+          'merged',
+          'waiting',
+          'posted',
+          'duplicates',
+          'deadLettered',
+        ] as const) {
           totals.merge[key] += summary[key];
         }
       },
@@ -127,13 +162,31 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
 
   /** Runs one fetch of a source (what one scheduled invocation does) and adds up its summary. */
   const fetchOnce = async (name: 'crm' | 'inventory'): Promise<FetchSummary> => {
-    const total = (totals.fetch[name] ??= {
-      source: name, correlationId: '', fetched: 0, published: 0, quarantined: 0, pages: 0, retries: 0, durationMs: 0, runs: 0, failures: 0,
-    });
+    totals.fetch[name] ??= {
+      source: name,
+      correlationId: '',
+      fetched: 0,
+      published: 0,
+      quarantined: 0,
+      pages: 0,
+      retries: 0,
+      durationMs: 0,
+      runs: 0,
+      failures: 0,
+    };
+    const total = totals.fetch[name];
     total.runs++;
     try {
       const summary = await fetchers[name](undefined);
-      for (const key of ['fetched', 'published', 'quarantined', 'pages', 'retries', 'durationMs'] as const) total[key] += summary[key];
+      for (const key of [
+        'fetched',
+        'published',
+        'quarantined',
+        'pages',
+        'retries',
+        'durationMs',
+      ] as const)
+        total[key] += summary[key];
       total.correlationId = summary.correlationId;
       return summary;
     } catch (error) {
@@ -167,11 +220,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     /** Ids that both mock sources hold now: the ids Analytics should hear about. */
     idsInBoth(): Set<string> {
       const products = new Set(inventory.records.map((record) => String(record.id)));
-      return new Set(crm.records.map((record) => String(record.id)).filter((id) => products.has(id)));
+      return new Set(
+        crm.records.map((record) => String(record.id)).filter((id) => products.has(id)),
+      );
     },
     async stop(): Promise<void> {
       await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
-      await Promise.allSettled([mergeRuntime.close(), ...fetchRuntimes.map((runtime) => runtime.publisher.disconnect())]);
+      await Promise.allSettled([
+        mergeRuntime.close(),
+        ...fetchRuntimes.map((runtime) => runtime.publisher.disconnect()),
+      ]);
       await Promise.allSettled([crm.close(), inventory.close(), analytics.close()]);
     },
   };

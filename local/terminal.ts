@@ -82,14 +82,26 @@ export class Terminal {
   }
 
   #drawProgress(): void {
-    if (this.#tty && this.#progress) this.#writeErr(`\r${this.#progress.slice(0, (process.stderr.columns ?? 120) - 1)}`);
+    if (this.#tty && this.#progress)
+      this.#writeErr(`\r${this.#progress.slice(0, (process.stderr.columns ?? 120) - 1)}`);
   }
 }
 
 /** A plain text table with a header row, columns padded to fit. */
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
-  const widths = header.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
-  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...cells.slice(1).map(line)].join('\n');
+  const widths = header.map((_, column) =>
+    Math.max(...cells.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) =>
+        column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+      )
+      .join('  ');
+  return [
+    line(header),
+    widths.map((width) => '-'.repeat(width)).join('  '),
+    ...cells.slice(1).map(line),
+  ].join('\n');
 }

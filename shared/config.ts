@@ -13,7 +13,12 @@ const int = (min: number, max: number, fallback: number) =>
 
 const brokerList = z
   .string({ error: 'is required (comma-separated host:port list)' })
-  .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((broker) => broker.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port'))
@@ -32,7 +37,10 @@ const common = {
   KAFKA_AUTH: z.enum(['none', 'iam']).default('none'),
   KAFKA_CLIENT_ID: z.string().min(1).default('merge-pipeline'),
   AWS_REGION: z.string().optional(),
-  TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
+  TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only')
+    .default(''),
   HTTP_MAX_ATTEMPTS: int(1, 20, 5),
   HTTP_BASE_DELAY_MS: int(1, 60_000, 200),
   HTTP_MAX_DELAY_MS: int(1, 300_000, 10_000),
@@ -54,7 +62,9 @@ const fetchSchema = z.object({
 const mergeSchema = z
   .object({
     ...common,
-    REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port'),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port'),
     REDIS_AUTH_SECRET_ARN: z.string().startsWith('arn:').optional(),
     REDIS_KEY_PREFIX: z.string().default(''),
     JOIN_TTL_SECONDS: int(0, 365 * 86_400, 7 * 86_400),
@@ -75,7 +85,8 @@ function parseEnv<T>(schema: z.ZodType<T>, env: Env): T {
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const setting = issue.path.join('.') || '(environment)';
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    const message =
+      issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
     return `${setting} ${message}`;
   });
   const first = parsed.error.issues[0]?.path.join('.') ?? '(environment)';

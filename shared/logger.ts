@@ -8,7 +8,10 @@ const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-])[A-Za-z0-9.-]*\
 
 /** "jane.doe@example.com" -> "j***@e***.com": enough to tell two apart, not to write to them. */
 export function maskEmails(text: string): string {
-  return text.replace(EMAIL, (_match, first: string, domain: string, tld: string) => `${first}***@${domain}***.${tld}`);
+  return text.replace(
+    EMAIL,
+    (_match, first: string, domain: string, tld: string) => `${first}***@${domain}***.${tld}`,
+  );
 }
 
 /**

@@ -1,9 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { FetchConfig } from '../../shared/config.ts';
 import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
 import { secretReader } from '../../shared/adapters/secrets.ts';
 import { HttpSourceReader } from '../../shared/adapters/source-reader.ts';
 import { TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
+import type { FetchConfig } from '../../shared/config.ts';
 import type { RetryPolicy } from '../../shared/domain/retry-policy.ts';
 import { createLogger } from '../../shared/logger.ts';
 import type { Publisher } from '../../shared/ports.ts';
@@ -20,7 +20,12 @@ export type FetchRuntime = {
   topic: string;
 };
 
-export function retryPolicyOf(config: Pick<FetchConfig, 'HTTP_MAX_ATTEMPTS' | 'HTTP_BASE_DELAY_MS' | 'HTTP_MAX_DELAY_MS' | 'HTTP_TIMEOUT_MS'>): RetryPolicy {
+export function retryPolicyOf(
+  config: Pick<
+    FetchConfig,
+    'HTTP_MAX_ATTEMPTS' | 'HTTP_BASE_DELAY_MS' | 'HTTP_MAX_DELAY_MS' | 'HTTP_TIMEOUT_MS'
+  >,
+): RetryPolicy {
   return {
     maxAttempts: config.HTTP_MAX_ATTEMPTS,
     baseDelayMs: config.HTTP_BASE_DELAY_MS,
@@ -57,7 +62,8 @@ export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRu
         baseUrl: config.SOURCE_BASE_URL,
         policy: retryPolicyOf(config),
         ...(token && { token }),
-        onRetry: (failure) => log.warn('source request retried', { source: source.name, ...failure }),
+        onRetry: (failure) =>
+          log.warn('source request retried', { source: source.name, ...failure }),
       }),
   };
 }

@@ -17,13 +17,18 @@ export function createMergeHandler(runtime: MergeRuntime) {
     const deps = await runtime.ready();
     deps.delivery.registerInvocation(context ?? LOCAL_CONTEXT);
     const records = decodeMskEvent(event);
-    const correlationIds = [...new Set(records.map((record) => record.headers['correlation-id']).filter(Boolean))];
+    const correlationIds = [
+      ...new Set(records.map((record) => record.headers['correlation-id']).filter(Boolean)),
+    ];
     try {
       const summary = await mergeBatch(records, deps);
       logger.info('merge summary', { summary, correlationIds: correlationIds.slice(0, 10) });
       return summary;
     } catch (error) {
-      logger.error('merge batch failed; it will be retried', { error: error as Error, records: records.length });
+      logger.error('merge batch failed; it will be retried', {
+        error: error as Error,
+        records: records.length,
+      });
       throw error;
     }
   };

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Redis } from 'ioredis';
 import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
+import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
@@ -40,7 +41,10 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
 
   const connect = async () => {
     const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
-    redis = await connectRedis({ url: config.REDIS_URL, ...(password !== undefined && { password }) });
+    redis = await connectRedis({
+      url: config.REDIS_URL,
+      ...(password !== undefined && { password }),
+    });
     const token = secretReader(config.ANALYTICS_TOKEN_SECRET_ARN, 'token');
     const analytics = new HttpAnalyticsSink({
       url: config.ANALYTICS_URL,
@@ -53,9 +57,12 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
         ? new SqsDeadLetterSink(new SQSClient({}), config.DEAD_LETTER_QUEUE_URL)
         : new TopicDeadLetterSink(publisher, prefix + TOPICS.deadLetter);
     return {
-      joinStore: new RedisJoinStore(redis, { keyPrefix: config.REDIS_KEY_PREFIX, ttlSeconds: config.JOIN_TTL_SECONDS }),
+      joinStore: new RedisJoinStore(redis, {
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        ttlSeconds: config.JOIN_TTL_SECONDS,
+      }),
       delivery: new IdempotentDelivery({
-        redis,
+        cache: new IoRedisCacheClient(redis),
         analytics,
         ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
         keyPrefix: config.REDIS_KEY_PREFIX,
@@ -63,7 +70,8 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       deadLetter,
       quarantine: new TopicQuarantineSink(publisher, prefix + TOPICS.quarantine),
       log,
-      sourceForTopic: (topic: string) => (topic.startsWith(prefix) ? sourceForTopic(topic.slice(prefix.length)) : undefined),
+      sourceForTopic: (topic: string) =>
+        topic.startsWith(prefix) ? sourceForTopic(topic.slice(prefix.length)) : undefined,
       concurrency: config.ANALYTICS_CONCURRENCY,
     };
   };

@@ -1,8 +1,41 @@
 /** Deterministic sample data for the mock sources: what a small CRM and warehouse would hold. */
 
-const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Radia', 'Tim'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson', 'Perlman', 'Lee'];
-const PRODUCTS = ['Laptop', 'Monitor', 'Keyboard', 'Mouse', 'Dock', 'Headset', 'Webcam', 'Tablet', 'Printer', 'Router'];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Edsger',
+  'Barbara',
+  'Donald',
+  'Frances',
+  'Ken',
+  'Radia',
+  'Tim',
+];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Dijkstra',
+  'Liskov',
+  'Knuth',
+  'Allen',
+  'Thompson',
+  'Perlman',
+  'Lee',
+];
+const PRODUCTS = [
+  'Laptop',
+  'Monitor',
+  'Keyboard',
+  'Mouse',
+  'Dock',
+  'Headset',
+  'Webcam',
+  'Tablet',
+  'Printer',
+  'Router',
+];
 
 export type MockRecord = Record<string, unknown>;
 
@@ -30,7 +63,12 @@ export function sampleProducts(count: number, gaps = true): MockRecord[] {
   const products: MockRecord[] = [];
   for (let i = 1; i <= count; i++) {
     if (gaps && i % 7 === 0) continue;
-    products.push({ id: String(i), name: PRODUCTS[i % PRODUCTS.length] ?? 'Laptop', stock: (i * 37) % 100, updatedAt: null });
+    products.push({
+      id: String(i),
+      name: PRODUCTS[i % PRODUCTS.length] ?? 'Laptop',
+      stock: (i * 37) % 100,
+      updatedAt: null,
+    });
   }
   return products;
 }

@@ -43,7 +43,8 @@ export class FaultInjector {
     const scripted = this.script.shift();
     if (scripted) return scripted;
     if (this.#random() < this.rates.errorRate) return { kind: 'status', status: 500 };
-    if (this.#random() < this.rates.throttleRate) return { kind: 'status', status: 429, retryAfterSeconds: 1 };
+    if (this.#random() < this.rates.throttleRate)
+      return { kind: 'status', status: 429, retryAfterSeconds: 1 };
     return undefined;
   }
 
@@ -56,8 +57,11 @@ export class FaultInjector {
     switch (fault.kind) {
       case 'status': {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
-        if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
-        res.writeHead(fault.status, headers).end(JSON.stringify({ error: `injected ${fault.status}` }));
+        if (fault.retryAfterSeconds !== undefined)
+          headers['retry-after'] = String(fault.retryAfterSeconds);
+        res
+          .writeHead(fault.status, headers)
+          .end(JSON.stringify({ error: `injected ${fault.status}` }));
         return true;
       }
       case 'hang':

@@ -71,12 +71,25 @@ export class SourceMock implements MockServer {
     const fault = this.faults.next();
     if (fault && this.faults.apply(fault, res)) return;
     const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
-    const pageSize = Math.min(10_000, Math.max(1, Number(url.searchParams.get('pageSize') ?? 100) || 100));
+    const pageSize = Math.min(
+      10_000,
+      Math.max(1, Number(url.searchParams.get('pageSize') ?? 100) || 100),
+    );
     const items = this.records.slice((page - 1) * pageSize, page * pageSize);
-    const pages = Math.min(Math.max(1, Math.ceil(this.records.length / pageSize)), this.lastPage ?? Number.POSITIVE_INFINITY);
-    const body = JSON.stringify({ items, page, nextPage: page < pages ? page + 1 : null, total: this.records.length });
+    const pages = Math.min(
+      Math.max(1, Math.ceil(this.records.length / pageSize)),
+      this.lastPage ?? Number.POSITIVE_INFINITY,
+    );
+    const body = JSON.stringify({
+      items,
+      page,
+      nextPage: page < pages ? page + 1 : null,
+      total: this.records.length,
+    });
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(fault?.kind === 'malformed' ? body.slice(0, Math.max(1, Math.floor(body.length / 2))) : body);
+    res.end(
+      fault?.kind === 'malformed' ? body.slice(0, Math.max(1, Math.floor(body.length / 2))) : body,
+    );
   }
 }
 
@@ -142,7 +155,9 @@ export class AnalyticsMock implements MockServer {
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch {
-      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"body is not JSON"}');
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end('{"error":"body is not JSON"}');
       return;
     }
     const id = String((body as { id?: unknown }).id ?? '');
@@ -160,7 +175,9 @@ export function javaMapString(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (Array.isArray(value)) return `[${value.map(javaMapString).join(', ')}]`;
   if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${k}=${javaMapString(v)}`);
+    const entries = Object.entries(value as Record<string, unknown>).map(
+      ([k, v]) => `${k}=${javaMapString(v)}`,
+    );
     return `{${entries.join(', ')}}`;
   }
   return String(value);

@@ -6,7 +6,11 @@ export type TopicSpec = { topic: string; numPartitions: number };
  * Creates the topics that do not exist yet and leaves the others alone. Returns the names it
  * created. Used by the local runtime, the tests and the deploy-time custom resource.
  */
-export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor = 1): Promise<string[]> {
+export async function ensureTopics(
+  kafka: Kafka,
+  specs: TopicSpec[],
+  replicationFactor = 1,
+): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -101,7 +101,11 @@ export class KafkaPublisher implements Publisher {
 }
 
 function toKafkaMessage(message: OutboundMessage): Message {
-  return { key: message.key, value: message.value, ...(message.headers && { headers: message.headers }) };
+  return {
+    key: message.key,
+    value: message.value,
+    ...(message.headers && { headers: message.headers }),
+  };
 }
 
 function* chunkMessages(messages: OutboundMessage[]): Generator<OutboundMessage[]> {
@@ -109,7 +113,10 @@ function* chunkMessages(messages: OutboundMessage[]): Generator<OutboundMessage[
   let bytes = 0;
   for (const message of messages) {
     const size = message.value.length + (message.key?.length ?? 0) + 64;
-    if (chunk.length > 0 && (chunk.length >= MAX_MESSAGES_PER_SEND || bytes + size > MAX_BYTES_PER_SEND)) {
+    if (
+      chunk.length > 0 &&
+      (chunk.length >= MAX_MESSAGES_PER_SEND || bytes + size > MAX_BYTES_PER_SEND)
+    ) {
       yield chunk;
       chunk = [];
       bytes = 0;

@@ -1,14 +1,14 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
+import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
 import type { Context } from 'aws-lambda';
-import type { Redis } from 'ioredis';
 import type { MergedPayload } from '../domain/merge.ts';
 import { DeliveryInProgressError } from '../errors.ts';
 import type { AnalyticsSink, OnceDelivery } from '../ports.ts';
-import { IoRedisCacheClient } from './idempotency-cache.ts';
 
 export type OnceDeliveryOptions = {
-  redis: Redis;
+  /** Where the idempotency records live: Redis through IoRedisCacheClient in production. */
+  cache: CacheClient;
   analytics: AnalyticsSink;
   /** How long a delivered payload's hash is remembered. */
   ttlSeconds: number;
@@ -35,7 +35,7 @@ export class IdempotentDelivery implements OnceDelivery {
       hashFunction: 'sha256',
     });
     const persistenceStore = new CachePersistenceLayer({
-      client: new IoRedisCacheClient(options.redis),
+      client: options.cache,
     });
     this.#postOnce = makeIdempotent(
       async (payload: MergedPayload, hash: string) => {

@@ -34,14 +34,18 @@ function readField(text: string, field: string, secretId: string): string {
     throw new Error(`secret ${secretId} is not JSON, so it has no field "${field}"`);
   }
   const value = (parsed as Record<string, unknown>)[field];
-  if (typeof value !== 'string') throw new Error(`secret ${secretId} has no string field "${field}"`);
+  if (typeof value !== 'string')
+    throw new Error(`secret ${secretId} has no string field "${field}"`);
   return value;
 }
 
 let sharedClient: SecretsManagerClient | undefined;
 
 /** A token reader for an optional secret ARN: undefined ARN means "no token". */
-export function secretReader(arn: string | undefined, field?: string): (() => Promise<string>) | undefined {
+export function secretReader(
+  arn: string | undefined,
+  field?: string,
+): (() => Promise<string>) | undefined {
   if (arn === undefined) return undefined;
   sharedClient ??= new SecretsManagerClient({});
   const secret = new CachedSecret(sharedClient, arn, field === undefined ? {} : { field });

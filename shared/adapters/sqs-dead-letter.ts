@@ -29,7 +29,9 @@ export class SqsDeadLetterSink implements DeadLetterSink {
       );
       const failed = answer.Failed ?? [];
       if (failed.length > 0) {
-        const detail = failed.map((entry) => `${entry.Id}: ${entry.Code} ${entry.Message ?? ''}`).join('; ');
+        const detail = failed
+          .map((entry) => `${entry.Id}: ${entry.Code} ${entry.Message ?? ''}`)
+          .join('; ');
         throw new Error(`SQS refused ${failed.length} dead letter(s): ${detail}`);
       }
     }

@@ -21,7 +21,11 @@ export class TopicQuarantineSink implements QuarantineSink {
       this.topic,
       entries.map((entry) => ({
         key: entry.id ?? null,
-        value: JSON.stringify({ ...entry, raw: truncateRaw(entry.raw), quarantinedAt: new Date().toISOString() }),
+        value: JSON.stringify({
+          ...entry,
+          raw: truncateRaw(entry.raw),
+          quarantinedAt: new Date().toISOString(),
+        }),
         headers: { reason: entry.reason.slice(0, 200), stage: entry.stage },
       })),
     );

@@ -71,5 +71,10 @@ export function encodeMskEvent(
     if (record.value !== null) entry.value = Buffer.from(record.value).toString('base64');
     group.push(entry);
   }
-  return { eventSource: 'aws:kafka', eventSourceArn: source.eventSourceArn, bootstrapServers: source.bootstrapServers, records: grouped };
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: source.eventSourceArn,
+    bootstrapServers: source.bootstrapServers,
+    records: grouped,
+  };
 }

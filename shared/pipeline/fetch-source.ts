@@ -1,7 +1,13 @@
 import { validateRecord } from '../domain/records.ts';
 import { SourceResponseError } from '../errors.ts';
 import type { Log } from '../logger.ts';
-import type { OutboundMessage, Publisher, QuarantineEntry, QuarantineSink, SourcePageReader } from '../ports.ts';
+import type {
+  OutboundMessage,
+  Publisher,
+  QuarantineEntry,
+  QuarantineSink,
+  SourcePageReader,
+} from '../ports.ts';
 import type { SourcePage } from '../sources/page.ts';
 import type { SourceDefinition } from '../sources/registry.ts';
 
@@ -73,7 +79,11 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
       if (page.total !== undefined) summary.expected = page.total;
       const next: number | null = page.nextPage;
       if (next !== null && next <= pageNumber) {
-        throw new SourceResponseError(`${source.path}?page=${pageNumber}`, `next page ${next} does not advance`, '');
+        throw new SourceResponseError(
+          `${source.path}?page=${pageNumber}`,
+          `next page ${next} does not advance`,
+          '',
+        );
       }
       pending = next !== null && summary.pages < deps.maxPages ? readPage(next) : undefined;
       if (next !== null && pending === undefined) {
@@ -93,7 +103,13 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
   } catch (error) {
     if (error instanceof SourceResponseError && error.body !== '') {
       await deps.quarantine.quarantine([
-        { stage: 'fetch', source: source.name, reason: error.message, raw: error.body, correlationId },
+        {
+          stage: 'fetch',
+          source: source.name,
+          reason: error.message,
+          raw: error.body,
+          correlationId,
+        },
       ]);
       summary.quarantined++;
     }
@@ -120,7 +136,10 @@ async function publishPage(
     const bytes = Buffer.byteLength(raw);
     const checked =
       bytes > deps.maxRecordBytes
-        ? { ok: false as const, reason: `record is ${bytes} bytes, over the ${deps.maxRecordBytes}-byte limit` }
+        ? {
+            ok: false as const,
+            reason: `record is ${bytes} bytes, over the ${deps.maxRecordBytes}-byte limit`,
+          }
         : validateRecord(source.schema, item);
     if (checked.ok) {
       valid.push({
@@ -138,7 +157,12 @@ async function publishPage(
         correlationId,
         ...(id !== undefined && { id }),
       });
-      deps.log.warn('record quarantined', { source: source.name, page: pageNumber, id, reason: checked.reason });
+      deps.log.warn('record quarantined', {
+        source: source.name,
+        page: pageNumber,
+        id,
+        reason: checked.reason,
+      });
     }
   }
   await Promise.all([
@@ -147,5 +171,10 @@ async function publishPage(
   ]);
   summary.published += valid.length;
   summary.quarantined += invalid.length;
-  deps.log.debug('page published', { source: source.name, page: pageNumber, published: valid.length, quarantined: invalid.length });
+  deps.log.debug('page published', {
+    source: source.name,
+    page: pageNumber,
+    published: valid.length,
+    quarantined: invalid.length,
+  });
 }

@@ -69,7 +69,11 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
 
   const states = await deps.joinStore.upsertMany(accepted.map((item) => item.upsert));
   const joined = collapseById<Joined>(
-    accepted.map((item, index) => ({ id: item.upsert.id, state: states[index] ?? {}, record: item.record })),
+    accepted.map((item, index) => ({
+      id: item.upsert.id,
+      state: states[index] ?? {},
+      record: item.record,
+    })),
   );
   const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
   for (const { id, state, record } of joined) {
@@ -101,7 +105,13 @@ function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
   for (const record of records) {
     const where = { topic: record.topic, partition: record.partition, offset: record.offset };
     const reject = (reason: string, id?: string) => {
-      rejected.push({ stage: 'merge', reason, raw: record.value ?? '', ...where, ...(id !== undefined && { id }) });
+      rejected.push({
+        stage: 'merge',
+        reason,
+        raw: record.value ?? '',
+        ...where,
+        ...(id !== undefined && { id }),
+      });
       deps.log.warn('record quarantined', { ...where, id, reason });
     };
     const source = deps.sourceForTopic(record.topic);
@@ -141,7 +151,12 @@ function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
         version: recordVersion(updatedAt, Number.isNaN(fetchedAt) ? record.timestamp : fetchedAt),
       },
     });
-    deps.log.debug('record joined', { ...where, id: valid.id, side: source.side, correlationId: record.headers['correlation-id'] });
+    deps.log.debug('record joined', {
+      ...where,
+      id: valid.id,
+      side: source.side,
+      correlationId: record.headers['correlation-id'],
+    });
   }
   return { accepted, rejected };
 }

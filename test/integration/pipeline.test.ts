@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
+import { verifyDelivery } from '../../local/report.ts';
+import { encodeMskEvent } from '../../shared/domain/msk-event.ts';
+import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
+import { produceRaw, readTopic } from '../support/kafka.ts';
+
+const FAST_RETRIES = {
+  LOG_LEVEL: 'SILENT',
+  HTTP_BASE_DELAY_MS: '10',
+  HTTP_MAX_DELAY_MS: '200',
+  HTTP_TIMEOUT_MS: '2000',
+};
+
+let pipeline: LocalPipeline | undefined;
+
+async function start(records = 40) {
+  const { brokers, redisUrl } = testServices();
+  const prefix = uniquePrefix('pipe');
+  pipeline = await startLocalPipeline({
+    brokers,
+    redisUrl,
+    topicPrefix: prefix,
+    redisKeyPrefix: prefix,
+    records,
+    pageSize: 15,
+    batchSize: 25,
+    settings: FAST_RETRIES,
+  });
+  return pipeline;
+}
+
+async function cycle(p: LocalPipeline) {
+  const results = await p.runCycle();
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  await p.drain(60_000);
+}
+
+afterEach(async () => {
+  await pipeline?.stop();
+  pipeline = undefined;
+});
+
+describe('the pipeline on real Kafka and Redis', () => {
+  it('delivers exactly one payload per id that both sources have, in one cycle', async () => {
+    const p = await start();
+    await cycle(p);
+    const check = verifyDelivery(p);
+    expect(check.missing).toEqual([]);
+    expect(check.duplicates).toBe(0);
+    expect(p.analytics.received).toHaveLength(p.idsInBoth().size);
+    const first = p.analytics.received.find((entry) => entry.id === '1')?.body;
+    expect(first).toEqual({
+      id: '1',
+      customer: expect.objectContaining({ id: '1' }),
+      inventory: expect.objectContaining({ id: '1' }),
+    });
+  });
+
+  it('delivers nothing new on a second cycle with no change', async () => {
+    const p = await start();
+    await cycle(p);
+    const afterFirst = p.analytics.received.length;
+    await cycle(p);
+    expect(p.analytics.received.length).toBe(afterFirst);
+    expect(p.totals.merge.duplicates).toBeGreaterThan(0);
+  });
+
+  it('delivers a changed customer exactly once', async () => {
+    const p = await start();
+    await cycle(p);
+    const before = p.analytics.received.length;
+    p.crm.upsert(aCustomer('3', { name: 'Changed Name', updatedAt: '2030-01-01T00:00:00Z' }));
+    await cycle(p);
+    await cycle(p);
+    const fresh = p.analytics.received.slice(before);
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]?.body).toMatchObject({ id: '3', customer: { name: 'Changed Name' } });
+  });
+
+  it('delivers a customer with no product once its product arrives', async () => {
+    const p = await start();
+    await cycle(p);
+    // Id 7 is left out of the Inventory's sample data.
+    expect(p.analytics.countsById().has('7')).toBe(false);
+    p.inventory.upsert(aProduct('7'));
+    await cycle(p);
+    expect(p.analytics.countsById().get('7')).toBe(1);
+    expect(verifyDelivery(p).ok).toBe(true);
+  });
+
+  it('delivers an id once when merge invocations for the two topics race on it', async () => {
+    const p = await start(1);
+    const ids = Array.from({ length: 200 }, (_, i) => `race-${i}`);
+    const event = (topic: string, values: object[]) =>
+      encodeMskEvent(
+        values.map((value, offset) => ({
+          topic,
+          partition: 0,
+          offset: String(offset),
+          timestamp: Date.now(),
+          key: (value as { id: string }).id,
+          value: JSON.stringify(value),
+          headers: { 'fetched-at': new Date().toISOString() },
+        })),
+        { eventSourceArn: 'arn:aws:kafka:local:0:cluster/test', bootstrapServers: 'test' },
+      );
+    await Promise.all([
+      p.merge(
+        event(
+          p.topics.customer,
+          ids.map((id) => aCustomer(id)),
+        ),
+      ),
+      p.merge(
+        event(
+          p.topics.inventory,
+          ids.map((id) => aProduct(id)),
+        ),
+      ),
+    ]);
+    const counts = p.analytics.countsById();
+    for (const id of ids) expect(counts.get(id), `deliveries of ${id}`).toBe(1);
+  });
+
+  it('quarantines a non-JSON message and goes on with the rest of the batch', async () => {
+    const p = await start(1);
+    await produceRaw(p.kafka, p.topics.customer, [
+      { key: 'q1', value: JSON.stringify(aCustomer('q1')) },
+      { key: 'q2', value: 'this is not JSON {' },
+      { key: 'q3', value: JSON.stringify(aCustomer('q3')) },
+    ]);
+    await produceRaw(p.kafka, p.topics.inventory, [
+      { key: 'q1', value: JSON.stringify(aProduct('q1')) },
+      { key: 'q3', value: JSON.stringify(aProduct('q3')) },
+    ]);
+    await p.drain(30_000);
+    const counts = p.analytics.countsById();
+    expect(counts.get('q1')).toBe(1);
+    expect(counts.get('q3')).toBe(1);
+    const quarantined = await readTopic(p.kafka, p.topics.quarantine, 1);
+    expect(quarantined).toHaveLength(1);
+    expect(JSON.parse(quarantined[0]?.value ?? '{}')).toMatchObject({
+      stage: 'merge',
+      reason: 'value is not JSON',
+      raw: 'this is not JSON {',
+      topic: p.topics.customer,
+      partition: expect.any(Number),
+      offset: expect.stringMatching(/^\d+$/),
+    });
+  });
+});

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildMergedPayload,
+  canonicalJson,
+  collapseById,
+  payloadHash,
+  recordVersion,
+} from '../../shared/domain/merge.ts';
+import { customerSchema, productSchema, validateRecord } from '../../shared/domain/records.ts';
+import { backoffDelay, parseRetryAfter } from '../../shared/domain/retry-policy.ts';
+import { parsePage } from '../../shared/sources/page.ts';
+import { SOURCES } from '../../shared/sources/registry.ts';
+import { aCustomer, aProduct } from '../support/factories.ts';
+
+describe('canonical JSON and the payload hash', () => {
+  it('gives the same hash whatever the key order', () => {
+    const a = { id: '1', customer: aCustomer('1'), inventory: aProduct('1') };
+    const b = {
+      inventory: { ...aProduct('1') },
+      customer: Object.fromEntries(Object.entries(aCustomer('1')).reverse()) as typeof a.customer,
+      id: '1',
+    };
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+    expect(payloadHash(a)).toBe(payloadHash(b));
+    expect(payloadHash(a)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('gives a different hash when any field changes', () => {
+    const a = { id: '1', customer: aCustomer('1'), inventory: aProduct('1') };
+    const b = { ...a, inventory: { ...a.inventory, stock: a.inventory.stock + 1 } };
+    expect(payloadHash(a)).not.toBe(payloadHash(b));
+  });
+});
+
+describe('join helpers', () => {
+  it('builds a payload only when both sides are present', () => {
+    expect(buildMergedPayload('1', { customer: aCustomer('1') })).toBeUndefined();
+    expect(buildMergedPayload('1', { customer: aCustomer('1'), inventory: aProduct('1') })).toEqual(
+      {
+        id: '1',
+        customer: aCustomer('1'),
+        inventory: aProduct('1'),
+      },
+    );
+  });
+
+  it('keeps the last item per id, ordered by last appearance', () => {
+    const collapsed = collapseById([
+      { id: 'a', v: 1 },
+      { id: 'b', v: 1 },
+      { id: 'a', v: 2 },
+    ]);
+    expect(collapsed).toEqual([
+      { id: 'b', v: 1 },
+      { id: 'a', v: 2 },
+    ]);
+  });
+
+  it('versions a record by updatedAt, else by fetch time', () => {
+    expect(recordVersion('2025-01-01T00:00:00Z', 5)).toBe(Date.parse('2025-01-01T00:00:00Z'));
+    expect(recordVersion(null, 5)).toBe(5);
+  });
+});
+
+describe('record validation', () => {
+  it('accepts a valid customer and defaults a missing updatedAt to null', () => {
+    const { updatedAt: _, ...withoutUpdatedAt } = aCustomer('1');
+    expect(validateRecord(customerSchema, withoutUpdatedAt)).toEqual({
+      ok: true,
+      record: aCustomer('1'),
+    });
+  });
+
+  it('names the failing fields and keeps a usable id', () => {
+    const result = validateRecord(productSchema, { id: '9', name: 'Laptop', stock: -1 });
+    expect(result).toEqual({
+      ok: false,
+      id: '9',
+      reason: 'stock: Too small: expected number to be >=0',
+    });
+  });
+
+  it('rejects a numeric or empty id', () => {
+    expect(validateRecord(customerSchema, { ...aCustomer('1'), id: 1 })).toMatchObject({
+      ok: false,
+    });
+    expect(validateRecord(customerSchema, { ...aCustomer('1'), id: '  ' })).toMatchObject({
+      ok: false,
+    });
+  });
+});
+
+describe('retry policy', () => {
+  const policy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000, timeoutMs: 1000 };
+
+  it('draws full jitter under an exponential ceiling', () => {
+    expect(backoffDelay(policy, 1, undefined, () => 0.999)).toBe(99);
+    expect(backoffDelay(policy, 3, undefined, () => 0.999)).toBe(399);
+    expect(backoffDelay(policy, 10, undefined, () => 0.999)).toBe(999);
+    expect(backoffDelay(policy, 3, undefined, () => 0)).toBe(0);
+  });
+
+  it('waits at least as long as Retry-After asks, within the cap', () => {
+    expect(backoffDelay(policy, 1, 700, () => 0)).toBe(700);
+    expect(backoffDelay(policy, 1, 5000, () => 0)).toBe(1000);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    expect(parseRetryAfter('2')).toBe(2000);
+    expect(
+      parseRetryAfter('Wed, 25 Nov 2026 10:00:05 GMT', Date.parse('2026-11-25T10:00:00Z')),
+    ).toBe(5000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(null)).toBeUndefined();
+  });
+});
+
+describe('page parsing', () => {
+  it('reads items, the next page and the total', () => {
+    expect(parsePage(SOURCES.crm, '{"items":[{"id":"1"}],"nextPage":2,"total":3}')).toEqual({
+      items: [{ id: '1' }],
+      nextPage: 2,
+      total: 3,
+    });
+  });
+
+  it('says what is wrong with a malformed page', () => {
+    expect(() => parsePage(SOURCES.crm, '{"items":[{"id":')).toThrow(/body is not JSON/);
+    expect(() => parsePage(SOURCES.crm, '{"data":[]}')).toThrow('field "items" is not an array');
+    expect(() => parsePage(SOURCES.crm, '{"items":[],"nextPage":"2"}')).toThrow(
+      'field "nextPage" is neither null nor a positive integer',
+    );
+  });
+});

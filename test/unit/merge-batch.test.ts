@@ -1,0 +1,176 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
+import { payloadHash } from '../../shared/domain/merge.ts';
+import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
+import type { Log } from '../../shared/logger.ts';
+import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
+import { sourceForTopic } from '../../shared/sources/registry.ts';
+import { aCustomer, aProduct } from '../support/factories.ts';
+import {
+  MemoryAnalytics,
+  MemoryCache,
+  MemoryJoinStore,
+  MemorySinks,
+  memoryLog,
+} from '../support/in-memory.ts';
+
+let offset = 0;
+function aRecord(
+  topic: 'customer_data' | 'inventory_data',
+  value: unknown,
+  key?: string | null,
+): DecodedRecord {
+  const id = (value as { id?: string }).id;
+  return {
+    topic,
+    partition: 0,
+    offset: String(offset++),
+    timestamp: Date.now(),
+    key: key === undefined ? (id ?? null) : key,
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+    headers: { 'correlation-id': 'run-1', 'fetched-at': new Date().toISOString() },
+  };
+}
+
+let analytics: MemoryAnalytics;
+let sinks: MemorySinks;
+let deps: MergeDeps;
+
+beforeEach(() => {
+  analytics = new MemoryAnalytics();
+  sinks = new MemorySinks();
+  const delivery = new IdempotentDelivery({
+    cache: new MemoryCache(),
+    analytics,
+    ttlSeconds: 86_400,
+    keyPrefix: 'unit:',
+  });
+  delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
+  deps = {
+    joinStore: new MemoryJoinStore(),
+    delivery,
+    deadLetter: sinks,
+    quarantine: sinks,
+    log: memoryLog() as unknown as Log,
+    sourceForTopic,
+    concurrency: 4,
+  };
+});
+
+describe('mergeBatch', () => {
+  it('posts one payload per id once both sides are known', async () => {
+    const first = await mergeBatch([aRecord('customer_data', aCustomer('1'))], deps);
+    expect(first).toMatchObject({ merged: 0, waiting: 1, posted: 0 });
+    const second = await mergeBatch([aRecord('inventory_data', aProduct('1'))], deps);
+    expect(second).toMatchObject({ merged: 1, posted: 1 });
+    expect(analytics.received).toEqual([
+      { id: '1', customer: aCustomer('1'), inventory: aProduct('1') },
+    ]);
+  });
+
+  it('skips a payload it has delivered before', async () => {
+    await mergeBatch(
+      [aRecord('customer_data', aCustomer('1')), aRecord('inventory_data', aProduct('1'))],
+      deps,
+    );
+    const again = await mergeBatch([aRecord('customer_data', aCustomer('1'))], deps);
+    expect(again).toMatchObject({ posted: 0, duplicates: 1 });
+    expect(analytics.received).toHaveLength(1);
+  });
+
+  it('collapses an id repeated in one batch to its latest version', async () => {
+    await mergeBatch([aRecord('inventory_data', aProduct('1'))], deps);
+    const summary = await mergeBatch(
+      [
+        aRecord(
+          'customer_data',
+          aCustomer('1', { name: 'Old', updatedAt: '2025-01-01T00:00:00Z' }),
+        ),
+        aRecord(
+          'customer_data',
+          aCustomer('1', { name: 'New', updatedAt: '2025-02-01T00:00:00Z' }),
+        ),
+      ],
+      deps,
+    );
+    expect(summary).toMatchObject({ records: 2, merged: 1, posted: 1 });
+    expect(analytics.received[0]?.customer.name).toBe('New');
+  });
+
+  it('keeps the newer side when an older update arrives late', async () => {
+    await mergeBatch([aRecord('inventory_data', aProduct('1'))], deps);
+    await mergeBatch(
+      [
+        aRecord(
+          'customer_data',
+          aCustomer('1', { name: 'New', updatedAt: '2025-02-01T00:00:00Z' }),
+        ),
+      ],
+      deps,
+    );
+    const late = await mergeBatch(
+      [
+        aRecord(
+          'customer_data',
+          aCustomer('1', { name: 'Old', updatedAt: '2025-01-01T00:00:00Z' }),
+        ),
+      ],
+      deps,
+    );
+    expect(late).toMatchObject({ posted: 0, duplicates: 1 });
+    expect(analytics.received.map((payload) => payload.customer.name)).toEqual(['New']);
+  });
+
+  it('quarantines bad records with their reason and place, and merges the rest', async () => {
+    const summary = await mergeBatch(
+      [
+        aRecord('customer_data', 'not json', 'x'),
+        aRecord('customer_data', { name: 'No Id', email: 'a@b.co' }, null),
+        aRecord('customer_data', { id: 7, name: 'Numeric', email: 'a@b.co' }, '7'),
+        aRecord('customer_data', aCustomer('2'), 'other-key'),
+        aRecord('customer_data', aCustomer('1')),
+        aRecord('inventory_data', aProduct('1')),
+      ],
+      deps,
+    );
+    expect(summary).toMatchObject({ records: 6, quarantined: 4, posted: 1 });
+    expect(sinks.quarantined.map((entry) => entry.reason)).toEqual([
+      'value is not JSON',
+      'id: Invalid input: expected string, received undefined',
+      'id: Invalid input: expected string, received number',
+      'key "other-key" does not match id "2"',
+    ]);
+    expect(sinks.quarantined[0]).toMatchObject({
+      stage: 'merge',
+      topic: 'customer_data',
+      partition: 0,
+      raw: 'not json',
+    });
+  });
+
+  it('dead-letters what Analytics refuses, and delivers it on a later replay', async () => {
+    analytics.refuse.add('1');
+    const summary = await mergeBatch(
+      [aRecord('customer_data', aCustomer('1')), aRecord('inventory_data', aProduct('1'))],
+      deps,
+    );
+    expect(summary).toMatchObject({ posted: 0, deadLettered: 1 });
+    const [letter] = sinks.deadLetters;
+    expect(letter).toMatchObject({
+      reason: 'POST to Analytics failed after 3 attempt(s): HTTP 503',
+      attempts: 3,
+    });
+    expect(letter?.hash).toBe(payloadHash(letter?.payload ?? ({} as never)));
+
+    analytics.refuse.clear();
+    const replay = await mergeBatch([aRecord('customer_data', aCustomer('1'))], deps);
+    expect(replay).toMatchObject({ posted: 1, duplicates: 0 });
+  });
+
+  it('fails the whole batch when the join store fails, so it is retried', async () => {
+    deps.joinStore = { upsertMany: () => Promise.reject(new Error('Redis connection lost')) };
+    await expect(mergeBatch([aRecord('customer_data', aCustomer('1'))], deps)).rejects.toThrow(
+      'Redis connection lost',
+    );
+  });
+});
