@@ -100,6 +100,21 @@ function withIam<T extends { KAFKA_AUTH: string; AWS_REGION?: string | undefined
   return config;
 }
 
+const adminSchema = z.object({
+  LOG_LEVEL: common.LOG_LEVEL,
+  KAFKA_BROKERS: common.KAFKA_BROKERS,
+  KAFKA_AUTH: common.KAFKA_AUTH,
+  KAFKA_CLIENT_ID: common.KAFKA_CLIENT_ID,
+  AWS_REGION: common.AWS_REGION,
+});
+
+export type AdminConfig = z.infer<typeof adminSchema>;
+
+/** Settings of the topic-creating custom resource. */
+export function loadAdminConfig(env: Env = process.env): AdminConfig {
+  return withIam(parseEnv(adminSchema, env));
+}
+
 export type FetchConfig = z.infer<typeof fetchSchema>;
 export type MergeConfig = z.infer<typeof mergeSchema>;
 

@@ -1,0 +1,118 @@
+import { Duration } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * Everything a deployment may change, typed, with the defaults below. Each field can be set as
+ * CDK context (`-c pipeline:stage=prod`, or in cdk.json) and is validated here.
+ */
+export type PipelineConfig = {
+  /** Prefix of resource names and tag of every resource. */
+  stage: string;
+  /** Base URLs of the source APIs, by source name; Analytics endpoint. */
+  sourceBaseUrls: Record<string, string>;
+  analyticsUrl: string;
+  /** How often each source is fetched, in minutes. */
+  fetchRateMinutes: number;
+  /** Records per merge invocation, and how long the mapping waits to fill a batch. */
+  mergeBatchSize: number;
+  mergeBatchingWindowSeconds: number;
+  /** Pollers of each event source mapping (provisioned mode): a fixed ceiling on concurrency. */
+  mergeMaxPollers: number;
+  /** Times the mapping retries a failing batch before it goes to the on-failure queue. */
+  mergeRetryAttempts: number;
+  /** Partitions of the two source topics. */
+  sourceTopicPartitions: number;
+  logRetention: RetentionDays;
+  /** Cache nodes: 1 for a dev stage, 2+ gives Multi-AZ failover. */
+  cacheNodes: number;
+  cacheNodeType: string;
+  /** Alarm when no fetch has succeeded in this many schedule periods. */
+  alarmMissedFetchPeriods: number;
+  /** Alarm when the merge mapping's OffsetLag stays above this. */
+  alarmOffsetLag: number;
+  /** Email to subscribe to alarms (optional). */
+  alarmEmail?: string;
+};
+
+export const DEFAULT_CONFIG: PipelineConfig = {
+  stage: 'dev',
+  sourceBaseUrls: {
+    crm: 'https://crm.example.com/api',
+    inventory: 'https://inventory.example.com/api',
+  },
+  analyticsUrl: 'https://analytics.example.com/analytics',
+  fetchRateMinutes: 5,
+  mergeBatchSize: 500,
+  mergeBatchingWindowSeconds: 1,
+  mergeMaxPollers: 2,
+  mergeRetryAttempts: 10,
+  sourceTopicPartitions: 6,
+  logRetention: RetentionDays.ONE_MONTH,
+  cacheNodes: 1,
+  cacheNodeType: 'cache.t4g.small',
+  alarmMissedFetchPeriods: 3,
+  alarmOffsetLag: 10_000,
+};
+
+const RETENTION: Record<string, RetentionDays> = {
+  '7': RetentionDays.ONE_WEEK,
+  '14': RetentionDays.TWO_WEEKS,
+  '30': RetentionDays.ONE_MONTH,
+  '90': RetentionDays.THREE_MONTHS,
+  '365': RetentionDays.ONE_YEAR,
+};
+
+/** Reads `pipeline:*` context over the defaults. Throws naming the bad key. */
+export function configFromContext(get: (key: string) => unknown): PipelineConfig {
+  const config: PipelineConfig = structuredClone(DEFAULT_CONFIG);
+  const read = (key: string) => get(`pipeline:${key}`);
+  const positive = (key: keyof PipelineConfig, min: number, max: number) => {
+    const raw = read(key);
+    if (raw === undefined) return;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(
+        `context pipeline:${key} must be a whole number from ${min} to ${max}, got ${String(raw)}`,
+      );
+    }
+    (config as Record<string, unknown>)[key] = value;
+  };
+  const stage = read('stage');
+  if (stage !== undefined) {
+    if (typeof stage !== 'string' || !/^[a-z][a-z0-9-]{0,15}$/.test(stage)) {
+      throw new Error(
+        'context pipeline:stage must be lower-case letters, digits and dashes, at most 16',
+      );
+    }
+    config.stage = stage;
+  }
+  positive('fetchRateMinutes', 1, 1440);
+  positive('mergeBatchSize', 1, 10_000);
+  positive('mergeBatchingWindowSeconds', 0, 300);
+  positive('mergeMaxPollers', 1, 200);
+  positive('mergeRetryAttempts', 0, 10_000);
+  positive('sourceTopicPartitions', 1, 1000);
+  positive('cacheNodes', 1, 6);
+  positive('alarmMissedFetchPeriods', 1, 100);
+  positive('alarmOffsetLag', 1, 100_000_000);
+  const retention = read('logRetentionDays');
+  if (retention !== undefined) {
+    const days = RETENTION[String(retention)];
+    if (!days)
+      throw new Error(
+        `context pipeline:logRetentionDays must be one of ${Object.keys(RETENTION).join(', ')}`,
+      );
+    config.logRetention = days;
+  }
+  for (const key of ['analyticsUrl', 'cacheNodeType', 'alarmEmail'] as const) {
+    const value = read(key);
+    if (value !== undefined) config[key] = String(value);
+  }
+  for (const source of Object.keys(config.sourceBaseUrls)) {
+    const url = read(`${source}BaseUrl`);
+    if (url !== undefined) config.sourceBaseUrls[source] = String(url);
+  }
+  return config;
+}
+
+export const scheduleRate = (config: PipelineConfig) => Duration.minutes(config.fetchRateMinutes);

@@ -1,0 +1,58 @@
+import type { IVpc, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
+import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+export type CacheProps = {
+  vpc: IVpc;
+  securityGroup: SecurityGroup;
+  /** 1 for a dev stage; 2 or more turns on automatic failover across AZs. */
+  nodes: number;
+  nodeType: string;
+};
+
+/**
+ * Valkey (Redis-compatible) for the join state and the idempotency records: TLS in transit,
+ * encrypted at rest, AUTH token generated into Secrets Manager, on a non-default port.
+ */
+export class Cache extends Construct {
+  readonly authSecret: Secret;
+  readonly group: CfnReplicationGroup;
+  /** rediss://host:port of the primary endpoint (no credentials in it). */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: CacheProps) {
+    super(scope, id);
+    this.authSecret = new Secret(this, 'AuthToken', {
+      description: 'AUTH token of the pipeline cache ({"password": …})',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({}),
+        generateStringKey: 'password',
+        excludePunctuation: true,
+        passwordLength: 48,
+      },
+    });
+    const subnets = new CfnSubnetGroup(this, 'Subnets', {
+      description: 'pipeline cache subnets',
+      subnetIds: props.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+    });
+    const failover = props.nodes > 1;
+    this.group = new CfnReplicationGroup(this, 'Valkey', {
+      replicationGroupDescription: 'pipeline join state and idempotency',
+      engine: 'valkey',
+      engineVersion: '8.0',
+      cacheNodeType: props.nodeType,
+      numCacheClusters: props.nodes,
+      automaticFailoverEnabled: failover,
+      multiAzEnabled: failover,
+      port: 6380,
+      transitEncryptionEnabled: true,
+      atRestEncryptionEnabled: true,
+      authToken: this.authSecret.secretValueFromJson('password').unsafeUnwrap(),
+      cacheSubnetGroupName: subnets.ref,
+      securityGroupIds: [props.securityGroup.securityGroupId],
+    });
+    this.url = `rediss://${this.group.attrPrimaryEndPointAddress}:${this.group.attrPrimaryEndPointPort}`;
+  }
+}

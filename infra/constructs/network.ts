@@ -1,0 +1,92 @@
+import {
+  FlowLogDestination,
+  FlowLogTrafficType,
+  InterfaceVpcEndpointAwsService,
+  Peer,
+  Port,
+  SecurityGroup,
+  SubnetType,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export type NetworkProps = {
+  /** Availability zones to spread over (no lookup: the AZs come from Fn::GetAZs at deploy). */
+  maxAzs?: number;
+  logRetention: RetentionDays;
+};
+
+/**
+ * The VPC: public subnets only for the NAT gateway, private subnets for everything else. One
+ * security group per role; the stack opens only the ports each pair needs.
+ */
+export class Network extends Construct {
+  readonly vpc: Vpc;
+  /** Fetch functions: call the source APIs (via NAT) and MSK. */
+  readonly fetchSg: SecurityGroup;
+  /** Merge and replay functions: MSK, the cache, Analytics (via NAT), SQS. */
+  readonly mergeSg: SecurityGroup;
+  /** The topic-creating custom resource: MSK only. */
+  readonly adminSg: SecurityGroup;
+  readonly kafkaSg: SecurityGroup;
+  readonly cacheSg: SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    this.vpc = new Vpc(this, 'Vpc', {
+      maxAzs: props.maxAzs ?? 2,
+      natGateways: 1,
+      subnetConfiguration: [
+        { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+      ],
+      flowLogs: {
+        rejected: {
+          destination: FlowLogDestination.toCloudWatchLogs(
+            new LogGroup(this, 'FlowLogs', { retention: props.logRetention }),
+          ),
+          trafficType: FlowLogTrafficType.REJECT,
+        },
+      },
+    });
+    const group = (name: string, description: string, allowAllOutbound: boolean) =>
+      new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
+    this.fetchSg = group('FetchSg', 'fetch functions', true);
+    this.mergeSg = group('MergeSg', 'merge and replay functions', true);
+    this.adminSg = group('AdminSg', 'topic admin custom resource', true);
+    this.kafkaSg = group('KafkaSg', 'MSK cluster', false);
+    this.cacheSg = group('CacheSg', 'ElastiCache', false);
+
+    const msk = Port.tcp(9098); // IAM auth listener
+    for (const client of [this.fetchSg, this.mergeSg, this.adminSg]) {
+      this.kafkaSg.addIngressRule(client, msk, `MSK IAM from ${client.node.id}`);
+    }
+    // The event source mapping's pollers use the cluster's own security group.
+    this.kafkaSg.addIngressRule(this.kafkaSg, msk, 'MSK IAM from the event source mapping');
+    this.kafkaSg.addEgressRule(this.kafkaSg, msk, 'event source mapping to MSK');
+    this.cacheSg.addIngressRule(this.mergeSg, Port.tcp(6380), 'Valkey TLS from merge');
+
+    // Private endpoints for what the functions call inside AWS, so it does not ride the NAT.
+    const endpointSg = group('EndpointSg', 'interface endpoints', false);
+    for (const client of [this.fetchSg, this.mergeSg, this.adminSg]) {
+      endpointSg.addIngressRule(client, Port.tcp(443), `HTTPS from ${client.node.id}`);
+    }
+    endpointSg.addIngressRule(
+      Peer.ipv4(this.vpc.vpcCidrBlock),
+      Port.tcp(443),
+      'HTTPS from the event source mapping ENIs',
+    );
+    for (const [name, service] of [
+      ['SecretsManager', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['Sqs', InterfaceVpcEndpointAwsService.SQS],
+      ['Sts', InterfaceVpcEndpointAwsService.STS],
+    ] as const) {
+      this.vpc.addInterfaceEndpoint(name, {
+        service,
+        securityGroups: [endpointSg],
+        privateDnsEnabled: true,
+      });
+    }
+  }
+}

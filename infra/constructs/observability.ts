@@ -1,0 +1,230 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { type ILogGroup, QueryDefinition, QueryString } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../shared/metrics-names.ts';
+import type { PipelineConfig } from '../config.ts';
+
+export type ObservabilityProps = {
+  stage: string;
+  fetchers: { source: string; fn: IFunction; logGroup: ILogGroup }[];
+  merge: IFunction;
+  mergeLogGroup: ILogGroup;
+  deadLetters: Queue;
+  failedBatches: Queue;
+  config: PipelineConfig;
+};
+
+/**
+ * What an operator looks at: a dashboard of the pipeline's own metrics (EMF from the functions)
+ * and the mapping's OffsetLag, alarms to an SNS topic, and saved Logs Insights queries.
+ */
+export class Observability extends Construct {
+  readonly alarmTopic: Topic;
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const { config } = props;
+    this.alarmTopic = new Topic(this, 'Alarms', {
+      displayName: `${props.stage} pipeline alarms`,
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+    });
+    if (config.alarmEmail)
+      this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
+    const notify = new SnsAction(this.alarmTopic);
+    const period = Duration.minutes(config.fetchRateMinutes);
+    const pipelineMetric = (
+      metricName: string,
+      dimensions: Record<string, string>,
+      statistic = 'Sum',
+    ) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: dimensions.service ?? '', ...dimensions },
+        statistic,
+        period,
+      });
+
+    const offsetLag = new Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'OffsetLag',
+      dimensionsMap: { FunctionName: props.merge.functionName },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    const alarms = [
+      new Alarm(this, 'DeadLettersWaiting', {
+        alarmDescription:
+          'Payloads Analytics refused after retries are waiting in the dead-letter queue; fix Analytics, then enable the replay trigger.',
+        metric: props.deadLetters.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'FailedBatches', {
+        alarmDescription:
+          'The event source mapping gave up on a batch (metadata in the failed-batches queue).',
+        metric: props.failedBatches.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'OffsetLagGrowing', {
+        alarmDescription: 'The merge function is falling behind the source topics.',
+        metric: offsetLag,
+        threshold: config.alarmOffsetLag,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'MergeErrorRate', {
+        alarmDescription:
+          'More than 5% of merge invocations failed (each failure retries its batch).',
+        metric: new MathExpression({
+          expression: '100 * errors / MAX([invocations, 1])',
+          usingMetrics: {
+            errors: props.merge.metricErrors(),
+            invocations: props.merge.metricInvocations(),
+          },
+          period: Duration.minutes(5),
+          label: 'merge error %',
+        }),
+        threshold: 5,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      ...props.fetchers.map(
+        ({ source }) =>
+          new Alarm(this, `NoFetchSuccess-${source}`, {
+            alarmDescription: `No successful fetch of ${source} in ${config.alarmMissedFetchPeriods} schedule periods.`,
+            metric: pipelineMetric('FetchSucceeded', { service: `fetch-${source}` }),
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluationPeriods: config.alarmMissedFetchPeriods,
+            treatMissingData: TreatMissingData.BREACHING,
+          }),
+      ),
+    ];
+    for (const alarm of alarms) alarm.addAlarmAction(notify);
+
+    const perSource = (metricName: string) =>
+      props.fetchers.map(({ source }) =>
+        pipelineMetric(metricName, { service: `fetch-${source}` }).with({
+          label: `${source} ${metricName}`,
+        }),
+      );
+    const merge = (metricName: string, statistic = 'Sum') =>
+      pipelineMetric(metricName, { service: 'merge' }, statistic).with({ label: metricName });
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${props.stage}-pipeline` });
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Fetched / published',
+        left: [...perSource('Fetched'), ...perSource('Published')],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Quarantined / retries',
+        left: [...perSource('Quarantined'), ...perSource('Retries'), merge('Quarantined')],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Merge outcomes',
+        left: [merge('Merged'), merge('Posted'), merge('DuplicatesSkipped'), merge('DeadLettered')],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Analytics latency (ms) and batch size',
+        left: [merge('AnalyticsLatency', 'p99'), merge('AnalyticsLatency', 'p50')],
+        right: [merge('BatchSize', 'Average')],
+        width: 12,
+      }),
+      new GraphWidget({ title: 'OffsetLag (merge mapping)', left: [offsetLag], width: 12 }),
+      new GraphWidget({
+        title: 'Errors and throttles',
+        left: [props.merge, ...props.fetchers.map((f) => f.fn)].flatMap((fn) => [
+          fn.metricErrors(),
+          fn.metricThrottles(),
+        ]),
+        width: 12,
+      }),
+    );
+
+    const allGroups = [props.mergeLogGroup, ...props.fetchers.map((f) => f.logGroup)];
+    const query = (id: string, queryString: QueryString) =>
+      new QueryDefinition(this, id, {
+        queryDefinitionName: `${props.stage}-pipeline/${id}`,
+        queryString,
+        logGroups: allGroups,
+      });
+    query(
+      'trace-one-id',
+      new QueryString({
+        fields: [
+          '@timestamp',
+          'service',
+          'level',
+          'message',
+          'correlationId',
+          'topic',
+          'partition',
+          'offset',
+          'hash',
+        ],
+        filterStatements: ['id = "REPLACE_WITH_ID"'],
+        sort: '@timestamp asc',
+        limit: 500,
+      }),
+    );
+    query(
+      'dead-lettered',
+      new QueryString({
+        fields: ['@timestamp', 'id', 'hash', 'reason', 'correlationId'],
+        filterStatements: ['message = "payload dead-lettered"'],
+        sort: '@timestamp desc',
+        limit: 200,
+      }),
+    );
+    query(
+      'retries-by-source',
+      new QueryString({
+        filterStatements: ['message like /request retried/'],
+        stats: 'count(*) as retries by service, status, bin(1h)',
+      }),
+    );
+    query(
+      'slowest-invocations',
+      new QueryString({
+        filterStatements: ['@type = "REPORT"'],
+        fields: ['@timestamp', '@log', '@duration', '@maxMemoryUsed', '@requestId'],
+        sort: '@duration desc',
+        limit: 25,
+      }),
+    );
+  }
+}

@@ -1,0 +1,161 @@
+import { CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
+import type { IVpc, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
+import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
+import {
+  AwsCustomResource,
+  AwsCustomResourcePolicy,
+  PhysicalResourceId,
+  Provider,
+} from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { PipelineFunction } from './pipeline-function.ts';
+
+export type TopicSpec = { name: string; partitions: number };
+
+export type StreamingProps = {
+  vpc: IVpc;
+  kafkaSg: SecurityGroup;
+  adminSg: SecurityGroup;
+  logRetention: RetentionDays;
+  /** Topics created at deploy time (MSK does not create topics for you). */
+  topics: TopicSpec[];
+  clusterName: string;
+};
+
+/**
+ * MSK Serverless with IAM auth, its bootstrap brokers (read at deploy time: CloudFormation does
+ * not expose them for serverless clusters), the topics, and helpers that grant scoped
+ * kafka-cluster permissions.
+ */
+export class Streaming extends Construct {
+  readonly cluster: CfnServerlessCluster;
+  readonly clusterArn: string;
+  readonly bootstrapBrokers: string;
+  readonly topicsResource: CustomResource;
+
+  constructor(scope: Construct, id: string, props: StreamingProps) {
+    super(scope, id);
+    const subnets = props.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_WITH_EGRESS });
+    this.cluster = new CfnServerlessCluster(this, 'Cluster', {
+      clusterName: props.clusterName,
+      clientAuthentication: { sasl: { iam: { enabled: true } } },
+      vpcConfigs: [
+        { subnetIds: subnets.subnetIds, securityGroups: [props.kafkaSg.securityGroupId] },
+      ],
+    });
+    this.clusterArn = this.cluster.attrArn;
+
+    const brokers = new AwsCustomResource(this, 'BootstrapBrokers', {
+      onUpdate: {
+        service: 'Kafka',
+        action: 'getBootstrapBrokers',
+        parameters: { ClusterArn: this.clusterArn },
+        physicalResourceId: PhysicalResourceId.of(`${props.clusterName}-bootstrap`),
+        outputPaths: ['BootstrapBrokerStringSaslIam'],
+      },
+      policy: AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.clusterArn] }),
+      installLatestAwsSdk: false,
+    });
+    this.bootstrapBrokers = brokers.getResponseField('BootstrapBrokerStringSaslIam');
+
+    const admin = new PipelineFunction(this, 'TopicAdmin', {
+      entry: 'functions/topics/index.ts',
+      description: 'Creates the pipeline topics on MSK at deploy time',
+      vpc: props.vpc,
+      securityGroup: props.adminSg,
+      logRetention: props.logRetention,
+      timeout: Duration.minutes(5),
+      memorySize: 256,
+      environment: { KAFKA_BROKERS: this.bootstrapBrokers, KAFKA_AUTH: 'iam' },
+    });
+    this.grantConnect(admin.fn, ['kafka-cluster:AlterCluster']);
+    admin.fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: [
+          'kafka-cluster:CreateTopic',
+          'kafka-cluster:DescribeTopic',
+          'kafka-cluster:DescribeTopicDynamicConfiguration',
+        ],
+        resources: props.topics.map((topic) => this.topicArn(topic.name)),
+      }),
+    );
+    const provider = new Provider(this, 'TopicProvider', { onEventHandler: admin.fn });
+    this.topicsResource = new CustomResource(this, 'Topics', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::KafkaTopics',
+      properties: {
+        topics: props.topics.map((topic) => ({
+          topic: topic.name,
+          numPartitions: topic.partitions,
+        })),
+      },
+    });
+  }
+
+  /** ARN of a topic of this cluster (arn:…:topic/<cluster name>/<cluster uuid>/<topic>). */
+  topicArn(topic: string): string {
+    return this.#childArn('topic', topic);
+  }
+
+  /** ARN of a consumer group of this cluster. */
+  groupArn(group: string): string {
+    return this.#childArn('group', group);
+  }
+
+  #childArn(kind: 'topic' | 'group', name: string): string {
+    const parts = Fn.split('/', this.clusterArn);
+    return Stack.of(this).formatArn({
+      service: 'kafka',
+      resource: kind,
+      resourceName: `${Fn.select(1, parts)}/${Fn.select(2, parts)}/${name}`,
+    });
+  }
+
+  /** kafka-cluster:Connect (plus `extra` cluster actions) on this cluster only. */
+  grantConnect(fn: IFunction, extra: string[] = []): void {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka-cluster:Connect', ...extra],
+        resources: [this.clusterArn],
+      }),
+    );
+  }
+
+  /** Idempotent produce to these topics. */
+  grantWrite(fn: IFunction, topics: string[]): void {
+    this.grantConnect(fn, ['kafka-cluster:WriteDataIdempotently']);
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+        resources: topics.map((topic) => this.topicArn(topic)),
+      }),
+    );
+  }
+
+  /** What an MSK event source mapping needs, with the function's role, to read a topic as a group. */
+  grantConsume(fn: IFunction, topics: string[], groups: string[]): void {
+    this.grantConnect(fn, ['kafka-cluster:DescribeClusterDynamicConfiguration']);
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+        resources: topics.map((topic) => this.topicArn(topic)),
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+        resources: groups.map((group) => this.groupArn(group)),
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+        resources: [this.clusterArn],
+      }),
+    );
+  }
+}
