@@ -12,7 +12,7 @@ export function buildApp(app = new App()): { app: App; stack: PipelineStack } {
     description: 'CRM + Inventory -> MSK -> merge -> Analytics (kafka-merge-pipeline)',
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  acknowledgeNagFindings(stack);
+  acknowledgeNagFindings(stack, stack.invokedFunctions);
   return { app, stack };
 }
 

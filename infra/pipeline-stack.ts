@@ -1,5 +1,5 @@
 import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { type IFunction, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import {
   ManagedKafkaEventSource,
   SqsDlq,
@@ -26,6 +26,9 @@ export type PipelineStackProps = StackProps & { config: PipelineConfig };
  * queue with its replay function, and the observability around them.
  */
 export class PipelineStack extends Stack {
+  /** Functions invoked by a scheduler or a custom resource provider (for the nag acknowledgements). */
+  readonly invokedFunctions: IFunction[];
+
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
     const { config } = props;
@@ -177,6 +180,8 @@ export class PipelineStack extends Stack {
       failedBatches,
       config,
     });
+
+    this.invokedFunctions = [streaming.topicAdmin, ...fetchers.map(({ fetcher }) => fetcher.fn)];
 
     new CfnOutput(this, 'BootstrapBrokers', { value: streaming.bootstrapBrokers });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetters.queueUrl });

@@ -2,7 +2,6 @@ import {
   FlowLogDestination,
   FlowLogTrafficType,
   InterfaceVpcEndpointAwsService,
-  Peer,
   Port,
   SecurityGroup,
   SubnetType,
@@ -72,11 +71,9 @@ export class Network extends Construct {
     for (const client of [this.fetchSg, this.mergeSg, this.adminSg]) {
       endpointSg.addIngressRule(client, Port.tcp(443), `HTTPS from ${client.node.id}`);
     }
-    endpointSg.addIngressRule(
-      Peer.ipv4(this.vpc.vpcCidrBlock),
-      Port.tcp(443),
-      'HTTPS from the event source mapping ENIs',
-    );
+    // The event source mapping's ENIs carry the cluster's security group.
+    endpointSg.addIngressRule(this.kafkaSg, Port.tcp(443), 'HTTPS from the event source mapping');
+    this.kafkaSg.addEgressRule(endpointSg, Port.tcp(443), 'event source mapping to AWS endpoints');
     for (const [name, service] of [
       ['SecretsManager', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
       ['Sqs', InterfaceVpcEndpointAwsService.SQS],
@@ -86,6 +83,7 @@ export class Network extends Construct {
         service,
         securityGroups: [endpointSg],
         privateDnsEnabled: true,
+        open: false,
       });
     }
   }

@@ -214,7 +214,7 @@ export class Observability extends Construct {
       'retries-by-source',
       new QueryString({
         filterStatements: ['message like /request retried/'],
-        stats: 'count(*) as retries by service, status, bin(1h)',
+        statsStatements: ['count(*) as retries by service, status, bin(1h)'],
       }),
     );
     query(

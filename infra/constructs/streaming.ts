@@ -36,6 +36,7 @@ export class Streaming extends Construct {
   readonly clusterArn: string;
   readonly bootstrapBrokers: string;
   readonly topicsResource: CustomResource;
+  readonly topicAdmin: IFunction;
 
   constructor(scope: Construct, id: string, props: StreamingProps) {
     super(scope, id);
@@ -72,6 +73,7 @@ export class Streaming extends Construct {
       memorySize: 256,
       environment: { KAFKA_BROKERS: this.bootstrapBrokers, KAFKA_AUTH: 'iam' },
     });
+    this.topicAdmin = admin.fn;
     this.grantConnect(admin.fn, ['kafka-cluster:AlterCluster']);
     admin.fn.addToRolePolicy(
       new PolicyStatement({
