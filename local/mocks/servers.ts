@@ -6,10 +6,10 @@ import { FaultInjector, type FaultRates } from './faults.ts';
 
 export type MockServer = { url: string; close(): Promise<void> };
 
-async function listen(server: Server, port = 0): Promise<string> {
+async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
@@ -46,8 +46,9 @@ export class SourceMock implements MockServer {
     this.#server.keepAliveTimeout = 30_000;
   }
 
-  async start(port?: number): Promise<this> {
-    this.url = await listen(this.#server, port);
+  /** Listens on loopback unless `host` says otherwise (0.0.0.0 in a container). */
+  async start(port?: number, host?: string): Promise<this> {
+    this.url = await listen(this.#server, port, host);
     return this;
   }
 
@@ -117,8 +118,8 @@ export class AnalyticsMock implements MockServer {
     this.#server.keepAliveTimeout = 30_000;
   }
 
-  async start(port?: number): Promise<this> {
-    this.url = `${await listen(this.#server, port)}/analytics`;
+  async start(port?: number, host?: string): Promise<this> {
+    this.url = `${await listen(this.#server, port, host)}/analytics`;
     return this;
   }
 
