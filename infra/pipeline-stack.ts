@@ -17,6 +17,7 @@ import { Network } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import { PipelineFunction } from './constructs/pipeline-function.ts';
 import { Streaming } from './constructs/streaming.ts';
+import { logGroupName } from './naming.ts';
 
 export type PipelineStackProps = StackProps & { config: PipelineConfig };
 
@@ -42,6 +43,7 @@ export class PipelineStack extends Stack {
       kafkaSg: network.kafkaSg,
       adminSg: network.adminSg,
       logRetention: config.logRetention,
+      adminLogGroupName: logGroupName(config.stage, 'topic-admin'),
       clusterName: name('msk'),
       topics: [
         ...sourceTopics.map((topic) => ({ name: topic, partitions: config.sourceTopicPartitions })),
@@ -71,6 +73,7 @@ export class PipelineStack extends Stack {
         vpc: network.vpc,
         securityGroup: network.fetchSg,
         logRetention: config.logRetention,
+        logGroupName: logGroupName(config.stage, `fetch-${source.name}`),
         timeout: Duration.minutes(5),
         // One run at a time per source: overlapping runs would only publish the same records twice.
         reservedConcurrency: 1,
@@ -119,6 +122,7 @@ export class PipelineStack extends Stack {
       vpc: network.vpc,
       securityGroup: network.mergeSg,
       logRetention: config.logRetention,
+      logGroupName: logGroupName(config.stage, 'merge'),
       timeout: Duration.minutes(5),
       memorySize: 1024,
       environment: mergeEnv,
@@ -153,6 +157,7 @@ export class PipelineStack extends Stack {
       vpc: network.vpc,
       securityGroup: network.mergeSg,
       logRetention: config.logRetention,
+      logGroupName: logGroupName(config.stage, 'replay'),
       timeout: Duration.minutes(5),
       reservedConcurrency: 2,
       environment: mergeEnv,

@@ -37,7 +37,8 @@ export class Terminal {
   #router(original: typeof process.stdout.write): typeof process.stdout.write {
     return ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-      if (text.startsWith('{"level"')) {
+      // Log lines and EMF metric lines: what CloudWatch Logs would get.
+      if (text.startsWith('{"level"') || text.startsWith('{"_aws"')) {
         appendFileSync(this.logFile, text.endsWith('\n') ? text : `${text}\n`);
         if (!this.verbose) return true;
       }

@@ -33,6 +33,8 @@ const common = {
     .default('INFO')
     .transform((level) => level.toUpperCase())
     .pipe(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])),
+  /** `emf` writes CloudWatch embedded-metric lines to stdout; `off` writes none (tests). */
+  METRICS: z.enum(['emf', 'off']).default('emf'),
   KAFKA_BROKERS: brokerList,
   KAFKA_AUTH: z.enum(['none', 'iam']).default('none'),
   KAFKA_CLIENT_ID: z.string().min(1).default('merge-pipeline'),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { publishFetchMetrics } from '../../shared/metrics.ts';
 import { type FetchSummary, fetchSource } from '../../shared/pipeline/fetch-source.ts';
 import type { FetchRuntime } from './runtime.ts';
 
@@ -27,9 +28,11 @@ export function createFetchHandler(runtime: FetchRuntime) {
         maxRecordBytes: config.MAX_RECORD_BYTES,
       });
       logger.info('fetch summary', { summary });
+      publishFetchMetrics(runtime.metrics, summary);
       return summary;
     } catch (error) {
       logger.error('fetch failed', { error: error as Error });
+      publishFetchMetrics(runtime.metrics, undefined);
       throw error;
     } finally {
       logger.removeKeys(['correlationId', 'source']);

@@ -6,6 +6,7 @@ import { TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { FetchConfig } from '../../shared/config.ts';
 import type { RetryPolicy } from '../../shared/domain/retry-policy.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { Publisher } from '../../shared/ports.ts';
 import { SOURCES, type SourceDefinition, TOPICS } from '../../shared/sources/registry.ts';
 
@@ -14,6 +15,7 @@ export type FetchRuntime = {
   config: FetchConfig;
   source: SourceDefinition;
   logger: Logger;
+  metrics: MetricsSink;
   publisher: Publisher & { disconnect(): Promise<void> };
   newReader: () => HttpSourceReader;
   quarantine: TopicQuarantineSink;
@@ -53,6 +55,7 @@ export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRu
     config,
     source,
     logger: log,
+    metrics: createMetrics(`fetch-${source.name}`, config.METRICS),
     publisher,
     topic: config.TOPIC_PREFIX + source.topic,
     quarantine: new TopicQuarantineSink(publisher, config.TOPIC_PREFIX + TOPICS.quarantine),

@@ -1,5 +1,6 @@
 import type { Context, MSKEvent } from 'aws-lambda';
 import { decodeMskEvent } from '../../shared/domain/msk-event.ts';
+import { publishMergeMetrics } from '../../shared/metrics.ts';
 import { type MergeSummary, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import type { MergeRuntime } from './runtime.ts';
 
@@ -14,21 +15,28 @@ export function createMergeHandler(runtime: MergeRuntime) {
   return async (event: MSKEvent, context?: Context): Promise<MergeSummary> => {
     const { logger } = runtime;
     if (context) logger.addContext(context);
-    const deps = await runtime.ready();
-    deps.delivery.registerInvocation(context ?? LOCAL_CONTEXT);
     const records = decodeMskEvent(event);
     const correlationIds = [
       ...new Set(records.map((record) => record.headers['correlation-id']).filter(Boolean)),
     ];
     try {
+      const deps = await runtime.ready();
+      deps.delivery.registerInvocation(context ?? LOCAL_CONTEXT);
       const summary = await mergeBatch(records, deps);
       logger.info('merge summary', { summary, correlationIds: correlationIds.slice(0, 10) });
+      publishMergeMetrics(runtime.metrics, records.length, summary, runtime.analyticsTimer.drain());
       return summary;
     } catch (error) {
       logger.error('merge batch failed; it will be retried', {
         error: error as Error,
         records: records.length,
       });
+      publishMergeMetrics(
+        runtime.metrics,
+        records.length,
+        undefined,
+        runtime.analyticsTimer.drain(),
+      );
       throw error;
     }
   };

@@ -12,6 +12,7 @@ import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { MergeConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { createMetrics, type MetricsSink, TimedAnalyticsSink } from '../../shared/metrics.ts';
 import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
 import { retryPolicyOf } from '../fetch/runtime.ts';
@@ -19,6 +20,9 @@ import { retryPolicyOf } from '../fetch/runtime.ts';
 /** The merge function's dependencies, connected once per container and reused while warm. */
 export type MergeRuntime = {
   logger: Logger;
+  metrics: MetricsSink;
+  /** Times the Analytics POSTs; the handler drains it into the metrics after each batch. */
+  analyticsTimer: { drain(): number[] };
   ready(): Promise<MergeDeps & { delivery: IdempotentDelivery }>;
   close(): Promise<void>;
 };
@@ -37,6 +41,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
   const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
   const prefix = config.TOPIC_PREFIX;
   let redis: Redis | undefined;
+  let timer: TimedAnalyticsSink | undefined;
   let deps: Promise<MergeDeps & { delivery: IdempotentDelivery }> | undefined;
 
   const connect = async () => {
@@ -46,12 +51,14 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       ...(password !== undefined && { password }),
     });
     const token = secretReader(config.ANALYTICS_TOKEN_SECRET_ARN, 'token');
-    const analytics = new HttpAnalyticsSink({
+    const http = new HttpAnalyticsSink({
       url: config.ANALYTICS_URL,
       policy: retryPolicyOf(config),
       ...(token && { token }),
       onRetry: (failure) => log.warn('analytics request retried', failure),
     });
+    const analytics = new TimedAnalyticsSink(http);
+    timer = analytics;
     const deadLetter =
       config.DEAD_LETTER_TARGET === 'sqs' && config.DEAD_LETTER_QUEUE_URL
         ? new SqsDeadLetterSink(new SQSClient({}), config.DEAD_LETTER_QUEUE_URL)
@@ -78,6 +85,8 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
 
   return {
     logger: log,
+    metrics: createMetrics('merge', config.METRICS),
+    analyticsTimer: { drain: () => timer?.drain() ?? [] },
     ready() {
       deps ??= connect().catch((error: unknown) => {
         deps = undefined;

@@ -17,6 +17,8 @@ export type PipelineFunctionProps = {
   vpc: IVpc;
   securityGroup: ISecurityGroup;
   logRetention: RetentionDays;
+  /** Name of the function's log group (infra/naming.ts), which `npm run logs -- --aws` reads. */
+  logGroupName: string;
   environment: Record<string, string>;
   timeout?: Duration;
   memorySize?: number;
@@ -35,6 +37,7 @@ export class PipelineFunction extends Construct {
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
     this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: props.logGroupName,
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });

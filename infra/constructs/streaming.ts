@@ -21,6 +21,8 @@ export type StreamingProps = {
   kafkaSg: SecurityGroup;
   adminSg: SecurityGroup;
   logRetention: RetentionDays;
+  /** Log group of the topic-creating function. */
+  adminLogGroupName: string;
   /** Topics created at deploy time (MSK does not create topics for you). */
   topics: TopicSpec[];
   clusterName: string;
@@ -69,6 +71,7 @@ export class Streaming extends Construct {
       vpc: props.vpc,
       securityGroup: props.adminSg,
       logRetention: props.logRetention,
+      logGroupName: props.adminLogGroupName,
       timeout: Duration.minutes(5),
       memorySize: 256,
       environment: { KAFKA_BROKERS: this.bootstrapBrokers, KAFKA_AUTH: 'iam' },

@@ -171,7 +171,10 @@ async function publishPage(
   ]);
   summary.published += valid.length;
   summary.quarantined += invalid.length;
-  deps.log.debug('page published', {
+  for (const message of valid) {
+    deps.log.info('record published', { id: message.key, topic: deps.topic, page: pageNumber });
+  }
+  deps.log.info('page published', {
     source: source.name,
     page: pageNumber,
     published: valid.length,

@@ -151,7 +151,7 @@ function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
         version: recordVersion(updatedAt, Number.isNaN(fetchedAt) ? record.timestamp : fetchedAt),
       },
     });
-    deps.log.debug('record joined', {
+    deps.log.info('record joined', {
       ...where,
       id: valid.id,
       side: source.side,

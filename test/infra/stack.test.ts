@@ -130,6 +130,16 @@ describe('the synthesized stack', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
     expect(groups.length).toBeGreaterThanOrEqual(5);
     for (const group of groups) expect(group.Properties?.RetentionInDays).toBeGreaterThan(0);
+    const names = groups.map((group) => group.Properties?.LogGroupName).filter(Boolean);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        '/test-pipeline/fetch-crm',
+        '/test-pipeline/fetch-inventory',
+        '/test-pipeline/merge',
+        '/test-pipeline/replay',
+        '/test-pipeline/topic-admin',
+      ]),
+    );
   });
 
   it('scopes every kafka-cluster action to the cluster, its topics or its groups', () => {

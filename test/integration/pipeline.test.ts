@@ -7,6 +7,7 @@ import { produceRaw, readTopic } from '../support/kafka.ts';
 
 const FAST_RETRIES = {
   LOG_LEVEL: 'SILENT',
+  METRICS: 'off',
   HTTP_BASE_DELAY_MS: '10',
   HTTP_MAX_DELAY_MS: '200',
   HTTP_TIMEOUT_MS: '2000',

@@ -1,0 +1,9 @@
+/**
+ * Names the stack gives and the tools (npm run logs) look up. Plain functions, no CDK imports,
+ * so the tools can use them without loading the CDK.
+ */
+
+/** Log group of a function role (merge, fetch-crm, …) of a stage. */
+export function logGroupName(stage: string, role: string): string {
+  return `/${stage}-pipeline/${role}`;
+}

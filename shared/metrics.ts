@@ -1,0 +1,98 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MergedPayload } from './domain/merge.ts';
+import { METRICS_NAMESPACE } from './metrics-names.ts';
+import type { FetchSummary } from './pipeline/fetch-source.ts';
+import type { MergeSummary } from './pipeline/merge-batch.ts';
+import type { AnalyticsSink } from './ports.ts';
+
+/** Most latency values one invocation writes: CloudWatch takes 100 values per metric per line. */
+const LATENCY_SAMPLES = 100;
+
+/** The two calls the pipeline makes on its metrics; Powertools' Metrics provides them. */
+export type MetricsSink = {
+  addMetric(
+    name: string,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number,
+  ): unknown;
+  publishStoredMetrics(): unknown;
+};
+
+const NO_METRICS: MetricsSink = { addMetric: () => {}, publishStoredMetrics: () => {} };
+
+/**
+ * The metrics of one function, as CloudWatch embedded-metric-format lines on stdout. The
+ * `service` dimension is the function's role (`fetch-crm`, `merge`), which the dashboard and the
+ * alarms select on.
+ */
+export function createMetrics(service: string, mode: 'emf' | 'off'): MetricsSink {
+  if (mode === 'off') return NO_METRICS;
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
+}
+
+/** Adds one fetch run's counts, and whether it succeeded, then writes them. */
+export function publishFetchMetrics(metrics: MetricsSink, summary: FetchSummary | undefined): void {
+  metrics.addMetric('FetchSucceeded', MetricUnit.Count, summary ? 1 : 0);
+  if (summary) {
+    metrics.addMetric('Fetched', MetricUnit.Count, summary.fetched);
+    metrics.addMetric('Published', MetricUnit.Count, summary.published);
+    metrics.addMetric('Quarantined', MetricUnit.Count, summary.quarantined);
+    metrics.addMetric('Retries', MetricUnit.Count, summary.retries);
+    metrics.addMetric('FetchDuration', MetricUnit.Milliseconds, summary.durationMs);
+  }
+  metrics.publishStoredMetrics();
+}
+
+/** Adds one merge batch's counts and a sample of its Analytics latencies, then writes them. */
+export function publishMergeMetrics(
+  metrics: MetricsSink,
+  batchSize: number,
+  summary: MergeSummary | undefined,
+  latenciesMs: number[],
+): void {
+  metrics.addMetric('BatchSize', MetricUnit.Count, batchSize);
+  metrics.addMetric('BatchFailed', MetricUnit.Count, summary ? 0 : 1);
+  if (summary) {
+    metrics.addMetric('Merged', MetricUnit.Count, summary.merged);
+    metrics.addMetric('Posted', MetricUnit.Count, summary.posted);
+    metrics.addMetric('DuplicatesSkipped', MetricUnit.Count, summary.duplicates);
+    metrics.addMetric('DeadLettered', MetricUnit.Count, summary.deadLettered);
+    metrics.addMetric('Quarantined', MetricUnit.Count, summary.quarantined);
+  }
+  for (const value of sampleEvenly(latenciesMs, LATENCY_SAMPLES)) {
+    metrics.addMetric('AnalyticsLatency', MetricUnit.Milliseconds, value);
+  }
+  metrics.publishStoredMetrics();
+}
+
+/**
+ * At most `limit` values that keep the shape of the distribution: the sorted values at evenly
+ * spaced ranks, always including the smallest and the largest.
+ */
+export function sampleEvenly(values: number[], limit: number): number[] {
+  if (values.length <= limit) return values;
+  const sorted = [...values].sort((a, b) => a - b);
+  const step = (sorted.length - 1) / (limit - 1);
+  return Array.from({ length: limit }, (_, index) => sorted[Math.round(index * step)] ?? 0);
+}
+
+/** An AnalyticsSink that times each successful POST (retries included) for the metrics. */
+export class TimedAnalyticsSink implements AnalyticsSink {
+  #latencies: number[] = [];
+
+  constructor(private readonly inner: AnalyticsSink) {}
+
+  async post(payload: MergedPayload, hash: string): Promise<{ attempts: number }> {
+    const started = performance.now();
+    const result = await this.inner.post(payload, hash);
+    this.#latencies.push(performance.now() - started);
+    return result;
+  }
+
+  /** The latencies since the last call, in milliseconds. */
+  drain(): number[] {
+    const latencies = this.#latencies;
+    this.#latencies = [];
+    return latencies;
+  }
+}

@@ -1,0 +1,226 @@
+import {
+  CloudWatchLogsClient,
+  GetQueryResultsCommand,
+  StartQueryCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type LogsCommandDeps, runLogsCommand } from '../../tools/logs/cli.ts';
+import { queryInsights } from '../../tools/logs/cloudwatch.ts';
+import { insightsQuery, LogQueryError, parseSince } from '../../tools/logs/filters.ts';
+
+const cloudWatch = mockClient(CloudWatchLogsClient);
+afterEach(() => cloudWatch.reset());
+
+const NOW = new Date('2026-11-25T12:00:00Z');
+const line = (fields: Record<string, unknown>) =>
+  JSON.stringify({ timestamp: '2026-11-25T11:59:00.000Z', level: 'INFO', ...fields });
+
+const LOCAL_LOG = [
+  line({
+    service: 'fetch-crm',
+    message: 'record published',
+    id: '1',
+    topic: 'customer_data',
+    correlationId: 'c-crm',
+  }),
+  line({
+    service: 'fetch-inventory',
+    message: 'record published',
+    id: '1',
+    topic: 'inventory_data',
+    correlationId: 'c-inv',
+  }),
+  line({
+    service: 'fetch-crm',
+    message: 'record published',
+    id: '2',
+    topic: 'customer_data',
+    correlationId: 'c-crm',
+  }),
+  line({
+    service: 'merge',
+    message: 'record joined',
+    id: '1',
+    topic: 'customer_data',
+    partition: 0,
+    offset: '0',
+    correlationId: 'c-crm',
+  }),
+  line({
+    service: 'merge',
+    message: 'payload delivered',
+    id: '1',
+    topic: 'inventory_data',
+    partition: 1,
+    offset: '3',
+    hash: 'ab'.repeat(32),
+    correlationId: 'c-inv',
+  }),
+  line({
+    service: 'merge',
+    level: 'WARN',
+    message: 'record quarantined',
+    id: '9',
+    reason: 'value is not JSON',
+  }),
+  JSON.stringify({ _aws: { CloudWatchMetrics: [] }, Posted: 1 }),
+  'not a log line',
+  JSON.stringify({
+    timestamp: '2026-11-20T00:00:00.000Z',
+    level: 'ERROR',
+    service: 'merge',
+    message: 'old',
+    id: '1',
+  }),
+].join('\n');
+
+function run(argv: string[], file: string | null = LOCAL_LOG) {
+  const printed: string[] = [];
+  const progress: string[] = [];
+  const deps: LogsCommandDeps = {
+    now: NOW,
+    print: (text) => printed.push(text),
+    progress: (text) => progress.push(text),
+    readFile: () => file ?? undefined,
+    cloudWatch: () => new CloudWatchLogsClient({ region: 'eu-west-1' }),
+  };
+  return runLogsCommand(argv, deps).then((code) => ({ code, out: printed.join('\n'), progress }));
+}
+
+describe('npm run logs on the local log file', () => {
+  it('prints one id from fetch to Analytics, in order, and nothing else', async () => {
+    const { code, out } = await run(['--id', '1']);
+    expect(code).toBe(0);
+    const rows = out.split('\n').slice(1, -1);
+    expect(rows.map((row) => row.split(/\s{2,}/)[3])).toEqual([
+      'record published',
+      'record published',
+      'record joined',
+      'payload delivered',
+    ]);
+    expect(out).toContain('inventory_data[1]@3');
+    expect(out).toContain(`${'ab'.repeat(6)}…`);
+    expect(out).not.toContain('old');
+    expect(out).toMatch(/4 line\(s\)$/);
+  });
+
+  it('filters by level, function and correlation id, and prints JSON on request', async () => {
+    const warnings = await run(['--level', 'warn', '--json']);
+    expect(warnings.out.split('\n').map((text) => JSON.parse(text).message)).toEqual([
+      'record quarantined',
+    ]);
+    const merge = await run(['--function', 'merge', '--correlation-id', 'c-inv', '--json']);
+    expect(JSON.parse(merge.out)).toMatchObject({ message: 'payload delivered', id: '1' });
+    const all = await run(['--since', '30d', '--id', '1', '--json']);
+    expect(all.out.split('\n')).toHaveLength(5);
+  });
+
+  it('says what to do when there is no log file, and names a bad flag value', async () => {
+    const missing = await run([], null);
+    expect(missing.code).toBe(1);
+    expect(missing.out).toMatch(/^No log file at .*npm run local -- --cycles 1/);
+    const since = await run(['--since', 'yesterday']);
+    expect(since).toMatchObject({ code: 1 });
+    expect(since.out).toBe('--since must be like 15m, 2h, 7d or an ISO time, got "yesterday"');
+    const level = await run(['--level', 'loud']);
+    expect(level.out).toMatch(/^--level must be one of DEBUG, INFO/);
+    const unknown = await run(['--idd', '1']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toMatch(/Unknown option '--idd'/);
+  });
+});
+
+describe('Logs Insights queries', () => {
+  it('turns each filter into a filter statement, quoting values', () => {
+    const query = insightsQuery({ since: NOW, id: 'a"b', correlationId: 'c-1', level: 'WARN' }, 50);
+    expect(query.split('\n| ')).toEqual([
+      'fields @timestamp, level, service, message, id, correlationId, topic, partition, offset, hash, reason',
+      'filter ispresent(level)',
+      'filter id = "a\\"b"',
+      'filter correlationId = "c-1"',
+      'filter level in ["WARN", "ERROR", "CRITICAL"]',
+      'sort @timestamp asc',
+      'limit 50',
+    ]);
+  });
+
+  it('reads relative and absolute --since values', () => {
+    expect(parseSince('15m', NOW).toISOString()).toBe('2026-11-25T11:45:00.000Z');
+    expect(parseSince('2d', NOW).toISOString()).toBe('2026-11-23T12:00:00.000Z');
+    expect(parseSince('2026-11-01T00:00:00Z', NOW).toISOString()).toBe('2026-11-01T00:00:00.000Z');
+  });
+
+  it('starts the query on the stage log groups and polls until it completes', async () => {
+    cloudWatch.on(StartQueryCommand).resolves({ queryId: 'q-1' });
+    cloudWatch
+      .on(GetQueryResultsCommand)
+      .resolvesOnce({ status: 'Running', statistics: { recordsMatched: 0 } })
+      .resolves({
+        status: 'Complete',
+        statistics: { recordsMatched: 1 },
+        results: [
+          [
+            { field: '@timestamp', value: '2026-11-25 11:58:00.000' },
+            { field: 'level', value: 'INFO' },
+            { field: 'service', value: 'merge' },
+            { field: 'message', value: 'payload delivered' },
+            { field: 'id', value: '42' },
+            { field: 'partition', value: '2' },
+            { field: 'offset', value: '17' },
+            { field: 'topic', value: 'customer_data' },
+            { field: '@ptr', value: 'opaque' },
+          ],
+        ],
+      });
+    const { code, out, progress } = await run([
+      '--aws',
+      '--stage',
+      'prod',
+      '--function',
+      'merge',
+      '--id',
+      '42',
+      '--since',
+      '2h',
+    ]);
+    expect(code).toBe(0);
+    const start = cloudWatch.commandCalls(StartQueryCommand)[0]?.args[0].input;
+    expect(start).toMatchObject({
+      logGroupNames: ['/prod-pipeline/merge'],
+      startTime: NOW.getTime() / 1000 - 7200,
+      endTime: NOW.getTime() / 1000,
+    });
+    expect(start?.queryString).toContain('filter id = "42"');
+    expect(cloudWatch.commandCalls(GetQueryResultsCommand)).toHaveLength(2);
+    expect(out).toContain('customer_data[2]@17');
+    expect(progress.at(-1)).toBe('query Complete: 1 matched');
+  });
+
+  it('reads every pipeline log group when no function is named', async () => {
+    cloudWatch.on(StartQueryCommand).resolves({ queryId: 'q-2' });
+    cloudWatch.on(GetQueryResultsCommand).resolves({ status: 'Complete', results: [] });
+    const { out } = await run(['--aws']);
+    expect(cloudWatch.commandCalls(StartQueryCommand)[0]?.args[0].input.logGroupNames).toEqual([
+      '/dev-pipeline/fetch-crm',
+      '/dev-pipeline/fetch-inventory',
+      '/dev-pipeline/merge',
+      '/dev-pipeline/replay',
+    ]);
+    expect(out).toBe('No log lines match.');
+  });
+
+  it('fails with the query id when the query fails', async () => {
+    cloudWatch.on(StartQueryCommand).resolves({ queryId: 'q-3' });
+    cloudWatch.on(GetQueryResultsCommand).resolves({ status: 'Failed' });
+    await expect(
+      queryInsights(new CloudWatchLogsClient({ region: 'eu-west-1' }), {
+        logGroupNames: ['/dev-pipeline/merge'],
+        filter: { since: NOW },
+        limit: 10,
+        now: NOW,
+        pollMs: 1,
+      }),
+    ).rejects.toThrow(new LogQueryError('Logs Insights query q-3 ended with status Failed'));
+  });
+});

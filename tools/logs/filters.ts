@@ -1,0 +1,112 @@
+/** What a person asks the logs for; every field narrows the result. */
+export type LogFilter = {
+  id?: string;
+  correlationId?: string;
+  /** The lowest level to show: WARN shows WARN, ERROR and CRITICAL. */
+  level?: LogLevel;
+  since: Date;
+  /** A function role: merge, fetch-crm, fetch-inventory, replay, topic-admin. */
+  function?: string;
+};
+
+export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL'] as const;
+export type LogLevel = (typeof LEVELS)[number];
+
+/** One log line, with the fields the pipeline writes pulled out. */
+export type LogEntry = {
+  timestamp: string;
+  level: string;
+  service: string;
+  message: string;
+  id?: string;
+  correlationId?: string;
+  topic?: string;
+  partition?: number;
+  offset?: string;
+  hash?: string;
+  reason?: string;
+  /** Every field of the line, for --json. */
+  fields: Record<string, unknown>;
+};
+
+export class LogQueryError extends Error {
+  override name = 'LogQueryError';
+}
+
+const SINCE = /^(\d+)\s*(s|m|h|d)$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "15m", "2h", "7d" before `now`, or an ISO time. Throws LogQueryError naming the value. */
+export function parseSince(value: string, now: Date): Date {
+  const relative = SINCE.exec(value.trim());
+  if (relative) {
+    const unit = relative[2] as keyof typeof UNIT_MS;
+    return new Date(now.getTime() - Number(relative[1]) * UNIT_MS[unit]);
+  }
+  const absolute = new Date(value);
+  if (Number.isNaN(absolute.getTime())) {
+    throw new LogQueryError(`--since must be like 15m, 2h, 7d or an ISO time, got "${value}"`);
+  }
+  return absolute;
+}
+
+/** Upper-cases and checks a --level value. */
+export function parseLevel(value: string): LogLevel {
+  const level = value.toUpperCase();
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new LogQueryError(`--level must be one of ${LEVELS.join(', ')}, got "${value}"`);
+  }
+  return level as LogLevel;
+}
+
+const rank = (level: string) => LEVELS.indexOf(level.toUpperCase() as LogLevel);
+
+/** Whether a line passes the filter (the local log file is filtered here, line by line). */
+export function matches(entry: LogEntry, filter: LogFilter): boolean {
+  if (Date.parse(entry.timestamp) < filter.since.getTime()) return false;
+  if (filter.id !== undefined && entry.id !== filter.id) return false;
+  if (filter.correlationId !== undefined && entry.correlationId !== filter.correlationId) {
+    return false;
+  }
+  if (filter.level !== undefined && rank(entry.level) < rank(filter.level)) return false;
+  if (filter.function !== undefined && entry.service !== filter.function) return false;
+  return true;
+}
+
+const quote = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/** Fields every query returns; they map back onto LogEntry. */
+export const QUERY_FIELDS = [
+  '@timestamp',
+  'level',
+  'service',
+  'message',
+  'id',
+  'correlationId',
+  'topic',
+  'partition',
+  'offset',
+  'hash',
+  'reason',
+];
+
+/**
+ * The CloudWatch Logs Insights query for a filter. The time range and the log groups (which the
+ * function filter picks) are parameters of the query call, not part of this string.
+ */
+export function insightsQuery(filter: LogFilter, limit: number): string {
+  const lines = [`fields ${QUERY_FIELDS.join(', ')}`, 'filter ispresent(level)'];
+  if (filter.id !== undefined) lines.push(`filter id = ${quote(filter.id)}`);
+  if (filter.correlationId !== undefined) {
+    lines.push(`filter correlationId = ${quote(filter.correlationId)}`);
+  }
+  if (filter.level !== undefined) {
+    const levels = LEVELS.slice(rank(filter.level)).map(quote).join(', ');
+    lines.push(`filter level in [${levels}]`);
+  }
+  lines.push('sort @timestamp asc', `limit ${limit}`);
+  return lines.join('\n| ');
+}
+
+/** The function roles whose logs the command reads when --function is not given. */
+export const PIPELINE_ROLES = ['fetch-crm', 'fetch-inventory', 'merge', 'replay'];
