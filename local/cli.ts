@@ -22,6 +22,10 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --latency MS        added latency of every mock answer (default 0)
   --error-rate R      share of mock answers that are 500s, 0..1 (default 0)
   --throttle-rate R   share of mock answers that are 429 with Retry-After, 0..1 (default 0)
+  --analytics-down-cycles N
+                      Analytics answers 503 during the first N cycles: those payloads go to
+                      the dead_letter topic after their retries (default 0)
+  --replay            after the last cycle, replay the dead_letter topic into Analytics
   --quiet             do not print each payload Analytics receives
   --verbose           also print the JSON log lines (they always go to .local/logs/)
   --help              this text`;
@@ -60,6 +64,8 @@ function parseFlags() {
       latency: { type: 'string' },
       'error-rate': { type: 'string' },
       'throttle-rate': { type: 'string' },
+      'analytics-down-cycles': { type: 'string' },
+      replay: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -78,6 +84,14 @@ function parseFlags() {
       errorRate: number('error-rate', values['error-rate'], 0, 0, 1),
       throttleRate: number('throttle-rate', values['throttle-rate'], 0, 0, 1),
     },
+    analyticsDownCycles: number(
+      'analytics-down-cycles',
+      values['analytics-down-cycles'],
+      0,
+      0,
+      1_000_000,
+    ),
+    replay: values.replay,
     quiet: values.quiet,
     verbose: values.verbose,
   };
@@ -156,6 +170,11 @@ async function main(): Promise<number> {
 
   for (let cycle = 1; !stopping && (flags.cycles === 0 || cycle <= flags.cycles); cycle++) {
     showProgress(cycle);
+    const analyticsDown = cycle <= flags.analyticsDownCycles;
+    if (analyticsDown !== active.analytics.faults.down) {
+      active.analytics.faults.down = analyticsDown;
+      say(analyticsDown ? 'Analytics is down (503) this cycle.' : 'Analytics is back.');
+    }
     const results = await active.runCycle();
     for (const result of results) {
       if (result.status === 'rejected') say(`A fetch failed: ${(result.reason as Error).message}`);
@@ -166,6 +185,17 @@ async function main(): Promise<number> {
     if (!last && !stopping) await new Promise((r) => setTimeout(r, flags.intervalMs));
   }
   if (stopping) return 130;
+  active.analytics.faults.down = false;
+  if (flags.replay) {
+    const replay = await active.replayDeadLetters();
+    say(
+      `Replayed the dead_letter topic: ${replay.letters} letter(s), ${replay.posted} delivered, ${replay.duplicates} already delivered, ${replay.remaining} left.`,
+    );
+  } else if (active.totals.merge.deadLettered > 0) {
+    say(
+      `${active.totals.merge.deadLettered} payload(s) are in the dead_letter topic; --replay re-drives them.`,
+    );
+  }
   const { ok } = verifyDelivery(active);
   return stop(ok ? 0 : 1);
 }

@@ -16,6 +16,8 @@ export type RunningBroker = {
   brokers: string;
   logFile: string;
   stop(): Promise<void>;
+  /** Stops the broker, waits `downMs`, and starts it again on the same port with the same data. */
+  restart(downMs?: number): Promise<void>;
 };
 
 /** A free TCP port on 127.0.0.1, as the OS hands it out. */
@@ -112,29 +114,33 @@ export async function startBroker(
     throw new Error(`formatting the Kafka log directory failed: ${error.stderr ?? error.message}`);
   });
   const logFile = join(dir, 'broker.log');
-  const child = spawn('java', [...java, 'kafka.Kafka', properties], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const brokers = `127.0.0.1:${port}`;
   const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    writeFileSync(logFile, output.join(''));
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  let child: ChildProcess;
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
+  const launch = async () => {
+    child = spawn('java', [...java, 'kafka.Kafka', properties], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      output.push(chunk.toString());
+      writeFileSync(logFile, output.join(''));
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    try {
+      await waitForPort(port, child, 60_000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw new Error(
+        `${(error as Error).message}\n--- broker output ---\n${output.join('').slice(-4000)}`,
+      );
+    }
+  };
 
-  const brokers = `127.0.0.1:${port}`;
   say(`Starting Kafka (KRaft, one node) on ${brokers}…`);
-  try {
-    await waitForPort(port, child, 60_000);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(
-      `${(error as Error).message}\n--- broker output ---\n${output.join('').slice(-4000)}`,
-    );
-  }
+  await launch();
   return {
     brokers,
     logFile,
@@ -142,6 +148,11 @@ export async function startBroker(
       process.off('exit', killOnExit);
       await stopChild(child);
       rmSync(dir, { recursive: true, force: true });
+    },
+    restart: async (downMs = 0) => {
+      await stopChild(child);
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await launch();
     },
   };
 }

@@ -4,6 +4,7 @@ import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime.ts';
 import { createMergeHandler } from '../functions/merge/handler.ts';
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
+import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
@@ -216,6 +217,19 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     /** Resolves once the merge consumers have committed everything published so far. */
     drain(timeoutMs = 120_000, onWait?: () => void) {
       return waitForDrain(kafka, esms, timeoutMs, onWait);
+    },
+    /** Re-drives the dead_letter topic through the merge function's idempotent delivery. */
+    async replayDeadLetters(timeoutMs = 120_000) {
+      const { delivery, log } = await mergeRuntime.ready();
+      delivery.registerInvocation({ getRemainingTimeInMillis: () => timeoutMs });
+      return replayDeadLetterTopic({
+        kafka,
+        topic: topicPrefix + TOPICS.deadLetter,
+        groupId: `${topicPrefix}replay`,
+        delivery,
+        log,
+        timeoutMs,
+      });
     },
     /** Ids that both mock sources hold now: the ids Analytics should hear about. */
     idsInBoth(): Set<string> {

@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { buildMergeRuntime } from '../../functions/merge/runtime.ts';
+import { replayDeadLetterTopic } from '../../shared/adapters/dead-letter-replay.ts';
+import { createKafka } from '../../shared/adapters/kafka.ts';
+import { loadMergeConfig } from '../../shared/config.ts';
+import { ConfigError } from '../../shared/errors.ts';
+import { TOPICS } from '../../shared/sources/registry.ts';
+
+const USAGE = `npm run replay -- [--group <consumer group>] [--timeout <seconds>]
+
+Re-drives the dead_letter topic into Analytics through the merge function's idempotent delivery:
+payloads Analytics already has are skipped, ones it refuses again stay for the next replay.
+Settings are the merge function's (KAFKA_BROKERS, REDIS_URL, REDIS_KEY_PREFIX, ANALYTICS_URL,
+TOPIC_PREFIX, …; see README). On AWS, enable the replay function's SQS trigger instead
+(docs/deploy.md). The local runner does the same with: npm run local -- --replay`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      group: { type: 'string', default: 'replay' },
+      timeout: { type: 'string', default: '300' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const timeoutMs = Number(values.timeout) * 1000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    console.error(`--timeout must be a number of seconds, got "${values.timeout}"`);
+    return 2;
+  }
+  const config = loadMergeConfig();
+  const runtime = buildMergeRuntime(config);
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-replay`,
+    auth: config.KAFKA_AUTH,
+    ...(config.AWS_REGION !== undefined && { region: config.AWS_REGION }),
+  });
+  try {
+    const { delivery, log } = await runtime.ready();
+    delivery.registerInvocation({ getRemainingTimeInMillis: () => timeoutMs });
+    const topic = config.TOPIC_PREFIX + TOPICS.deadLetter;
+    console.error(`Replaying ${topic} (group ${values.group})…`);
+    const result = await replayDeadLetterTopic({
+      kafka,
+      topic,
+      groupId: config.TOPIC_PREFIX + values.group,
+      delivery,
+      log,
+      timeoutMs,
+    });
+    console.log(
+      `letters ${result.letters}  delivered ${result.posted}  already delivered ${result.duplicates}  still refused ${result.failed}  left on the topic ${result.remaining}`,
+    );
+    return result.remaining === 0 ? 0 : 1;
+  } finally {
+    await runtime.close();
+  }
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((error: unknown) => {
+    console.error(
+      error instanceof ConfigError ? error.message : `replay failed: ${(error as Error).message}`,
+    );
+    process.exit(1);
+  });
