@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime.ts';
@@ -34,9 +35,13 @@ export type LocalPipelineOptions = {
   onMergeFailure?: (error: unknown, attempt: number) => void;
   /** Extra settings for the functions (LOG_LEVEL, HTTP_MAX_ATTEMPTS, …), as environment values. */
   settings?: Record<string, string>;
+  /** Wraps the merge handler as the emulated event source mapping calls it (fault injection). */
+  interceptMerge?: (merge: MergeHandler) => MergeHandler;
   fetchLogger?: (source: string) => Logger;
   mergeLogger?: Logger;
 };
+
+export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
@@ -112,7 +117,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     options.mergeLogger,
   );
   await mergeRuntime.ready();
-  const merge = createMergeHandler(mergeRuntime);
+  const handler = createMergeHandler(mergeRuntime);
+  const merge: MergeHandler = (event) => handler(event);
+  const invokeMerge = options.interceptMerge?.(merge) ?? merge;
 
   const totals: StageTotals = {
     fetch: {},
@@ -136,7 +143,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       groupId: `${topicPrefix}merge-${base}`,
       batchSize: options.batchSize ?? 1000,
       bootstrapServers: options.brokers,
-      invoke: (event) => merge(event),
+      invoke: (event) => invokeMerge(event),
       onSuccess: (result) => {
         const summary = result as MergeSummary;
         totals.merge.batches++;

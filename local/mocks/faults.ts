@@ -6,6 +6,8 @@ export type ScriptedFault =
   | { kind: 'status'; status: number; retryAfterSeconds?: number }
   | { kind: 'hang' }
   | { kind: 'malformed' }
+  /** A page with no items that still points to the next one. */
+  | { kind: 'empty' }
   | { kind: 'reset' };
 
 /** Random faults on every request, at these rates (0..1), plus a fixed added latency. */
@@ -49,7 +51,8 @@ export class FaultInjector {
   }
 
   /**
-   * Answers with the fault. Returns false for 'malformed', which the caller must render itself.
+   * Answers with the fault. Returns false for 'malformed' and 'empty', which the caller must
+   * render itself.
    * A hang holds the request until the client gives up.
    */
   apply(fault: ScriptedFault, res: ServerResponse): boolean {
@@ -71,6 +74,7 @@ export class FaultInjector {
         res.socket?.destroy();
         return true;
       case 'malformed':
+      case 'empty':
         return false;
     }
   }

@@ -76,7 +76,8 @@ export class SourceMock implements MockServer {
       10_000,
       Math.max(1, Number(url.searchParams.get('pageSize') ?? 100) || 100),
     );
-    const items = this.records.slice((page - 1) * pageSize, page * pageSize);
+    const items =
+      fault?.kind === 'empty' ? [] : this.records.slice((page - 1) * pageSize, page * pageSize);
     const pages = Math.min(
       Math.max(1, Math.ceil(this.records.length / pageSize)),
       this.lastPage ?? Number.POSITIVE_INFINITY,
@@ -148,7 +149,12 @@ export class AnalyticsMock implements MockServer {
     }
     await this.faults.delay();
     const fault = this.faults.next();
-    if (fault && fault.kind !== 'malformed' && this.faults.apply(fault, res)) {
+    if (
+      fault &&
+      fault.kind !== 'malformed' &&
+      fault.kind !== 'empty' &&
+      this.faults.apply(fault, res)
+    ) {
       this.rejected++;
       return;
     }

@@ -4,12 +4,31 @@ import type { Redis } from 'ioredis';
 /** The option object CachePersistenceLayer passes to set(). */
 type SetOptions = { EX?: number; NX?: boolean };
 
+export type CacheClientOptions = {
+  /**
+   * How long the writes that follow a POST (the COMPLETED record, or the release of a failed
+   * one) keep retrying while Redis is unreachable. Giving up early leaves the record in progress
+   * until it expires, and the retried batch would POST the payload a second time.
+   */
+  settleWithinMs?: number;
+};
+
 /**
  * Lets Powertools' CachePersistenceLayer use ioredis. The layer calls set(key, value, {EX, NX})
  * in the node-redis style and del([keys]); ioredis wants positional arguments.
+ *
+ * The claim (SET NX) and reads fail fast, so a batch fails before anything is posted. The writes
+ * after a POST (SET without NX, DEL) are retried through a Redis outage of up to `settleWithinMs`.
  */
 export class IoRedisCacheClient implements CacheClient {
-  constructor(private readonly redis: Redis) {}
+  readonly #settleWithinMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    options: CacheClientOptions = {},
+  ) {
+    this.#settleWithinMs = options.settleWithinMs ?? 30_000;
+  }
 
   get(name: string): Promise<string | null> {
     return this.redis.get(name);
@@ -23,12 +42,25 @@ export class IoRedisCacheClient implements CacheClient {
       throw new RangeError(`cache TTL must be a positive whole number of seconds, got ${EX}`);
     }
     if (EX !== undefined && NX) return this.redis.set(key, text, 'EX', EX, 'NX');
-    if (EX !== undefined) return this.redis.set(key, text, 'EX', EX);
     if (NX) return this.redis.set(key, text, 'NX');
-    return this.redis.set(key, text);
+    if (EX !== undefined) return this.#settle(() => this.redis.set(key, text, 'EX', EX));
+    return this.#settle(() => this.redis.set(key, text));
   }
 
   del(keys: string[]): Promise<number> {
-    return keys.length === 0 ? Promise.resolve(0) : this.redis.del(...keys);
+    return keys.length === 0 ? Promise.resolve(0) : this.#settle(() => this.redis.del(...keys));
+  }
+
+  /** Retries a write that must land while the failure is the connection, not Redis's answer. */
+  async #settle<T>(write: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#settleWithinMs;
+    for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
+      try {
+        return await write();
+      } catch (error) {
+        if ((error as Error).name === 'ReplyError' || Date.now() + pause > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
   }
 }

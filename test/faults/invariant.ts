@@ -1,0 +1,138 @@
+import { buildMergedPayload, payloadHash } from '../../shared/domain/merge.ts';
+import { customerSchema, productSchema, validateRecord } from '../../shared/domain/records.ts';
+
+/** What one fault scenario left behind, read from the mocks and the topics. */
+export type Observed = {
+  /** Raw records the mock sources hold at the end (valid and invalid). */
+  customers: Record<string, unknown>[];
+  products: Record<string, unknown>[];
+  /** Bodies Analytics accepted, in order. */
+  received: unknown[];
+  /** Values on the dead_letter topic. */
+  deadLetters: string[];
+  /** Values on the quarantine topic. */
+  quarantine: string[];
+  /** Keys of the messages on the two source topics. */
+  customerTopicIds: string[];
+  productTopicIds: string[];
+  /** The fetch function's record size limit (MAX_RECORD_BYTES): larger records are invalid. */
+  maxRecordBytes: number;
+  /** Invalid inputs the scenario injected: each must be in quarantine. */
+  expectedQuarantined: number;
+  /** Skip the source-topic check (scenarios that invoke the merge function directly). */
+  sourceTopicsChecked: boolean;
+};
+
+export type FaultRow = {
+  fault: string;
+  recordsIn: number;
+  deliveredOnce: number;
+  deadLettered: number;
+  quarantined: number;
+  duplicates: number;
+  lost: number;
+  problems: string[];
+};
+
+type Letter = { payload?: unknown; reason?: unknown };
+type Quarantined = { reason?: unknown };
+
+/**
+ * The suite's invariant for one scenario. Every merged payload the sources imply (the newest
+ * valid customer and product of each id both hold) was received by Analytics exactly once, or is
+ * on the dead_letter topic with a reason; no payload was received twice; every valid source
+ * record reached its topic; every invalid input is in quarantine with a reason.
+ */
+export function checkInvariant(fault: string, observed: Observed): FaultRow {
+  const problems: string[] = [];
+  const newest = <T extends { id: string; updatedAt: string | null }>(records: T[]) => {
+    const byId = new Map<string, T>();
+    for (const record of records) {
+      const current = byId.get(record.id);
+      if (!current || (record.updatedAt ?? '') >= (current.updatedAt ?? ''))
+        byId.set(record.id, record);
+    }
+    return byId;
+  };
+  const fits = (raw: unknown) => Buffer.byteLength(JSON.stringify(raw)) <= observed.maxRecordBytes;
+  const validCustomers = observed.customers.filter(fits).flatMap((raw) => {
+    const checked = validateRecord(customerSchema, raw);
+    return checked.ok ? [checked.record] : [];
+  });
+  const validProducts = observed.products.filter(fits).flatMap((raw) => {
+    const checked = validateRecord(productSchema, raw);
+    return checked.ok ? [checked.record] : [];
+  });
+  const customers = newest(validCustomers);
+  const products = newest(validProducts);
+
+  const expected = new Map<string, string>();
+  for (const [id, customer] of customers) {
+    const inventory = products.get(id);
+    if (!inventory) continue;
+    const payload = buildMergedPayload(id, { customer, inventory });
+    if (payload) expected.set(payloadHash(payload), id);
+  }
+
+  const receivedCounts = new Map<string, number>();
+  for (const body of observed.received) {
+    const hash = payloadHash(body as Parameters<typeof payloadHash>[0]);
+    receivedCounts.set(hash, (receivedCounts.get(hash) ?? 0) + 1);
+  }
+  const duplicates = [...receivedCounts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
+  if (duplicates > 0) problems.push(`${duplicates} payload(s) received more than once`);
+
+  const lettered = new Set<string>();
+  for (const value of observed.deadLetters) {
+    const letter = JSON.parse(value) as Letter;
+    if (typeof letter.reason !== 'string' || letter.reason === '') {
+      problems.push('a dead letter has no reason');
+    }
+    lettered.add(payloadHash(letter.payload as Parameters<typeof payloadHash>[0]));
+  }
+
+  let deliveredOnce = 0;
+  let lost = 0;
+  for (const [hash, id] of expected) {
+    const count = receivedCounts.get(hash) ?? 0;
+    if (count === 1) deliveredOnce++;
+    else if (count === 0 && !lettered.has(hash)) {
+      lost++;
+      if (lost <= 3) problems.push(`payload of id ${id} neither delivered nor dead-lettered`);
+    }
+  }
+
+  if (observed.sourceTopicsChecked) {
+    const onTopic = [new Set(observed.customerTopicIds), new Set(observed.productTopicIds)];
+    const missing = [
+      ...[...customers.keys()].filter((id) => !onTopic[0]?.has(id)),
+      ...[...products.keys()].filter((id) => !onTopic[1]?.has(id)),
+    ];
+    if (missing.length > 0) {
+      lost += missing.length;
+      problems.push(`${missing.length} valid source record(s) never reached their topic`);
+    }
+  }
+
+  const quarantined = observed.quarantine.map((value) => JSON.parse(value) as Quarantined);
+  const withoutReason = quarantined.filter((q) => typeof q.reason !== 'string' || q.reason === '');
+  if (withoutReason.length > 0)
+    problems.push(`${withoutReason.length} quarantine entries lack a reason`);
+  if (quarantined.length < observed.expectedQuarantined) {
+    lost += observed.expectedQuarantined - quarantined.length;
+    problems.push(
+      `${observed.expectedQuarantined} invalid input(s) injected, ${quarantined.length} in quarantine`,
+    );
+  }
+
+  return {
+    fault,
+    recordsIn: observed.customers.length + observed.products.length,
+    deliveredOnce,
+    deadLettered: observed.deadLetters.length,
+    quarantined: quarantined.length,
+    duplicates,
+    lost,
+    problems,
+  };
+}

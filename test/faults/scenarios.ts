@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto';
+import type { RunningBroker } from '../../local/kafka-broker.ts';
+import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
+import { encodeMskEvent } from '../../shared/domain/msk-event.ts';
+import { produceRaw } from '../support/kafka.ts';
+import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
+
+/** What a scenario gets from the runner. */
+export type FaultContext = {
+  broker: RunningBroker;
+  /** Starts a pipeline with its own topics and Redis keys, fast retries and silent logs. */
+  start(options?: Partial<LocalPipelineOptions>): Promise<LocalPipeline>;
+  /** One schedule tick (fetch failures are noted, not thrown), then waits for the merge to catch up. */
+  cycle(pipeline: LocalPipeline): Promise<void>;
+  /** Starts fetching without waiting (to inject a fault while it runs). */
+  fetchInBackground(pipeline: LocalPipeline): Promise<unknown>;
+  drain(pipeline: LocalPipeline): Promise<void>;
+  note(text: string): void;
+  /** The Redis the pipelines use unless a scenario brings its own. */
+  redisUrl: string;
+  /** Deletes this pipeline's Redis keys matching the pattern (after its prefix); returns how many. */
+  deleteKeys(pipeline: LocalPipeline, pattern: string): Promise<number>;
+};
+
+export type ScenarioResult = {
+  pipeline: LocalPipeline;
+  /** Invalid inputs injected, each of which must end in quarantine. */
+  expectedQuarantined?: number;
+  /** False when the scenario drove the merge function directly, not through the topics. */
+  sourceTopicsChecked?: boolean;
+  cleanup?: () => Promise<void>;
+};
+
+export type Scenario = { name: string; run(ctx: FaultContext): Promise<ScenarioResult> };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const times = <T>(n: number, item: T): T[] => Array.from({ length: n }, () => item);
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'analytics: 500s for a while',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.analytics.faults.push(...times(8, { kind: 'status' as const, status: 500 }));
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'analytics: timeouts',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.analytics.faults.push(...times(4, { kind: 'hang' as const }));
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'analytics: slow answers',
+    async run(ctx) {
+      const pipeline = await ctx.start({ analyticsFaults: { latencyMs: 300 } });
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'analytics: 429 burst with Retry-After',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.analytics.faults.push(
+        ...times(6, { kind: 'status' as const, status: 429, retryAfterSeconds: 1 }),
+      );
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'analytics: down past all retries, then replay',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.analytics.faults.down = true;
+      await ctx.cycle(pipeline);
+      const lettered = pipeline.totals.merge.deadLettered;
+      pipeline.analytics.faults.down = false;
+      const replay = await pipeline.replayDeadLetters(60_000);
+      ctx.note(`${lettered} dead-lettered while down; replay delivered ${replay.posted}`);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'source: 429 with Retry-After',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.crm.faults.push(
+        ...times(2, { kind: 'status' as const, status: 429, retryAfterSeconds: 1 }),
+      );
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'source: 5xx burst',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.inventory.faults.push(
+        { kind: 'status', status: 503 },
+        { kind: 'status', status: 502 },
+        { kind: 'status', status: 500 },
+        { kind: 'reset' },
+      );
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'source: a page times out',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.crm.faults.push({ kind: 'hang' });
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'source: malformed JSON (stays malformed; next run ok)',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.crm.faults.push(...times(5, { kind: 'malformed' as const }));
+      await ctx.cycle(pipeline);
+      await ctx.cycle(pipeline);
+      return { pipeline, expectedQuarantined: 1 };
+    },
+  },
+  {
+    name: 'source: missing, non-string and huge ids/records',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.crm.records.splice(
+        3,
+        0,
+        { name: 'No Id', email: 'noid@example.com', updatedAt: null },
+        { id: 77, name: 'Numeric Id', email: 'num@example.com', updatedAt: null },
+        { id: '', name: 'Empty Id', email: 'empty@example.com', updatedAt: null },
+      );
+      pipeline.inventory.records.push({
+        id: '5',
+        name: 'x'.repeat(200_000),
+        stock: 1,
+        updatedAt: '2030-01-01T00:00:00Z',
+      });
+      await ctx.cycle(pipeline);
+      return { pipeline, expectedQuarantined: 4 };
+    },
+  },
+  {
+    name: 'source: duplicated ids on one page',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      const original = pipeline.crm.records[1] as Record<string, unknown>;
+      pipeline.crm.records.splice(2, 0, {
+        ...original,
+        name: 'Second Copy',
+        updatedAt: '2030-01-01T00:00:00Z',
+      });
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'source: an empty page mid-listing',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.inventory.faults.push({ kind: 'empty' });
+      await ctx.cycle(pipeline);
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'source: pagination ends early (next run complete)',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline.crm.lastPage = 1;
+      await ctx.cycle(pipeline);
+      pipeline.crm.lastPage = undefined;
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'kafka: broker restarted while publishing',
+    async run(ctx) {
+      const pipeline = await ctx.start({ sourceFaults: { latencyMs: 150 } });
+      const fetching = ctx.fetchInBackground(pipeline);
+      await sleep(400);
+      await ctx.broker.restart(1000);
+      await fetching;
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'kafka: broker restarted while consuming',
+    async run(ctx) {
+      const pipeline = await ctx.start({ analyticsFaults: { latencyMs: 40 }, batchSize: 5 });
+      await pipeline.runCycle();
+      await sleep(300);
+      await ctx.broker.restart(1000);
+      await ctx.drain(pipeline);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'kafka: non-JSON and keyless messages',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      await produceRaw(pipeline.kafka, pipeline.topics.customer, [
+        { key: '3', value: 'this is not JSON' },
+        { key: null, value: '{"broken": ' },
+        { key: null, value: JSON.stringify({ name: 'keyless, id-less' }) },
+      ]);
+      await ctx.cycle(pipeline);
+      return { pipeline, expectedQuarantined: 3 };
+    },
+  },
+  {
+    name: 'kafka: same batch twice (crash after POST)',
+    async run(ctx) {
+      let crashes = 0;
+      const pipeline = await ctx.start({
+        interceptMerge: (merge) => async (event) => {
+          const summary = await merge(event);
+          if (summary.posted > 0 && crashes < 4) {
+            crashes++;
+            throw new Error('crash after posting, before the offsets are committed');
+          }
+          return summary;
+        },
+      });
+      await ctx.cycle(pipeline);
+      ctx.note(`${crashes} invocation(s) crashed after posting; their batches came again`);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'redis: unreachable mid-batch',
+    async run(ctx) {
+      const target = new URL(ctx.redisUrl);
+      const proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
+      let invocations = 0;
+      const pipeline = await ctx.start({
+        redisUrl: `redis://127.0.0.1:${proxy.port}`,
+        analyticsFaults: { latencyMs: 150 },
+        batchSize: 5,
+        // On the third invocation, while its POSTs are in flight, Redis goes away for 2 s.
+        interceptMerge: (merge) => async (event) => {
+          if (++invocations === 3) {
+            setTimeout(() => proxy.cut(), 50);
+            setTimeout(() => void proxy.heal(), 2050);
+          }
+          return merge(event);
+        },
+      });
+      await ctx.cycle(pipeline);
+      ctx.note(
+        `${pipeline.totals.merge.failedInvocations} merge invocation(s) failed and were retried`,
+      );
+      return { pipeline, cleanup: () => proxy.stop() };
+    },
+  },
+  {
+    name: 'redis: restarted mid-batch (AOF)',
+    async run(ctx) {
+      const redis = await new OwnRedis(faultsDir(`redis-${randomUUID().slice(0, 6)}`)).start();
+      let invocations = 0;
+      let restarted: Promise<void> = Promise.resolve();
+      const pipeline = await ctx.start({
+        redisUrl: redis.url,
+        analyticsFaults: { latencyMs: 150 },
+        batchSize: 5,
+        interceptMerge: (merge) => async (event) => {
+          if (++invocations === 3) {
+            restarted = sleep(50).then(() => redis.restart(1000));
+          }
+          return merge(event);
+        },
+      });
+      await ctx.cycle(pipeline);
+      await restarted;
+      await ctx.cycle(pipeline);
+      ctx.note(
+        `${pipeline.totals.merge.failedInvocations} merge invocation(s) failed and were retried`,
+      );
+      return { pipeline, cleanup: () => redis.stop() };
+    },
+  },
+  {
+    name: 'redis: join-state keys expired',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      await ctx.cycle(pipeline);
+      const removed = await ctx.deleteKeys(pipeline, 'join:*');
+      await ctx.cycle(pipeline);
+      ctx.note(`${removed} join keys removed between cycles`);
+      return { pipeline };
+    },
+  },
+  {
+    name: 'concurrency: merge invocations race per topic',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      const now = Date.now();
+      const records = (topic: string, raws: Record<string, unknown>[]) =>
+        raws.map((raw, index) => ({
+          topic,
+          partition: 0,
+          offset: String(index),
+          timestamp: now,
+          key: String(raw.id),
+          value: JSON.stringify(raw),
+          headers: { 'fetched-at': new Date(now).toISOString(), 'correlation-id': 'race' },
+        }));
+      const meta = { eventSourceArn: 'arn:aws:kafka:local:0:cluster/race', bootstrapServers: '' };
+      const customers = encodeMskEvent(
+        records(pipeline.topics.customer, pipeline.crm.records),
+        meta,
+      );
+      const products = encodeMskEvent(
+        records(pipeline.topics.inventory, pipeline.inventory.records),
+        meta,
+      );
+      await Promise.all([
+        pipeline.merge(structuredClone(customers)),
+        pipeline.merge(structuredClone(products)),
+        pipeline.merge(structuredClone(products)),
+        pipeline.merge(structuredClone(customers)),
+      ]);
+      return { pipeline, sourceTopicsChecked: false };
+    },
+  },
+  {
+    name: 'concurrency: two fetch runs of one source overlap',
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      await Promise.allSettled([
+        pipeline.fetchOnce('crm'),
+        pipeline.fetchOnce('crm'),
+        pipeline.fetchOnce('inventory'),
+      ]);
+      await ctx.drain(pipeline);
+      return { pipeline };
+    },
+  },
+];

@@ -1,0 +1,87 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
+import { connectRedis } from '../../shared/adapters/redis.ts';
+import { TcpProxy } from '../faults/network.ts';
+import { testServices, uniquePrefix } from '../support/factories.ts';
+
+let redis: Redis;
+let prefix: string;
+
+beforeAll(async () => {
+  redis = await connectRedis({ url: testServices().redisUrl });
+  prefix = uniquePrefix('cache');
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describe('IoRedisCacheClient (what Powertools CachePersistenceLayer calls, on ioredis)', () => {
+  it('maps {EX, NX} to a conditional write with a TTL', async () => {
+    const client = new IoRedisCacheClient(redis);
+    const key = `${prefix}claim`;
+    expect(await client.set(key, '{"status":"INPROGRESS"}', { EX: 60, NX: true })).toBe('OK');
+    expect(await client.set(key, '{"status":"INPROGRESS"}', { EX: 60, NX: true })).toBeNull();
+    const ttl = await redis.ttl(key);
+    expect(ttl).toBeGreaterThan(55);
+    expect(ttl).toBeLessThanOrEqual(60);
+  });
+
+  it('overwrites with a fresh TTL when NX is absent, and deletes', async () => {
+    const client = new IoRedisCacheClient(redis);
+    const key = `${prefix}record`;
+    await client.set(key, 'first', { EX: 10, NX: true });
+    expect(await client.set(key, { status: 'COMPLETED' }, { EX: 86_400 })).toBe('OK');
+    expect(await client.get(key)).toBe('{"status":"COMPLETED"}');
+    expect(await redis.ttl(key)).toBeGreaterThan(86_000);
+    expect(await client.del([key])).toBe(1);
+    expect(await client.get(key)).toBeNull();
+    expect(await client.del([])).toBe(0);
+  });
+
+  it('rejects a TTL that is not a positive whole number', async () => {
+    const client = new IoRedisCacheClient(redis);
+    await expect(client.set(`${prefix}bad`, 'x', { EX: 1.5 })).rejects.toThrow(
+      'cache TTL must be a positive whole number of seconds, got 1.5',
+    );
+  });
+
+  describe('through a Redis outage', () => {
+    let proxy: TcpProxy;
+    let viaProxy: Redis;
+
+    beforeAll(async () => {
+      const target = new URL(testServices().redisUrl);
+      proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
+      viaProxy = await connectRedis({ url: `redis://127.0.0.1:${proxy.port}` });
+    });
+    afterAll(async () => {
+      viaProxy.disconnect();
+      await proxy.stop();
+    });
+
+    it('keeps the write after a POST (COMPLETED) retrying until Redis is back', async () => {
+      const client = new IoRedisCacheClient(viaProxy, { settleWithinMs: 10_000 });
+      const key = `${prefix}completed`;
+      proxy.cut();
+      const healed = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => proxy.heal());
+      await expect(client.set(key, 'COMPLETED', { EX: 60 })).resolves.toBe('OK');
+      await healed;
+      expect(await redis.get(key)).toBe('COMPLETED');
+    });
+
+    it('fails the claim (SET NX) at once, before anything is posted', async () => {
+      const client = new IoRedisCacheClient(viaProxy, { settleWithinMs: 10_000 });
+      proxy.cut();
+      try {
+        const started = Date.now();
+        await expect(client.set(`${prefix}claim2`, 'x', { EX: 60, NX: true })).rejects.toThrow();
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        await proxy.heal();
+      }
+    });
+  });
+});
