@@ -33,6 +33,8 @@ export class SourceMock implements MockServer {
   readonly faults: FaultInjector;
   /** When set, the listing claims to end after this many pages (pagination that ends early). */
   lastPage: number | undefined;
+  /** When set, the time each record id was last served (for latency measurements). */
+  servedAt: Map<string, number> | undefined;
   #server: Server;
 
   constructor(
@@ -88,6 +90,10 @@ export class SourceMock implements MockServer {
       nextPage: page < pages ? page + 1 : null,
       total: this.records.length,
     });
+    if (this.servedAt) {
+      const now = Date.now();
+      for (const item of items) this.servedAt.set(String(item.id), now);
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       fault?.kind === 'malformed' ? body.slice(0, Math.max(1, Math.floor(body.length / 2))) : body,

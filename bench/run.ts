@@ -1,0 +1,168 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureRedis, provideKafka } from '../local/environment.ts';
+import { table } from '../local/terminal.ts';
+import { createKafka } from '../shared/adapters/kafka.ts';
+import { loadLocalConfig } from '../shared/config.ts';
+import { kafkaLimit, naiveMerge, postLimit, redisLimit } from './baselines.ts';
+import { type Env, endToEnd, fetchStage, mergeStage } from './stages.ts';
+
+const USAGE = `npm run bench -- [--quick]
+
+Measures each stage and the whole pipeline on real Kafka (started here unless KAFKA_BROKERS is
+set) and Redis (REDIS_URL), with the mock APIs on loopback; prints a table and writes the figures
+to bench/results/. Speed is reported, never asserted. --quick runs smaller sizes (under a minute).`;
+
+type Figure = { records: number; seconds: number; perSecond: number } & Record<string, number>;
+type Row = { name: string; figure: Figure; compare?: { label: string; ratio: number }[] };
+
+const TARGETS = { mergePerSecond: 20_000, endToEndPerSecond: 5_000, mergeMemoryMb: 256 };
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const quick = values.quick;
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const config = loadLocalConfig();
+  await ensureRedis(config.REDIS_URL, say);
+  const kafkaHost = await provideKafka(config.KAFKA_BROKERS, say);
+  const kafka = createKafka({
+    brokers: kafkaHost.brokers.split(','),
+    clientId: 'bench',
+    auth: 'none',
+  });
+  const env: Env = { brokers: kafkaHost.brokers, redisUrl: config.REDIS_URL, kafka };
+  const sizes = {
+    fetch: quick ? 5_000 : 50_000,
+    merge: quick ? [100, 1_000, 5_000] : [100, 1_000, 10_000],
+    naive: quick ? 500 : 2_000,
+    e2e: quick ? 3_000 : 20_000,
+  };
+  const rows: Row[] = [];
+  const step = async <T extends Figure>(name: string, run: () => Promise<T>): Promise<T> => {
+    say(`• ${name}…`);
+    const figure = await run();
+    rows.push({ name, figure });
+    say(`  ${Math.round(figure.perSecond).toLocaleString('en')} records/s`);
+    return figure;
+  };
+  const started = Date.now();
+  try {
+    const kafkaMax = await step(`kafka limit: raw kafkajs produce, ${sizes.fetch}`, () =>
+      kafkaLimit(env, sizes.fetch),
+    );
+    for (const pageSize of [100, 1_000]) {
+      const fetched = await step(`fetch -> kafka, pages of ${pageSize}`, () =>
+        fetchStage(env, sizes.fetch, pageSize),
+      );
+      compare(rows, fetched, [['kafka limit', kafkaMax.perSecond]]);
+    }
+    await step('fetch -> kafka, pages of 1000, per-record INFO logs', () =>
+      fetchStage(env, sizes.fetch, 1_000, 'INFO'),
+    );
+
+    const largest = sizes.merge.at(-1) ?? 1_000;
+    const redisMax = await step(`redis limit: pipelined writes, ${largest}`, () =>
+      redisLimit(env, largest),
+    );
+    const postMax = await step(`analytics limit: POSTs, 32 in flight, ${largest}`, () =>
+      postLimit(largest),
+    );
+    const naive = await step(`naive baseline: one at a time, ${sizes.naive}`, () =>
+      naiveMerge(env, sizes.naive),
+    );
+    for (const size of sizes.merge) {
+      const merged = await step(`merge stage, MSK batch of ${size}`, () => mergeStage(env, size));
+      compare(rows, merged, [
+        ['naive', naive.perSecond],
+        ['redis limit', redisMax.perSecond],
+        ['POST limit', postMax.perSecond],
+      ]);
+    }
+    const e2e = await step(`end to end, ${sizes.e2e} + ${sizes.e2e} records`, () =>
+      endToEnd(env, sizes.e2e),
+    );
+    compare(rows, e2e, [['naive', naive.perSecond]]);
+  } finally {
+    await kafkaHost.stop();
+  }
+
+  const merge = rows.filter((row) => row.name.startsWith('merge stage')).at(-1)?.figure;
+  const e2e = rows.find((row) => row.name.startsWith('end to end'))?.figure;
+  console.log(
+    table(
+      ['measurement', 'records', 'seconds', 'records/s', 'compared with', 'extra'],
+      rows.map(({ name, figure, compare: ratios }) => [
+        name,
+        figure.records,
+        figure.seconds.toFixed(2),
+        Math.round(figure.perSecond).toLocaleString('en'),
+        (ratios ?? []).map((r) => `${r.ratio.toFixed(2)}x ${r.label}`).join(', '),
+        extras(figure),
+      ]),
+    ),
+  );
+  const verdicts = [
+    merge && `merge ${Math.round(merge.perSecond)} records/s (target ${TARGETS.mergePerSecond})`,
+    merge && `merge peak RSS ${merge.peakRssMb?.toFixed(0)} MB (target < ${TARGETS.mergeMemoryMb})`,
+    e2e &&
+      `end to end ${Math.round(e2e.perSecond)} records/s (target ${TARGETS.endToEndPerSecond}), p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms`,
+  ].filter(Boolean);
+  console.log(
+    `\n${verdicts.join('\n')}\n(${quick ? 'quick' : 'full'} run, ${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  );
+
+  const results = {
+    at: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGb: totalmem() / 2 ** 30,
+      node: process.version,
+    },
+    targets: TARGETS,
+    rows,
+  };
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${results.at.replace(/[:.]/g, '-')}-${results.mode}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `latest-${results.mode}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`Figures written to ${file}`);
+  return 0;
+}
+
+function compare(rows: Row[], figure: Figure, against: [string, number][]) {
+  const row = rows.find((r) => r.figure === figure);
+  if (row)
+    row.compare = against.map(([label, perSecond]) => ({
+      label,
+      ratio: figure.perSecond / perSecond,
+    }));
+}
+
+function extras(figure: Figure): string {
+  const parts: string[] = [];
+  if (figure.peakRssMb !== undefined) parts.push(`peak RSS ${figure.peakRssMb.toFixed(0)} MB`);
+  if (figure.heapGrowthMb !== undefined) parts.push(`heap +${figure.heapGrowthMb.toFixed(0)} MB`);
+  if (figure.p50Ms !== undefined) parts.push(`p50 ${figure.p50Ms} ms, p99 ${figure.p99Ms} ms`);
+  return parts.join(', ');
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((error: unknown) => {
+    console.error(`benchmark failed: ${(error as Error).stack ?? error}`);
+    process.exit(1);
+  });
