@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
 import { AnalyticsMock } from '../local/mocks/servers.ts';
+import { sendHttp } from '../shared/adapters/http-client.ts';
 import { connectRedis } from '../shared/adapters/redis.ts';
 import { mapWithConcurrency } from '../shared/concurrency.ts';
 import type { Env } from './stages.ts';
@@ -104,8 +105,11 @@ export async function kafkaLimit(env: Env, size: number) {
   }
 }
 
-/** Analytics at the machine's limit: Node's fetch (keep-alive, as the merge uses), 32 in flight. */
-export async function postLimit(size: number) {
+/**
+ * Analytics at the machine's limit: keep-alive POSTs with the pipeline's HTTP client, 32 in
+ * flight, and with Node's fetch for comparison (the client the first version used).
+ */
+export async function postLimit(size: number, client: 'http' | 'fetch') {
   const analytics = await new AnalyticsMock().start();
   const body = JSON.stringify({
     id: '1',
@@ -118,11 +122,12 @@ export async function postLimit(size: number) {
       Array.from({ length: size }, (_, i) => i),
       32,
       async () => {
-        const response = await fetch(analytics.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
+        const headers = { 'content-type': 'application/json' };
+        if (client === 'http') {
+          await sendHttp(analytics.url, { method: 'POST', headers, body }, 5_000);
+          return;
+        }
+        const response = await fetch(analytics.url, { method: 'POST', headers, body });
         await response.arrayBuffer();
       },
     );

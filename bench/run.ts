@@ -75,8 +75,11 @@ async function main(): Promise<number> {
     const redisMax = await step(`redis limit: pipelined writes, ${largest}`, () =>
       redisLimit(env, largest),
     );
-    const postMax = await step(`analytics limit: POSTs, 32 in flight, ${largest}`, () =>
-      postLimit(largest),
+    const postMax = await step(`analytics limit: node:http POSTs, 32 in flight, ${largest}`, () =>
+      postLimit(largest, 'http'),
+    );
+    await step(`analytics limit: fetch POSTs, 32 in flight, ${largest}`, () =>
+      postLimit(largest, 'fetch'),
     );
     const naive = await step(`naive baseline: one at a time, ${sizes.naive}`, () =>
       naiveMerge(env, sizes.naive),
@@ -155,7 +158,8 @@ function compare(rows: Row[], figure: Figure, against: [string, number][]) {
 function extras(figure: Figure): string {
   const parts: string[] = [];
   if (figure.peakRssMb !== undefined) parts.push(`peak RSS ${figure.peakRssMb.toFixed(0)} MB`);
-  if (figure.heapGrowthMb !== undefined) parts.push(`heap +${figure.heapGrowthMb.toFixed(0)} MB`);
+  if (figure.rssGrowthMb !== undefined)
+    parts.push(`+${figure.rssGrowthMb.toFixed(0)} MB in the batch`);
   if (figure.p50Ms !== undefined) parts.push(`p50 ${figure.p50Ms} ms, p99 ${figure.p99Ms} ms`);
   return parts.join(', ');
 }

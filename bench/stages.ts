@@ -1,15 +1,16 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import type { Kafka } from 'kafkajs';
 import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime } from '../functions/fetch/runtime.ts';
-import { createMergeHandler } from '../functions/merge/handler.ts';
-import { buildMergeRuntime } from '../functions/merge/runtime.ts';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
 import { AnalyticsMock, SourceMock } from '../local/mocks/servers.ts';
 import { startLocalPipeline } from '../local/pipeline.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
-import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
-import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
+import { loadFetchConfig } from '../shared/config.ts';
 import { TOPICS } from '../shared/sources/registry.ts';
 
 /** Settings shared by every stage: logs at WARN (per-record INFO lines are measured apart). */
@@ -51,74 +52,72 @@ export async function fetchStage(env: Env, records: number, pageSize: number, lo
   }
 }
 
-function recordsOf(topic: string, raws: Record<string, unknown>[]): DecodedRecord[] {
-  const now = Date.now();
-  return raws.map((raw, index) => ({
-    topic,
-    partition: 0,
-    offset: String(index),
-    timestamp: now,
-    key: String(raw.id),
-    value: JSON.stringify(raw),
-    headers: { 'fetched-at': new Date(now).toISOString(), 'correlation-id': 'bench' },
-  }));
+const run = promisify(execFile);
+let workerBundle: Promise<string> | undefined;
+
+/**
+ * The merge worker bundled the way the Lambda function is (esbuild, ESM, minified), so its memory
+ * and CPU are those of the deployed code on plain node, without the TypeScript loader.
+ */
+function bundledWorker(): Promise<string> {
+  workerBundle ??= (async () => {
+    const outfile = join(import.meta.dirname, '..', '.local', 'bench', 'merge-worker.mjs');
+    await build({
+      entryPoints: [join(import.meta.dirname, 'merge-worker.ts')],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      minify: true,
+      banner: {
+        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+      logLevel: 'warning',
+    });
+    return outfile;
+  })();
+  return workerBundle;
 }
 
 /**
  * The merge handler alone on one MSK batch of `size` customers whose products are already in the
  * join state: every record joins, is checked against the idempotency store, and is POSTed to an
- * Analytics mock that answers at once. Returns records/s and the memory the batch took.
+ * Analytics mock that answers at once. The handler runs in a process of its own (bench/
+ * merge-worker.ts), so the figures are its CPU and memory, not the mock's.
  */
 export async function mergeStage(env: Env, size: number) {
-  const topicPrefix = prefix('merge');
   const analytics = await new AnalyticsMock().start();
-  const runtime = buildMergeRuntime(
-    loadMergeConfig({
-      ...BENCH_SETTINGS,
-      KAFKA_BROKERS: env.brokers,
-      TOPIC_PREFIX: topicPrefix,
-      REDIS_URL: env.redisUrl,
-      REDIS_KEY_PREFIX: topicPrefix,
-      ANALYTICS_URL: analytics.url,
-    }),
-  );
-  const merge = createMergeHandler(runtime);
-  const meta = { eventSourceArn: 'arn:aws:kafka:bench:0:cluster/bench', bootstrapServers: '' };
   try {
-    const products = encodeMskEvent(
-      recordsOf(topicPrefix + TOPICS.inventory, sampleProducts(size, false)),
-      meta,
-    );
-    const customers = encodeMskEvent(
-      recordsOf(topicPrefix + TOPICS.customer, sampleCustomers(size, false)),
-      meta,
-    );
-    await merge(products);
-    global.gc?.();
-    const before = process.memoryUsage();
-    let peakHeap = before.heapUsed;
-    let peakRss = before.rss;
-    const sampler = setInterval(() => {
-      const now = process.memoryUsage();
-      peakHeap = Math.max(peakHeap, now.heapUsed);
-      peakRss = Math.max(peakRss, now.rss);
-    }, 5);
-    const started = performance.now();
-    const summary = await merge(customers);
-    const seconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
-    if (summary.posted !== size) {
-      throw new Error(`merge bench posted ${summary.posted} of ${size}; the run is not comparable`);
+    const job = {
+      size,
+      brokers: env.brokers,
+      redisUrl: env.redisUrl,
+      analyticsUrl: analytics.url,
+      prefix: prefix('merge'),
+    };
+    const { stdout } = await run('node', [await bundledWorker(), JSON.stringify(job)], {
+      maxBuffer: 1 << 20,
+    });
+    const figures = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+      posted: number;
+      seconds: number;
+      cpuSeconds: number;
+      baselineRssMb: number;
+      peakRssMb: number;
+    };
+    if (figures.posted !== size || analytics.received.length !== size) {
+      throw new Error(`merge bench posted ${figures.posted} of ${size}; the run is not comparable`);
     }
     return {
       records: size,
-      seconds,
-      perSecond: size / seconds,
-      heapGrowthMb: (peakHeap - before.heapUsed) / 2 ** 20,
-      peakRssMb: peakRss / 2 ** 20,
+      seconds: figures.seconds,
+      perSecond: size / figures.seconds,
+      cpuSeconds: figures.cpuSeconds,
+      peakRssMb: figures.peakRssMb,
+      rssGrowthMb: figures.peakRssMb - figures.baselineRssMb,
     };
   } finally {
-    await runtime.close();
     await analytics.close();
   }
 }

@@ -4,6 +4,7 @@ import {
   parseRetryAfter,
   type RetryPolicy,
 } from '../domain/retry-policy.ts';
+import { type HttpRequest, HttpTimeoutError, sendHttp } from './http-client.ts';
 
 export type HttpAttemptFailure = {
   attempt: number;
@@ -43,7 +44,7 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
  */
 export async function requestWithRetry(
   url: string,
-  init: RequestInit,
+  init: HttpRequest,
   options: HttpRetryOptions,
 ): Promise<HttpResult> {
   const { policy, onRetry, sleep = sleepFor, random = Math.random } = options;
@@ -51,15 +52,16 @@ export async function requestWithRetry(
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
     try {
-      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-      const body = await response.text();
+      const response = await sendHttp(url, init, policy.timeoutMs);
+      const { body } = response;
       if (!isRetryableStatus(response.status)) {
         return { status: response.status, body, attempts: attempt };
       }
-      retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      const retryAfter = response.headers['retry-after'];
+      retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null);
       last = { status: response.status, error: `HTTP ${response.status}` };
     } catch (error) {
-      last = { error: describeFetchError(error, policy.timeoutMs) };
+      last = { error: describeError(error) };
     }
     if (attempt === policy.maxAttempts) break;
     const delayMs = backoffDelay(policy, attempt, retryAfterMs, random);
@@ -69,13 +71,11 @@ export async function requestWithRetry(
   throw new HttpRetriesExhausted(last.status, policy.maxAttempts, last.error);
 }
 
-function describeFetchError(error: unknown, timeoutMs: number): string {
-  if (error instanceof DOMException && error.name === 'TimeoutError') {
-    return `timed out after ${timeoutMs} ms`;
-  }
+function describeError(error: unknown): string {
+  if (error instanceof HttpTimeoutError) return error.message;
   if (error instanceof Error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return cause?.code ? `${error.message} (${cause.code})` : error.message;
+    const code = (error as { code?: string }).code;
+    return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
   }
   return String(error);
 }

@@ -55,7 +55,7 @@ export class HttpSourceReader implements SourcePageReader {
     try {
       const result = await requestWithRetry(
         href,
-        { headers },
+        { method: 'GET', headers },
         {
           policy: this.options.policy,
           onRetry: (failure) => {
