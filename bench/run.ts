@@ -6,7 +6,7 @@ import { ensureRedis, provideKafka } from '../local/environment.ts';
 import { table } from '../local/terminal.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { loadLocalConfig } from '../shared/config.ts';
-import { kafkaLimit, naiveMerge, postLimit, redisLimit } from './baselines.ts';
+import { idempotencyLimit, kafkaLimit, naiveMerge, postLimit, redisLimit } from './baselines.ts';
 import { type Env, endToEnd, fetchStage, mergeStage } from './stages.ts';
 
 const USAGE = `npm run bench -- [--quick]
@@ -81,6 +81,9 @@ async function main(): Promise<number> {
     await step(`analytics limit: fetch POSTs, 32 in flight, ${largest}`, () =>
       postLimit(largest, 'fetch'),
     );
+    const idempotencyMax = await step(`idempotency alone: Powertools over Redis, ${largest}`, () =>
+      idempotencyLimit(env, largest),
+    );
     const naive = await step(`naive baseline: one at a time, ${sizes.naive}`, () =>
       naiveMerge(env, sizes.naive),
     );
@@ -90,6 +93,7 @@ async function main(): Promise<number> {
         ['naive', naive.perSecond],
         ['redis limit', redisMax.perSecond],
         ['POST limit', postMax.perSecond],
+        ['idempotency alone', idempotencyMax.perSecond],
       ]);
     }
     const e2e = await step(`end to end, ${sizes.e2e} + ${sizes.e2e} records`, () =>
@@ -160,6 +164,10 @@ function extras(figure: Figure): string {
   if (figure.peakRssMb !== undefined) parts.push(`peak RSS ${figure.peakRssMb.toFixed(0)} MB`);
   if (figure.rssGrowthMb !== undefined)
     parts.push(`+${figure.rssGrowthMb.toFixed(0)} MB in the batch`);
+  if (figure.repeatPerSecond !== undefined) {
+    parts.push(`again as duplicates ${Math.round(figure.repeatPerSecond).toLocaleString('en')}/s`);
+  }
+  if (figure.cpuSeconds !== undefined) parts.push(`CPU ${figure.cpuSeconds.toFixed(2)} s`);
   if (figure.p50Ms !== undefined) parts.push(`p50 ${figure.p50Ms} ms, p99 ${figure.p99Ms} ms`);
   return parts.join(', ');
 }
