@@ -90,6 +90,10 @@ export class PipelineStack extends Stack {
         schedule: ScheduleExpression.rate(Duration.minutes(config.fetchRateMinutes)),
         target: new LambdaInvoke(fetcher.fn, { retryAttempts: 0 }),
       });
+      new CfnOutput(this, `${source.name}TokenSecretArn`, {
+        value: token.secretArn,
+        description: `Put {"token": "…"} for the ${source.name} API here`,
+      });
       return { source, fetcher };
     });
 
@@ -188,6 +192,10 @@ export class PipelineStack extends Stack {
 
     this.invokedFunctions = [streaming.topicAdmin, ...fetchers.map(({ fetcher }) => fetcher.fn)];
 
+    new CfnOutput(this, 'AnalyticsTokenSecretArn', {
+      value: analyticsToken.secretArn,
+      description: 'Put {"token": "…"} for the Analytics API here',
+    });
     new CfnOutput(this, 'BootstrapBrokers', { value: streaming.bootstrapBrokers });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetters.queueUrl });
     new CfnOutput(this, 'ReplayFunctionName', { value: replay.fn.functionName });
