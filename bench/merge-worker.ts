@@ -1,8 +1,8 @@
 import { createMergeHandler } from '../functions/merge/handler.ts';
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
+import { mskBatchOf } from '../local/msk-batch.ts';
 import { loadMergeConfig } from '../shared/config.ts';
-import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
 import { TOPICS } from '../shared/sources/registry.ts';
 
 /**
@@ -22,19 +22,6 @@ type Job = {
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
 
-function recordsOf(topic: string, raws: Record<string, unknown>[]): DecodedRecord[] {
-  const now = Date.now();
-  return raws.map((raw, index) => ({
-    topic,
-    partition: 0,
-    offset: String(index),
-    timestamp: now,
-    key: String(raw.id),
-    value: JSON.stringify(raw),
-    headers: { 'fetched-at': new Date(now).toISOString(), 'correlation-id': 'bench' },
-  }));
-}
-
 const runtime = buildMergeRuntime(
   loadMergeConfig({
     LOG_LEVEL: 'WARN',
@@ -48,14 +35,13 @@ const runtime = buildMergeRuntime(
   }),
 );
 const merge = createMergeHandler(runtime);
-const meta = { eventSourceArn: 'arn:aws:kafka:bench:0:cluster/bench', bootstrapServers: '' };
 // Ids 1..1000 warm the container (connections, scripts, JIT) through a whole merge; the
 // measured batch is ids 1001.. whose products are already joined, so every record posts.
 const WARM = 1_000;
 const customers = sampleCustomers(WARM + job.size, false);
 const products = sampleProducts(WARM + job.size, false);
 const event = (topic: string, raws: Record<string, unknown>[]) =>
-  encodeMskEvent(recordsOf(job.prefix + topic, raws), meta);
+  mskBatchOf(job.prefix + topic, raws, 'bench');
 await merge(event(TOPICS.inventory, products));
 await merge(event(TOPICS.customer, customers.slice(0, WARM)));
 const measured = event(TOPICS.customer, customers.slice(WARM));

@@ -7,3 +7,18 @@
 export function logGroupName(stage: string, role: string): string {
   return `/${stage}-pipeline/${role}`;
 }
+
+/** Fields of a pipeline log line that Logs Insights queries return (saved queries and npm run logs). */
+export const LOG_QUERY_FIELDS = [
+  '@timestamp',
+  'level',
+  'service',
+  'message',
+  'id',
+  'correlationId',
+  'topic',
+  'partition',
+  'offset',
+  'hash',
+  'reason',
+];

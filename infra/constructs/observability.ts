@@ -18,6 +18,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/metrics-names.ts';
 import type { PipelineConfig } from '../config.ts';
+import { LOG_QUERY_FIELDS } from '../naming.ts';
 
 export type ObservabilityProps = {
   stage: string;
@@ -185,19 +186,7 @@ export class Observability extends Construct {
     query(
       'trace-one-id',
       new QueryString({
-        fields: [
-          '@timestamp',
-          'service',
-          'level',
-          'message',
-          'id',
-          'correlationId',
-          'topic',
-          'partition',
-          'offset',
-          'hash',
-          'reason',
-        ],
+        fields: LOG_QUERY_FIELDS,
         filterStatements: ['id = "REPLACE_WITH_ID"'],
         sort: '@timestamp asc',
         limit: 500,

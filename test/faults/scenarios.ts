@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RunningBroker } from '../../local/kafka-broker.ts';
+import { mskBatchOf } from '../../local/msk-batch.ts';
 import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
-import { encodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { produceRaw } from '../support/kafka.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
 
@@ -309,26 +309,8 @@ export const SCENARIOS: Scenario[] = [
     name: 'concurrency: merge invocations race per topic',
     async run(ctx) {
       const pipeline = await ctx.start();
-      const now = Date.now();
-      const records = (topic: string, raws: Record<string, unknown>[]) =>
-        raws.map((raw, index) => ({
-          topic,
-          partition: 0,
-          offset: String(index),
-          timestamp: now,
-          key: String(raw.id),
-          value: JSON.stringify(raw),
-          headers: { 'fetched-at': new Date(now).toISOString(), 'correlation-id': 'race' },
-        }));
-      const meta = { eventSourceArn: 'arn:aws:kafka:local:0:cluster/race', bootstrapServers: '' };
-      const customers = encodeMskEvent(
-        records(pipeline.topics.customer, pipeline.crm.records),
-        meta,
-      );
-      const products = encodeMskEvent(
-        records(pipeline.topics.inventory, pipeline.inventory.records),
-        meta,
-      );
+      const customers = mskBatchOf(pipeline.topics.customer, pipeline.crm.records, 'race');
+      const products = mskBatchOf(pipeline.topics.inventory, pipeline.inventory.records, 'race');
       await Promise.all([
         pipeline.merge(structuredClone(customers)),
         pipeline.merge(structuredClone(products)),

@@ -1,3 +1,5 @@
+import { LOG_QUERY_FIELDS } from '../../infra/naming.ts';
+
 /** What a person asks the logs for; every field narrows the result. */
 export type LogFilter = {
   id?: string;
@@ -75,27 +77,12 @@ export function matches(entry: LogEntry, filter: LogFilter): boolean {
 
 const quote = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
-/** Fields every query returns; they map back onto LogEntry. */
-export const QUERY_FIELDS = [
-  '@timestamp',
-  'level',
-  'service',
-  'message',
-  'id',
-  'correlationId',
-  'topic',
-  'partition',
-  'offset',
-  'hash',
-  'reason',
-];
-
 /**
  * The CloudWatch Logs Insights query for a filter. The time range and the log groups (which the
  * function filter picks) are parameters of the query call, not part of this string.
  */
 export function insightsQuery(filter: LogFilter, limit: number): string {
-  const lines = [`fields ${QUERY_FIELDS.join(', ')}`, 'filter ispresent(level)'];
+  const lines = [`fields ${LOG_QUERY_FIELDS.join(', ')}`, 'filter ispresent(level)'];
   if (filter.id !== undefined) lines.push(`filter id = ${quote(filter.id)}`);
   if (filter.correlationId !== undefined) {
     lines.push(`filter correlationId = ${quote(filter.correlationId)}`);
