@@ -76,4 +76,6 @@ export interface AnalyticsSink {
 export interface OnceDelivery {
   /** 'posted' when this call delivered it; 'duplicate' when it was delivered before. */
   deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'>;
+  /** For each payload, whether it is known to be delivered already (a cheap batch pre-check). */
+  delivered(payloads: MergedPayload[]): Promise<boolean[]>;
 }

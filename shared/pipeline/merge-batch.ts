@@ -56,7 +56,8 @@ type Joined = { id: string; state: JoinState; record: DecodedRecord };
  * 1. Validate each record (JSON, schema of its topic's source); quarantine the bad ones first.
  * 2. Upsert every valid record into the join state, in batch order, atomically per record.
  * 3. Collapse repeated ids to their latest state; build a payload for each id with both sides.
- * 4. Deliver each payload once (idempotency by SHA-256), a bounded number at a time.
+ * 4. Skip the payloads the idempotency store already holds as delivered (one batched read), then
+ *    deliver each of the others once (idempotency by SHA-256), a bounded number at a time.
  * 5. Dead-letter what Analytics refused after its retries, with the reason.
  *
  * Throws (so the batch is retried and offsets stay put) when Redis, Kafka or the dead-letter
@@ -81,8 +82,12 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     if (payload) payloads.push({ payload, record });
   }
 
-  const outcomes = await mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }) =>
-    deliverOne(payload, record, deps),
+  const known = await deps.delivery.delivered(payloads.map(({ payload }) => payload));
+  const outcomes = await mapWithConcurrency(
+    payloads,
+    deps.concurrency,
+    ({ payload, record }, index) =>
+      known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
   );
   const letters = outcomes.filter((outcome): outcome is DeadLetter => typeof outcome === 'object');
   if (letters.length > 0) await deps.deadLetter.send(letters);
@@ -161,20 +166,33 @@ function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
   return { accepted, rejected };
 }
 
-async function deliverOne(
-  payload: MergedPayload,
-  record: DecodedRecord,
-  deps: MergeDeps,
-): Promise<'posted' | 'duplicate' | DeadLetter> {
-  const hash = payloadHash(payload);
-  const context = {
+function whereFrom(payload: MergedPayload, record: DecodedRecord) {
+  return {
     id: payload.id,
-    hash,
+    hash: payloadHash(payload),
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,
     correlationId: record.headers['correlation-id'],
   };
+}
+
+async function skipDelivered(
+  payload: MergedPayload,
+  record: DecodedRecord,
+  deps: MergeDeps,
+): Promise<'duplicate'> {
+  deps.log.debug('payload already delivered', whereFrom(payload, record));
+  return 'duplicate';
+}
+
+async function deliverOne(
+  payload: MergedPayload,
+  record: DecodedRecord,
+  deps: MergeDeps,
+): Promise<'posted' | 'duplicate' | DeadLetter> {
+  const context = whereFrom(payload, record);
+  const { hash } = context;
   try {
     const outcome = await deps.delivery.deliver(payload, hash);
     if (outcome === 'posted') deps.log.info('payload delivered', context);

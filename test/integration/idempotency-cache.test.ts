@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
+import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
+import { payloadHash } from '../../shared/domain/merge.ts';
 import { TcpProxy } from '../faults/network.ts';
-import { testServices, uniquePrefix } from '../support/factories.ts';
+import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
 
 let redis: Redis;
 let prefix: string;
@@ -46,6 +48,29 @@ describe('IoRedisCacheClient (what Powertools CachePersistenceLayer calls, on io
     await expect(client.set(`${prefix}bad`, 'x', { EX: 1.5 })).rejects.toThrow(
       'cache TTL must be a positive whole number of seconds, got 1.5',
     );
+  });
+
+  it('lets the batch pre-check find what Powertools recorded as delivered', async () => {
+    const posted: string[] = [];
+    const delivery = new IdempotentDelivery({
+      cache: new IoRedisCacheClient(redis),
+      analytics: {
+        post: async (payload) => {
+          posted.push(payload.id);
+          return { attempts: 1 };
+        },
+      },
+      ttlSeconds: 60,
+      keyPrefix: prefix,
+    });
+    delivery.registerInvocation({ getRemainingTimeInMillis: () => 30_000 });
+    const one = { id: '1', customer: aCustomer('1'), inventory: aProduct('1') };
+    const two = { id: '2', customer: aCustomer('2'), inventory: aProduct('2') };
+    expect(await delivery.delivered([one, two])).toEqual([false, false]);
+    expect(await delivery.deliver(one, payloadHash(one))).toBe('posted');
+    expect(await delivery.delivered([one, two])).toEqual([true, false]);
+    expect(await delivery.deliver(structuredClone(one), payloadHash(one))).toBe('duplicate');
+    expect(posted).toEqual(['1']);
   });
 
   describe('through a Redis outage', () => {

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
 import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
@@ -34,13 +34,15 @@ function aRecord(
 
 let analytics: MemoryAnalytics;
 let sinks: MemorySinks;
+let cache: MemoryCache;
 let deps: MergeDeps;
 
 beforeEach(() => {
   analytics = new MemoryAnalytics();
   sinks = new MemorySinks();
+  cache = new MemoryCache();
   const delivery = new IdempotentDelivery({
-    cache: new MemoryCache(),
+    cache,
     analytics,
     ttlSeconds: 86_400,
     keyPrefix: 'unit:',
@@ -66,6 +68,21 @@ describe('mergeBatch', () => {
     expect(analytics.received).toEqual([
       { id: '1', customer: aCustomer('1'), inventory: aProduct('1') },
     ]);
+  });
+
+  it('answers a batch of delivered payloads from one read each, claiming nothing', async () => {
+    const batch = () => [
+      aRecord('customer_data', aCustomer('1')),
+      aRecord('inventory_data', aProduct('1')),
+      aRecord('customer_data', aCustomer('2')),
+      aRecord('inventory_data', aProduct('2')),
+    ];
+    await mergeBatch(batch(), deps);
+    const writes = vi.spyOn(cache, 'set');
+    const again = await mergeBatch(batch(), deps);
+    expect(again).toMatchObject({ merged: 2, posted: 0, duplicates: 2 });
+    expect(writes).not.toHaveBeenCalled();
+    expect(analytics.received).toHaveLength(2);
   });
 
   it('skips a payload it has delivered before', async () => {
