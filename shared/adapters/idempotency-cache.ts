@@ -34,6 +34,15 @@ export class IoRedisCacheClient implements CacheClient {
     return this.redis.get(name);
   }
 
+  /** Many reads in few commands (MGET of up to 1,000 keys each), for the batch pre-check. */
+  async getMany(names: string[]): Promise<(string | null)[]> {
+    const chunks: Promise<(string | null)[]>[] = [];
+    for (let from = 0; from < names.length; from += 1000) {
+      chunks.push(this.redis.mget(...names.slice(from, from + 1000)));
+    }
+    return (await Promise.all(chunks)).flat();
+  }
+
   async set(name: string | Uint8Array, value: unknown, options?: unknown): Promise<string | null> {
     const key = typeof name === 'string' ? name : Buffer.from(name);
     const text = typeof value === 'string' ? value : JSON.stringify(value);

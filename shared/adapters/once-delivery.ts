@@ -7,9 +7,14 @@ import type { MergedPayload } from '../domain/merge.ts';
 import { DeliveryInProgressError } from '../errors.ts';
 import type { AnalyticsSink, OnceDelivery } from '../ports.ts';
 
+/** The cache Powertools uses, plus a batched read for the pre-check. */
+export type DeliveryCache = CacheClient & {
+  getMany(names: string[]): Promise<(string | null)[]>;
+};
+
 export type OnceDeliveryOptions = {
   /** Where the idempotency records live: Redis through IoRedisCacheClient in production. */
-  cache: CacheClient;
+  cache: DeliveryCache;
   analytics: AnalyticsSink;
   /** How long a delivered payload's hash is remembered. */
   ttlSeconds: number;
@@ -36,7 +41,7 @@ export class IdempotentDelivery implements OnceDelivery {
   #executed = new WeakSet<MergedPayload>();
   #waitMs: number;
   #records: DeliveryRecords;
-  #cache: CacheClient;
+  #cache: DeliveryCache;
 
   constructor(options: OnceDeliveryOptions) {
     this.#waitMs = options.inProgressWaitMs ?? 5000;
@@ -74,20 +79,19 @@ export class IdempotentDelivery implements OnceDelivery {
   }
 
   /**
-   * Which payloads already have a COMPLETED, unexpired record: one read per payload, issued
-   * together (ioredis auto-pipelining sends them in a few round trips). The merge skips these
-   * without going through the per-payload idempotency calls; the rest go through deliver().
+   * Which payloads already have a COMPLETED, unexpired record, read in a few MGETs. The merge
+   * skips these without going through the per-payload idempotency calls; the rest go through
+   * deliver().
    */
   async delivered(payloads: MergedPayload[]): Promise<boolean[]> {
     const now = Date.now() / 1000;
-    const records = await Promise.all(
-      payloads.map((payload) => this.#cache.get(this.#records.keyOf(payload))),
+    const records = await this.#cache.getMany(
+      payloads.map((payload) => this.#records.keyOf(payload)),
     );
     return records.map((record) => {
       if (record === null) return false;
       try {
-        const text = typeof record === 'string' ? record : Buffer.from(record).toString('utf8');
-        const { status, expiration } = JSON.parse(text) as {
+        const { status, expiration } = JSON.parse(record) as {
           status?: string;
           expiration?: number;
         };

@@ -1,4 +1,4 @@
-import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
+import type { DeliveryCache } from '../../shared/adapters/once-delivery.ts';
 import type { JoinState, MergedPayload } from '../../shared/domain/merge.ts';
 import { AnalyticsDeliveryError } from '../../shared/errors.ts';
 import type {
@@ -31,11 +31,14 @@ export class MemoryJoinStore implements JoinStore {
   }
 }
 
-export class MemoryCache implements CacheClient {
+export class MemoryCache implements DeliveryCache {
   readonly values = new Map<string, { value: string; expires: number }>();
   async get(name: string) {
     const entry = this.values.get(name);
     return entry && entry.expires > Date.now() ? entry.value : null;
+  }
+  async getMany(names: string[]) {
+    return Promise.all(names.map((name) => this.get(name)));
   }
   async set(name: string | Uint8Array, value: unknown, options?: unknown) {
     const key = String(name);
