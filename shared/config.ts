@@ -47,6 +47,8 @@ const common = {
   HTTP_BASE_DELAY_MS: int(1, 60_000, 200),
   HTTP_MAX_DELAY_MS: int(1, 300_000, 10_000),
   HTTP_TIMEOUT_MS: int(100, 120_000, 5_000),
+  /** Largest source record, as JSON, the pipeline accepts; larger ones are quarantined. */
+  MAX_RECORD_BYTES: int(100, 100_000, 100_000),
 };
 
 const fetchSchema = z.object({
@@ -58,7 +60,6 @@ const fetchSchema = z.object({
   SOURCE_TOKEN_SECRET_ARN: z.string().startsWith('arn:').optional(),
   PAGE_SIZE: int(1, 10_000, 100),
   MAX_PAGES: int(1, 1_000_000, 10_000),
-  MAX_RECORD_BYTES: int(100, 900_000, 100_000),
 });
 
 const mergeSchema = z

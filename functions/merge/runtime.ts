@@ -80,6 +80,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       sourceForTopic: (topic: string) =>
         topic.startsWith(prefix) ? sourceForTopic(topic.slice(prefix.length)) : undefined,
       concurrency: config.ANALYTICS_CONCURRENCY,
+      maxRecordBytes: config.MAX_RECORD_BYTES,
     };
   };
 

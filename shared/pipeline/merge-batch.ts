@@ -32,6 +32,8 @@ export type MergeDeps = {
   sourceForTopic: (topic: string) => SourceDefinition | undefined;
   /** POSTs in flight at once. */
   concurrency: number;
+  /** Largest record value, in bytes, joined; larger ones are quarantined. */
+  maxRecordBytes: number;
 };
 
 export type MergeSummary = {
@@ -126,6 +128,14 @@ function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
     }
     if (record.value === null) {
       reject('record has no value');
+      continue;
+    }
+    const bytes = Buffer.byteLength(record.value);
+    if (bytes > deps.maxRecordBytes) {
+      reject(
+        `record is ${bytes} bytes, over the ${deps.maxRecordBytes}-byte limit`,
+        record.key ?? undefined,
+      );
       continue;
     }
     let parsed: unknown;

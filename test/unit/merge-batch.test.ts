@@ -56,6 +56,7 @@ beforeEach(() => {
     log: memoryLog() as unknown as Log,
     sourceForTopic,
     concurrency: 4,
+    maxRecordBytes: 2_000,
   };
 });
 
@@ -145,17 +146,19 @@ describe('mergeBatch', () => {
         aRecord('customer_data', { name: 'No Id', email: 'a@b.co' }, null),
         aRecord('customer_data', { id: 7, name: 'Numeric', email: 'a@b.co' }, '7'),
         aRecord('customer_data', aCustomer('2'), 'other-key'),
+        aRecord('customer_data', aCustomer('3', { name: 'x'.repeat(3_000) })),
         aRecord('customer_data', aCustomer('1')),
         aRecord('inventory_data', aProduct('1')),
       ],
       deps,
     );
-    expect(summary).toMatchObject({ records: 6, quarantined: 4, posted: 1 });
+    expect(summary).toMatchObject({ records: 7, quarantined: 5, posted: 1 });
     expect(sinks.quarantined.map((entry) => entry.reason)).toEqual([
       'value is not JSON',
       'id: Invalid input: expected string, received undefined',
       'id: Invalid input: expected string, received number',
       'key "other-key" does not match id "2"',
+      expect.stringMatching(/^record is 30\d\d bytes, over the 2000-byte limit$/),
     ]);
     expect(sinks.quarantined[0]).toMatchObject({
       stage: 'merge',
