@@ -31,6 +31,9 @@ export async function connectRedis(connection: RedisConnection): Promise<Redis> 
     enableAutoPipelining: true,
     maxRetriesPerRequest: 2,
     connectTimeout: 3000,
+    // A server that accepts connections and drops them resets ioredis's retry count on every
+    // connect, so without this a command could wait until the Lambda timeout.
+    commandTimeout: 10_000,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     ...(connection.password !== undefined && { password: connection.password }),
     ...(connection.username !== undefined && { username: connection.username }),
