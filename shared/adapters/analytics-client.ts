@@ -12,7 +12,8 @@ export type AnalyticsClientOptions = {
 };
 
 /**
- * POSTs payloads to the Analytics API over pooled keep-alive connections (http-client.ts). 2xx is delivered; 4xx other than 408/429 is refused at once; the rest is retried.
+ * POSTs payloads to the Analytics API over pooled keep-alive connections (http-client.ts).
+ * 2xx is delivered; 4xx other than 408/429 is refused at once; the rest is retried.
  */
 export class HttpAnalyticsSink implements AnalyticsSink {
   constructor(private readonly options: AnalyticsClientOptions) {}
