@@ -146,7 +146,8 @@ async function main(): Promise<number> {
   const file = join(dir, `${results.at.replace(/[:.]/g, '-')}-${results.mode}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(dir, `latest-${results.mode}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`Figures written to ${file}`);
+  console.log(`\nThe figures as JSON (also written to ${file}):`);
+  console.log(JSON.stringify(results));
   return 0;
 }
 
