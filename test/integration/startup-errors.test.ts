@@ -15,6 +15,17 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
 const quiet = { LOG_LEVEL: 'SILENT', METRICS: 'off' };
 
+/** Runs `npm run local -- --cycles 1` with these settings; resolves with its exit code and stderr. */
+function runLocal(env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  return run('npx', ['tsx', 'local/cli.ts', '--cycles', '1'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+  }).then(
+    () => ({ code: 0, stderr: '' }),
+    (error: { code: number; stderr: string }) => error,
+  );
+}
+
 describe('when a dependency is not there', () => {
   it('the merge function fails at once with the Redis address it tried', async () => {
     const runtime = buildMergeRuntime(
@@ -57,13 +68,7 @@ describe('when a dependency is not there', () => {
   });
 
   it('npm run local stops with one line that names the bad setting', async () => {
-    const result = await run('npx', ['tsx', 'local/cli.ts', '--cycles', '1'], {
-      cwd: ROOT,
-      env: { ...process.env, REDIS_URL: 'http://not-redis', KAFKA_BROKERS: '127.0.0.1:1' },
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await runLocal({ REDIS_URL: 'http://not-redis', KAFKA_BROKERS: '127.0.0.1:1' });
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
       'Invalid configuration: REDIS_URL must be redis://host:port or rediss://host:port',
@@ -71,13 +76,10 @@ describe('when a dependency is not there', () => {
   });
 
   it('npm run local says what to do when Redis does not answer', async () => {
-    const result = await run('npx', ['tsx', 'local/cli.ts', '--cycles', '1'], {
-      cwd: ROOT,
-      env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', KAFKA_BROKERS: '127.0.0.1:1' },
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await runLocal({
+      REDIS_URL: 'redis://127.0.0.1:1',
+      KAFKA_BROKERS: '127.0.0.1:1',
+    });
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
