@@ -176,10 +176,10 @@ function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
   return { accepted, rejected };
 }
 
+/** The record a payload came from, for its log lines. */
 function whereFrom(payload: MergedPayload, record: DecodedRecord) {
   return {
     id: payload.id,
-    hash: payloadHash(payload),
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,
@@ -201,8 +201,8 @@ async function deliverOne(
   record: DecodedRecord,
   deps: MergeDeps,
 ): Promise<'posted' | 'duplicate' | DeadLetter> {
-  const context = whereFrom(payload, record);
-  const { hash } = context;
+  const hash = payloadHash(payload);
+  const context = { ...whereFrom(payload, record), hash };
   try {
     const outcome = await deps.delivery.deliver(payload, hash);
     if (outcome === 'posted') deps.log.info('payload delivered', context);
