@@ -69,7 +69,7 @@ export function publishMergeMetrics(
  * At most `limit` values that keep the shape of the distribution: the sorted values at evenly
  * spaced ranks, always including the smallest and the largest.
  */
-export function sampleEvenly(values: number[], limit: number): number[] {
+function sampleEvenly(values: number[], limit: number): number[] {
   if (values.length <= limit) return values;
   const sorted = [...values].sort((a, b) => a - b);
   const step = (sorted.length - 1) / (limit - 1);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RunningBroker } from '../../local/kafka-broker.ts';
+import type { ScriptedFault } from '../../local/mocks/faults.ts';
 import { mskBatchOf } from '../../local/msk-batch.ts';
 import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
 import { produceRaw } from '../support/kafka.ts';
@@ -36,25 +37,26 @@ export type Scenario = { name: string; run(ctx: FaultContext): Promise<ScenarioR
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const times = <T>(n: number, item: T): T[] => Array.from({ length: n }, () => item);
 
+/** One mock answers with these faults first; one cycle must absorb them with its retries. */
+function scripted(
+  name: string,
+  mock: 'analytics' | 'crm' | 'inventory',
+  faults: ScriptedFault[],
+): Scenario {
+  return {
+    name,
+    async run(ctx) {
+      const pipeline = await ctx.start();
+      pipeline[mock].faults.push(...faults);
+      await ctx.cycle(pipeline);
+      return { pipeline };
+    },
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
-  {
-    name: 'analytics: 500s for a while',
-    async run(ctx) {
-      const pipeline = await ctx.start();
-      pipeline.analytics.faults.push(...times(8, { kind: 'status' as const, status: 500 }));
-      await ctx.cycle(pipeline);
-      return { pipeline };
-    },
-  },
-  {
-    name: 'analytics: timeouts',
-    async run(ctx) {
-      const pipeline = await ctx.start();
-      pipeline.analytics.faults.push(...times(4, { kind: 'hang' as const }));
-      await ctx.cycle(pipeline);
-      return { pipeline };
-    },
-  },
+  scripted('analytics: 500s for a while', 'analytics', times(8, { kind: 'status', status: 500 })),
+  scripted('analytics: timeouts', 'analytics', times(4, { kind: 'hang' })),
   {
     name: 'analytics: slow answers',
     async run(ctx) {
@@ -63,17 +65,11 @@ export const SCENARIOS: Scenario[] = [
       return { pipeline };
     },
   },
-  {
-    name: 'analytics: 429 burst with Retry-After',
-    async run(ctx) {
-      const pipeline = await ctx.start();
-      pipeline.analytics.faults.push(
-        ...times(6, { kind: 'status' as const, status: 429, retryAfterSeconds: 1 }),
-      );
-      await ctx.cycle(pipeline);
-      return { pipeline };
-    },
-  },
+  scripted(
+    'analytics: 429 burst with Retry-After',
+    'analytics',
+    times(6, { kind: 'status', status: 429, retryAfterSeconds: 1 }),
+  ),
   {
     name: 'analytics: down past all retries, then replay',
     async run(ctx) {
@@ -87,45 +83,23 @@ export const SCENARIOS: Scenario[] = [
       return { pipeline };
     },
   },
-  {
-    name: 'source: 429 with Retry-After',
-    async run(ctx) {
-      const pipeline = await ctx.start();
-      pipeline.crm.faults.push(
-        ...times(2, { kind: 'status' as const, status: 429, retryAfterSeconds: 1 }),
-      );
-      await ctx.cycle(pipeline);
-      return { pipeline };
-    },
-  },
-  {
-    name: 'source: 5xx burst',
-    async run(ctx) {
-      const pipeline = await ctx.start();
-      pipeline.inventory.faults.push(
-        { kind: 'status', status: 503 },
-        { kind: 'status', status: 502 },
-        { kind: 'status', status: 500 },
-        { kind: 'reset' },
-      );
-      await ctx.cycle(pipeline);
-      return { pipeline };
-    },
-  },
-  {
-    name: 'source: a page times out',
-    async run(ctx) {
-      const pipeline = await ctx.start();
-      pipeline.crm.faults.push({ kind: 'hang' });
-      await ctx.cycle(pipeline);
-      return { pipeline };
-    },
-  },
+  scripted(
+    'source: 429 with Retry-After',
+    'crm',
+    times(2, { kind: 'status', status: 429, retryAfterSeconds: 1 }),
+  ),
+  scripted('source: 5xx burst', 'inventory', [
+    { kind: 'status', status: 503 },
+    { kind: 'status', status: 502 },
+    { kind: 'status', status: 500 },
+    { kind: 'reset' },
+  ]),
+  scripted('source: a page times out', 'crm', [{ kind: 'hang' }]),
   {
     name: 'source: malformed JSON (stays malformed; next run ok)',
     async run(ctx) {
       const pipeline = await ctx.start();
-      pipeline.crm.faults.push(...times(5, { kind: 'malformed' as const }));
+      pipeline.crm.faults.push(...times<ScriptedFault>(5, { kind: 'malformed' }));
       await ctx.cycle(pipeline);
       await ctx.cycle(pipeline);
       return { pipeline, expectedQuarantined: 1 };
