@@ -1,4 +1,3 @@
-import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
 /**
@@ -32,6 +31,17 @@ export type PipelineConfig = {
   alarmOffsetLag: number;
   /** Email to subscribe to alarms (optional). */
   alarmEmail?: string;
+  /**
+   * Keep the MSK cluster, the cache and the dead-letter queues when the stack is deleted.
+   * Default: false for the `dev` stage, true for any other.
+   */
+  retainData: boolean;
+  /**
+   * Reserved concurrency of each fetch function (optional). Unset by default: an account with
+   * the new-account quota of 10 cannot reserve any. Overlapping runs of a source only publish
+   * the same records twice, which the merge's de-duplication absorbs.
+   */
+  fetchReservedConcurrency?: number;
 };
 
 export const DEFAULT_CONFIG: PipelineConfig = {
@@ -52,6 +62,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   cacheNodeType: 'cache.t4g.small',
   alarmMissedFetchPeriods: 3,
   alarmOffsetLag: 10_000,
+  retainData: false,
 };
 
 const RETENTION: Record<string, RetentionDays> = {
@@ -86,6 +97,13 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
     }
     config.stage = stage;
   }
+  config.retainData = config.stage !== 'dev';
+  const retain = read('retainData');
+  if (retain !== undefined) {
+    if (retain !== true && retain !== false && retain !== 'true' && retain !== 'false')
+      throw new Error(`context pipeline:retainData must be true or false, got ${String(retain)}`);
+    config.retainData = retain === true || retain === 'true';
+  }
   positive('fetchRateMinutes', 1, 1440);
   positive('mergeBatchSize', 1, 10_000);
   positive('mergeBatchingWindowSeconds', 0, 300);
@@ -95,6 +113,7 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
   positive('cacheNodes', 1, 6);
   positive('alarmMissedFetchPeriods', 1, 100);
   positive('alarmOffsetLag', 1, 100_000_000);
+  positive('fetchReservedConcurrency', 1, 1000);
   const retention = read('logRetentionDays');
   if (retention !== undefined) {
     const days = RETENTION[String(retention)];
@@ -114,5 +133,3 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
   }
   return config;
 }
-
-export const scheduleRate = (config: PipelineConfig) => Duration.minutes(config.fetchRateMinutes);

@@ -14,22 +14,12 @@ const ACKNOWLEDGED: { id: string; reason: string }[] = [
   {
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     reason:
-      'Only logs:CreateLogStream/PutLogEvents; each function writes to its own log group, created here with retention.',
-  },
-  {
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-    reason:
-      'ENI management for functions in a VPC; EC2 does not support resource-level scoping for these actions.',
-  },
-  {
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
-    reason:
-      'Added by the MSK event source mapping: the pollers need kafka:Describe*/GetBootstrapBrokers and VPC ENI actions. Data-plane access (kafka-cluster:*) is granted separately, scoped to the cluster, the two topics and the two consumer groups.',
+      'Only the CDK framework functions (the topic provider, the bootstrap-broker lookup, the default security group restriction) use it; their log groups are created here with retention. Our own functions have their own roles, scoped to their log groups.',
   },
   {
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
-      'xray:PutTraceSegments/PutTelemetryRecords for active tracing, which X-Ray only grants on "*".',
+      'xray:PutTraceSegments/PutTelemetryRecords for active tracing, and the network-interface actions Lambda needs for a function in a VPC; neither service supports resource-level scoping for them.',
   },
   {
     id: 'AwsSolutions-SMG4',

@@ -1,17 +1,14 @@
-import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import { type IFunction, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import {
-  ManagedKafkaEventSource,
-  SqsDlq,
-  SqsEventSource,
-} from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import type { PipelineConfig } from './config.ts';
+import { apiTokenSecret } from './constructs/api-token-secret.ts';
 import { Cache } from './constructs/cache.ts';
 import { Network } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
@@ -20,6 +17,8 @@ import { Streaming } from './constructs/streaming.ts';
 import { logGroupName } from './naming.ts';
 
 export type PipelineStackProps = StackProps & { config: PipelineConfig };
+
+const REPLAY_TIMEOUT_MINUTES = 5;
 
 /**
  * The pipeline on AWS: VPC, MSK Serverless, Valkey, one scheduled fetch function per source,
@@ -35,6 +34,7 @@ export class PipelineStack extends Stack {
     const { config } = props;
     const name = (suffix: string) => `${config.stage}-pipeline-${suffix}`;
     Tags.of(this).add('pipeline:stage', config.stage);
+    const dataRemoval = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     const network = new Network(this, 'Network', { logRetention: config.logRetention });
     const sourceTopics = Object.values(SOURCES).map((source) => source.topic);
@@ -45,10 +45,13 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetention,
       adminLogGroupName: logGroupName(config.stage, 'topic-admin'),
       clusterName: name('msk'),
+      providerLogGroupName: logGroupName(config.stage, 'topic-provider'),
+      removalPolicy: dataRemoval,
+      replicationFactor: BROKER_DEFAULT_REPLICATION,
       topics: [
-        ...sourceTopics.map((topic) => ({ name: topic, partitions: config.sourceTopicPartitions })),
-        { name: TOPICS.quarantine, partitions: 1 },
-        { name: TOPICS.deadLetter, partitions: 1 },
+        ...sourceTopics.map((topic) => ({ topic, numPartitions: config.sourceTopicPartitions })),
+        { topic: TOPICS.quarantine, numPartitions: 1 },
+        { topic: TOPICS.deadLetter, numPartitions: 1 },
       ],
     });
     const cache = new Cache(this, 'Cache', {
@@ -56,6 +59,7 @@ export class PipelineStack extends Stack {
       securityGroup: network.cacheSg,
       nodes: config.cacheNodes,
       nodeType: config.cacheNodeType,
+      removalPolicy: dataRemoval,
     });
     const kafkaEnv = {
       KAFKA_BROKERS: streaming.bootstrapBrokers,
@@ -63,10 +67,16 @@ export class PipelineStack extends Stack {
       LOG_LEVEL: 'INFO',
     };
 
+    // Scheduled runs that Lambda could not start or that failed land here, not in a silent retry.
+    const missedRuns = new Queue(this, 'MissedFetchRuns', {
+      queueName: name('missed-fetch-runs'),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: dataRemoval,
+    });
     const fetchers = Object.values(SOURCES).map((source) => {
-      const token = new Secret(this, `${source.name}Token`, {
-        description: `API token of the ${source.name} source ({"token": …})`,
-      });
+      const token = apiTokenSecret(this, `${source.name}Token`, `the ${source.name} source`);
       const fetcher = new PipelineFunction(this, `Fetch-${source.name}`, {
         entry: 'functions/fetch/index.ts',
         description: `Fetches ${source.path} from ${source.name} and publishes to ${source.topic}`,
@@ -75,8 +85,9 @@ export class PipelineStack extends Stack {
         logRetention: config.logRetention,
         logGroupName: logGroupName(config.stage, `fetch-${source.name}`),
         timeout: Duration.minutes(5),
-        // One run at a time per source: overlapping runs would only publish the same records twice.
-        reservedConcurrency: 1,
+        ...(config.fetchReservedConcurrency !== undefined && {
+          reservedConcurrency: config.fetchReservedConcurrency,
+        }),
         environment: {
           ...kafkaEnv,
           SOURCE: source.name,
@@ -85,10 +96,13 @@ export class PipelineStack extends Stack {
       }).bindSecret('SOURCE_TOKEN_SECRET_ARN', token);
       fetcher.fn.node.addDependency(streaming.topicsResource);
       streaming.grantWrite(fetcher.fn, [source.topic, TOPICS.quarantine]);
+      // The next scheduled run starts where this one would have: no retry of a failed run,
+      // neither by Scheduler nor by Lambda's own asynchronous retries (2 by default, up to 6 h).
+      fetcher.fn.configureAsyncInvoke({ retryAttempts: 0 });
       new Schedule(this, `Schedule-${source.name}`, {
         description: `Fetch ${source.name} every ${config.fetchRateMinutes} min`,
         schedule: ScheduleExpression.rate(Duration.minutes(config.fetchRateMinutes)),
-        target: new LambdaInvoke(fetcher.fn, { retryAttempts: 0 }),
+        target: new LambdaInvoke(fetcher.fn, { retryAttempts: 0, deadLetterQueue: missedRuns }),
       });
       new CfnOutput(this, `${source.name}TokenSecretArn`, {
         value: token.secretArn,
@@ -102,17 +116,18 @@ export class PipelineStack extends Stack {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
-      visibilityTimeout: Duration.minutes(6),
+      // Six times the replay function's timeout, as Lambda advises for an SQS trigger.
+      visibilityTimeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES * 6),
+      removalPolicy: dataRemoval,
     });
     const failedBatches = new Queue(this, 'FailedBatchQueue', {
       queueName: name('failed-batches'),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: dataRemoval,
     });
-    const analyticsToken = new Secret(this, 'AnalyticsToken', {
-      description: 'API token of the Analytics API ({"token": …})',
-    });
+    const analyticsToken = apiTokenSecret(this, 'AnalyticsToken', 'the Analytics API');
     const mergeEnv = {
       ...kafkaEnv,
       REDIS_URL: cache.url,
@@ -137,20 +152,28 @@ export class PipelineStack extends Stack {
     streaming.grantWrite(merge.fn, [TOPICS.quarantine]);
     const groups = sourceTopics.map((topic) => `${name('merge')}-${topic}`);
     streaming.grantConsume(merge.fn, sourceTopics, groups);
+    // The mappings are written out rather than through ManagedKafkaEventSource, which would add
+    // the AWSLambdaMSKExecutionRole managed policy (logs and kafka on "*") and kafka:ListScramSecrets
+    // (SASL/SCRAM, not used here); grantConsume gives the same access scoped to this cluster.
+    const failedBatchDestination = new SqsDlq(failedBatches);
     sourceTopics.forEach((topic, index) => {
-      merge.fn.addEventSource(
-        new ManagedKafkaEventSource({
-          clusterArn: streaming.clusterArn,
-          topic,
-          consumerGroupId: groups[index],
-          batchSize: config.mergeBatchSize,
-          maxBatchingWindow: Duration.seconds(config.mergeBatchingWindowSeconds),
-          startingPosition: StartingPosition.TRIM_HORIZON,
-          retryAttempts: config.mergeRetryAttempts,
-          onFailure: new SqsDlq(failedBatches),
-          provisionedPollerConfig: { minimumPollers: 1, maximumPollers: config.mergeMaxPollers },
-        }),
-      );
+      merge.fn.addEventSourceMapping(`Mapping-${topic}`, {
+        eventSourceArn: streaming.clusterArn,
+        kafkaTopic: topic,
+        kafkaConsumerGroupId: groups[index],
+        batchSize: config.mergeBatchSize,
+        maxBatchingWindow: Duration.seconds(config.mergeBatchingWindowSeconds),
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        retryAttempts: config.mergeRetryAttempts,
+        onFailure: failedBatchDestination,
+        // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
+        // group of pollers, so the pair costs what one mapping would.
+        provisionedPollerConfig: {
+          minimumPollers: 1,
+          maximumPollers: config.mergeMaxPollers,
+          pollerGroupName: name('merge-pollers'),
+        },
+      });
     });
     merge.fn.node.addDependency(streaming.topicsResource);
 
@@ -162,8 +185,7 @@ export class PipelineStack extends Stack {
       securityGroup: network.mergeSg,
       logRetention: config.logRetention,
       logGroupName: logGroupName(config.stage, 'replay'),
-      timeout: Duration.minutes(5),
-      reservedConcurrency: 2,
+      timeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES),
       environment: mergeEnv,
     })
       .bindSecret('REDIS_AUTH_SECRET_ARN', cache.authSecret)
@@ -172,6 +194,8 @@ export class PipelineStack extends Stack {
       new SqsEventSource(deadLetters, {
         enabled: false,
         batchSize: 10,
+        // At most two replays at once, without reserving any of the account's concurrency.
+        maxConcurrency: 2,
         reportBatchItemFailures: true,
       }),
     );
@@ -198,6 +222,7 @@ export class PipelineStack extends Stack {
     });
     new CfnOutput(this, 'BootstrapBrokers', { value: streaming.bootstrapBrokers });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetters.queueUrl });
+    new CfnOutput(this, 'MissedFetchRunsQueueUrl', { value: missedRuns.queueUrl });
     new CfnOutput(this, 'ReplayFunctionName', { value: replay.fn.functionName });
     new CfnOutput(this, 'MergeFunctionName', { value: merge.fn.functionName });
     for (const { source, fetcher } of fetchers)

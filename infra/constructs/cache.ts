@@ -1,3 +1,4 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { IVpc, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
@@ -10,6 +11,8 @@ export type CacheProps = {
   /** 1 for a dev stage; 2 or more turns on automatic failover across AZs. */
   nodes: number;
   nodeType: string;
+  /** RETAIN outside dev: deleting the stack keeps the join state and delivery records. */
+  removalPolicy: RemovalPolicy;
 };
 
 /**
@@ -53,6 +56,8 @@ export class Cache extends Construct {
       cacheSubnetGroupName: subnets.ref,
       securityGroupIds: [props.securityGroup.securityGroupId],
     });
+    this.group.applyRemovalPolicy(props.removalPolicy);
+    this.authSecret.applyRemovalPolicy(props.removalPolicy);
     this.url = `rediss://${this.group.attrPrimaryEndPointAddress}:${this.group.attrPrimaryEndPointPort}`;
   }
 }

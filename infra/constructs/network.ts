@@ -1,3 +1,4 @@
+import { CfnResource, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   FlowLogDestination,
   FlowLogTrafficType,
@@ -7,6 +8,7 @@ import {
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
+import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -49,6 +51,7 @@ export class Network extends Construct {
         },
       },
     });
+    this.#retainRestrictDefaultSgLogs(props.logRetention);
     const group = (name: string, description: string, allowAllOutbound: boolean) =>
       new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
     this.fetchSg = group('FetchSg', 'fetch functions', true);
@@ -74,17 +77,61 @@ export class Network extends Construct {
     // The event source mapping's ENIs carry the cluster's security group.
     endpointSg.addIngressRule(this.kafkaSg, Port.tcp(443), 'HTTPS from the event source mapping');
     this.kafkaSg.addEgressRule(endpointSg, Port.tcp(443), 'event source mapping to AWS endpoints');
-    for (const [name, service] of [
-      ['SecretsManager', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-      ['Sqs', InterfaceVpcEndpointAwsService.SQS],
-      ['Sts', InterfaceVpcEndpointAwsService.STS],
+    // Each endpoint allows only the calls the pipeline makes through it (the default policy
+    // allows every action of the service).
+    for (const [name, service, actions] of [
+      [
+        'SecretsManager',
+        InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        ['secretsmanager:GetSecretValue'],
+      ],
+      [
+        'Sqs',
+        InterfaceVpcEndpointAwsService.SQS,
+        [
+          'sqs:SendMessage',
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+        ],
+      ],
+      // The event source mapping assumes the function's role through STS.
+      ['Sts', InterfaceVpcEndpointAwsService.STS, ['sts:AssumeRole', 'sts:GetCallerIdentity']],
     ] as const) {
-      this.vpc.addInterfaceEndpoint(name, {
+      const endpoint = this.vpc.addInterfaceEndpoint(name, {
         service,
         securityGroups: [endpointSg],
         privateDnsEnabled: true,
         open: false,
       });
+      endpoint.addToPolicy(
+        new PolicyStatement({
+          principals: [new AnyPrincipal()],
+          actions: [...actions],
+          resources: ['*'],
+        }),
+      );
     }
+  }
+
+  /**
+   * The VPC's default-security-group restriction is a CDK framework function whose log group
+   * Lambda would create on first use, without retention. Create it here, with retention, before
+   * the function runs.
+   */
+  #retainRestrictDefaultSgLogs(retention: RetentionDays): void {
+    const stack = Stack.of(this);
+    const provider = stack.node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    const handler = provider?.node.tryFindChild('Handler');
+    const restriction = this.vpc.node.tryFindChild('RestrictDefaultSecurityGroupCustomResource');
+    if (!(handler instanceof CfnResource) || !restriction) return;
+    const logs = new LogGroup(this, 'RestrictDefaultSgLogs', {
+      logGroupName: Fn.join('', ['/aws/lambda/', handler.ref]),
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    restriction.node.addDependency(logs);
   }
 }

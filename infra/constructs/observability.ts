@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
@@ -9,7 +9,8 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ILogGroup, QueryDefinition, QueryString } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -41,11 +42,39 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const { config } = props;
+    // CloudWatch can publish to an encrypted topic only through a customer managed key that
+    // lets it use the key (the AWS managed alias/aws/sns key cannot), and a topic policy.
+    const { account, region, partition } = Stack.of(this);
+    const cloudwatch = new ServicePrincipal('cloudwatch.amazonaws.com');
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': account },
+      ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+    };
+    const alarmKey = new Key(this, 'AlarmTopicKey', {
+      description: `${props.stage} pipeline alarm topic`,
+      enableKeyRotation: true,
+    });
+    alarmKey.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [cloudwatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: fromOurAlarms,
+      }),
+    );
     this.alarmTopic = new Topic(this, 'Alarms', {
       displayName: `${props.stage} pipeline alarms`,
       enforceSSL: true,
-      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      masterKey: alarmKey,
     });
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [cloudwatch],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: fromOurAlarms,
+      }),
+    );
     if (config.alarmEmail)
       this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
     const notify = new SnsAction(this.alarmTopic);
@@ -107,7 +136,8 @@ export class Observability extends Construct {
         alarmDescription:
           'More than 5% of merge invocations failed (each failure retries its batch).',
         metric: new MathExpression({
-          expression: '100 * errors / MAX([invocations, 1])',
+          // Periods without invocations divide by zero and yield no point (missing data).
+          expression: '100 * errors / invocations',
           usingMetrics: {
             errors: props.merge.metricErrors(),
             invocations: props.merge.metricInvocations(),

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -9,6 +10,25 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * esbuild settings of every function of ours. Everything is bundled, the AWS SDK included: the
+ * runtime's SDK is whatever version Lambda ships that week, and some of our dependencies (the
+ * MSK IAM signer) import SDK packages the runtime does not have at all. test/artifact loads
+ * these bundles where nothing but Node's builtins resolves.
+ */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  forceDockerBundling: false,
+  mainFields: ['module', 'main'],
+  // kafkajs and ioredis are CommonJS and call require(); give the ESM bundle one.
+  banner:
+    "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  externalModules: [],
+};
 
 export type PipelineFunctionProps = {
   /** Entry file, relative to the repository root (e.g. functions/fetch/index.ts). */
@@ -22,31 +42,65 @@ export type PipelineFunctionProps = {
   environment: Record<string, string>;
   timeout?: Duration;
   memorySize?: number;
-  /** Caps concurrent executions; undefined leaves the account pool shared. */
+  /**
+   * Caps concurrent executions. Undefined (the default) leaves the account pool shared: a new
+   * account's quota of 10 cannot give any of it away (Lambda keeps 10 unreserved).
+   */
   reservedConcurrency?: number;
+  /** What happens to the log group when the stack is deleted. */
+  logRemovalPolicy?: RemovalPolicy;
 };
 
 /**
  * The project's Lambda function: Node 22 on arm64, ESM bundle built by the local esbuild (no
- * Docker), in the VPC's private subnets, X-Ray tracing, its own log group with retention.
+ * Docker), in the VPC's private subnets, X-Ray tracing, its own log group with retention, and
+ * its own role that may write to that log group only (no AWS managed policies).
  */
 export class PipelineFunction extends Construct {
   readonly fn: NodejsFunction;
   readonly logGroup: LogGroup;
+  readonly role: Role;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
     this.logGroup = new LogGroup(this, 'Logs', {
       logGroupName: props.logGroupName,
       retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${id}: its own log group, its VPC network interfaces, and what the stack grants`,
+    });
+    this.role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    // Lambda's own network interfaces in the VPC; EC2 grants these on "*" only.
+    this.role.addToPolicy(
+      new PolicyStatement({
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DescribeSecurityGroups',
+          'ec2:DescribeVpcs',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
     this.fn = new NodejsFunction(this, 'Function', {
       entry: join(ROOT, props.entry),
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       handler: 'handler',
       description: props.description,
+      role: this.role,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
@@ -64,18 +118,7 @@ export class PipelineFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: id,
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        forceDockerBundling: false,
-        mainFields: ['module', 'main'],
-        // kafkajs and ioredis are CommonJS and call require(); give the ESM bundle one.
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        externalModules: ['@aws-sdk/*'],
-      },
+      bundling: BUNDLING,
     });
   }
 

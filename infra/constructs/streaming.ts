@@ -1,9 +1,9 @@
-import { CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IVpc, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
 import {
   AwsCustomResource,
@@ -12,9 +12,8 @@ import {
   Provider,
 } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import type { TopicSpec } from '../../shared/adapters/kafka-topics.ts';
 import { PipelineFunction } from './pipeline-function.ts';
-
-export type TopicSpec = { name: string; partitions: number };
 
 export type StreamingProps = {
   vpc: IVpc;
@@ -25,7 +24,16 @@ export type StreamingProps = {
   adminLogGroupName: string;
   /** Topics created at deploy time (MSK does not create topics for you). */
   topics: TopicSpec[];
+  /**
+   * Replication the topics are created with: -1 (the broker's default) on MSK Serverless, which
+   * fixes replication at 3 and refuses other values.
+   */
+  replicationFactor: number;
   clusterName: string;
+  /** Log group of the custom resource framework's own function (named, with retention). */
+  providerLogGroupName: string;
+  /** RETAIN outside dev: deleting the stack then keeps the cluster and its records. */
+  removalPolicy: RemovalPolicy;
 };
 
 /**
@@ -50,6 +58,7 @@ export class Streaming extends Construct {
         { subnetIds: subnets.subnetIds, securityGroups: [props.kafkaSg.securityGroupId] },
       ],
     });
+    this.cluster.applyRemovalPolicy(props.removalPolicy);
     this.clusterArn = this.cluster.attrArn;
 
     const brokers = new AwsCustomResource(this, 'BootstrapBrokers', {
@@ -62,6 +71,10 @@ export class Streaming extends Construct {
       },
       policy: AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.clusterArn] }),
       installLatestAwsSdk: false,
+      logGroup: new LogGroup(this, 'BootstrapBrokersLogs', {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
     });
     this.bootstrapBrokers = brokers.getResponseField('BootstrapBrokerStringSaslIam');
 
@@ -77,7 +90,7 @@ export class Streaming extends Construct {
       environment: { KAFKA_BROKERS: this.bootstrapBrokers, KAFKA_AUTH: 'iam' },
     });
     this.topicAdmin = admin.fn;
-    this.grantConnect(admin.fn, ['kafka-cluster:AlterCluster']);
+    this.grantConnect(admin.fn);
     admin.fn.addToRolePolicy(
       new PolicyStatement({
         actions: [
@@ -85,18 +98,23 @@ export class Streaming extends Construct {
           'kafka-cluster:DescribeTopic',
           'kafka-cluster:DescribeTopicDynamicConfiguration',
         ],
-        resources: props.topics.map((topic) => this.topicArn(topic.name)),
+        resources: props.topics.map((spec) => this.topicArn(spec.topic)),
       }),
     );
-    const provider = new Provider(this, 'TopicProvider', { onEventHandler: admin.fn });
+    const provider = new Provider(this, 'TopicProvider', {
+      onEventHandler: admin.fn,
+      logGroup: new LogGroup(this, 'TopicProviderLogs', {
+        logGroupName: props.providerLogGroupName,
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
     this.topicsResource = new CustomResource(this, 'Topics', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::KafkaTopics',
       properties: {
-        topics: props.topics.map((topic) => ({
-          topic: topic.name,
-          numPartitions: topic.partitions,
-        })),
+        topics: props.topics,
+        replicationFactor: props.replicationFactor,
       },
     });
   }

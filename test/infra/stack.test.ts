@@ -1,11 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app.ts';
 import { configFromContext } from '../../infra/config.ts';
+import { synthesize } from '../support/synth.ts';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 type PolicyResource = { Properties: { PolicyDocument: { Statement: Statement[] } } };
@@ -14,12 +12,7 @@ let template: Template;
 let outdir: string;
 
 beforeAll(() => {
-  outdir = mkdtempSync(join(tmpdir(), 'cdk-test-'));
-  const { app, stack } = buildApp(
-    new App({ outdir, context: { 'pipeline:stage': 'test', 'pipeline:mergeBatchSize': 250 } }),
-  );
-  app.synth();
-  template = Template.fromStack(stack);
+  ({ template, outdir } = synthesize({ 'pipeline:stage': 'test', 'pipeline:mergeBatchSize': 250 }));
 });
 
 const actionsOf = (statement: Statement) =>
@@ -72,7 +65,7 @@ describe('the synthesized stack', () => {
       template.hasResourceProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
-        ReservedConcurrentExecutions: 1,
+        ReservedConcurrentExecutions: Match.absent(),
         Environment: { Variables: Match.objectLike({ SOURCE: source, KAFKA_AUTH: 'iam' }) },
       });
     }
@@ -159,10 +152,21 @@ describe('the synthesized stack', () => {
     }
   });
 
-  it('allows no action on "*" except X-Ray tracing', () => {
+  it('allows no action on "*" except X-Ray tracing and Lambda\'s own VPC network interfaces', () => {
     const wildcards = allStatements().filter((s) => s.Resource === '*');
     const actions = new Set(wildcards.flatMap(actionsOf));
-    expect([...actions].sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    expect([...actions].sort()).toEqual([
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:CreateNetworkInterface',
+      'ec2:DeleteNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeVpcs',
+      'ec2:UnassignPrivateIpAddresses',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
   });
 
   it('publishes a dashboard, the alarms on an SNS topic, and four saved queries', () => {
