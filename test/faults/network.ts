@@ -71,7 +71,11 @@ export class OwnRedis {
   #child: ChildProcess | undefined;
   port = 0;
 
-  constructor(private readonly dir: string) {}
+  /** `password` turns on AUTH (requirepass), as ElastiCache with an auth token does. */
+  constructor(
+    private readonly dir: string,
+    private readonly options: { password?: string } = {},
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -95,6 +99,7 @@ export class OwnRedis {
         'always',
         '--save',
         '',
+        ...(this.options.password ? ['--requirepass', this.options.password] : []),
       ],
       { stdio: 'ignore' },
     );

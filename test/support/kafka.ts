@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 
-export type TopicMessage = { key: string | null; value: string; headers: Record<string, string> };
+export type TopicMessage = {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+  partition: number;
+  offset: string;
+  timestamp: number;
+};
 
 /**
  * Reads a topic from the beginning until `count` messages have arrived (or the deadline), with
@@ -23,8 +30,11 @@ export async function readTopic(
       done = resolve;
     });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ message, partition }) => {
         messages.push({
+          partition,
+          offset: message.offset,
+          timestamp: Number(message.timestamp),
           key: message.key?.toString() ?? null,
           value: message.value?.toString() ?? '',
           headers: Object.fromEntries(

@@ -25,7 +25,11 @@ export type Synthesized = { template: Template; stack: PipelineStack; outdir: st
 export function synthesize(overrides: Record<string, unknown> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-test-'));
   const { app, stack } = buildApp(
-    new App({ outdir, context: { ...cdkJsonContext(), ...overrides } }),
+    // The CLI also turns on asset metadata (which bundle each function deploys).
+    new App({
+      outdir,
+      context: { ...cdkJsonContext(), 'aws:cdk:enable-asset-metadata': true, ...overrides },
+    }),
   );
   app.synth();
   return { template: Template.fromStack(stack), stack, outdir };
