@@ -6,6 +6,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
+import type { AdminEnvironment, FetchEnvironment, MergeEnvironment } from '../shared/config.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import type { PipelineConfig } from './config.ts';
 import { apiTokenSecret } from './constructs/api-token-secret.ts';
@@ -65,7 +66,7 @@ export class PipelineStack extends Stack {
       KAFKA_BROKERS: streaming.bootstrapBrokers,
       KAFKA_AUTH: 'iam',
       LOG_LEVEL: 'INFO',
-    };
+    } satisfies AdminEnvironment;
 
     // Scheduled runs that Lambda could not start or that failed land here, not in a silent retry.
     const missedRuns = new Queue(this, 'MissedFetchRuns', {
@@ -92,7 +93,7 @@ export class PipelineStack extends Stack {
           ...kafkaEnv,
           SOURCE: source.name,
           SOURCE_BASE_URL: config.sourceBaseUrls[source.name] ?? '',
-        },
+        } satisfies FetchEnvironment,
       }).bindSecret('SOURCE_TOKEN_SECRET_ARN', token);
       fetcher.fn.node.addDependency(streaming.topicsResource);
       streaming.grantWrite(fetcher.fn, [source.topic, TOPICS.quarantine]);
@@ -134,7 +135,7 @@ export class PipelineStack extends Stack {
       ANALYTICS_URL: config.analyticsUrl,
       DEAD_LETTER_TARGET: 'sqs',
       DEAD_LETTER_QUEUE_URL: deadLetters.queueUrl,
-    };
+    } satisfies MergeEnvironment;
     const merge = new PipelineFunction(this, 'Merge', {
       entry: 'functions/merge/index.ts',
       description: 'Joins customers and products by id and delivers them to Analytics once',

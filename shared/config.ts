@@ -121,6 +121,22 @@ export function loadAdminConfig(env: Env = process.env): AdminConfig {
 export type FetchConfig = z.infer<typeof fetchSchema>;
 export type MergeConfig = z.infer<typeof mergeSchema>;
 
+/**
+ * The variables a deployment may give a function, by the names its loader parses: the CDK
+ * stack types the environment it sets with these, so renaming a setting fails the typecheck.
+ */
+type EnvironmentOf<Schema extends z.ZodObject> = { [Name in keyof z.input<Schema>]?: string };
+export type AdminEnvironment = EnvironmentOf<typeof adminSchema>;
+export type FetchEnvironment = EnvironmentOf<typeof fetchSchema>;
+export type MergeEnvironment = EnvironmentOf<typeof mergeSchema>;
+
+/** Every setting each loader parses (the env contract test compares the template with these). */
+export const SETTINGS = {
+  admin: Object.keys(adminSchema.shape),
+  fetch: Object.keys(fetchSchema.shape),
+  merge: Object.keys(mergeSchema.shape),
+} as const;
+
 /** Settings of the fetch function. Throws ConfigError naming the first bad setting. */
 export function loadFetchConfig(env: Env = process.env): FetchConfig {
   return withIam(parseEnv(fetchSchema, env));

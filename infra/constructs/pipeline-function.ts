@@ -8,6 +8,10 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { FetchEnvironment, MergeEnvironment } from '../../shared/config.ts';
+
+/** A setting that carries a secret's ARN, as the config module names it. */
+type SecretSetting = Extract<keyof (FetchEnvironment & MergeEnvironment), `${string}_SECRET_ARN`>;
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -123,7 +127,7 @@ export class PipelineFunction extends Construct {
   }
 
   /** Lets the function read a secret and tells it where: the env value and the grant together. */
-  bindSecret(setting: string, secret: ISecret): this {
+  bindSecret(setting: SecretSetting, secret: ISecret): this {
     this.fn.addEnvironment(setting, secret.secretArn);
     secret.grantRead(this.fn);
     return this;

@@ -13,6 +13,7 @@ import {
 } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { TopicSpec } from '../../shared/adapters/kafka-topics.ts';
+import type { AdminEnvironment } from '../../shared/config.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 
 export type StreamingProps = {
@@ -87,7 +88,10 @@ export class Streaming extends Construct {
       logGroupName: props.adminLogGroupName,
       timeout: Duration.minutes(5),
       memorySize: 256,
-      environment: { KAFKA_BROKERS: this.bootstrapBrokers, KAFKA_AUTH: 'iam' },
+      environment: {
+        KAFKA_BROKERS: this.bootstrapBrokers,
+        KAFKA_AUTH: 'iam',
+      } satisfies AdminEnvironment,
     });
     this.topicAdmin = admin.fn;
     this.grantConnect(admin.fn);

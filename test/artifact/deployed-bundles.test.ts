@@ -103,7 +103,9 @@ async function messagesSince(topic: string, before: Map<number, bigint>): Promis
   const after = await highWatermarks(topic);
   let total = 0;
   for (const offset of after.values()) total += Number(offset);
-  const all = await readTopic(kafka, topic, total);
+  const all = await readTopic(kafka, topic, total, 90_000);
+  if (all.length < total)
+    throw new Error(`read ${all.length} of the ${total} messages of ${topic}`);
   return all.filter((message) => BigInt(message.offset) >= (before.get(message.partition) ?? 0n));
 }
 
@@ -145,12 +147,15 @@ beforeAll(async () => {
     password: REDIS_PASSWORD,
   }).start();
   kafka = new Kafka({ brokers: inject('kafkaBrokers').split(','), logLevel: logLevel.NOTHING });
-  const synthesized = synthesize({
-    'pipeline:stage': 'artifact',
-    'pipeline:crmBaseUrl': crm.url,
-    'pipeline:inventoryBaseUrl': inventory.url,
-    'pipeline:analyticsUrl': analytics.url,
-  });
+  const synthesized = synthesize(
+    {
+      'pipeline:stage': 'artifact',
+      'pipeline:crmBaseUrl': crm.url,
+      'pipeline:inventoryBaseUrl': inventory.url,
+      'pipeline:analyticsUrl': analytics.url,
+    },
+    { bundle: true },
+  );
   template = synthesized.template;
   functions = deployedFunctions(template, synthesized.outdir);
   for (const logicalId of Object.keys(template.findResources('AWS::SecretsManager::Secret'))) {

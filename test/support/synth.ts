@@ -20,15 +20,24 @@ export type Synthesized = { template: Template; stack: PipelineStack; outdir: st
 
 /**
  * Synthesizes the app the way `cdk synth` does (cdk.json context, then `overrides`) into a fresh
- * folder, bundles included, and returns the stack's template and the cloud assembly folder.
+ * folder and returns the stack's template and the cloud assembly folder. The function bundles are
+ * built only with `bundle: true` (the artifact tests); template assertions do not need them.
  */
-export function synthesize(overrides: Record<string, unknown> = {}): Synthesized {
+export function synthesize(
+  overrides: Record<string, unknown> = {},
+  { bundle = false }: { bundle?: boolean } = {},
+): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-test-'));
   const { app, stack } = buildApp(
     // The CLI also turns on asset metadata (which bundle each function deploys).
     new App({
       outdir,
-      context: { ...cdkJsonContext(), 'aws:cdk:enable-asset-metadata': true, ...overrides },
+      context: {
+        ...cdkJsonContext(),
+        'aws:cdk:enable-asset-metadata': true,
+        ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+        ...overrides,
+      },
     }),
   );
   app.synth();

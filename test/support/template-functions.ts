@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 
@@ -28,8 +27,9 @@ type FunctionResource = {
 };
 
 /**
- * The functions of ours in a synthesized template: those whose asset is an ESM bundle
- * (index.mjs). CDK's own framework functions are left out.
+ * The functions of ours in a synthesized template: those PipelineFunction built (they carry
+ * POWERTOOLS_SERVICE_NAME). CDK's own framework functions are left out. `assetDir` holds the
+ * bundle (index.mjs) when the app was synthesized with bundling.
  */
 export function deployedFunctions(template: Template, outdir: string): DeployedFunction[] {
   const resources = template.findResources('AWS::Lambda::Function') as Record<
@@ -39,9 +39,9 @@ export function deployedFunctions(template: Template, outdir: string): DeployedF
   return Object.entries(resources).flatMap(([logicalId, resource]) => {
     const assetPath = resource.Metadata?.['aws:asset:path'];
     if (typeof assetPath !== 'string') return [];
-    const assetDir = join(outdir, assetPath);
-    if (!existsSync(join(assetDir, 'index.mjs'))) return [];
     const environment = resource.Properties.Environment?.Variables ?? {};
+    if (typeof environment.POWERTOOLS_SERVICE_NAME !== 'string') return [];
+    const assetDir = join(outdir, assetPath);
     return [
       {
         logicalId,

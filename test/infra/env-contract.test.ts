@@ -1,0 +1,85 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  loadAdminConfig,
+  loadFetchConfig,
+  loadMergeConfig,
+  SETTINGS,
+} from '../../shared/config.ts';
+import { synthesize } from '../support/synth.ts';
+import { type DeployedFunction, deployedFunctions } from '../support/template-functions.ts';
+
+/*
+ * The contract between the stack and the functions: what each function gets in the template is
+ * what its config loader parses. A renamed setting fails here (and in tsc), not at a cold start.
+ */
+
+let functions: DeployedFunction[];
+let template: Template;
+
+beforeAll(() => {
+  const synthesized = synthesize({ 'pipeline:stage': 'contract' });
+  template = synthesized.template;
+  functions = deployedFunctions(template, synthesized.outdir);
+});
+
+/** Variables Lambda, Node or Powertools read, not our config loaders. */
+const PLATFORM = new Set(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']);
+
+const LOADERS = {
+  TopicAdmin: { settings: SETTINGS.admin, load: loadAdminConfig },
+  'Fetch-crm': { settings: SETTINGS.fetch, load: loadFetchConfig },
+  'Fetch-inventory': { settings: SETTINGS.fetch, load: loadFetchConfig },
+  Merge: { settings: SETTINGS.merge, load: loadMergeConfig },
+  Replay: { settings: SETTINGS.merge, load: loadMergeConfig },
+} as const;
+
+/** What a deploy-time value looks like once CloudFormation has resolved it. */
+function deployTimeValue(name: string): string {
+  if (name === 'KAFKA_BROKERS') return 'b-1.msk.example:9098,b-2.msk.example:9098';
+  if (name === 'REDIS_URL') return 'rediss://master.cache.example:6380';
+  if (name.endsWith('_ARN')) return `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}`;
+  if (name.endsWith('_URL')) return 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue';
+  throw new Error(`no deploy-time value for ${name}`);
+}
+
+describe('the environment each function gets', () => {
+  it('covers every function of ours', () => {
+    expect(functions.map((fn) => fn.name).sort()).toEqual(Object.keys(LOADERS).sort());
+  });
+
+  it('sets only variables its config loader parses', () => {
+    for (const fn of functions) {
+      const loader = LOADERS[fn.name as keyof typeof LOADERS];
+      const unknown = Object.keys(fn.environment).filter(
+        (name) => !PLATFORM.has(name) && !(loader.settings as readonly string[]).includes(name),
+      );
+      expect({ fn: fn.name, unknown }).toEqual({ fn: fn.name, unknown: [] });
+    }
+  });
+
+  it('parses with the loader of the function, as deployed', () => {
+    for (const fn of functions) {
+      const loader = LOADERS[fn.name as keyof typeof LOADERS];
+      const env = Object.fromEntries(
+        Object.entries(fn.environment).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : deployTimeValue(name),
+        ]),
+      );
+      const config = loader.load({ ...env, AWS_REGION: 'eu-west-1' });
+      expect(config).toMatchObject({ KAFKA_AUTH: 'iam' });
+    }
+  });
+
+  it('names the merge dead-letter queue the template creates', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          DEAD_LETTER_TARGET: 'sqs',
+          DEAD_LETTER_QUEUE_URL: { Ref: Match.stringLikeRegexp('^DeadLetterQueue') },
+        }),
+      },
+    });
+  });
+});

@@ -1,0 +1,212 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cdkJsonContext, synthesize } from '../support/synth.ts';
+
+/*
+ * What a first `cdk deploy` into a fresh account needs from the template, one assertion per
+ * thing that would have rolled it back or left it quietly broken.
+ */
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+type Statement = { Action: string | string[]; Resource: unknown; Principal?: unknown };
+
+let template: Template;
+
+beforeAll(() => {
+  ({ template } = synthesize({ 'pipeline:stage': 'fresh' }));
+});
+
+const resources = (type: string) =>
+  Object.entries(template.findResources(type) as Record<string, Resource>);
+const actionsOf = (statement: Statement) =>
+  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+const statementsOf = (type: string, path: (props: Record<string, unknown>) => unknown) =>
+  resources(type).flatMap(
+    ([, resource]) => (path(resource.Properties) as { Statement: Statement[] }).Statement,
+  );
+const policyStatements = () => statementsOf('AWS::IAM::Policy', (props) => props.PolicyDocument);
+
+describe('a first deploy into a fresh account', () => {
+  it('reserves no concurrency (a new account keeps all 10 of its quota unreserved)', () => {
+    for (const [, fn] of resources('AWS::Lambda::Function'))
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('reserves fetch concurrency only when asked to', () => {
+    const { template: reserved } = synthesize({
+      'pipeline:stage': 'fresh',
+      'pipeline:fetchReservedConcurrency': 1,
+    });
+    const fetchers = Object.values(
+      reserved.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { SOURCE: Match.anyValue() } } },
+      }),
+    ) as Resource[];
+    expect(fetchers).toHaveLength(2);
+    for (const fn of fetchers) expect(fn.Properties.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it("creates topics at the broker's default replication, which MSK Serverless requires", () => {
+    template.hasResourceProperties('Custom::KafkaTopics', { replicationFactor: -1 });
+  });
+
+  it('encrypts the alarm topic with a key CloudWatch may use, and lets CloudWatch publish', () => {
+    const [[, topic]] = resources('AWS::SNS::Topic') as [[string, Resource]];
+    const keyRef = topic.Properties.KmsMasterKeyId as { 'Fn::GetAtt'?: string[] };
+    const keyId = keyRef['Fn::GetAtt']?.[0] ?? '';
+    const key = template.findResources('AWS::KMS::Key')[keyId] as Resource | undefined;
+    expect(key).toBeDefined();
+    const keyStatements = (key?.Properties.KeyPolicy as { Statement: Statement[] }).Statement;
+    expect(keyStatements).toContainEqual(
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      }),
+    );
+    const topicStatements = statementsOf('AWS::SNS::TopicPolicy', (props) => props.PolicyDocument);
+    expect(topicStatements).toContainEqual(
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Effect: 'Allow',
+      }),
+    );
+  });
+
+  it('runs scheduled fetches once: no Lambda async retries, and a dead-letter queue on the schedules', () => {
+    const fetchers = Object.keys(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { SOURCE: Match.anyValue() } } },
+      }),
+    );
+    expect(fetchers).toHaveLength(2);
+    for (const logicalId of fetchers)
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: logicalId },
+        MaximumRetryAttempts: 0,
+      });
+    const schedules = resources('AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(2);
+    for (const [, schedule] of schedules)
+      expect(schedule.Properties.Target).toMatchObject({
+        RetryPolicy: { MaximumRetryAttempts: 0 },
+        DeadLetterConfig: {
+          Arn: { 'Fn::GetAtt': [expect.stringMatching(/^MissedFetchRuns/), 'Arn'] },
+        },
+      });
+  });
+
+  it('computes the merge error rate with documented metric math', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: '100 * errors / invocations' })]),
+    });
+  });
+
+  it('creates API token secrets in the JSON shape the functions read, marked until filled in', () => {
+    const tokens = resources('AWS::SecretsManager::Secret').filter(
+      ([id]) => /Token/.test(id) && !id.startsWith('Cache'),
+    );
+    expect(tokens).toHaveLength(3);
+    for (const [, secret] of tokens) {
+      const generate = secret.Properties.GenerateSecretString as Record<string, string>;
+      expect(generate.GenerateStringKey).toBe('token');
+      expect(Object.keys(JSON.parse(generate.SecretStringTemplate ?? '{}'))).toEqual([
+        'placeholder',
+      ]);
+    }
+  });
+
+  it('grants no kafka-cluster:AlterCluster, no SCRAM listing and no AWS managed policy to our functions', () => {
+    const actions = policyStatements().flatMap(actionsOf);
+    expect(actions).not.toContain('kafka-cluster:AlterCluster');
+    expect(actions).not.toContain('kafka:ListScramSecrets');
+    const roles = resources('AWS::IAM::Role').filter(([id]) =>
+      /^(Fetch|Merge|Replay|StreamingTopicAdmin)/.test(id),
+    );
+    expect(roles).toHaveLength(5);
+    for (const [, role] of roles) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('lets each function write logs to its own log group only', () => {
+    const logStatements = policyStatements().filter((s) =>
+      actionsOf(s).some((action) => action.startsWith('logs:')),
+    );
+    expect(logStatements.length).toBeGreaterThanOrEqual(5);
+    for (const statement of logStatements) {
+      expect(statement.Resource).not.toBe('*');
+      expect(JSON.stringify(statement.Resource)).toMatch(/"Fn::GetAtt":\["\w+Logs\w*","Arn"\]/);
+    }
+  });
+
+  it('limits each VPC endpoint to the calls the pipeline makes through it', () => {
+    const endpoints = resources('AWS::EC2::VPCEndpoint').filter(
+      ([, endpoint]) => endpoint.Properties.VpcEndpointType === 'Interface',
+    );
+    expect(endpoints).toHaveLength(3);
+    for (const [, endpoint] of endpoints) {
+      const statements = (endpoint.Properties.PolicyDocument as { Statement: Statement[] })
+        .Statement;
+      const actions = statements.flatMap(actionsOf);
+      expect(actions.length).toBeGreaterThan(0);
+      for (const action of actions) expect(action).not.toMatch(/\*$/);
+    }
+  });
+
+  it('gives every function, the CDK framework ones included, a log group with retention', () => {
+    const groups = new Map(resources('AWS::Logs::LogGroup'));
+    const namedGroups = [...groups.values()].map((group) =>
+      JSON.stringify(group.Properties.LogGroupName),
+    );
+    for (const [logicalId, fn] of resources('AWS::Lambda::Function')) {
+      const logging = fn.Properties.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined;
+      const group = logging?.LogGroup?.Ref ? groups.get(logging.LogGroup.Ref) : undefined;
+      const byName = namedGroups.some((name) => name?.includes(`{"Ref":"${logicalId}"}`));
+      expect({ logicalId, managed: Boolean(group) || byName }).toEqual({
+        logicalId,
+        managed: true,
+      });
+    }
+    for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
+  });
+
+  it('gives the dead-letter queue six times its consumer timeout of visibility', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'fresh-pipeline-dead-letters',
+      VisibilityTimeout: 6 * 5 * 60,
+    });
+  });
+
+  it('deletes data with a dev stack and keeps it with any other', () => {
+    const dataTypes = ['AWS::MSK::ServerlessCluster', 'AWS::ElastiCache::ReplicationGroup'];
+    const { template: dev } = synthesize({ 'pipeline:stage': 'dev' });
+    for (const type of dataTypes) {
+      for (const resource of Object.values(dev.findResources(type)))
+        expect(resource.DeletionPolicy).toBe('Delete');
+      for (const [, resource] of resources(type)) expect(resource.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  it('lets both Kafka mappings share one group of provisioned pollers', () => {
+    const mappings = resources('AWS::Lambda::EventSourceMapping').filter(
+      ([, mapping]) => mapping.Properties.Topics !== undefined,
+    );
+    expect(mappings).toHaveLength(2);
+    const groups = mappings.map(
+      ([, mapping]) =>
+        (mapping.Properties.ProvisionedPollerConfig as { PollerGroupName?: string })
+          .PollerGroupName,
+    );
+    expect(groups).toEqual(['fresh-pipeline-merge-pollers', 'fresh-pipeline-merge-pollers']);
+  });
+
+  it('carries every feature flag a new CDK app gets (no unconfigured-flags notice)', () => {
+    const recommended = JSON.parse(
+      readFileSync(join('node_modules', 'aws-cdk-lib', 'recommended-feature-flags.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    const context = cdkJsonContext();
+    for (const [flag, value] of Object.entries(recommended))
+      expect({ flag, value: context[flag] }).toEqual({ flag, value });
+  });
+});
