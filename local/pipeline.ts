@@ -98,6 +98,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       SOURCE: name,
       SOURCE_BASE_URL: sourceMocks[name].url,
       PAGE_SIZE: String(options.pageSize ?? 100),
+      // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
     });
     return buildFetchRuntime(config, options.fetchLogger?.(name));
   });
@@ -173,6 +176,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     totals.fetch[name] ??= {
       source: name,
       correlationId: '',
+      outcome: 'complete',
+      mode: 'full',
+      unchanged: 0,
       fetched: 0,
       published: 0,
       quarantined: 0,
@@ -182,21 +188,27 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       runs: 0,
       failures: 0,
     };
-    const total = totals.fetch[name];
+    const total = totals.fetch[name] as StageTotals['fetch'][string];
     total.runs++;
     try {
-      const summary = await fetchers[name](undefined);
-      for (const key of [
-        'fetched',
-        'published',
-        'quarantined',
-        'pages',
-        'retries',
-        'durationMs',
-      ] as const)
-        total[key] += summary[key];
-      total.correlationId = summary.correlationId;
-      return summary;
+      // A paused run (time or page budget spent) is continued at once: one invocation each.
+      for (;;) {
+        const summary = await fetchers[name](undefined);
+        for (const key of [
+          'fetched',
+          'published',
+          'quarantined',
+          'unchanged',
+          'pages',
+          'retries',
+          'durationMs',
+        ] as const)
+          total[key] += summary[key];
+        total.correlationId = summary.correlationId;
+        total.outcome = summary.outcome;
+        total.mode = summary.mode;
+        if (summary.outcome !== 'paused') return summary;
+      }
     } catch (error) {
       total.failures++;
       throw error;
@@ -249,7 +261,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
       await Promise.allSettled([
         mergeRuntime.close(),
-        ...fetchRuntimes.map((runtime) => runtime.publisher.disconnect()),
+        ...fetchRuntimes.map((runtime) => runtime.close()),
       ]);
       await Promise.allSettled([crm.close(), inventory.close(), analytics.close()]);
     },
