@@ -88,7 +88,9 @@ export class StyledSourceMock {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
       return;
     }
-    this.#list(url, res);
+    const { value, headers } = this.#list(url);
+    res.writeHead(200, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(value));
   }
 
   #authorized(req: IncomingMessage, url: URL): boolean {
@@ -128,16 +130,13 @@ export class StyledSourceMock {
       .end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: seconds }));
   }
 
-  #list(url: URL, res: ServerResponse): void {
+  #list(url: URL): { value: unknown; headers?: Record<string, string> } {
     const since = this.options.changeParam && url.searchParams.get(this.options.changeParam);
     const all = since
       ? this.options.records.filter((r) => typeof r.updatedAt === 'string' && r.updatedAt >= since)
       : this.options.records;
     const size = Number(url.searchParams.get('limit') ?? url.searchParams.get('pageSize') ?? 100);
-    const json = (value: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(200, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(value));
-    };
+    const json = (value: unknown, headers: Record<string, string> = {}) => ({ value, headers });
     let items: MockRecord[];
     switch (this.options.paging) {
       case 'none':
