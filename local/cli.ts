@@ -6,6 +6,7 @@ import { checkRedis, provideKafka } from './environment.ts';
 import { javaMapString } from './mocks/servers.ts';
 import { type LocalPipeline, startLocalPipeline } from './pipeline.ts';
 import { summarize, verifyDelivery } from './report.ts';
+import { AUTH_TYPES, localSources, PAGING_STYLES } from './sources.ts';
 import { Terminal } from './terminal.ts';
 
 const USAGE = `Usage: npm run local -- [options]
@@ -26,6 +27,17 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
                       Analytics answers 503 during the first N cycles: those payloads go to
                       the dead_letter topic after their retries (default 0)
   --replay            after the last cycle, replay the dead_letter topic into Analytics
+  --crm-url URL       read customers from this list endpoint instead of the mock
+  --inventory-url URL read products from this list endpoint instead of the mock
+  --analytics-url URL deliver to this Analytics endpoint (e.g. http://host/analytics/data)
+  --config FILE       a pipeline definition: {"sources": [...], "analyticsUrl": …, "secrets": …}
+  --source-style S    mock sources paged by none, page, offset, cursor or link
+  --source-auth A     mock sources asking for none, bearer, apiKeyHeader, apiKeyQuery,
+                      basic or oauth2 auth
+  --full              every fetch ignores the saved cursor (a full re-sync)
+  --invocation-limit D
+                      time one fetch invocation may take (500ms, 5s); a longer run pauses at a
+                      page boundary and the next invocation continues it
   --quiet             do not print each payload Analytics receives
   --verbose           also print the JSON log lines (they always go to .local/logs/)
   --help              this text`;
@@ -45,10 +57,22 @@ function number(
   return value;
 }
 
-function duration(raw: string | undefined): number {
+function oneOf<T extends string>(
+  flag: string,
+  raw: string | undefined,
+  allowed: T[],
+): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!allowed.includes(raw as T)) {
+    throw new Error(`--${flag} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function duration(raw: string | undefined, flag = 'interval'): number {
   if (raw === undefined) return 5_000;
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
-  if (!match) throw new Error(`--interval must look like 500ms, 5s or 1m, got "${raw}"`);
+  if (!match) throw new Error(`--${flag} must look like 500ms, 5s or 1m, got "${raw}"`);
   const unit = match[2] ?? 's';
   return Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
 }
@@ -66,6 +90,14 @@ function parseFlags() {
       'throttle-rate': { type: 'string' },
       'analytics-down-cycles': { type: 'string' },
       replay: { type: 'boolean', default: false },
+      'crm-url': { type: 'string' },
+      'inventory-url': { type: 'string' },
+      'analytics-url': { type: 'string' },
+      config: { type: 'string' },
+      'source-style': { type: 'string' },
+      'source-auth': { type: 'string' },
+      full: { type: 'boolean', default: false },
+      'invocation-limit': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -92,6 +124,19 @@ function parseFlags() {
       1_000_000,
     ),
     replay: values.replay,
+    sources: {
+      crmUrl: values['crm-url'],
+      inventoryUrl: values['inventory-url'],
+      analyticsUrl: values['analytics-url'],
+      config: values.config,
+      sourceStyle: oneOf('source-style', values['source-style'], PAGING_STYLES),
+      sourceAuth: oneOf('source-auth', values['source-auth'], AUTH_TYPES),
+    },
+    full: values.full,
+    invocationLimitMs:
+      values['invocation-limit'] === undefined
+        ? undefined
+        : duration(values['invocation-limit'], 'invocation-limit'),
     quiet: values.quiet,
     verbose: values.verbose,
   };
@@ -115,6 +160,7 @@ async function main(): Promise<number> {
   const topicPrefix = kafka.started ? '' : `run-${runId}.`;
   let pipeline: LocalPipeline | undefined;
   let stopping = false;
+  let sourceMocks: { close(): Promise<void> }[] = [];
   const stop = async (code: number) => {
     if (stopping) return code;
     stopping = true;
@@ -123,6 +169,7 @@ async function main(): Promise<number> {
       say(summarize(pipeline, flags.cycles));
       await pipeline.stop();
     }
+    await Promise.allSettled(sourceMocks.map((mock) => mock.close()));
     await kafka.stop();
     if (kafka.started) say('Kafka broker stopped.');
     say(`Logs: ${terminal.logFile}  (npm run logs -- --id 1)`);
@@ -134,8 +181,14 @@ async function main(): Promise<number> {
     void stop(130).then((code) => process.exit(code));
   });
 
+  const chosen = await localSources({ ...flags.sources, records: flags.records });
+  sourceMocks = chosen.mocks;
+  for (const line of chosen.lines) say(line);
+  const limit = flags.invocationLimitMs;
   terminal.captureLogs();
   pipeline = await startLocalPipeline({
+    ...chosen.options,
+    full: flags.full,
     brokers: kafka.brokers,
     redisUrl: config.REDIS_URL,
     redisKeyPrefix,
@@ -145,7 +198,13 @@ async function main(): Promise<number> {
     batchSize: flags.batchSize,
     sourceFaults: flags.faults,
     analyticsFaults: flags.faults,
-    settings: { LOG_LEVEL: config.LOG_LEVEL },
+    settings: {
+      LOG_LEVEL: config.LOG_LEVEL,
+      ...(limit !== undefined && {
+        FETCH_TIME_LIMIT_MS: String(limit),
+        FETCH_STOP_MARGIN_MS: '0',
+      }),
+    },
     fetchLogger: (source) => createLogger(`fetch-${source}`, config.LOG_LEVEL),
     mergeLogger: createLogger('merge', config.LOG_LEVEL),
     onAnalyticsReceive: (payload) => {

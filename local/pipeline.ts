@@ -11,8 +11,10 @@ import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
-import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
+import type { SourceDefinition } from '../shared/sources/definition.ts';
+import { BUILT_IN_SOURCES, SOURCE_NAMES, SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
+import { AnalyticsRecorder } from './mocks/analytics-proxy.ts';
 import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
 import type { FaultRates } from './mocks/faults.ts';
 import { AnalyticsMock, SourceMock } from './mocks/servers.ts';
@@ -39,6 +41,16 @@ export type LocalPipelineOptions = {
   interceptMerge?: (merge: MergeHandler) => MergeHandler;
   fetchLogger?: (source: string) => Logger;
   mergeLogger?: Logger;
+  /** Source definitions (a `--config` file); the bundled ones when unset. */
+  sources?: SourceDefinition[];
+  /** By source name: the list endpoint of a server the user runs, read instead of the mock. */
+  sourceUrls?: Record<string, string>;
+  /** By source name: more settings for its fetch function (its secret, …). */
+  sourceSettings?: Record<string, Record<string, string>>;
+  /** An Analytics API the user runs: the merge posts to it through a recorder. */
+  analyticsUrl?: string;
+  /** Every fetch ignores the saved cursor (a full re-sync). */
+  full?: boolean;
 };
 
 export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
@@ -67,9 +79,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     clientId: 'local-runtime',
     auth: 'none',
   });
+  const sources = options.sources ?? [...BUILT_IN_SOURCES];
+  const pipelineSources = options.sources && { PIPELINE_SOURCES: JSON.stringify(options.sources) };
   await ensureTopics(kafka, [
-    { topic: topicPrefix + TOPICS.customer, numPartitions: options.partitions ?? 3 },
-    { topic: topicPrefix + TOPICS.inventory, numPartitions: options.partitions ?? 3 },
+    ...sources.map((source) => ({
+      topic: topicPrefix + source.topic,
+      numPartitions: options.partitions ?? 3,
+    })),
     { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
     { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
   ]);
@@ -86,29 +102,57 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     options.sourceFaults,
     13,
   ).start();
-  const analytics = await new AnalyticsMock(
-    options.analyticsFaults,
-    options.onAnalyticsReceive,
-  ).start();
-  const sourceMocks = { crm, inventory } as const;
+  const analytics = options.analyticsUrl
+    ? await new AnalyticsRecorder(options.analyticsUrl, options.onAnalyticsReceive).start()
+    : await new AnalyticsMock(options.analyticsFaults, options.onAnalyticsReceive).start();
+  const sideMocks = { customer: crm, inventory } as const;
+  // Ids published by each source, for the delivery check when a source is not a mock.
+  const publishedIds = new Map<string, Set<string>>();
 
-  const fetchRuntimes = (['crm', 'inventory'] as const).map((name) => {
+  const fetchRuntimes = sources.map((source) => {
+    const name = source.name;
+    const url = options.sourceUrls?.[name];
     const config = loadFetchConfig({
       ...baseEnv,
+      ...pipelineSources,
+      ...options.sourceSettings?.[name],
       SOURCE: name,
-      SOURCE_BASE_URL: sourceMocks[name].url,
+      ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: sideMocks[source.side].url }),
       PAGE_SIZE: String(options.pageSize ?? 100),
+      // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
     });
-    return buildFetchRuntime(config, options.fetchLogger?.(name));
+    const runtime = buildFetchRuntime(config, options.fetchLogger?.(name));
+    const ids = new Set<string>();
+    publishedIds.set(name, ids);
+    const publisher = runtime.publisher;
+    const recording: FetchRuntime = {
+      ...runtime,
+      publisher: {
+        publish: async (topic, messages) => {
+          await publisher.publish(topic, messages);
+          for (const message of messages) if (message.key !== null) ids.add(message.key);
+        },
+        disconnect: () => publisher.disconnect(),
+      },
+    };
+    return recording;
   });
-  const fetchers = {
-    crm: createFetchHandler(fetchRuntimes[0] as FetchRuntime),
-    inventory: createFetchHandler(fetchRuntimes[1] as FetchRuntime),
-  };
+  const fetchers = new Map(
+    fetchRuntimes.map((runtime) => [runtime.source.name, createFetchHandler(runtime)]),
+  );
+  const onMocks = sources.every(
+    (source) =>
+      SOURCE_NAMES.includes(source.name as never) &&
+      source.url === undefined &&
+      !options.sourceUrls?.[source.name],
+  );
 
   const mergeRuntime = buildMergeRuntime(
     loadMergeConfig({
       ...baseEnv,
+      ...pipelineSources,
       REDIS_URL: options.redisUrl,
       REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
       ANALYTICS_URL: analytics.url,
@@ -135,7 +179,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       deadLettered: 0,
     },
   };
-  const esms = [TOPICS.customer, TOPICS.inventory].map((base) => {
+  const esms = sources.map(({ topic: base }) => {
     const topic = topicPrefix + base;
     const esm = new EsmEmulator({
       kafka,
@@ -169,10 +213,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   await Promise.all(esms.map(({ esm }) => esm.start()));
 
   /** Runs one fetch of a source (what one scheduled invocation does) and adds up its summary. */
-  const fetchOnce = async (name: 'crm' | 'inventory'): Promise<FetchSummary> => {
+  const fetchOnce = async (name: string): Promise<FetchSummary> => {
+    const fetcher = fetchers.get(name);
+    if (!fetcher) throw new Error(`no source named ${name}`);
     totals.fetch[name] ??= {
       source: name,
       correlationId: '',
+      outcome: 'complete',
+      mode: 'full',
+      unchanged: 0,
       fetched: 0,
       published: 0,
       quarantined: 0,
@@ -182,21 +231,27 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       runs: 0,
       failures: 0,
     };
-    const total = totals.fetch[name];
+    const total = totals.fetch[name] as StageTotals['fetch'][string];
     total.runs++;
     try {
-      const summary = await fetchers[name](undefined);
-      for (const key of [
-        'fetched',
-        'published',
-        'quarantined',
-        'pages',
-        'retries',
-        'durationMs',
-      ] as const)
-        total[key] += summary[key];
-      total.correlationId = summary.correlationId;
-      return summary;
+      // A paused run (time or page budget spent) is continued at once: one invocation each.
+      for (;;) {
+        const summary = await fetcher(options.full ? { full: true } : undefined);
+        for (const key of [
+          'fetched',
+          'published',
+          'quarantined',
+          'unchanged',
+          'pages',
+          'retries',
+          'durationMs',
+        ] as const)
+          total[key] += summary[key];
+        total.correlationId = summary.correlationId;
+        total.outcome = summary.outcome;
+        total.mode = summary.mode;
+        if (summary.outcome !== 'paused') return summary;
+      }
     } catch (error) {
       total.failures++;
       throw error;
@@ -219,7 +274,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     fetchOnce,
     /** One schedule tick: both sources fetched at once. Failed fetches are reported, not thrown. */
     async runCycle(): Promise<PromiseSettledResult<FetchSummary>[]> {
-      return Promise.allSettled([fetchOnce('crm'), fetchOnce('inventory')]);
+      return Promise.allSettled(sources.map((source) => fetchOnce(source.name)));
     },
     /** Resolves once the merge consumers have committed everything published so far. */
     drain(timeoutMs = 120_000, onWait?: () => void) {
@@ -240,6 +295,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     },
     /** Ids that both mock sources hold now: the ids Analytics should hear about. */
     idsInBoth(): Set<string> {
+      if (!onMocks) {
+        // Counted from what the sources' fetch functions published in this run.
+        const bySide = (side: string) =>
+          new Set(
+            sources
+              .filter((source) => source.side === side)
+              .flatMap((source) => [...(publishedIds.get(source.name) ?? [])]),
+          );
+        const products = bySide('inventory');
+        return new Set([...bySide('customer')].filter((id) => products.has(id)));
+      }
       const products = new Set(inventory.records.map((record) => String(record.id)));
       return new Set(
         crm.records.map((record) => String(record.id)).filter((id) => products.has(id)),
@@ -249,7 +315,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
       await Promise.allSettled([
         mergeRuntime.close(),
-        ...fetchRuntimes.map((runtime) => runtime.publisher.disconnect()),
+        ...fetchRuntimes.map((runtime) => runtime.close()),
       ]);
       await Promise.allSettled([crm.close(), inventory.close(), analytics.close()]);
     },

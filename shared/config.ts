@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { SOURCE_NAMES, type SourceName } from './sources/registry.ts';
+import { parseSourceDefinitions, type SourceDefinition } from './sources/definition.ts';
+import { BUILT_IN_SOURCES } from './sources/registry.ts';
 
 /**
  * The one module that reads the environment. Each function parses its settings once at start;
@@ -51,23 +52,45 @@ const common = {
   MAX_RECORD_BYTES: int(100, 100_000, 100_000),
 };
 
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port');
+
+/** Source definitions as JSON (a `--config` file locally); the bundled registry when unset. */
+const sourcesSetting = {
+  PIPELINE_SOURCES: z.string().optional(),
+};
+
 const fetchSchema = z.object({
   ...common,
-  SOURCE: z.enum(SOURCE_NAMES as [SourceName, ...SourceName[]], {
-    error: `must be one of ${SOURCE_NAMES.join(', ')}`,
-  }),
-  SOURCE_BASE_URL: httpUrl,
+  ...sourcesSetting,
+  SOURCE: z.string({ error: 'is required (the name of a source definition)' }).min(1),
+  /** The list endpoint as a full URL; else the definition's url, else SOURCE_BASE_URL + path. */
+  SOURCE_URL: httpUrl.optional(),
+  SOURCE_BASE_URL: httpUrl.optional(),
+  /** The source's secret: Secrets Manager on AWS; the text itself or a file locally. */
+  SOURCE_SECRET_ARN: z.string().startsWith('arn:').optional(),
   SOURCE_TOKEN_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  SOURCE_SECRET: z.string().min(1).optional(),
+  SOURCE_SECRET_FILE: z.string().min(1).optional(),
   PAGE_SIZE: int(1, 10_000, 100),
   MAX_PAGES: int(1, 1_000_000, 10_000),
+  /** Where the cursor, checkpoint and lease live; without it every run is full. */
+  REDIS_URL: redisUrl.optional(),
+  REDIS_AUTH_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  REDIS_KEY_PREFIX: z.string().default(''),
+  /** Caps one invocation's run (on Lambda the remaining time caps it too). */
+  FETCH_TIME_LIMIT_MS: z.coerce.number().int().min(100).max(86_400_000).optional(),
+  /** Time kept free at the end of an invocation: no page is started inside it. */
+  FETCH_STOP_MARGIN_MS: int(0, 600_000, 10_000),
+  FETCH_LEASE_MS: int(1_000, 3_600_000, 120_000),
 });
 
 const mergeSchema = z
   .object({
     ...common,
-    REDIS_URL: z
-      .string()
-      .regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port'),
+    ...sourcesSetting,
+    REDIS_URL: redisUrl,
     REDIS_AUTH_SECRET_ARN: z.string().startsWith('arn:').optional(),
     REDIS_KEY_PREFIX: z.string().default(''),
     JOIN_TTL_SECONDS: int(0, 365 * 86_400, 7 * 86_400),
@@ -118,8 +141,30 @@ export function loadAdminConfig(env: Env = process.env): AdminConfig {
   return withIam(parseEnv(adminSchema, env));
 }
 
-export type FetchConfig = z.infer<typeof fetchSchema>;
-export type MergeConfig = z.infer<typeof mergeSchema>;
+export type FetchConfig = z.infer<typeof fetchSchema> & {
+  /** The definition named by SOURCE. */
+  source: SourceDefinition;
+  /** Its list endpoint, resolved. */
+  endpoint: string;
+  /** Where its secret comes from, when its auth needs one. */
+  secret?: { arn: string } | { file: string } | { text: string };
+};
+export type MergeConfig = z.infer<typeof mergeSchema> & { sources: SourceDefinition[] };
+
+/** The source definitions of a deployment: PIPELINE_SOURCES, else the bundled registry. */
+function sourcesOf(json: string | undefined): SourceDefinition[] {
+  if (json === undefined) return [...BUILT_IN_SOURCES];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (error) {
+    throw new ConfigError(
+      'PIPELINE_SOURCES',
+      `PIPELINE_SOURCES is not JSON (${(error as Error).message})`,
+    );
+  }
+  return parseSourceDefinitions(raw, 'PIPELINE_SOURCES');
+}
 
 /**
  * The variables a deployment may give a function, by the names its loader parses: the CDK
@@ -139,22 +184,55 @@ export const SETTINGS = {
 
 /** Settings of the fetch function. Throws ConfigError naming the first bad setting. */
 export function loadFetchConfig(env: Env = process.env): FetchConfig {
-  return withIam(parseEnv(fetchSchema, env));
+  const parsed = withIam(parseEnv(fetchSchema, env));
+  const sources = sourcesOf(parsed.PIPELINE_SOURCES);
+  const source = sources.find((candidate) => candidate.name === parsed.SOURCE);
+  if (!source) {
+    throw new ConfigError(
+      'SOURCE',
+      `SOURCE must be one of ${sources.map((candidate) => candidate.name).join(', ')}`,
+    );
+  }
+  const base = parsed.SOURCE_BASE_URL?.replace(/\/$/, '');
+  const endpoint =
+    parsed.SOURCE_URL ??
+    source.url ??
+    (base !== undefined && source.path !== undefined ? base + source.path : undefined);
+  if (endpoint === undefined) {
+    throw new ConfigError(
+      'SOURCE_URL',
+      `source "${source.name}" has no endpoint: set SOURCE_URL, or SOURCE_BASE_URL for its path ${source.path ?? ''}`.trim(),
+    );
+  }
+  const arn = parsed.SOURCE_SECRET_ARN ?? parsed.SOURCE_TOKEN_SECRET_ARN;
+  const secret =
+    arn !== undefined
+      ? { arn }
+      : parsed.SOURCE_SECRET_FILE !== undefined
+        ? { file: parsed.SOURCE_SECRET_FILE }
+        : parsed.SOURCE_SECRET !== undefined
+          ? { text: parsed.SOURCE_SECRET }
+          : undefined;
+  if (source.auth.type !== 'none' && secret === undefined) {
+    throw new ConfigError(
+      'SOURCE_SECRET',
+      `source "${source.name}": auth.type "${source.auth.type}" needs a secret: set SOURCE_SECRET_ARN (AWS), SOURCE_SECRET or SOURCE_SECRET_FILE`,
+    );
+  }
+  return { ...parsed, source, endpoint, ...(secret && { secret }) };
 }
 
 /** Settings of the merge function. Throws ConfigError naming the first bad setting. */
 export function loadMergeConfig(env: Env = process.env): MergeConfig {
-  return withIam(parseEnv(mergeSchema, env));
+  const parsed = withIam(parseEnv(mergeSchema, env));
+  return { ...parsed, sources: sourcesOf(parsed.PIPELINE_SOURCES) };
 }
 
 const localSchema = z.object({
   LOG_LEVEL: common.LOG_LEVEL,
   /** An existing broker to use; when unset, the local runtime starts its own. */
   KAFKA_BROKERS: z.string().pipe(brokerList).optional(),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port')
-    .default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
 });
 
 export type LocalConfig = z.infer<typeof localSchema>;

@@ -65,3 +65,26 @@ export class DependencyUnavailableError extends Error {
     super(`${dependency} is not reachable at ${address}: ${detail}`);
   }
 }
+
+/** A source's credentials are missing, malformed, or its token endpoint refused them. */
+export class SourceAuthError extends Error {
+  override readonly name = 'SourceAuthError';
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
+    super(`source "${source}" authentication failed: ${detail}`);
+  }
+}
+
+/** A fetch run's pagination went wrong in a way no retry fixes (a loop, a foreign Link). */
+export class PaginationError extends Error {
+  override readonly name = 'PaginationError';
+  constructor(
+    readonly source: string,
+    readonly url: string,
+    detail: string,
+  ) {
+    super(`source "${source}" pagination failed at ${url}: ${detail}`);
+  }
+}

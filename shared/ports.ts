@@ -16,9 +16,47 @@ export interface Publisher {
 
 /** Reads one page of a source listing, retrying transient failures itself. */
 export interface SourcePageReader {
-  readPage(page: number, pageSize: number): Promise<SourcePage>;
+  /** Reads the page at this URL (as built by the source's pagination) and finds the next one. */
+  readPage(url: string): Promise<SourcePage>;
+  /** The URL without any secret in it, safe to save and to log. */
+  redact(url: string): string;
   /** Retries done so far, for the run summary. */
   readonly retries: number;
+}
+
+/** Where an unfinished fetch run stands: enough for the next invocation to continue it. */
+export type SyncCheckpoint = {
+  runId: string;
+  mode: 'full' | 'incremental';
+  /** The change value the run asked from, as sent to the source. */
+  since?: string;
+  /** The URL of the first page not yet published (secrets removed). */
+  next: string;
+  pages: number;
+  published: number;
+  /** The highest change value published so far (ms for timestamps), or null. */
+  maxChange: number | null;
+  startedAt: string;
+};
+
+/**
+ * Durable per-source sync state: the cursor, the checkpoint of an unfinished run, and the lease
+ * that keeps two runs of one source apart. Every call resolves once the change is stored.
+ */
+export interface SyncStateStore {
+  /** Takes the lease for `ttlMs` unless another owner holds it; true when taken. */
+  acquireLease(source: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Extends the lease; false when this owner no longer holds it. */
+  renewLease(source: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(source: string, owner: string): Promise<void>;
+  /** The highest change value of the last complete run, or null before the first. */
+  readCursor(source: string): Promise<number | null>;
+  readCheckpoint(source: string): Promise<SyncCheckpoint | null>;
+  saveCheckpoint(source: string, checkpoint: SyncCheckpoint): Promise<void>;
+  /** Ends a run: moves the cursor (unless null) and deletes the checkpoint, atomically. */
+  completeRun(source: string, cursor: number | null): Promise<void>;
+  /** Forgets an unfinished run (a full re-sync asked for while one was paused). */
+  clearCheckpoint(source: string): Promise<void>;
 }
 
 /** An input that could not be processed, kept with the reason and where it came from. */

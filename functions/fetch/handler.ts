@@ -4,28 +4,43 @@ import { publishFetchMetrics } from '../../shared/metrics.ts';
 import { type FetchSummary, fetchSource } from '../../shared/pipeline/fetch-source.ts';
 import type { FetchRuntime } from './runtime.ts';
 
-/** What EventBridge Scheduler sends; every field is optional. */
-export type FetchEvent = { correlationId?: string } | undefined;
+/**
+ * What EventBridge Scheduler sends; every field is optional. `full: true` ignores the saved
+ * cursor and re-reads the whole source.
+ */
+export type FetchEvent = { correlationId?: string; full?: boolean } | undefined;
 
-/** The fetch handler over a built runtime: one run of the source, one summary line. */
+/** The fetch handler over a built runtime: one run (or part of one) of the source, one summary. */
 export function createFetchHandler(runtime: FetchRuntime) {
   return async (event: FetchEvent, context?: Context): Promise<FetchSummary> => {
     const { logger, source, config } = runtime;
     const correlationId = event?.correlationId ?? randomUUID();
+    const started = Date.now();
     if (context) logger.addContext(context);
     logger.appendKeys({ correlationId, source: source.name });
+    const limits = [
+      context ? context.getRemainingTimeInMillis() : undefined,
+      config.FETCH_TIME_LIMIT_MS,
+    ].filter((limit): limit is number => limit !== undefined);
+    const stopAt =
+      limits.length > 0 ? started + Math.min(...limits) - config.FETCH_STOP_MARGIN_MS : undefined;
     try {
       const summary = await fetchSource({
         source,
         topic: runtime.topic,
+        endpoint: config.endpoint,
         reader: runtime.newReader(),
         publisher: runtime.publisher,
         quarantine: runtime.quarantine,
         log: logger,
         correlationId,
-        pageSize: config.PAGE_SIZE,
+        pageSize: runtime.pageSize,
         maxPages: config.MAX_PAGES,
         maxRecordBytes: config.MAX_RECORD_BYTES,
+        state: await runtime.state(),
+        full: event?.full === true,
+        leaseMs: config.FETCH_LEASE_MS,
+        ...(stopAt !== undefined && { stopAt }),
       });
       logger.info('fetch summary', { summary });
       publishFetchMetrics(runtime.metrics, summary);

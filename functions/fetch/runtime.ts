@@ -1,14 +1,21 @@
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Redis } from 'ioredis';
 import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
+import { RateLimiter } from '../../shared/adapters/rate-limit.ts';
+import { connectRedis } from '../../shared/adapters/redis.ts';
+import { RedisSyncState } from '../../shared/adapters/redis-sync-state.ts';
 import { secretReader } from '../../shared/adapters/secrets.ts';
+import { createAuthenticator, type SecretText } from '../../shared/adapters/source-auth.ts';
 import { HttpSourceReader } from '../../shared/adapters/source-reader.ts';
 import { TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { FetchConfig } from '../../shared/config.ts';
 import type { RetryPolicy } from '../../shared/domain/retry-policy.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
-import type { Publisher } from '../../shared/ports.ts';
-import { SOURCES, type SourceDefinition, TOPICS } from '../../shared/sources/registry.ts';
+import type { Publisher, SyncStateStore } from '../../shared/ports.ts';
+import { pageSizeOf, type SourceDefinition } from '../../shared/sources/definition.ts';
+import { TOPICS } from '../../shared/sources/registry.ts';
 
 /** Everything a fetch invocation needs, built once per container and reused while warm. */
 export type FetchRuntime = {
@@ -20,6 +27,10 @@ export type FetchRuntime = {
   newReader: () => HttpSourceReader;
   quarantine: TopicQuarantineSink;
   topic: string;
+  pageSize: number;
+  /** The sync state store, connected on first use; undefined when REDIS_URL is not set. */
+  state: () => Promise<SyncStateStore | undefined>;
+  close(): Promise<void>;
 };
 
 export function retryPolicyOf(
@@ -36,9 +47,23 @@ export function retryPolicyOf(
   };
 }
 
+/** The source secret's text, from Secrets Manager, a file (read once) or the setting itself. */
+function secretTextOf(secret: FetchConfig['secret']): SecretText | undefined {
+  if (secret === undefined) return undefined;
+  if ('arn' in secret) return secretReader(secret.arn);
+  if ('file' in secret) {
+    let text: Promise<string> | undefined;
+    return () => {
+      text ??= readFile(secret.file, 'utf8');
+      return text;
+    };
+  }
+  return async () => secret.text;
+}
+
 /** Wires the fetch function's adapters from its config. Connects nothing until first use. */
 export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRuntime {
-  const source = SOURCES[config.SOURCE];
+  const { source } = config;
   const log = logger ?? createLogger(`fetch-${source.name}`, config.LOG_LEVEL);
   const kafka = createKafka(
     {
@@ -50,23 +75,46 @@ export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRu
     (line) => log.warn(line),
   );
   const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
-  const token = secretReader(config.SOURCE_TOKEN_SECRET_ARN, 'token');
+  const policy = retryPolicyOf(config);
+  // Built once per container: an OAuth2 token and the rate limit outlive one invocation.
+  const auth = createAuthenticator(source.name, source.auth, secretTextOf(config.secret), policy);
+  const limiter = source.rateLimit ? new RateLimiter(source.rateLimit) : undefined;
+  const pageSize = pageSizeOf(source, config.PAGE_SIZE);
+  let redis: Promise<Redis> | undefined;
+  const redisUrl = config.REDIS_URL;
   return {
     config,
     source,
     logger: log,
     metrics: createMetrics(`fetch-${source.name}`, config.METRICS),
     publisher,
+    pageSize,
     topic: config.TOPIC_PREFIX + source.topic,
     quarantine: new TopicQuarantineSink(publisher, config.TOPIC_PREFIX + TOPICS.quarantine),
     newReader: () =>
       new HttpSourceReader({
         source,
-        baseUrl: config.SOURCE_BASE_URL,
-        policy: retryPolicyOf(config),
-        ...(token && { token }),
+        policy,
+        pageSize,
+        auth,
+        limiter,
         onRetry: (failure) =>
           log.warn('source request retried', { source: source.name, ...failure }),
       }),
+    async state() {
+      if (redisUrl === undefined) return undefined;
+      redis ??= (async () => {
+        const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
+        return connectRedis({ url: redisUrl, ...(password !== undefined && { password }) });
+      })().catch((error: unknown) => {
+        redis = undefined;
+        throw error;
+      });
+      return new RedisSyncState(await redis, config.REDIS_KEY_PREFIX);
+    },
+    async close() {
+      await publisher.disconnect();
+      if (redis) (await redis.catch(() => undefined))?.disconnect();
+    },
   };
 }

@@ -78,7 +78,9 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       quarantine: new TopicQuarantineSink(publisher, prefix + TOPICS.quarantine),
       log,
       sourceForTopic: (topic: string) =>
-        topic.startsWith(prefix) ? sourceForTopic(topic.slice(prefix.length)) : undefined,
+        topic.startsWith(prefix)
+          ? sourceForTopic(topic.slice(prefix.length), config.sources)
+          : undefined,
       concurrency: config.ANALYTICS_CONCURRENCY,
       maxRecordBytes: config.MAX_RECORD_BYTES,
     };

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import {
   backoffDelay,
   isRetryableStatus,
@@ -13,7 +14,12 @@ export type HttpAttemptFailure = {
   delayMs: number;
 };
 
-export type HttpResult = { status: number; body: string; attempts: number };
+export type HttpResult = {
+  status: number;
+  body: string;
+  attempts: number;
+  headers?: IncomingHttpHeaders;
+};
 
 export type HttpRetryOptions = {
   policy: RetryPolicy;
@@ -21,6 +27,8 @@ export type HttpRetryOptions = {
   onRetry?: (failure: HttpAttemptFailure) => void;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Awaited before every attempt (a source's rate limit). */
+  beforeAttempt?: () => Promise<void> | undefined;
 };
 
 /** Thrown when every try failed; carries the last status (if any) and the attempt count. */
@@ -47,15 +55,16 @@ export async function requestWithRetry(
   init: HttpRequest,
   options: HttpRetryOptions,
 ): Promise<HttpResult> {
-  const { policy, onRetry, sleep = sleepFor, random = Math.random } = options;
+  const { policy, onRetry, beforeAttempt, sleep = sleepFor, random = Math.random } = options;
   let last: { status?: number; error: string } = { error: 'not tried' };
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
+    await beforeAttempt?.();
     try {
       const response = await sendHttp(url, init, policy.timeoutMs);
       const { body } = response;
       if (!isRetryableStatus(response.status)) {
-        return { status: response.status, body, attempts: attempt };
+        return { status: response.status, body, attempts: attempt, headers: response.headers };
       }
       const retryAfter = response.headers['retry-after'];
       retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null);

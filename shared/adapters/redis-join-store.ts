@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { JoinState } from '../domain/merge.ts';
-import type { Customer, Product } from '../domain/records.ts';
+import type { SourceRecord } from '../domain/records.ts';
 import type { JoinStore, JoinUpsert } from '../ports.ts';
 
 /**
@@ -64,8 +64,8 @@ export class RedisJoinStore implements JoinStore {
       if (error) throw error;
       const [customer, inventory] = reply as [string | null, string | null];
       const state: JoinState = {};
-      if (customer !== null) state.customer = JSON.parse(customer) as Customer;
-      if (inventory !== null) state.inventory = JSON.parse(inventory) as Product;
+      if (customer !== null) state.customer = JSON.parse(customer) as SourceRecord;
+      if (inventory !== null) state.inventory = JSON.parse(inventory) as SourceRecord;
       return state;
     });
   }

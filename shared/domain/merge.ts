@@ -1,23 +1,24 @@
 import { createHash } from 'node:crypto';
-import type { Customer, Product, Side } from './records.ts';
+import type { Side, SourceRecord } from './records.ts';
 
-/** The payload the Analytics API receives: one customer and its product, joined on id. */
-export type MergedPayload = { id: string; customer: Customer; inventory: Product };
+/**
+ * The payload the Analytics API receives: one customer and its product, joined on id, each the
+ * record exactly as its source sent it.
+ */
+export type MergedPayload = { id: string; customer: SourceRecord; inventory: SourceRecord };
 
 /** One side of the join as it is stored: the record plus the version that orders updates. */
 export type StoredSide<T> = { record: T; version: number };
 
 /** The join state of one id after an upsert: whichever sides are known. */
-export type JoinState = { customer?: Customer; inventory?: Product };
+export type JoinState = { customer?: SourceRecord; inventory?: SourceRecord };
 
 /**
- * The version of a record for "newer wins": its updatedAt when the source sets one,
- * else the time it was fetched. Both are milliseconds since the epoch.
+ * The version of a record for "newer wins": its change value when the source sets one (ms for
+ * timestamps), else the time it was fetched (ms since the epoch).
  */
-export function recordVersion(updatedAt: string | null, fetchedAtMs: number): number {
-  if (updatedAt === null) return fetchedAtMs;
-  const parsed = Date.parse(updatedAt);
-  return Number.isNaN(parsed) ? fetchedAtMs : parsed;
+export function recordVersion(change: number | null, fetchedAtMs: number): number {
+  return change ?? fetchedAtMs;
 }
 
 /** Builds the merged payload when both sides are present, else undefined. */

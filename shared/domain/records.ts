@@ -1,57 +1,166 @@
-import { z } from 'zod';
+/**
+ * A record as a source sent it: a JSON object, passed through whole. The pipeline reads a few
+ * fields of it (the id, the declared required fields, the change field) and never rewrites it, so
+ * every field a source sends reaches Analytics unchanged, types and nesting included.
+ */
+export type SourceRecord = Record<string, unknown>;
 
-/** An id as the sources send it: a non-empty string (numbers are rejected, not coerced). */
-const idSchema = z.string().trim().min(1, 'id must be a non-empty string').max(128);
+/** The shape of the sample customers the mocks serve (a SourceRecord may hold more). */
+export type Customer = SourceRecord & {
+  id: string;
+  name: string;
+  email: string;
+  updatedAt: string | null;
+};
 
-/** ISO-8601 timestamp of the source's last change, or null when the source does not track it. */
-const updatedAtSchema = z.iso.datetime({ offset: true }).nullable().default(null);
-
-export const customerSchema = z.object({
-  id: idSchema,
-  name: z.string().min(1),
-  email: z.email(),
-  updatedAt: updatedAtSchema,
-});
-
-export const productSchema = z.object({
-  id: idSchema,
-  name: z.string().min(1),
-  stock: z.number().int().nonnegative(),
-  updatedAt: updatedAtSchema,
-});
-
-export type Customer = z.infer<typeof customerSchema>;
-export type Product = z.infer<typeof productSchema>;
+/** The shape of the sample products the mocks serve (a SourceRecord may hold more). */
+export type Product = SourceRecord & {
+  id: string;
+  name: string;
+  stock: number;
+  updatedAt: string | null;
+};
 
 /** The two sides of a join, named as they appear in the merged payload. */
 export type Side = 'customer' | 'inventory';
 
-export type SideRecord = { customer: Customer; inventory: Product };
+/** Types a required field may be declared with; `any` only asks that it is present and not null. */
+export const FIELD_TYPES = ['any', 'string', 'number', 'integer', 'boolean', 'object', 'array'];
+export type FieldType = 'any' | 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
 
-/** What a validator says about one raw record. */
-export type Validation<T> = { ok: true; record: T } | { ok: false; reason: string; id?: string };
+/** What the pipeline checks in every record of one source (a part of its definition). */
+export type RecordRules = {
+  /** Where the id is, and whether a number there is accepted as its decimal string. */
+  id: { path: string; numbers: 'reject' | 'string' };
+  /** Fields that must be present, not null, and of the declared type. */
+  required: readonly { path: string; type: FieldType }[];
+  /** The field that says when a record last changed: an ISO-8601 timestamp, or a number. */
+  change?: { path: string; kind: 'timestamp' | 'number' } | undefined;
+};
 
-/**
- * Validates one raw record against a schema. Never throws: an invalid record comes back with a
- * reason that names the failing fields, so it can be quarantined.
- */
-export function validateRecord<T extends { id: string }>(
-  schema: z.ZodType<T>,
-  raw: unknown,
-): Validation<T> {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return { ok: true, record: parsed.data };
-  const reason = parsed.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(record)'}: ${issue.message}`)
-    .join('; ');
-  const id = rawId(raw);
-  return id === undefined ? { ok: false, reason } : { ok: false, reason, id };
+/** What the check says about one raw record. `record` is the input itself, not a copy. */
+export type RecordCheck =
+  | { ok: true; id: string; record: SourceRecord; change: number | null }
+  | { ok: false; reason: string; id?: string };
+
+const MAX_ID_LENGTH = 128;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** The value at a dotted path (`data.customer.id`), or undefined when any step is missing. */
+export function readPath(value: unknown, path: string): unknown {
+  let current = value;
+  for (const step of path.split('.')) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string, unknown>)[step];
+  }
+  return current;
 }
 
-/** The id of a raw record when it is a usable string, for quarantine context. */
-export function rawId(raw: unknown): string | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const id = (raw as { id?: unknown }).id;
-  return typeof id === 'string' && id.length > 0 ? id : undefined;
+/**
+ * Checks one raw record against a source's rules. Never throws and never changes the record: a
+ * record that fails comes back with a reason naming the field (and its id when usable), so it
+ * can be quarantined.
+ */
+export function checkRecord(rules: RecordRules, raw: unknown): RecordCheck {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, reason: `record is ${describe(raw)}, not a JSON object` };
+  }
+  const id = readId(rules.id, raw);
+  if (!id.ok) return id;
+  const problems: string[] = [];
+  for (const field of rules.required) {
+    const problem = fieldProblem(readPath(raw, field.path), field.type);
+    if (problem) problems.push(`${field.path}: ${problem}`);
+  }
+  let change: number | null = null;
+  if (rules.change) {
+    const read = readChange(rules.change.kind, readPath(raw, rules.change.path));
+    if (typeof read === 'string') problems.push(`${rules.change.path}: ${read}`);
+    else change = read;
+  }
+  if (problems.length > 0) {
+    return { ok: false, reason: problems.slice(0, 5).join('; '), id: id.id };
+  }
+  return { ok: true, id: id.id, record: raw as SourceRecord, change };
+}
+
+/** The reason a record of this many bytes is refused, or undefined when it fits. */
+export function sizeProblem(bytes: number, maxBytes: number): string | undefined {
+  return bytes > maxBytes ? `record is ${bytes} bytes, over the ${maxBytes}-byte limit` : undefined;
+}
+
+function readId(
+  rule: RecordRules['id'],
+  raw: object,
+): { ok: true; id: string } | { ok: false; reason: string } {
+  const value = readPath(raw, rule.path);
+  if (typeof value === 'number') {
+    if (rule.numbers === 'reject') {
+      return {
+        ok: false,
+        reason: `${rule.path}: is the number ${value}; declare id.numbers "string" to accept numeric ids`,
+      };
+    }
+    if (!Number.isSafeInteger(value)) {
+      return { ok: false, reason: `${rule.path}: ${value} is not a whole number` };
+    }
+    return { ok: true, id: String(value) };
+  }
+  if (value === undefined || value === null)
+    return { ok: false, reason: `${rule.path}: is required` };
+  if (typeof value !== 'string' || value.trim() === '') {
+    return {
+      ok: false,
+      reason: `${rule.path}: must be a non-empty string, got ${describe(value)}`,
+    };
+  }
+  if (value.length > MAX_ID_LENGTH) {
+    return { ok: false, reason: `${rule.path}: id is longer than ${MAX_ID_LENGTH} characters` };
+  }
+  return { ok: true, id: value };
+}
+
+function fieldProblem(value: unknown, type: FieldType): string | undefined {
+  if (value === undefined || value === null) return 'is required';
+  const wrong = `must be ${type === 'integer' || type === 'array' || type === 'object' ? 'an' : 'a'} ${type}, got ${describe(value)}`;
+  switch (type) {
+    case 'any':
+      return undefined;
+    case 'string':
+      return typeof value !== 'string' ? wrong : value === '' ? 'must not be empty' : undefined;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : wrong;
+    case 'integer':
+      return Number.isSafeInteger(value) ? undefined : wrong;
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : wrong;
+    case 'array':
+      return Array.isArray(value) ? undefined : wrong;
+    case 'object':
+      return typeof value === 'object' && !Array.isArray(value) ? undefined : wrong;
+  }
+}
+
+/**
+ * A change value as a number that orders versions (milliseconds for timestamps), null when the
+ * record has none, or a string saying why it cannot be read.
+ */
+export function readChange(kind: 'timestamp' | 'number', value: unknown): number | null | string {
+  if (value === undefined || value === null) return null;
+  if (kind === 'number') {
+    return typeof value === 'number' && Number.isFinite(value)
+      ? value
+      : `must be a number, got ${describe(value)}`;
+  }
+  const ms = typeof value === 'string' && ISO_DATE.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(ms) ? `must be an ISO-8601 timestamp, got ${describe(value)}` : ms;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
 }

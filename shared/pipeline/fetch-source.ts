@@ -1,37 +1,40 @@
-import { validateRecord } from '../domain/records.ts';
-import { SourceResponseError } from '../errors.ts';
-import type { Log } from '../logger.ts';
-import type {
-  OutboundMessage,
-  Publisher,
-  QuarantineEntry,
-  QuarantineSink,
-  SourcePageReader,
-} from '../ports.ts';
-import type { SourcePage } from '../sources/page.ts';
-import type { SourceDefinition } from '../sources/registry.ts';
+import { randomUUID } from 'node:crypto';
+import { formatSince, nextCursor, sinceThreshold } from '../domain/sync.ts';
+import { PaginationError, SourceResponseError } from '../errors.ts';
+import type { SourcePageReader, SyncCheckpoint, SyncStateStore } from '../ports.ts';
+import { firstPageUrl, type SourcePage } from '../sources/page.ts';
+import { type PagePublishDeps, publishPage } from './publish-page.ts';
 
-export type FetchDeps = {
-  source: SourceDefinition;
-  /** Topic the valid records go to (the registry's topic, with any configured prefix). */
-  topic: string;
+export type FetchDeps = PagePublishDeps & {
+  /** The source's list endpoint, resolved from its definition and the deployment. */
+  endpoint: string;
   reader: SourcePageReader;
-  publisher: Publisher;
-  quarantine: QuarantineSink;
-  log: Log;
-  correlationId: string;
   pageSize: number;
+  /** Most pages one invocation reads; a run with more continues in the next invocation. */
   maxPages: number;
-  maxRecordBytes: number;
+  /** Cursor, checkpoint and lease; without it every run is full and cannot be resumed. */
+  state?: SyncStateStore | undefined;
+  /** Ignore the cursor (and any paused incremental run): read everything. */
+  full?: boolean;
+  /** Epoch ms after which no new page is started; the run pauses at a page boundary. */
+  stopAt?: number;
+  /** How long the lease lasts without renewal (it is renewed after each page). */
+  leaseMs?: number;
   now?: () => Date;
 };
 
 export type FetchSummary = {
   source: string;
   correlationId: string;
+  /** complete: the run ended; paused: it stopped at a page boundary to continue; busy: another run holds the lease. */
+  outcome: 'complete' | 'paused' | 'busy';
+  mode: 'full' | 'incremental';
+  /** The change value the run asked from, for incremental runs. */
+  since?: string;
   fetched: number;
   published: number;
   quarantined: number;
+  unchanged: number;
   pages: number;
   retries: number;
   /** The total the source announced, when it did; a mismatch is logged as a warning. */
@@ -40,59 +43,107 @@ export type FetchSummary = {
 };
 
 /**
- * Fetches every page of a source and publishes its records, keyed by id.
+ * Fetches a source and publishes its records, keyed by id, each exactly as the source sent it.
  *
- * 1. Read page n (retries inside the reader), while page n-1 is being published.
- * 2. Validate each record: size, then schema. Invalid ones go to quarantine with the reason.
- * 3. Publish the valid ones (acks=all) with correlation-id, fetched-at and source headers.
- * 4. Stop at the last page; return the counts.
+ * 1. Take the source's lease (another run holds it: return `busy`).
+ * 2. Continue the saved run, or start one: full, or from the saved cursor less the overlap.
+ * 3. Read page n+1 while page n is checked and published; after each page, save where the run
+ *    is and renew the lease. Stop at a page boundary when the time or page budget runs out.
+ * 4. After the last page, move the cursor to the highest change value published and delete
+ *    the checkpoint, together. A run that fails leaves the cursor where it was.
  *
- * Throws when a page cannot be read (after quarantining a malformed body); records published
- * before that stay published, which is safe because the merge step is idempotent.
+ * Throws when a page cannot be read (after quarantining a malformed body) or pagination loops.
  */
 export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
-  const { source, reader, log, correlationId, pageSize } = deps;
+  const { source, reader, log, correlationId, state } = deps;
   const now = deps.now ?? (() => new Date());
   const started = Date.now();
+  const leaseMs = deps.leaseMs ?? 120_000;
   const summary: FetchSummary = {
     source: source.name,
     correlationId,
+    outcome: 'complete',
+    mode: 'full',
     fetched: 0,
     published: 0,
     quarantined: 0,
+    unchanged: 0,
     pages: 0,
     retries: 0,
     durationMs: 0,
   };
-  const readPage = (page: number) => {
-    const pending = reader.readPage(page, pageSize);
-    pending.catch(() => {}); // awaited below; this only keeps a prefetch failure from going unhandled
-    return pending;
-  };
-
+  const owner = randomUUID();
+  if (state && !(await state.acquireLease(source.name, owner, leaseMs))) {
+    log.warn('another run of this source holds the lease; skipping', { source: source.name });
+    summary.outcome = 'busy';
+    return summary;
+  }
+  let url = '';
   try {
-    let pageNumber = 1;
-    let pending: Promise<SourcePage> | undefined = readPage(pageNumber);
+    const run = await startOrResume(deps, now);
+    summary.mode = run.mode;
+    if (run.since !== undefined) summary.since = run.since;
+    const threshold = run.threshold;
+    const seen = new Set<string>([run.next]);
+    let slowestPageMs = 0;
+    url = run.next;
+    let pending: Promise<SourcePage> | undefined = prefetch(reader, url);
+    let invocationPages = 0;
     while (pending) {
+      const pageStarted = Date.now();
       const page: SourcePage = await pending;
       summary.pages++;
+      invocationPages++;
+      run.pages++;
       if (page.total !== undefined) summary.expected = page.total;
-      const next: number | null = page.nextPage;
-      if (next !== null && next <= pageNumber) {
-        throw new SourceResponseError(
-          `${source.path}?page=${pageNumber}`,
-          `next page ${next} does not advance`,
-          '',
+      const next = page.next === null ? null : reader.redact(page.next);
+      if (next !== null && seen.has(next)) {
+        throw new PaginationError(source.name, url, `the next page repeats ${next}`);
+      }
+      if (next !== null) seen.add(next);
+      const budgetLeft =
+        invocationPages < deps.maxPages &&
+        (deps.stopAt === undefined || Date.now() + 2 * slowestPageMs < deps.stopAt);
+      pending = next !== null && budgetLeft ? prefetch(reader, next) : undefined;
+      const outcome = await publishPage(
+        page.items,
+        run.pages,
+        now().toISOString(),
+        threshold,
+        deps,
+      );
+      summary.fetched += outcome.fetched;
+      summary.published += outcome.published;
+      summary.quarantined += outcome.quarantined;
+      summary.unchanged += outcome.unchanged;
+      run.published += outcome.published;
+      run.maxChange = nextCursor(run.maxChange, outcome.maxChange);
+      slowestPageMs = Math.max(slowestPageMs, Date.now() - pageStarted);
+      if (next === null) break;
+      url = next;
+      if (state) {
+        await state.saveCheckpoint(source.name, { ...run, next });
+        if (!(await state.renewLease(source.name, owner, leaseMs))) {
+          throw new PaginationError(source.name, url, 'the lease was lost to another run');
+        }
+      }
+      if (pending === undefined) {
+        summary.outcome = 'paused';
+        log.info(
+          state
+            ? 'pausing at a page boundary; the next invocation continues'
+            : 'stopping at the page limit (no state store to continue from)',
+          { source: source.name, pages: summary.pages, next: url },
         );
+        return summary;
       }
-      pending = next !== null && summary.pages < deps.maxPages ? readPage(next) : undefined;
-      if (next !== null && pending === undefined) {
-        log.warn('stopping at the page limit', { source: source.name, maxPages: deps.maxPages });
-      }
-      await publishPage(page, pageNumber, deps, summary, now().toISOString());
-      pageNumber = next ?? pageNumber;
     }
-    if (summary.expected !== undefined && summary.expected !== summary.fetched) {
+    if (state) await state.completeRun(source.name, run.maxChange);
+    if (
+      summary.expected !== undefined &&
+      summary.expected !== summary.fetched &&
+      run.pages === summary.pages
+    ) {
       log.warn('source announced a different total than it served', {
         source: source.name,
         expected: summary.expected,
@@ -117,67 +168,54 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
   } finally {
     summary.retries = reader.retries;
     summary.durationMs = Date.now() - started;
+    if (state) await state.releaseLease(source.name, owner);
   }
 }
 
-async function publishPage(
-  page: SourcePage,
-  pageNumber: number,
-  deps: FetchDeps,
-  summary: FetchSummary,
-  fetchedAt: string,
-): Promise<void> {
-  const { source, correlationId } = deps;
-  const valid: OutboundMessage[] = [];
-  const invalid: QuarantineEntry[] = [];
-  for (const item of page.items) {
-    summary.fetched++;
-    const raw = JSON.stringify(item) ?? 'undefined';
-    const bytes = Buffer.byteLength(raw);
-    const checked =
-      bytes > deps.maxRecordBytes
-        ? {
-            ok: false as const,
-            reason: `record is ${bytes} bytes, over the ${deps.maxRecordBytes}-byte limit`,
-          }
-        : validateRecord(source.schema, item);
-    if (checked.ok) {
-      valid.push({
-        key: checked.record.id,
-        value: JSON.stringify(checked.record),
-        headers: { 'correlation-id': correlationId, 'fetched-at': fetchedAt, source: source.name },
-      });
-    } else {
-      const id = 'id' in checked ? checked.id : undefined;
-      invalid.push({
-        stage: 'fetch',
-        source: source.name,
-        reason: checked.reason,
-        raw,
-        correlationId,
-        ...(id !== undefined && { id }),
-      });
-      deps.log.warn('record quarantined', {
-        source: source.name,
-        page: pageNumber,
-        id,
-        reason: checked.reason,
-      });
-    }
+type Run = SyncCheckpoint & { threshold: number | null };
+
+/** The saved run to continue, or a new one (full, or incremental from the saved cursor). */
+async function startOrResume(deps: FetchDeps, now: () => Date): Promise<Run> {
+  const { source, state, log } = deps;
+  const change = source.change?.param ? source.change : undefined;
+  const saved = state ? await state.readCheckpoint(source.name) : null;
+  if (saved && !(deps.full && saved.mode === 'incremental')) {
+    log.info('continuing a paused run', {
+      source: source.name,
+      next: saved.next,
+      pages: saved.pages,
+    });
+    const threshold =
+      saved.since !== undefined && change ? parseSince(change.kind, saved.since) : null;
+    return { ...saved, threshold };
   }
-  await Promise.all([
-    deps.publisher.publish(deps.topic, valid),
-    invalid.length > 0 ? deps.quarantine.quarantine(invalid) : Promise.resolve(),
-  ]);
-  summary.published += valid.length;
-  summary.quarantined += invalid.length;
-  for (const message of valid) {
-    deps.log.info('record published', { id: message.key, topic: deps.topic, page: pageNumber });
+  if (saved) await state?.clearCheckpoint(source.name);
+  const cursor = change && !deps.full && state ? await state.readCursor(source.name) : null;
+  const run: Run = {
+    runId: deps.correlationId,
+    mode: cursor === null ? 'full' : 'incremental',
+    next: '',
+    pages: 0,
+    published: 0,
+    maxChange: null,
+    startedAt: now().toISOString(),
+    threshold: null,
+  };
+  if (change && cursor !== null) {
+    run.threshold = sinceThreshold(change, cursor);
+    run.since = formatSince(change, run.threshold);
   }
-  deps.log.info('page published', {
-    source: source.name,
-    page: pageNumber,
-    published: valid.length,
-    quarantined: invalid.length,
-  });
+  run.next = deps.reader.redact(firstPageUrl(source, deps.endpoint, deps.pageSize, run.since));
+  log.info('starting a run', { source: source.name, mode: run.mode, since: run.since });
+  return run;
+}
+
+function parseSince(kind: 'timestamp' | 'number', since: string): number {
+  return kind === 'timestamp' ? Date.parse(since) : Number(since);
+}
+
+function prefetch(reader: SourcePageReader, url: string): Promise<SourcePage> {
+  const pending = reader.readPage(url);
+  pending.catch(() => {}); // awaited by the loop; this only keeps a prefetch failure from going unhandled
+  return pending;
 }

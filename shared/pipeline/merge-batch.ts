@@ -8,7 +8,7 @@ import {
   recordVersion,
 } from '../domain/merge.ts';
 import type { DecodedRecord } from '../domain/msk-event.ts';
-import { validateRecord } from '../domain/records.ts';
+import { checkRecord } from '../domain/records.ts';
 import { AnalyticsDeliveryError } from '../errors.ts';
 import type { Log } from '../logger.ts';
 import type {
@@ -55,7 +55,8 @@ type Joined = { id: string; state: JoinState; record: DecodedRecord };
 /**
  * Merges one MSK batch.
  *
- * 1. Validate each record (JSON, schema of its topic's source); quarantine the bad ones first.
+ * 1. Check each record (JSON, its topic's source rules); quarantine the bad ones first. A good
+ *    record is joined whole, every field as the source sent it.
  * 2. Upsert every valid record into the join state, in batch order, atomically per record.
  * 3. Collapse repeated ids to their latest state; build a payload for each id with both sides.
  * 4. Skip the payloads the idempotency store already holds as delivered (one batched read), then
@@ -145,30 +146,32 @@ function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
       reject('value is not JSON', record.key ?? undefined);
       continue;
     }
-    const checked = validateRecord(source.schema, parsed);
+    const checked = checkRecord(source, parsed);
     if (!checked.ok) {
       reject(checked.reason, checked.id);
       continue;
     }
-    const { record: valid } = checked;
-    if (record.key !== null && record.key !== valid.id) {
-      reject(`key "${record.key}" does not match id "${valid.id}"`, valid.id);
+    const { id } = checked;
+    if (record.key !== null && record.key !== id) {
+      reject(`key "${record.key}" does not match id "${id}"`, id);
       continue;
     }
     const fetchedAt = Date.parse(record.headers['fetched-at'] ?? '');
-    const updatedAt = (valid as { updatedAt?: string | null }).updatedAt ?? null;
     accepted.push({
       record,
       upsert: {
-        id: valid.id,
+        id,
         side: source.side,
-        record: valid,
-        version: recordVersion(updatedAt, Number.isNaN(fetchedAt) ? record.timestamp : fetchedAt),
+        record: checked.record,
+        version: recordVersion(
+          checked.change,
+          Number.isNaN(fetchedAt) ? record.timestamp : fetchedAt,
+        ),
       },
     });
     deps.log.info('record joined', {
       ...where,
-      id: valid.id,
+      id,
       side: source.side,
       correlationId: record.headers['correlation-id'],
     });

@@ -1,40 +1,157 @@
-import type { SourceDefinition } from './registry.ts';
+import { readPath } from '../domain/records.ts';
+import type { SourceDefinition } from './definition.ts';
 
 /** One page of a source listing, as the pipeline needs it. */
 export type SourcePage = {
+  /** The records of the page, exactly as the source sent them. */
   items: unknown[];
-  /** The next page number, or null when this is the last page. */
-  nextPage: number | null;
+  /** The URL of the next page, or null when this is the last page. */
+  next: string | null;
   /** The total number of records, when the source says. */
   total?: number;
 };
 
+/** A page answer: the URL that was asked, the body, and the `Link` header if any. */
+export type PageAnswer = { url: string; body: string; link?: string | undefined };
+
+/** The answer is not the page shape the definition declares. The message says what is wrong. */
+export class PageShapeError extends Error {
+  override readonly name = 'PageShapeError';
+}
+
 /**
- * Reads a page body in the source's declared pagination shape. Throws an Error naming what is
- * wrong (not JSON, no item list, a bad next-page value); never returns a partial page.
+ * The URL of a run's first page: the endpoint with the paging parameters and, for an
+ * incremental run, the change parameter set to `since`.
  */
-export function parsePage(source: SourceDefinition, body: string): SourcePage {
-  let parsed: unknown;
+export function firstPageUrl(
+  source: SourceDefinition,
+  endpoint: string,
+  pageSize: number,
+  since?: string,
+): string {
+  const url = new URL(endpoint);
+  const p = source.pagination;
+  if (p.style === 'page') {
+    url.searchParams.set(p.pageParam, String(p.firstPage));
+    url.searchParams.set(p.sizeParam, String(pageSize));
+  } else if (p.style === 'offset') {
+    url.searchParams.set(p.offsetParam, '0');
+    url.searchParams.set(p.limitParam, String(pageSize));
+  } else if ((p.style === 'cursor' || p.style === 'link') && p.sizeParam) {
+    url.searchParams.set(p.sizeParam, String(pageSize));
+  }
+  if (since !== undefined && source.change?.param) url.searchParams.set(source.change.param, since);
+  return url.toString();
+}
+
+/**
+ * Reads a page answer in the source's declared shape. A body that is a JSON array is the records
+ * themselves and, unless the source pages by count or by `Link`, the one complete page (what the
+ * original APIs send). Throws PageShapeError naming what is wrong; never returns a partial page.
+ */
+export function parsePage(
+  source: SourceDefinition,
+  answer: PageAnswer,
+  pageSize: number,
+): SourcePage {
+  let body: unknown;
   try {
-    parsed = JSON.parse(body);
+    body = JSON.parse(answer.body);
   } catch (error) {
-    throw new Error(`body is not JSON (${(error as Error).message})`);
+    throw new PageShapeError(`body is not JSON (${(error as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error('body is not a JSON object');
+  const isArray = Array.isArray(body);
+  if (!isArray && (typeof body !== 'object' || body === null)) {
+    throw new PageShapeError('body is neither a JSON array nor a JSON object');
   }
-  const fields = parsed as Record<string, unknown>;
-  const { itemsField, nextField } = source.pagination;
-  const items = fields[itemsField];
-  if (!Array.isArray(items)) throw new Error(`field "${itemsField}" is not an array`);
-  const next = fields[nextField] ?? null;
-  if (next !== null && !(Number.isInteger(next) && (next as number) > 0)) {
-    throw new Error(`field "${nextField}" is neither null nor a positive integer`);
+  let items: unknown;
+  if (isArray) items = body;
+  else if (source.records === undefined)
+    throw new PageShapeError('body is an object, but the source declares no records path');
+  else items = readPath(body, source.records);
+  if (!Array.isArray(items)) {
+    throw new PageShapeError(`field "${source.records}" is not an array`);
   }
-  const total = fields.total;
+  const total = source.total && !isArray ? readPath(body, source.total) : undefined;
   return {
     items,
-    nextPage: next as number | null,
+    next: nextPageUrl(source, answer, isArray ? undefined : body, items.length, pageSize),
     ...(Number.isInteger(total) ? { total: total as number } : {}),
   };
+}
+
+function nextPageUrl(
+  source: SourceDefinition,
+  answer: PageAnswer,
+  body: unknown,
+  count: number,
+  pageSize: number,
+): string | null {
+  const p = source.pagination;
+  const url = new URL(answer.url);
+  switch (p.style) {
+    case 'none':
+      return null;
+    case 'page': {
+      const current = Number(url.searchParams.get(p.pageParam) ?? p.firstPage);
+      let next: number | null;
+      if (p.next !== undefined) {
+        if (body === undefined) return null;
+        const value = readPath(body, p.next) ?? null;
+        if (value !== null && !(Number.isInteger(value) && (value as number) > current)) {
+          throw new PageShapeError(
+            `field "${p.next}" is neither null nor a page number after ${current}`,
+          );
+        }
+        next = value as number | null;
+      } else {
+        // A page longer than asked means the source ignores paging: it was everything.
+        next = count === pageSize ? current + 1 : null;
+      }
+      if (next === null) return null;
+      url.searchParams.set(p.pageParam, String(next));
+      return url.toString();
+    }
+    case 'offset': {
+      if (count !== pageSize) return null;
+      const offset = Number(url.searchParams.get(p.offsetParam) ?? 0);
+      url.searchParams.set(p.offsetParam, String(offset + count));
+      return url.toString();
+    }
+    case 'cursor': {
+      if (body === undefined) return null;
+      const token = readPath(body, p.next);
+      if (token === undefined || token === null || token === '') return null;
+      if (typeof token !== 'string' && typeof token !== 'number') {
+        throw new PageShapeError(`field "${p.next}" is neither a string nor null`);
+      }
+      url.searchParams.set(p.cursorParam, String(token));
+      return url.toString();
+    }
+    case 'link':
+      return nextLink(answer.link, url);
+  }
+}
+
+/**
+ * The `rel="next"` target of an RFC 8288 Link header, resolved against the page URL. Refuses a
+ * target on another host (or scheme): the source's credentials go with every request.
+ */
+export function nextLink(header: string | undefined, base: URL): string | null {
+  if (!header) return null;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const match = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (!match) continue;
+    const rels = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(match[2] ?? '');
+    const rel = (rels?.[1] ?? rels?.[2] ?? '').toLowerCase().split(/\s+/);
+    if (!rel.includes('next')) continue;
+    const target = new URL(match[1] ?? '', base);
+    if (target.host !== base.host || target.protocol !== base.protocol) {
+      throw new PageShapeError(
+        `Link rel="next" points to ${target.protocol}//${target.host}, another host than ${base.protocol}//${base.host}; refused`,
+      );
+    }
+    return target.toString();
+  }
+  return null;
 }

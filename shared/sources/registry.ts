@@ -1,5 +1,6 @@
-import type { z } from 'zod';
-import { customerSchema, productSchema, type Side } from '../domain/records.ts';
+import { parseSourceDefinitions, type SourceDefinition } from './definition.ts';
+
+export type { SourceDefinition } from './definition.ts';
 
 /** Kafka topics of the pipeline. The names are fixed by the contract with downstream readers. */
 export const TOPICS = {
@@ -10,55 +11,60 @@ export const TOPICS = {
 } as const;
 
 /**
- * One source API. Adding a source is one entry here: where to read, what a record must look like,
- * which topic it goes to and which side of the join it fills.
+ * The sources bundled with the functions and read by the CDK app: adding a source is one entry
+ * here (or one entry of a `--config` file locally). Both read the original APIs unchanged: a
+ * plain JSON array is one complete page; an object is read at `items`, paged by `nextPage`.
  */
-export type SourceDefinition = {
-  /** Name used in config (SOURCE=...), logs and metrics. */
-  name: string;
-  /** Path of the list endpoint, relative to the source's base URL. */
-  path: string;
-  /** Topic the valid records are published to. */
-  topic: string;
-  /** Side of the merged payload the records fill. */
-  side: Side;
-  /** Schema every record must satisfy; invalid records are quarantined with the reason. */
-  schema: z.ZodType<{ id: string }>;
-  /** Page-number pagination: the query parameters and the body fields that carry it. */
-  pagination: { pageParam: string; sizeParam: string; itemsField: string; nextField: string };
-};
+const BUILT_IN = parseSourceDefinitions(
+  [
+    {
+      name: 'crm',
+      side: 'customer',
+      topic: TOPICS.customer,
+      path: '/customers',
+      records: 'items',
+      total: 'total',
+      required: [
+        { path: 'name', type: 'string' },
+        { path: 'email', type: 'string' },
+      ],
+      change: { path: 'updatedAt' },
+      pagination: { style: 'page', next: 'nextPage' },
+    },
+    {
+      name: 'inventory',
+      side: 'inventory',
+      topic: TOPICS.inventory,
+      path: '/products',
+      records: 'items',
+      total: 'total',
+      required: [
+        { path: 'name', type: 'string' },
+        { path: 'stock', type: 'number' },
+      ],
+      change: { path: 'updatedAt' },
+      pagination: { style: 'page', next: 'nextPage' },
+    },
+  ],
+  'registry',
+);
 
-const pageNumberPagination = {
-  pageParam: 'page',
-  sizeParam: 'pageSize',
-  itemsField: 'items',
-  nextField: 'nextPage',
-};
+export type SourceName = 'crm' | 'inventory';
 
-export const SOURCES = {
-  crm: {
-    name: 'crm',
-    path: '/customers',
-    topic: TOPICS.customer,
-    side: 'customer',
-    schema: customerSchema,
-    pagination: pageNumberPagination,
-  },
-  inventory: {
-    name: 'inventory',
-    path: '/products',
-    topic: TOPICS.inventory,
-    side: 'inventory',
-    schema: productSchema,
-    pagination: pageNumberPagination,
-  },
-} as const satisfies Record<string, SourceDefinition>;
+/** The bundled definitions by name. */
+export const SOURCES = Object.fromEntries(
+  BUILT_IN.map((source) => [source.name, source]),
+) as Record<SourceName, SourceDefinition & { path: string }>;
 
-export type SourceName = keyof typeof SOURCES;
+export const SOURCE_NAMES = BUILT_IN.map((source) => source.name) as SourceName[];
 
-export const SOURCE_NAMES = Object.keys(SOURCES) as SourceName[];
+/** The bundled definitions, in order. */
+export const BUILT_IN_SOURCES: readonly SourceDefinition[] = BUILT_IN;
 
 /** The source whose records arrive on a topic, or undefined for a topic no source writes. */
-export function sourceForTopic(topic: string): SourceDefinition | undefined {
-  return Object.values(SOURCES).find((source) => source.topic === topic);
+export function sourceForTopic(
+  topic: string,
+  sources: readonly SourceDefinition[] = BUILT_IN,
+): SourceDefinition | undefined {
+  return sources.find((source) => source.topic === topic);
 }

@@ -1,5 +1,6 @@
 import { buildMergedPayload, payloadHash } from '../../shared/domain/merge.ts';
-import { customerSchema, productSchema, validateRecord } from '../../shared/domain/records.ts';
+import { checkRecord, type SourceRecord } from '../../shared/domain/records.ts';
+import { SOURCES } from '../../shared/sources/registry.ts';
 
 /** What one fault scenario left behind, read from the mocks and the topics. */
 export type Observed = {
@@ -45,23 +46,27 @@ type Quarantined = { reason?: unknown };
  */
 export function checkInvariant(fault: string, observed: Observed): FaultRow {
   const problems: string[] = [];
-  const newest = <T extends { id: string; updatedAt: string | null }>(records: T[]) => {
-    const byId = new Map<string, T>();
-    for (const record of records) {
-      const current = byId.get(record.id);
-      if (!current || (record.updatedAt ?? '') >= (current.updatedAt ?? ''))
-        byId.set(record.id, record);
+  type Checked = { id: string; record: SourceRecord; change: number | null };
+  const newest = (records: Checked[]) => {
+    const byId = new Map<string, SourceRecord>();
+    const versions = new Map<string, number>();
+    for (const { id, record, change } of records) {
+      const version = change ?? 0;
+      if (!byId.has(id) || version >= (versions.get(id) ?? 0)) {
+        byId.set(id, record);
+        versions.set(id, version);
+      }
     }
     return byId;
   };
   const fits = (raw: unknown) => Buffer.byteLength(JSON.stringify(raw)) <= observed.maxRecordBytes;
   const validCustomers = observed.customers.filter(fits).flatMap((raw) => {
-    const checked = validateRecord(customerSchema, raw);
-    return checked.ok ? [checked.record] : [];
+    const checked = checkRecord(SOURCES.crm, raw);
+    return checked.ok ? [checked] : [];
   });
   const validProducts = observed.products.filter(fits).flatMap((raw) => {
-    const checked = validateRecord(productSchema, raw);
-    return checked.ok ? [checked.record] : [];
+    const checked = checkRecord(SOURCES.inventory, raw);
+    return checked.ok ? [checked] : [];
   });
   const customers = newest(validCustomers);
   const products = newest(validProducts);

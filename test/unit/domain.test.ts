@@ -6,10 +6,7 @@ import {
   payloadHash,
   recordVersion,
 } from '../../shared/domain/merge.ts';
-import { customerSchema, productSchema, validateRecord } from '../../shared/domain/records.ts';
 import { backoffDelay, parseRetryAfter } from '../../shared/domain/retry-policy.ts';
-import { parsePage } from '../../shared/sources/page.ts';
-import { SOURCES } from '../../shared/sources/registry.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 
 describe('canonical JSON and the payload hash', () => {
@@ -56,37 +53,11 @@ describe('join helpers', () => {
     ]);
   });
 
-  it('versions a record by updatedAt, else by fetch time', () => {
-    expect(recordVersion('2025-01-01T00:00:00Z', 5)).toBe(Date.parse('2025-01-01T00:00:00Z'));
+  it('versions a record by its change value, else by fetch time', () => {
+    expect(recordVersion(Date.parse('2025-01-01T00:00:00Z'), 5)).toBe(
+      Date.parse('2025-01-01T00:00:00Z'),
+    );
     expect(recordVersion(null, 5)).toBe(5);
-  });
-});
-
-describe('record validation', () => {
-  it('accepts a valid customer and defaults a missing updatedAt to null', () => {
-    const { updatedAt: _, ...withoutUpdatedAt } = aCustomer('1');
-    expect(validateRecord(customerSchema, withoutUpdatedAt)).toEqual({
-      ok: true,
-      record: aCustomer('1'),
-    });
-  });
-
-  it('names the failing fields and keeps a usable id', () => {
-    const result = validateRecord(productSchema, { id: '9', name: 'Laptop', stock: -1 });
-    expect(result).toEqual({
-      ok: false,
-      id: '9',
-      reason: 'stock: Too small: expected number to be >=0',
-    });
-  });
-
-  it('rejects a numeric or empty id', () => {
-    expect(validateRecord(customerSchema, { ...aCustomer('1'), id: 1 })).toMatchObject({
-      ok: false,
-    });
-    expect(validateRecord(customerSchema, { ...aCustomer('1'), id: '  ' })).toMatchObject({
-      ok: false,
-    });
   });
 });
 
@@ -112,23 +83,5 @@ describe('retry policy', () => {
     ).toBe(5000);
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(null)).toBeUndefined();
-  });
-});
-
-describe('page parsing', () => {
-  it('reads items, the next page and the total', () => {
-    expect(parsePage(SOURCES.crm, '{"items":[{"id":"1"}],"nextPage":2,"total":3}')).toEqual({
-      items: [{ id: '1' }],
-      nextPage: 2,
-      total: 3,
-    });
-  });
-
-  it('says what is wrong with a malformed page', () => {
-    expect(() => parsePage(SOURCES.crm, '{"items":[{"id":')).toThrow(/body is not JSON/);
-    expect(() => parsePage(SOURCES.crm, '{"data":[]}')).toThrow('field "items" is not an array');
-    expect(() => parsePage(SOURCES.crm, '{"items":[],"nextPage":"2"}')).toThrow(
-      'field "nextPage" is neither null nor a positive integer',
-    );
   });
 });

@@ -155,8 +155,8 @@ describe('mergeBatch', () => {
     expect(summary).toMatchObject({ records: 7, quarantined: 5, posted: 1 });
     expect(sinks.quarantined.map((entry) => entry.reason)).toEqual([
       'value is not JSON',
-      'id: Invalid input: expected string, received undefined',
-      'id: Invalid input: expected string, received number',
+      'id: is required',
+      'id: is the number 7; declare id.numbers "string" to accept numeric ids',
       'key "other-key" does not match id "2"',
       expect.stringMatching(/^record is 30\d\d bytes, over the 2000-byte limit$/),
     ]);

@@ -1,0 +1,132 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseSourceDefinitions, type SourceDefinition } from '../shared/sources/definition.ts';
+import { SOURCES } from '../shared/sources/registry.ts';
+import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
+import {
+  definitionFor,
+  MOCK_CREDENTIALS,
+  type MockAuth,
+  type MockPaging,
+  StyledSourceMock,
+} from './mocks/styled-source.ts';
+import type { LocalPipelineOptions } from './pipeline.ts';
+
+export const PAGING_STYLES: MockPaging[] = ['none', 'page', 'offset', 'cursor', 'link'];
+export const AUTH_TYPES: MockAuth[] = [
+  'none',
+  'bearer',
+  'apiKeyHeader',
+  'apiKeyQuery',
+  'basic',
+  'oauth2',
+];
+
+export type SourceFlags = {
+  crmUrl?: string | undefined;
+  inventoryUrl?: string | undefined;
+  analyticsUrl?: string | undefined;
+  config?: string | undefined;
+  sourceStyle?: MockPaging | undefined;
+  sourceAuth?: MockAuth | undefined;
+  records: number;
+};
+
+type SecretRef = { env: string } | { file: string };
+
+/** A `--config` file: the whole pipeline definition. */
+type PipelineFile = {
+  sources?: unknown;
+  analyticsUrl?: unknown;
+  /** By source name: where its secret is, locally. */
+  secrets?: Record<string, SecretRef>;
+};
+
+/**
+ * Turns the source flags into pipeline options: a `--config` file's definitions and secrets,
+ * `--crm-url`/`--inventory-url`/`--analytics-url` servers the user runs, or styled mocks
+ * (`--source-style`, `--source-auth`). Throws an Error naming the flag, file or source at fault.
+ */
+export async function localSources(flags: SourceFlags): Promise<{
+  options: Partial<LocalPipelineOptions>;
+  mocks: StyledSourceMock[];
+  lines: string[];
+}> {
+  const options: Partial<LocalPipelineOptions> = {};
+  const lines: string[] = [];
+  const mocks: StyledSourceMock[] = [];
+  if (flags.config) {
+    const file = await readPipelineFile(flags.config);
+    options.sources = parseSourceDefinitions(file.sources, `${flags.config}: sources`);
+    if (file.analyticsUrl !== undefined) options.analyticsUrl = String(file.analyticsUrl);
+    options.sourceSettings = {};
+    for (const [name, ref] of Object.entries(file.secrets ?? {})) {
+      if ('env' in ref) {
+        const value = process.env[ref.env];
+        if (!value) throw new Error(`${flags.config}: secrets.${name}: ${ref.env} is not set`);
+        options.sourceSettings[name] = { SOURCE_SECRET: value };
+      } else {
+        options.sourceSettings[name] = { SOURCE_SECRET_FILE: resolve(ref.file) };
+      }
+    }
+    lines.push(`Sources from ${flags.config}: ${options.sources.map((s) => s.name).join(', ')}`);
+  } else if (flags.sourceStyle || flags.sourceAuth) {
+    const paging = flags.sourceStyle ?? 'page';
+    const auth = flags.sourceAuth ?? 'none';
+    const styled = async (base: SourceDefinition, records: Record<string, unknown>[]) => {
+      const mock = await new StyledSourceMock({ paging, auth, records }).start();
+      mocks.push(mock);
+      const { url, records: at, pagination, auth: declared } = definitionFor(mock);
+      return { ...base, url, records: at, pagination, auth: declared };
+    };
+    options.sources = parseSourceDefinitions([
+      await styled(SOURCES.crm, sampleCustomers(flags.records)),
+      await styled(SOURCES.inventory, sampleProducts(flags.records)),
+    ]);
+    const secret = { SOURCE_SECRET: JSON.stringify(MOCK_CREDENTIALS) };
+    options.sourceSettings = { crm: secret, inventory: secret };
+    lines.push(
+      `Mock sources paged by ${paging}, auth ${auth}: ${mocks.map((m) => m.url).join('  ')}`,
+    );
+  }
+  const urls: Record<string, string> = {};
+  if (flags.crmUrl) urls.crm = httpUrl('crm-url', flags.crmUrl);
+  if (flags.inventoryUrl) urls.inventory = httpUrl('inventory-url', flags.inventoryUrl);
+  if (Object.keys(urls).length > 0) options.sourceUrls = urls;
+  if (flags.analyticsUrl) options.analyticsUrl = flags.analyticsUrl;
+  if (options.analyticsUrl) httpUrl('analytics-url', options.analyticsUrl);
+  for (const [name, url] of Object.entries(urls)) lines.push(`Source ${name}: ${url}`);
+  if (options.analyticsUrl) lines.push(`Analytics: ${options.analyticsUrl}`);
+  return { options, mocks, lines };
+}
+
+function httpUrl(flag: string, value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol)) {
+    throw new Error(`--${flag} must be an http(s) URL, got "${value}"`);
+  }
+  return value;
+}
+
+async function readPipelineFile(path: string): Promise<PipelineFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`--config ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error('must be a JSON object with "sources"');
+    }
+    return parsed as PipelineFile;
+  } catch (error) {
+    throw new Error(`--config ${path}: ${(error as Error).message}`);
+  }
+}
