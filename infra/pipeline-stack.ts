@@ -9,7 +9,11 @@ import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
 import type { AdminEnvironment, FetchEnvironment, MergeEnvironment } from '../shared/config.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import type { PipelineConfig } from './config.ts';
-import { apiTokenSecret } from './constructs/api-token-secret.ts';
+import {
+  credentialSecret,
+  describeShape,
+  sourceSecretShape,
+} from './constructs/api-token-secret.ts';
 import { Cache } from './constructs/cache.ts';
 import { Network } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
@@ -77,7 +81,10 @@ export class PipelineStack extends Stack {
       removalPolicy: dataRemoval,
     });
     const fetchers = Object.values(SOURCES).map((source) => {
-      const token = apiTokenSecret(this, `${source.name}Token`, `the ${source.name} source`);
+      const shape = sourceSecretShape(source);
+      const secret = shape
+        ? credentialSecret(this, `${source.name}Token`, `the ${source.name} source`, shape)
+        : undefined;
       const fetcher = new PipelineFunction(this, `Fetch-${source.name}`, {
         entry: 'functions/fetch/index.ts',
         description: `Fetches ${source.path} from ${source.name} and publishes to ${source.topic}`,
@@ -93,8 +100,11 @@ export class PipelineStack extends Stack {
           ...kafkaEnv,
           SOURCE: source.name,
           SOURCE_BASE_URL: config.sourceBaseUrls[source.name] ?? '',
+          // The per-source cursor, checkpoint and lease of incremental, resumable runs.
+          REDIS_URL: cache.url,
         } satisfies FetchEnvironment,
-      }).bindSecret('SOURCE_TOKEN_SECRET_ARN', token);
+      }).bindSecret('REDIS_AUTH_SECRET_ARN', cache.authSecret);
+      if (secret) fetcher.bindSecret('SOURCE_SECRET_ARN', secret);
       fetcher.fn.node.addDependency(streaming.topicsResource);
       streaming.grantWrite(fetcher.fn, [source.topic, TOPICS.quarantine]);
       // The next scheduled run starts where this one would have: no retry of a failed run,
@@ -105,10 +115,11 @@ export class PipelineStack extends Stack {
         schedule: ScheduleExpression.rate(Duration.minutes(config.fetchRateMinutes)),
         target: new LambdaInvoke(fetcher.fn, { retryAttempts: 0, deadLetterQueue: missedRuns }),
       });
-      new CfnOutput(this, `${source.name}TokenSecretArn`, {
-        value: token.secretArn,
-        description: `Put {"token": "…"} for the ${source.name} API here`,
-      });
+      if (secret && shape)
+        new CfnOutput(this, `${source.name}TokenSecretArn`, {
+          value: secret.secretArn,
+          description: `Put ${describeShape(shape)} for the ${source.name} API here`,
+        });
       return { source, fetcher };
     });
 
@@ -128,7 +139,7 @@ export class PipelineStack extends Stack {
       retentionPeriod: Duration.days(14),
       removalPolicy: dataRemoval,
     });
-    const analyticsToken = apiTokenSecret(this, 'AnalyticsToken', 'the Analytics API');
+    const analyticsToken = credentialSecret(this, 'AnalyticsToken', 'the Analytics API');
     const mergeEnv = {
       ...kafkaEnv,
       REDIS_URL: cache.url,

@@ -14,7 +14,7 @@ export class SecretPlaceholderError extends Error {
   override readonly name = 'SecretPlaceholderError';
   constructor(readonly secretId: string) {
     super(
-      `secret ${secretId} still holds the placeholder the stack created: put {"token": "<the API token>"} in it (docs/deploy.md, "Secrets")`,
+      `secret ${secretId} still holds the placeholder the stack created: put the credentials in it, in the JSON its description names (docs/deploy.md, step 3)`,
     );
   }
 }

@@ -68,6 +68,7 @@ export class Network extends Construct {
     this.kafkaSg.addIngressRule(this.kafkaSg, msk, 'MSK IAM from the event source mapping');
     this.kafkaSg.addEgressRule(this.kafkaSg, msk, 'event source mapping to MSK');
     this.cacheSg.addIngressRule(this.mergeSg, Port.tcp(6380), 'Valkey TLS from merge');
+    this.cacheSg.addIngressRule(this.fetchSg, Port.tcp(6380), 'Valkey TLS from fetch (sync state)');
 
     // Private endpoints for what the functions call inside AWS, so it does not ride the NAT.
     const endpointSg = group('EndpointSg', 'interface endpoints', false);

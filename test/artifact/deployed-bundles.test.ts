@@ -109,12 +109,21 @@ async function messagesSince(topic: string, before: Map<number, bigint>): Promis
   return all.filter((message) => BigInt(message.offset) >= (before.get(message.partition) ?? 0n));
 }
 
+/** Per-partition high watermarks; waits (up to 30 s) for new topics' leaders to be known. */
 async function highWatermarks(topic: string): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
+  const deadline = Date.now() + 30_000;
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
+    for (;;) {
+      try {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
+      } catch (error) {
+        if (!(error as { retriable?: boolean }).retriable || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
@@ -336,21 +345,49 @@ describe('the bundles cdk deploy uploads', () => {
     expect(JSON.stringify(delivered[1]?.body)).toContain('Changed Name');
   });
 
-  it('refuses a token secret that still holds the placeholder, saying what to put there', async () => {
-    const fn = fnNamed('Fetch-crm');
+  it('refuses a token secret that still holds the placeholder, and loses nothing', async () => {
+    const fn = fnNamed('Merge');
     const environment = environmentOf(fn);
-    const arn = environment.SOURCE_TOKEN_SECRET_ARN ?? '';
+    const arn = environment.ANALYTICS_TOKEN_SECRET_ARN ?? '';
+    const restored = aws.secrets.get(arn) ?? '';
     aws.secrets.set(arn, JSON.stringify({ placeholder: 'replace me', token: 'generated' }));
+    const changed = { ...sampleCustomers(3)[2], id: '3', name: 'Placeholder Window' };
+    const event = mskEventOf(
+      [
+        {
+          key: '3',
+          value: JSON.stringify(changed),
+          headers: {},
+          partition: 0,
+          offset: '900000',
+          timestamp: Date.now(),
+        },
+      ],
+      () => 'customer_data',
+    );
+    const before = analytics.received.length;
     const cold = await new LambdaSandbox(fn.assetDir, environment, fn.handler).start();
     try {
-      const answer = await cold.invoke({});
+      const answer = await cold.invoke(event);
       expect(answer.ok).toBe(false);
       expect(answer.ok ? '' : answer.error.message).toMatch(
-        /still holds the placeholder the stack created: put \{"token": "<the API token>"\} in it/,
+        /still holds the placeholder the stack created: put the credentials in it/,
       );
+      expect(analytics.received.length).toBe(before);
     } finally {
       await cold.stop();
-      aws.secrets.set(arn, JSON.stringify({ token: 'restored' }));
+      aws.secrets.set(arn, restored);
+    }
+    // The batch failed as a whole, so the mapping retries it: with the token in place it goes through.
+    const fresh = await new LambdaSandbox(fn.assetDir, environment, fn.handler).start();
+    try {
+      const retried = await fresh.invoke(event);
+      expectSuccess(retried, fresh.logs);
+      const delivered = analytics.received.filter((entry) => entry.id === '3');
+      expect(delivered).toHaveLength(2);
+      expect(JSON.stringify(delivered[1]?.body)).toContain('Placeholder Window');
+    } finally {
+      await fresh.stop();
     }
   });
 });

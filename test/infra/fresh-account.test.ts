@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sourceSecretShape } from '../../infra/constructs/api-token-secret.ts';
+import type { SourceDefinition } from '../../shared/sources/definition.ts';
+import { SOURCES } from '../../shared/sources/registry.ts';
 import { cdkJsonContext, synthesize } from '../support/synth.ts';
 
 /*
@@ -104,11 +107,12 @@ describe('a first deploy into a fresh account', () => {
     });
   });
 
-  it('creates API token secrets in the JSON shape the functions read, marked until filled in', () => {
+  it('creates credential secrets in the JSON shape the functions read, marked until filled in', () => {
     const tokens = resources('AWS::SecretsManager::Secret').filter(
       ([id]) => /Token/.test(id) && !id.startsWith('Cache'),
     );
-    expect(tokens).toHaveLength(3);
+    // The bundled sources read the original APIs, which take no credentials: Analytics only.
+    expect(tokens.map(([id]) => id)).toEqual([expect.stringMatching(/^AnalyticsToken/)]);
     for (const [, secret] of tokens) {
       const generate = secret.Properties.GenerateSecretString as Record<string, string>;
       expect(generate.GenerateStringKey).toBe('token');
@@ -116,6 +120,19 @@ describe('a first deploy into a fresh account', () => {
         'placeholder',
       ]);
     }
+  });
+
+  it("shapes a source secret after the source's declared auth", () => {
+    const shapeOf = (auth: SourceDefinition['auth']) =>
+      sourceSecretShape({ ...SOURCES.crm, auth })?.fields;
+    expect(shapeOf({ type: 'none' })).toBeUndefined();
+    expect(shapeOf({ type: 'bearer' })).toEqual(['token']);
+    expect(shapeOf({ type: 'apiKey', in: 'query', name: 'key' })).toEqual(['token']);
+    expect(shapeOf({ type: 'basic' })).toEqual(['username', 'password']);
+    expect(shapeOf({ type: 'oauth2', tokenUrl: 'https://id.example/token' })).toEqual([
+      'clientId',
+      'clientSecret',
+    ]);
   });
 
   it('grants no kafka-cluster:AlterCluster, no SCRAM listing and no AWS managed policy to our functions', () => {

@@ -108,7 +108,7 @@ describe('preflight: API token secrets', () => {
     ],
   };
 
-  it('names each secret that still holds the placeholder or has no token', async () => {
+  it('names each secret that still holds the placeholder or has an empty field', async () => {
     cfnMock.on(DescribeStacksCommand).resolves(deployed);
     secretsMock
       .on(GetSecretValueCommand, { SecretId: 'arn:crm' })
@@ -116,7 +116,7 @@ describe('preflight: API token secrets', () => {
       .on(GetSecretValueCommand, { SecretId: 'arn:inventory' })
       .resolves({ SecretString: '{"placeholder":"replace me","token":"generated"}' })
       .on(GetSecretValueCommand, { SecretId: 'arn:analytics' })
-      .resolves({ SecretString: '{"apiKey":"x"}' });
+      .resolves({ SecretString: '{"username":"svc","password":""}' });
     const results = await checkSecrets(cfn, secrets, 'dev-kafka-merge-pipeline');
     expect(results.map((result) => [result.check, result.status])).toEqual([
       ['secret crmTokenSecretArn', 'ok'],

@@ -109,8 +109,8 @@ export function checkMskServerlessRegion(region: string): CheckResult {
 }
 
 /**
- * Whether every API token secret of a deployed stack holds `{"token": …}` rather than the
- * placeholder the stack created. Before the first deploy there is nothing to check yet.
+ * Whether every credential secret of a deployed stack (the *TokenSecretArn outputs) holds the
+ * credentials, rather than the placeholder the stack created. Before the first deploy there is nothing to check yet.
  */
 export async function checkSecrets(
   cfn: CloudFormationClient,
@@ -153,9 +153,20 @@ export async function checkSecrets(
         status: 'fail',
         detail: 'still holds the placeholder the stack created: put {"token": "…"} in it',
       });
-    else if (typeof fields.token !== 'string' || fields.token === '')
-      results.push({ check: check(name), status: 'fail', detail: 'has no "token" field' });
-    else results.push({ check: check(name), status: 'ok', detail: 'holds a token' });
+    else if (Object.values(fields).some((field) => typeof field !== 'string' || field === ''))
+      results.push({
+        check: check(name),
+        status: 'fail',
+        detail: `has an empty field (${Object.keys(fields).join(', ')}): fill each one`,
+      });
+    else if (Object.keys(fields).length === 0)
+      results.push({ check: check(name), status: 'fail', detail: 'is an empty JSON object' });
+    else
+      results.push({
+        check: check(name),
+        status: 'ok',
+        detail: `holds ${Object.keys(fields).join(', ')}`,
+      });
   }
   return results;
 }
