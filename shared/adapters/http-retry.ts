@@ -21,6 +21,8 @@ export type HttpRetryOptions = {
   onRetry?: (failure: HttpAttemptFailure) => void;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** The clock an HTTP-date Retry-After is read against (ms since the epoch). */
+  now?: () => number;
 };
 
 /** Thrown when every try failed; carries the last status (if any) and the attempt count. */
@@ -47,7 +49,7 @@ export async function requestWithRetry(
   init: HttpRequest,
   options: HttpRetryOptions,
 ): Promise<HttpResult> {
-  const { policy, onRetry, sleep = sleepFor, random = Math.random } = options;
+  const { policy, onRetry, sleep = sleepFor, random = Math.random, now = Date.now } = options;
   let last: { status?: number; error: string } = { error: 'not tried' };
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
@@ -58,7 +60,7 @@ export async function requestWithRetry(
         return { status: response.status, body, attempts: attempt };
       }
       const retryAfter = response.headers['retry-after'];
-      retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null);
+      retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null, now());
       last = { status: response.status, error: `HTTP ${response.status}` };
     } catch (error) {
       last = { error: describeError(error) };

@@ -1,5 +1,7 @@
 import type { DeliveryCache } from '../../shared/adapters/once-delivery.ts';
 
+type CacheValue = string | Uint8Array;
+
 /**
  * Wraps a DeliveryCache (in memory or Redis) and counts what goes through the port, so a test can
  * measure a cost (claims written, records read) without spying on the adapter's internals.
@@ -16,7 +18,7 @@ export class CountingCache implements DeliveryCache {
 
   constructor(private readonly inner: DeliveryCache) {}
 
-  get(name: string): Promise<string | null> {
+  get(name: string): Promise<CacheValue | null> {
     this.keysRead++;
     return this.inner.get(name);
   }
@@ -26,7 +28,7 @@ export class CountingCache implements DeliveryCache {
     return this.inner.getMany(names);
   }
 
-  async set(name: string | Uint8Array, value: unknown, options?: unknown): Promise<string | null> {
+  async set(name: CacheValue, value: unknown, options?: unknown): Promise<CacheValue | null> {
     const claim = (options as { NX?: boolean } | undefined)?.NX === true;
     if (claim) this.claims++;
     else this.writes++;
