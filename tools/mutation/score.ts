@@ -51,7 +51,7 @@ function scoreByFolder(report: Report): FolderScore[] {
   for (const [file, { mutants }] of Object.entries(report.files)) {
     const folder = dirname(file.replaceAll('\\', '/'));
     add(folder, mutants);
-    add(`${folder.split('/')[0] ?? folder} (all)`, mutants);
+    add(`${folder.split('/')[0] ?? folder}/** (all)`, mutants);
   }
   return [...folders.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -62,8 +62,7 @@ function scoreByFolder(report: Report): FolderScore[] {
       const survived = count('Survived');
       const noCoverage = count('NoCoverage');
       const detected = killed + timeout;
-      const percent = (part: number, whole: number) =>
-        whole === 0 ? null : Math.floor((part / whole) * 10_000) / 100;
+      const percent = (part: number, whole: number) => (whole === 0 ? null : (part / whole) * 100);
       return {
         folder,
         killed,
