@@ -100,6 +100,38 @@ describe('HttpAnalyticsSink against a real HTTP server', () => {
     expect(clock.delays).toEqual([]);
   });
 
+  it('does not count a redirect as delivered, and keeps the first 200 characters of the body', async () => {
+    server.script({ status: 302, headers: { location: '/elsewhere' }, body: 'y'.repeat(300) });
+    const payload = aPayload('1');
+    await expect(sink().post(payload, payloadHash(payload))).rejects.toMatchObject({
+      name: 'AnalyticsDeliveryError',
+      status: 302,
+      attempts: 1,
+      message: `POST to Analytics failed after 1 attempt(s): HTTP 302 ${'y'.repeat(200)}`,
+    });
+  });
+
+  it('reports each retry with the payload hash, for the retry log line and metric', async () => {
+    server.script({ status: 503 }, { status: 200 });
+    const retries: unknown[] = [];
+    const payload = aPayload('1');
+    await new HttpAnalyticsSink({
+      url: server.url(),
+      policy: POLICY,
+      sleep: clock.sleep,
+      onRetry: (failure) => retries.push(failure),
+    }).post(payload, payloadHash(payload));
+    expect(retries).toEqual([
+      {
+        attempt: 1,
+        status: 503,
+        error: 'HTTP 503',
+        delayMs: expect.any(Number),
+        hash: payloadHash(payload),
+      },
+    ]);
+  });
+
   it('fails with the last status after the retries when Analytics keeps answering 503', async () => {
     server.script({ status: 503 }, { status: 503 }, { status: 503 });
     const payload = aPayload('1');

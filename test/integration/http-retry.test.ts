@@ -55,6 +55,18 @@ describe('requestWithRetry against a real HTTP server', () => {
     expect(clock.delays).toEqual([]);
   });
 
+  it('sends a GET with no body and no content-length', async () => {
+    server.script({ status: 200, body: '[]' });
+    const result = await requestWithRetry(
+      server.url('/customers?page=1'),
+      { method: 'GET', headers: { accept: 'application/json' } },
+      { policy: POLICY, sleep: clock.sleep },
+    );
+    expect(result).toEqual({ status: 200, body: '[]', attempts: 1 });
+    expect(server.requests[0]).toMatchObject({ method: 'GET', url: '/customers?page=1', body: '' });
+    expect(server.requests[0]?.headers).not.toHaveProperty('content-length');
+  });
+
   it.each([429, 408, 500, 502, 503, 504])(
     'retries a %i and sends the same request again',
     async (status) => {
