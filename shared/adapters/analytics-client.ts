@@ -9,6 +9,8 @@ export type AnalyticsClientOptions = {
   policy: RetryPolicy;
   token?: () => Promise<string | undefined>;
   onRetry?: (failure: HttpAttemptFailure & { hash: string }) => void;
+  /** How the client waits between tries (tests pass one that records the delays). */
+  sleep?: (ms: number) => Promise<void>;
 };
 
 /**
@@ -32,6 +34,7 @@ export class HttpAnalyticsSink implements AnalyticsSink {
         {
           policy: this.options.policy,
           onRetry: (failure) => this.options.onRetry?.({ ...failure, hash }),
+          ...(this.options.sleep && { sleep: this.options.sleep }),
         },
       );
       if (result.status >= 200 && result.status < 300) return { attempts: result.attempts };

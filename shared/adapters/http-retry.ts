@@ -29,6 +29,8 @@ export type HttpRetryOptions = {
   random?: () => number;
   /** Awaited before every attempt (a source's rate limit). */
   beforeAttempt?: () => Promise<void> | undefined;
+  /** The clock an HTTP-date Retry-After is read against (ms since the epoch). */
+  now?: () => number;
 };
 
 /** Thrown when every try failed; carries the last status (if any) and the attempt count. */
@@ -55,7 +57,14 @@ export async function requestWithRetry(
   init: HttpRequest,
   options: HttpRetryOptions,
 ): Promise<HttpResult> {
-  const { policy, onRetry, beforeAttempt, sleep = sleepFor, random = Math.random } = options;
+  const {
+    policy,
+    onRetry,
+    beforeAttempt,
+    sleep = sleepFor,
+    random = Math.random,
+    now = Date.now,
+  } = options;
   let last: { status?: number; error: string } = { error: 'not tried' };
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
@@ -67,7 +76,7 @@ export async function requestWithRetry(
         return { status: response.status, body, attempts: attempt, headers: response.headers };
       }
       const retryAfter = response.headers['retry-after'];
-      retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null);
+      retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null, now());
       last = { status: response.status, error: `HTTP ${response.status}` };
     } catch (error) {
       last = { error: describeError(error) };

@@ -1,10 +1,11 @@
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
 import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
 import type { Log } from '../../shared/logger.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import { sourceForTopic } from '../../shared/sources/registry.ts';
+import { CountingCache } from '../support/counting-cache.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import {
   MemoryAnalytics,
@@ -34,13 +35,13 @@ function aRecord(
 
 let analytics: MemoryAnalytics;
 let sinks: MemorySinks;
-let cache: MemoryCache;
+let cache: CountingCache;
 let deps: MergeDeps;
 
 beforeEach(() => {
   analytics = new MemoryAnalytics();
   sinks = new MemorySinks();
-  cache = new MemoryCache();
+  cache = new CountingCache(new MemoryCache());
   const delivery = new IdempotentDelivery({
     cache,
     analytics,
@@ -71,7 +72,7 @@ describe('mergeBatch', () => {
     ]);
   });
 
-  it('answers a batch of delivered payloads from one read each, claiming nothing', async () => {
+  it('costs one key read and no claim per payload of a batch that was all delivered before', async () => {
     const batch = () => [
       aRecord('customer_data', aCustomer('1')),
       aRecord('inventory_data', aProduct('1')),
@@ -79,10 +80,15 @@ describe('mergeBatch', () => {
       aRecord('inventory_data', aProduct('2')),
     ];
     await mergeBatch(batch(), deps);
-    const writes = vi.spyOn(cache, 'set');
+    expect(cache).toMatchObject({ claims: 2, writes: 2 });
+    const before = { claims: cache.claims, writes: cache.writes, keysRead: cache.keysRead };
     const again = await mergeBatch(batch(), deps);
     expect(again).toMatchObject({ merged: 2, posted: 0, duplicates: 2 });
-    expect(writes).not.toHaveBeenCalled();
+    expect({
+      claims: cache.claims - before.claims,
+      writes: cache.writes - before.writes,
+      keysRead: cache.keysRead - before.keysRead,
+    }).toEqual({ claims: 0, writes: 0, keysRead: 2 });
     expect(analytics.received).toHaveLength(2);
   });
 

@@ -1,0 +1,82 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis } from '../../shared/adapters/redis.ts';
+import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
+import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
+import { joinStoreContract } from '../support/join-store-contract.ts';
+
+const TTL_SECONDS = 3_600;
+
+let redis: Redis;
+const prefixes: string[] = [];
+
+function newPrefix(): string {
+  const keyPrefix = uniquePrefix('join');
+  prefixes.push(keyPrefix);
+  return keyPrefix;
+}
+
+/** A store under a prefix of its own, so each test starts with no join state. */
+function freshStore(ttlSeconds = TTL_SECONDS): RedisJoinStore {
+  return new RedisJoinStore(redis, { keyPrefix: newPrefix(), ttlSeconds });
+}
+
+beforeAll(async () => {
+  redis = await connectRedis({ url: testServices().redisUrl });
+});
+afterAll(async () => {
+  for (const prefix of prefixes) {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  redis.disconnect();
+});
+
+describe('RedisJoinStore (the Lua script production runs), on real Redis', () => {
+  joinStoreContract(() => freshStore());
+
+  it('gives every id the full TTL again on each upsert, older ones included', async () => {
+    const joins = freshStore();
+    const key = joins.keyFor('1');
+    await joins.upsertMany([{ id: '1', side: 'customer', record: aCustomer('1'), version: 10 }]);
+    expect(await redis.ttl(key)).toBeGreaterThan(TTL_SECONDS - 60);
+
+    await redis.expire(key, 5);
+    await joins.upsertMany([{ id: '1', side: 'inventory', record: aProduct('1'), version: 10 }]);
+    expect(await redis.ttl(key)).toBeGreaterThan(TTL_SECONDS - 60);
+
+    await redis.expire(key, 5);
+    const [state] = await joins.upsertMany([
+      { id: '1', side: 'customer', record: aCustomer('1', { name: 'Older' }), version: 9 },
+    ]);
+    expect(state?.customer?.name).toBe('Customer 1');
+    expect(await redis.ttl(key)).toBeGreaterThan(TTL_SECONDS - 60);
+  });
+
+  it('keeps join state with no expiry when the TTL is 0', async () => {
+    const joins = freshStore(0);
+    await joins.upsertMany([{ id: '1', side: 'customer', record: aCustomer('1'), version: 1 }]);
+    expect(await redis.ttl(joins.keyFor('1'))).toBe(-1);
+  });
+
+  it('keeps the newer side across two stores sharing the keys (two merge invocations)', async () => {
+    const keyPrefix = newPrefix();
+    const one = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: TTL_SECONDS });
+    const two = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: TTL_SECONDS });
+    await one.upsertMany([
+      { id: '1', side: 'customer', record: aCustomer('1', { name: 'Newer' }), version: 20 },
+    ]);
+    const [state] = await two.upsertMany([
+      { id: '1', side: 'customer', record: aCustomer('1', { name: 'Older' }), version: 19 },
+    ]);
+    expect(state?.customer?.name).toBe('Newer');
+  });
+
+  it('fails the whole call when Redis refuses a command, instead of returning partial state', async () => {
+    const joins = freshStore();
+    await redis.set(joins.keyFor('1'), 'not a hash');
+    await expect(
+      joins.upsertMany([{ id: '1', side: 'customer', record: aCustomer('1'), version: 1 }]),
+    ).rejects.toThrow(/WRONGTYPE/);
+  });
+});
