@@ -191,6 +191,9 @@ export class Observability extends Construct {
       new GraphWidget({
         title: 'Merge outcomes',
         left: [merge('Merged'), merge('Posted'), merge('DuplicatesSkipped'), merge('DeadLettered')],
+        // Retries after a timeout or reset once the request was sent: a sink that ignores
+        // Idempotency-Key may have received those payloads twice (docs/design.md).
+        right: [merge('AmbiguousRetries')],
         width: 12,
       }),
       new GraphWidget({
