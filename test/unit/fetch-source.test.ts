@@ -134,9 +134,12 @@ describe('fetchSource', () => {
 
   it('stops at the page limit, reading no page past it, and says it cannot continue', async () => {
     const page = (n: number) => ({ items: [aCustomer(`${n}`)], nextPage: n < 4 ? n + 1 : null });
-    const { deps, read, log } = setup({ 1: page(1), 2: page(2), 3: page(3), 4: page(4) }, {
-      maxPages: 2,
-    });
+    const { deps, read, log } = setup(
+      { 1: page(1), 2: page(2), 3: page(3), 4: page(4) },
+      {
+        maxPages: 2,
+      },
+    );
     const summary = await fetchSource(deps);
     expect(read).toEqual([pageUrl(1), pageUrl(2)]);
     expect(summary).toMatchObject({ outcome: 'paused', pages: 2, published: 2 });
