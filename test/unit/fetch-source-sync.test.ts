@@ -14,7 +14,6 @@ import {
 /** fetchSource with sync state: cursor, checkpoint and lease. */
 
 const ENDPOINT = 'http://crm.test/customers';
-const DAY = 86_400_000;
 const at = (day: number) => new Date(Date.UTC(2025, 0, day)).toISOString();
 
 function define(pagination: object, overlap = 0): SourceDefinition {
