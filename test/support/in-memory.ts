@@ -1,6 +1,6 @@
 import type { DeliveryCache } from '../../shared/adapters/once-delivery.ts';
 import type { JoinState, MergedPayload } from '../../shared/domain/merge.ts';
-import { AnalyticsDeliveryError } from '../../shared/errors.ts';
+import { AnalyticsDeliveryError, SourceResponseError } from '../../shared/errors.ts';
 import type {
   AnalyticsSink,
   DeadLetter,
@@ -11,7 +11,12 @@ import type {
   Publisher,
   QuarantineEntry,
   QuarantineSink,
+  SourcePageReader,
+  SyncCheckpoint,
+  SyncStateStore,
 } from '../../shared/ports.ts';
+import type { SourceDefinition } from '../../shared/sources/definition.ts';
+import { PageShapeError, parsePage, type SourcePage } from '../../shared/sources/page.ts';
 
 /** Unit-test ports: the same contracts as the adapters, kept in memory. */
 
@@ -80,6 +85,92 @@ export class MemorySinks implements QuarantineSink, DeadLetterSink, Publisher {
   }
   async publish(topic: string, messages: OutboundMessage[]) {
     this.published.set(topic, [...(this.published.get(topic) ?? []), ...messages]);
+  }
+}
+
+/**
+ * A source served from memory: `answer` gives the body for a page URL (or an error to throw, as
+ * a reader that gave up would). Pages are read in the source's declared shape and pagination, and
+ * a body of the wrong shape throws SourceResponseError with the body, as the HTTP reader does
+ * after its retries. `secretParam` is a query parameter that `redact` removes.
+ */
+export class MemorySourceReader implements SourcePageReader {
+  /** Every URL asked for, in order. */
+  readonly read: string[] = [];
+  retries = 0;
+  constructor(
+    private readonly source: SourceDefinition,
+    private readonly pageSize: number,
+    private readonly answer: (url: URL) => string | Error,
+    private readonly secretParam?: string,
+  ) {}
+
+  async readPage(url: string): Promise<SourcePage> {
+    this.read.push(url);
+    const body = this.answer(new URL(url));
+    if (body instanceof Error) throw body;
+    try {
+      return parsePage(this.source, { url, body }, this.pageSize);
+    } catch (error) {
+      if (error instanceof PageShapeError) throw new SourceResponseError(url, error.message, body);
+      throw error;
+    }
+  }
+
+  redact(url: string): string {
+    if (!this.secretParam) return url;
+    const parsed = new URL(url);
+    parsed.searchParams.delete(this.secretParam);
+    return parsed.toString();
+  }
+}
+
+/**
+ * Sync state kept in memory, with the contract of the Redis adapter: a lease owned by one token
+ * until it expires or is released, a cursor that only `completeRun` moves, and a checkpoint kept
+ * as a copy (as a stored one would be). `saved` lists every checkpoint saved, in order.
+ */
+export class MemorySyncState implements SyncStateStore {
+  readonly cursors = new Map<string, number>();
+  readonly checkpoints = new Map<string, SyncCheckpoint>();
+  readonly leases = new Map<string, { owner: string; expires: number }>();
+  readonly saved: SyncCheckpoint[] = [];
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  #holder(source: string): string | undefined {
+    const lease = this.leases.get(source);
+    return lease && lease.expires > this.clock() ? lease.owner : undefined;
+  }
+  async acquireLease(source: string, owner: string, ttlMs: number) {
+    if (this.#holder(source) !== undefined) return false;
+    this.leases.set(source, { owner, expires: this.clock() + ttlMs });
+    return true;
+  }
+  async renewLease(source: string, owner: string, ttlMs: number) {
+    if (this.#holder(source) !== owner) return false;
+    this.leases.set(source, { owner, expires: this.clock() + ttlMs });
+    return true;
+  }
+  async releaseLease(source: string, owner: string) {
+    if (this.#holder(source) === owner) this.leases.delete(source);
+  }
+  async readCursor(source: string) {
+    return this.cursors.get(source) ?? null;
+  }
+  async readCheckpoint(source: string) {
+    const checkpoint = this.checkpoints.get(source);
+    return checkpoint ? structuredClone(checkpoint) : null;
+  }
+  async saveCheckpoint(source: string, checkpoint: SyncCheckpoint) {
+    this.checkpoints.set(source, structuredClone(checkpoint));
+    this.saved.push(structuredClone(checkpoint));
+  }
+  async completeRun(source: string, cursor: number | null) {
+    this.checkpoints.delete(source);
+    if (cursor !== null) this.cursors.set(source, cursor);
+  }
+  async clearCheckpoint(source: string) {
+    this.checkpoints.delete(source);
   }
 }
 
