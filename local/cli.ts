@@ -26,6 +26,10 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
                       Analytics answers 503 during the first N cycles: those payloads go to
                       the dead_letter topic after their retries (default 0)
   --replay            after the last cycle, replay the dead_letter topic into Analytics
+  --analytics-ignores-key
+                      the Analytics mock ignores Idempotency-Key (by default it honours it: a
+                      repeated key gets the first answer and is not processed again)
+  --keep-state        keep this run's Redis keys (by default they are deleted at the end)
   --quiet             do not print each payload Analytics receives
   --verbose           also print the JSON log lines (they always go to .local/logs/)
   --help              this text`;
@@ -66,6 +70,8 @@ function parseFlags() {
       'throttle-rate': { type: 'string' },
       'analytics-down-cycles': { type: 'string' },
       replay: { type: 'boolean', default: false },
+      'analytics-ignores-key': { type: 'boolean', default: false },
+      'keep-state': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -92,6 +98,8 @@ function parseFlags() {
       1_000_000,
     ),
     replay: values.replay,
+    analyticsIgnoresKey: values['analytics-ignores-key'],
+    keepState: values['keep-state'],
     quiet: values.quiet,
     verbose: values.verbose,
   };
@@ -120,8 +128,10 @@ async function main(): Promise<number> {
     stopping = true;
     terminal.endProgress();
     if (pipeline) {
-      say(summarize(pipeline, flags.cycles));
+      say(await summarize(pipeline, flags.cycles));
       await pipeline.stop();
+      if (flags.keepState) say(`Redis keys kept under ${redisKeyPrefix} (--keep-state).`);
+      else say(`Removed this run's ${await pipeline.deleteState()} Redis key(s) (${redisKeyPrefix}*).`);
     }
     await kafka.stop();
     if (kafka.started) say('Kafka broker stopped.');
@@ -145,6 +155,7 @@ async function main(): Promise<number> {
     batchSize: flags.batchSize,
     sourceFaults: flags.faults,
     analyticsFaults: flags.faults,
+    analyticsHonoursIdempotencyKey: !flags.analyticsIgnoresKey,
     settings: { LOG_LEVEL: config.LOG_LEVEL },
     fetchLogger: (source) => createLogger(`fetch-${source}`, config.LOG_LEVEL),
     mergeLogger: createLogger('merge', config.LOG_LEVEL),
@@ -159,20 +170,31 @@ async function main(): Promise<number> {
   );
 
   const active = pipeline;
+  // Analytics counts cross a thread: the progress line shows the last one read.
+  let processed = '0';
+  let analyticsDown = false;
   const showProgress = (cycle: number) => {
+    void active.analytics.stats().then(
+      (stats) => {
+        processed = String(stats.received);
+      },
+      () => {
+        processed = '? (the mock worker did not answer)';
+      },
+    );
     const t = active.totals;
     const fetched = Object.values(t.fetch).reduce((sum, f) => sum + f.fetched, 0);
     const published = Object.values(t.fetch).reduce((sum, f) => sum + f.published, 0);
     terminal.progress(
-      `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${t.merge.quarantined} | analytics ${active.analytics.received.length}`,
+      `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${t.merge.quarantined} | ambiguous retries ${t.merge.ambiguousRetries} | analytics ${processed}`,
     );
   };
 
   for (let cycle = 1; !stopping && (flags.cycles === 0 || cycle <= flags.cycles); cycle++) {
     showProgress(cycle);
-    const analyticsDown = cycle <= flags.analyticsDownCycles;
-    if (analyticsDown !== active.analytics.faults.down) {
-      active.analytics.faults.down = analyticsDown;
+    if (analyticsDown !== cycle <= flags.analyticsDownCycles) {
+      analyticsDown = !analyticsDown;
+      await active.analytics.setDown(analyticsDown);
       say(analyticsDown ? 'Analytics is down (503) this cycle.' : 'Analytics is back.');
     }
     const results = await active.runCycle();
@@ -185,7 +207,7 @@ async function main(): Promise<number> {
     if (!last && !stopping) await new Promise((r) => setTimeout(r, flags.intervalMs));
   }
   if (stopping) return 130;
-  active.analytics.faults.down = false;
+  await active.analytics.setDown(false);
   if (flags.replay) {
     const replay = await active.replayDeadLetters();
     say(
@@ -196,7 +218,7 @@ async function main(): Promise<number> {
       `${active.totals.merge.deadLettered} payload(s) are in the dead_letter topic; --replay re-drives them.`,
     );
   }
-  const { ok } = verifyDelivery(active);
+  const { ok } = await verifyDelivery(active);
   return stop(ok ? 0 : 1);
 }
 

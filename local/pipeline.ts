@@ -13,9 +13,9 @@ import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
-import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
 import type { FaultRates } from './mocks/faults.ts';
-import { AnalyticsMock, SourceMock } from './mocks/servers.ts';
+import { type MockHost, startMockHost } from './mocks/mock-host.ts';
+import { deleteRunState } from './run-state.ts';
 
 export type LocalPipelineOptions = {
   brokers: string;
@@ -31,6 +31,8 @@ export type LocalPipelineOptions = {
   partitions?: number;
   sourceFaults?: Partial<FaultRates>;
   analyticsFaults?: Partial<FaultRates>;
+  /** Whether the Analytics mock honours Idempotency-Key (default true, as a payment API does). */
+  analyticsHonoursIdempotencyKey?: boolean;
   onAnalyticsReceive?: (payload: unknown) => void;
   onMergeFailure?: (error: unknown, attempt: number) => void;
   /** Extra settings for the functions (LOG_LEVEL, HTTP_MAX_ATTEMPTS, …), as environment values. */
@@ -45,13 +47,19 @@ export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
-  merge: Omit<MergeSummary, 'durationMs'> & { batches: number; failedInvocations: number };
+  merge: Omit<MergeSummary, 'durationMs'> & {
+    batches: number;
+    failedInvocations: number;
+    /** POSTs retried after a timeout or reset once sent (the sink may have processed them). */
+    readonly ambiguousRetries: number;
+  };
 };
 
 /**
- * The whole pipeline on one machine: mock sources and Analytics on loopback, the fetch handlers
- * called on demand (the scheduler's job), and one emulated event source mapping per topic
- * invoking the merge handler. The handlers and their wiring are the Lambda ones, unchanged.
+ * The whole pipeline on one machine: mock sources and Analytics on loopback, in a worker thread
+ * of their own (mocks/mock-host.ts), the fetch handlers called on demand (the scheduler's job),
+ * and one emulated event source mapping per topic invoking the merge handler. The handlers and
+ * their wiring are the Lambda ones, unchanged.
  */
 export async function startLocalPipeline(options: LocalPipelineOptions) {
   const topicPrefix = options.topicPrefix ?? '';
@@ -74,49 +82,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
   ]);
 
-  const crm = await new SourceMock(
-    SOURCES.crm.path,
-    sampleCustomers(records),
-    options.sourceFaults,
-    7,
-  ).start();
-  const inventory = await new SourceMock(
-    SOURCES.inventory.path,
-    sampleProducts(records),
-    options.sourceFaults,
-    13,
-  ).start();
-  const analytics = await new AnalyticsMock(
-    options.analyticsFaults,
-    options.onAnalyticsReceive,
-  ).start();
-  const sourceMocks = { crm, inventory } as const;
-
-  const fetchRuntimes = (['crm', 'inventory'] as const).map((name) => {
-    const config = loadFetchConfig({
-      ...baseEnv,
-      SOURCE: name,
-      SOURCE_BASE_URL: sourceMocks[name].url,
-      PAGE_SIZE: String(options.pageSize ?? 100),
-    });
-    return buildFetchRuntime(config, options.fetchLogger?.(name));
+  const mocks = await startMockHost({
+    records,
+    ...(options.sourceFaults && { sourceFaults: options.sourceFaults }),
+    ...(options.analyticsFaults && { analyticsFaults: options.analyticsFaults }),
+    honourIdempotencyKey: options.analyticsHonoursIdempotencyKey ?? true,
+    ...(options.onAnalyticsReceive && { onReceive: options.onAnalyticsReceive }),
   });
-  const fetchers = {
-    crm: createFetchHandler(fetchRuntimes[0] as FetchRuntime),
-    inventory: createFetchHandler(fetchRuntimes[1] as FetchRuntime),
-  };
-
-  const mergeRuntime = buildMergeRuntime(
-    loadMergeConfig({
-      ...baseEnv,
-      REDIS_URL: options.redisUrl,
-      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
-      ANALYTICS_URL: analytics.url,
-      DEAD_LETTER_TARGET: 'kafka',
-    }),
-    options.mergeLogger,
-  );
-  await mergeRuntime.ready();
+  const { crm, inventory, analytics } = mocks;
+  // Settings are checked here: a bad one must not leave the mock worker running.
+  const wired = await wireHandlers(options, baseEnv, mocks).catch(async (error: unknown) => {
+    await mocks.stop();
+    throw error;
+  });
+  const { fetchRuntimes, fetchers, mergeRuntime } = wired;
   const handler = createMergeHandler(mergeRuntime);
   const merge: MergeHandler = (event) => handler(event);
   const invokeMerge = options.interceptMerge?.(merge) ?? merge;
@@ -133,6 +112,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       posted: 0,
       duplicates: 0,
       deadLettered: 0,
+      get ambiguousRetries() {
+        return mergeRuntime.analyticsCalls.ambiguousRetries;
+      },
     },
   };
   const esms = [TOPICS.customer, TOPICS.inventory].map((base) => {
@@ -208,6 +190,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     crm,
     inventory,
     analytics,
+    /** Whether the Analytics mock honours Idempotency-Key (it can be switched off). */
+    analyticsHonoursKey: options.analyticsHonoursIdempotencyKey ?? true,
     totals,
     topics: {
       customer: topicPrefix + TOPICS.customer,
@@ -239,11 +223,19 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       });
     },
     /** Ids that both mock sources hold now: the ids Analytics should hear about. */
-    idsInBoth(): Set<string> {
-      const products = new Set(inventory.records.map((record) => String(record.id)));
+    async idsInBoth(): Promise<Set<string>> {
+      const [customers, products] = await Promise.all([crm.records(), inventory.records()]);
+      const productIds = new Set(products.map((record) => String(record.id)));
       return new Set(
-        crm.records.map((record) => String(record.id)).filter((id) => products.has(id)),
+        customers.map((record) => String(record.id)).filter((id) => productIds.has(id)),
       );
+    },
+    /**
+     * Deletes this run's Redis keys (join state, idempotency records); returns how many. Needs a
+     * redisKeyPrefix: without one the keys are not the run's alone.
+     */
+    deleteState(): Promise<number> {
+      return deleteRunState(options.redisUrl, options.redisKeyPrefix ?? '');
     },
     async stop(): Promise<void> {
       await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
@@ -251,9 +243,42 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         mergeRuntime.close(),
         ...fetchRuntimes.map((runtime) => runtime.publisher.disconnect()),
       ]);
-      await Promise.allSettled([crm.close(), inventory.close(), analytics.close()]);
+      await mocks.stop();
     },
   };
 }
 
 export type LocalPipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+
+/** The fetch handlers and the merge runtime, built from the functions' own config parsing. */
+async function wireHandlers(
+  options: LocalPipelineOptions,
+  baseEnv: Record<string, string>,
+  mocks: MockHost,
+) {
+  const fetchRuntimes = (['crm', 'inventory'] as const).map((name) => {
+    const config = loadFetchConfig({
+      ...baseEnv,
+      SOURCE: name,
+      SOURCE_BASE_URL: mocks[name].url,
+      PAGE_SIZE: String(options.pageSize ?? 100),
+    });
+    return buildFetchRuntime(config, options.fetchLogger?.(name));
+  });
+  const fetchers = {
+    crm: createFetchHandler(fetchRuntimes[0] as FetchRuntime),
+    inventory: createFetchHandler(fetchRuntimes[1] as FetchRuntime),
+  };
+  const mergeRuntime = buildMergeRuntime(
+    loadMergeConfig({
+      ...baseEnv,
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
+      ANALYTICS_URL: mocks.analytics.url,
+      DEAD_LETTER_TARGET: 'kafka',
+    }),
+    options.mergeLogger,
+  );
+  await mergeRuntime.ready();
+  return { fetchRuntimes, fetchers, mergeRuntime };
+}
