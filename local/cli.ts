@@ -131,7 +131,10 @@ async function main(): Promise<number> {
       say(await summarize(pipeline, flags.cycles));
       await pipeline.stop();
       if (flags.keepState) say(`Redis keys kept under ${redisKeyPrefix} (--keep-state).`);
-      else say(`Removed this run's ${await pipeline.deleteState()} Redis key(s) (${redisKeyPrefix}*).`);
+      else
+        say(
+          `Removed this run's ${await pipeline.deleteState()} Redis key(s) (${redisKeyPrefix}*).`,
+        );
     }
     await kafka.stop();
     if (kafka.started) say('Kafka broker stopped.');

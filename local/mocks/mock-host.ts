@@ -65,6 +65,9 @@ export class RemoteSource extends Remote<SourceOps> {
   script = (...faults: ScriptedFault[]) => this.call('script', faults);
   /** The listing claims to end after this page (undefined: the real end). */
   setLastPage = (page: number | undefined) => this.call('setLastPage', page);
+  /** Starts noting when each record id is served; servedAt() reads the times (epoch ms). */
+  trackServed = () => this.call('trackServed');
+  servedAt = (): Promise<Map<string, number>> => this.call('servedAt');
 }
 
 /** The mock Analytics API running in the mock worker. */

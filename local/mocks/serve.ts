@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { SOURCES } from '../../shared/sources/registry.ts';
-import { sampleCustomers, sampleProducts } from './dataset.ts';
 import { AnalyticsMock } from './analytics-mock.ts';
+import { sampleCustomers, sampleProducts } from './dataset.ts';
 import { javaMapString, SourceMock } from './servers.ts';
 
 export type MockServersOptions = {

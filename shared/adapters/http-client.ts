@@ -96,7 +96,8 @@ export function sendHttp(
         return;
       }
       const code = (error as { code?: string }).code;
-      const message = code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+      const message =
+        code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
       reject(new HttpExchangeError(message, sent, code));
     }
     req.on('error', fail);

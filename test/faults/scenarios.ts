@@ -79,11 +79,7 @@ function scripted(
  * for each. A sink that honours the key answers the retry from its first answer; one that ignores
  * it processes the payload again.
  */
-function processedThenLost(
-  name: string,
-  honoursKey: boolean,
-  faults: ScriptedFault[],
-): Scenario {
+function processedThenLost(name: string, honoursKey: boolean, faults: ScriptedFault[]): Scenario {
   return {
     name,
     budget: `${POST_TRIES}, 1 s timeout`,
@@ -99,7 +95,9 @@ function processedThenLost(
         problems.push(`${faults.length} faults injected, ${ambiguous} ambiguous retries counted`);
       const processedFirst = faults.filter((fault) => fault.kind !== 'reset').length;
       if (stats.repeatedKeys < processedFirst)
-        problems.push(`${processedFirst} payloads processed before the fault, ${stats.repeatedKeys} keys repeated`);
+        problems.push(
+          `${processedFirst} payloads processed before the fault, ${stats.repeatedKeys} keys repeated`,
+        );
       ctx.note(
         `${ambiguous} ambiguous retries; ${stats.repeatedKeys} repeated keys ${honoursKey ? 'answered from the first answer' : 'processed again'}`,
       );
@@ -108,8 +106,18 @@ function processedThenLost(
   };
 }
 export const SCENARIOS: Scenario[] = [
-  scripted('analytics: 500s for a while', POST_TRIES, 'analytics', times(8, { kind: 'status', status: 500 })),
-  scripted('analytics: timeouts (not processed)', `${POST_TRIES}, 1 s timeout`, 'analytics', times(4, { kind: 'hang' })),
+  scripted(
+    'analytics: 500s for a while',
+    POST_TRIES,
+    'analytics',
+    times(8, { kind: 'status', status: 500 }),
+  ),
+  scripted(
+    'analytics: timeouts (not processed)',
+    `${POST_TRIES}, 1 s timeout`,
+    'analytics',
+    times(4, { kind: 'hang' }),
+  ),
   processedThenLost(
     'analytics: late success, sink honours the key',
     true,
@@ -212,7 +220,11 @@ export const SCENARIOS: Scenario[] = [
       const pipeline = await ctx.start();
       await pipeline.crm.update((records) => {
         const original = records[1] as Record<string, unknown>;
-        records.splice(2, 0, { ...original, name: 'Second Copy', updatedAt: '2030-01-01T00:00:00Z' });
+        records.splice(2, 0, {
+          ...original,
+          name: 'Second Copy',
+          updatedAt: '2030-01-01T00:00:00Z',
+        });
       });
       await ctx.cycle(pipeline);
       return { pipeline };
