@@ -11,7 +11,7 @@ import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
-import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
+import { TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
 import type { FaultRates } from './mocks/faults.ts';
 import { type MockHost, startMockHost } from './mocks/mock-host.ts';
