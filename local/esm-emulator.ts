@@ -13,6 +13,8 @@ export type EsmOptions = {
   /** Told about each failed invocation; the batch is then retried after a backoff. */
   onFailure?: (error: unknown, attempt: number, records: number) => void;
   onSuccess?: (result: unknown, records: number) => void;
+  /** Told when the consumer crashes; `restart` says whether kafkajs starts it again. */
+  onCrash?: (error: Error, restart: boolean) => void;
 };
 
 /**
@@ -27,6 +29,8 @@ export class EsmEmulator {
   readonly committed = new Map<number, bigint>();
   failures = 0;
   invocations = 0;
+  /** Set when the consumer crashed and kafkajs will not restart it: nothing more is consumed. */
+  crashed: Error | undefined;
   #stopping = false;
   readonly groupId: string;
 
@@ -43,6 +47,10 @@ export class EsmEmulator {
 
   async start(): Promise<void> {
     const { topic } = this.options;
+    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      this.options.onCrash?.(payload.error, payload.restart);
+      if (!payload.restart) this.crashed = payload.error;
+    });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic, fromBeginning: true });
     await this.#consumer.run({
@@ -126,6 +134,8 @@ export async function waitForDrain(
     for (;;) {
       let behind = 0n;
       for (const { topic, esm } of emulators) {
+        if (esm.crashed)
+          throw new Error(`the consumer of ${topic} crashed for good: ${esm.crashed.message}`);
         const [committed] = await admin.fetchOffsets({ groupId: esm.groupId, topics: [topic] });
         const done = new Map(
           committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]),

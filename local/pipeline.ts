@@ -41,6 +41,8 @@ export type LocalPipelineOptions = {
   interceptMerge?: (merge: MergeHandler) => MergeHandler;
   fetchLogger?: (source: string) => Logger;
   mergeLogger?: Logger;
+  /** Where the emulated event source mappings' Kafka errors and crashes go (default: stderr). */
+  onKafkaError?: (line: string) => void;
 };
 
 export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
@@ -70,11 +72,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     LOG_LEVEL: 'INFO',
     ...options.settings,
   };
-  const kafka: Kafka = createKafka({
-    brokers: options.brokers.split(','),
-    clientId: 'local-runtime',
-    auth: 'none',
-  });
+  const kafkaError =
+    options.onKafkaError ?? ((line: string) => process.stderr.write(`local runtime: ${line}\n`));
+  const kafka: Kafka = createKafka(
+    { brokers: options.brokers.split(','), clientId: 'local-runtime', auth: 'none' },
+    kafkaError,
+  );
   await ensureTopics(kafka, [
     { topic: topicPrefix + TOPICS.customer, numPartitions: options.partitions ?? 3 },
     { topic: topicPrefix + TOPICS.inventory, numPartitions: options.partitions ?? 3 },
@@ -141,6 +144,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
           totals.merge[key] += summary[key];
         }
       },
+      onCrash: (error, restart) =>
+        kafkaError(
+          `the consumer of ${topic} crashed (${error.name}: ${error.message}); ${restart ? 'kafkajs restarts it' : 'it stays down'}`,
+        ),
       onFailure: (error, attempt) => {
         totals.merge.failedInvocations++;
         options.onMergeFailure?.(error, attempt);

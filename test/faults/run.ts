@@ -88,6 +88,7 @@ async function main(): Promise<number> {
   for (const [index, scenario] of scenarios.entries()) {
     const notes: string[] = [];
     const fetchFailures: string[] = [];
+    let kafkaErrors = 0;
     const ctx: FaultContext = {
       broker,
       redisUrl: config.REDIS_URL,
@@ -102,6 +103,7 @@ async function main(): Promise<number> {
           records: 30,
           pageSize: 10,
           batchSize: 20,
+          onKafkaError: () => kafkaErrors++,
           ...options,
           settings: { ...SETTINGS, ...options.settings },
         });
@@ -192,6 +194,7 @@ async function main(): Promise<number> {
         await result.cleanup?.();
       }
     }
+    if (kafkaErrors > 0) notes.push(`${kafkaErrors} Kafka error(s) met by the consumers`);
     if (fetchFailures.length > 0)
       notes.push(`${fetchFailures.length} fetch run(s) failed and the next run recovered`);
     rows.push(row);
