@@ -1,5 +1,5 @@
 import type { MSKEvent } from 'aws-lambda';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
 
 export type EsmOptions = {
@@ -132,18 +132,13 @@ export async function waitForDrain(
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      let behind = 0n;
-      for (const { topic, esm } of emulators) {
-        if (esm.crashed)
-          throw new Error(`the consumer of ${topic} crashed for good: ${esm.crashed.message}`);
-        const [committed] = await admin.fetchOffsets({ groupId: esm.groupId, topics: [topic] });
-        const done = new Map(
-          committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]),
-        );
-        for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
-          const at = done.get(partition) ?? 0n;
-          if (BigInt(high) > at) behind += BigInt(high) - at;
-        }
+      let behind: bigint | 'unknown';
+      try {
+        behind = await offsetsBehind(admin, emulators);
+      } catch (error) {
+        // A broker that is restarting answers NOT_COORDINATOR and the like for a while.
+        if (!(error as { retriable?: boolean }).retriable || Date.now() > deadline) throw error;
+        behind = 'unknown';
       }
       if (behind === 0n) return;
       if (Date.now() > deadline)
@@ -154,4 +149,25 @@ export async function waitForDrain(
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Records published but not yet committed, over every partition of the emulators' topics. */
+async function offsetsBehind(
+  admin: Admin,
+  emulators: { topic: string; esm: EsmEmulator }[],
+): Promise<bigint> {
+  let behind = 0n;
+  for (const { topic, esm } of emulators) {
+    if (esm.crashed)
+      throw new Error(`the consumer of ${topic} crashed for good: ${esm.crashed.message}`);
+    const [committed] = await admin.fetchOffsets({ groupId: esm.groupId, topics: [topic] });
+    const done = new Map(
+      committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]),
+    );
+    for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+      const at = done.get(partition) ?? 0n;
+      if (BigInt(high) > at) behind += BigInt(high) - at;
+    }
+  }
+  return behind;
 }
