@@ -78,20 +78,28 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     { brokers: options.brokers.split(','), clientId: 'local-runtime', auth: 'none' },
     kafkaError,
   );
-  await ensureTopics(kafka, [
-    { topic: topicPrefix + TOPICS.customer, numPartitions: options.partitions ?? 3 },
-    { topic: topicPrefix + TOPICS.inventory, numPartitions: options.partitions ?? 3 },
-    { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
-    { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
+  // The topics and the mock worker (about a second to load) start side by side.
+  const [topics, started] = await Promise.allSettled([
+    ensureTopics(kafka, [
+      { topic: topicPrefix + TOPICS.customer, numPartitions: options.partitions ?? 3 },
+      { topic: topicPrefix + TOPICS.inventory, numPartitions: options.partitions ?? 3 },
+      { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
+      { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
+    ]),
+    startMockHost({
+      records,
+      ...(options.sourceFaults && { sourceFaults: options.sourceFaults }),
+      ...(options.analyticsFaults && { analyticsFaults: options.analyticsFaults }),
+      honourIdempotencyKey: options.analyticsHonoursIdempotencyKey ?? true,
+      ...(options.onAnalyticsReceive && { onReceive: options.onAnalyticsReceive }),
+    }),
   ]);
-
-  const mocks = await startMockHost({
-    records,
-    ...(options.sourceFaults && { sourceFaults: options.sourceFaults }),
-    ...(options.analyticsFaults && { analyticsFaults: options.analyticsFaults }),
-    honourIdempotencyKey: options.analyticsHonoursIdempotencyKey ?? true,
-    ...(options.onAnalyticsReceive && { onReceive: options.onAnalyticsReceive }),
-  });
+  if (topics.status === 'rejected') {
+    if (started.status === 'fulfilled') await started.value.stop();
+    throw topics.reason;
+  }
+  if (started.status === 'rejected') throw started.reason;
+  const mocks = started.value;
   const { crm, inventory, analytics } = mocks;
   // Settings are checked here: a bad one must not leave the mock worker running.
   const wired = await wireHandlers(options, baseEnv, mocks).catch(async (error: unknown) => {
