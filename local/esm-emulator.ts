@@ -97,17 +97,33 @@ export class EsmEmulator {
     });
     for (let attempt = 1; ; attempt++) {
       this.invocations++;
+      // kafkajs only heartbeats when told to: an invocation longer than the session timeout
+      // (a 10,000-record batch on a busy machine) would get the member evicted and its commit
+      // refused ("the coordinator is not aware of this member"), which crashes the consumer.
+      let heartbeatError: unknown;
+      const beating = setInterval(() => {
+        heartbeat().catch((error: unknown) => {
+          heartbeatError ??= error;
+        });
+      }, 3_000);
+      let result: unknown;
       try {
-        const result = await this.options.invoke(structuredClone(event));
-        this.options.onSuccess?.(result, chunk.length);
-        return;
+        result = await this.options.invoke(structuredClone(event));
       } catch (error) {
         this.failures++;
         this.options.onFailure?.(error, attempt, chunk.length);
         if (this.#stopping) throw error;
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
         await heartbeat().catch(() => {});
+        continue;
+      } finally {
+        clearInterval(beating);
       }
+      // The group moved on (a rebalance): kafkajs rejoins and hands the batch out again, and
+      // its payloads, already delivered, are skipped then.
+      if (heartbeatError) throw heartbeatError;
+      this.options.onSuccess?.(result, chunk.length);
+      return;
     }
   }
 
