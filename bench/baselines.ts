@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { AnalyticsMock } from '../local/mocks/analytics-mock.ts';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
-import { AnalyticsMock } from '../local/mocks/servers.ts';
 import { sendHttp } from '../shared/adapters/http-client.ts';
 import { IoRedisCacheClient } from '../shared/adapters/idempotency-cache.ts';
 import { IdempotentDelivery } from '../shared/adapters/once-delivery.ts';

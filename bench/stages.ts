@@ -6,8 +6,9 @@ import { build } from 'esbuild';
 import type { Kafka } from 'kafkajs';
 import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime } from '../functions/fetch/runtime.ts';
+import { AnalyticsMock } from '../local/mocks/analytics-mock.ts';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
-import { AnalyticsMock, SourceMock } from '../local/mocks/servers.ts';
+import { SourceMock } from '../local/mocks/servers.ts';
 import { startLocalPipeline } from '../local/pipeline.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { loadFetchConfig } from '../shared/config.ts';
@@ -146,17 +147,23 @@ export async function endToEnd(env: Env, records: number) {
     settings: BENCH_SETTINGS,
   });
   try {
-    pipeline.crm.records = sampleCustomers(records, false);
-    pipeline.inventory.records = sampleProducts(records, false);
-    pipeline.crm.servedAt = new Map();
-    pipeline.inventory.servedAt = new Map();
+    await Promise.all([
+      pipeline.crm.setRecords(sampleCustomers(records, false)),
+      pipeline.inventory.setRecords(sampleProducts(records, false)),
+      pipeline.crm.trackServed(),
+      pipeline.inventory.trackServed(),
+    ]);
     const started = Date.now();
     await pipeline.runCycle();
     const deadline = Date.now() + 300_000;
-    while (pipeline.analytics.received.length < records && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await pipeline.analytics.stats()).received < records && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const received = pipeline.analytics.received;
+    const [received, crmServed, inventoryServed] = await Promise.all([
+      pipeline.analytics.receipts(),
+      pipeline.crm.servedAt(),
+      pipeline.inventory.servedAt(),
+    ]);
     if (received.length < records) {
       throw new Error(`end to end: ${received.length} of ${records} payloads arrived in time`);
     }
@@ -165,10 +172,7 @@ export async function endToEnd(env: Env, records: number) {
       .map(
         (entry) =>
           entry.at -
-          Math.max(
-            pipeline.crm.servedAt?.get(entry.id) ?? started,
-            pipeline.inventory.servedAt?.get(entry.id) ?? started,
-          ),
+          Math.max(crmServed.get(entry.id) ?? started, inventoryServed.get(entry.id) ?? started),
       )
       .sort((a, b) => a - b);
     const seconds = (last - started) / 1000;
@@ -182,5 +186,6 @@ export async function endToEnd(env: Env, records: number) {
     };
   } finally {
     await pipeline.stop();
+    await pipeline.deleteState();
   }
 }

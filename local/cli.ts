@@ -38,6 +38,10 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --invocation-limit D
                       time one fetch invocation may take (500ms, 5s); a longer run pauses at a
                       page boundary and the next invocation continues it
+  --analytics-ignores-key
+                      the Analytics mock ignores Idempotency-Key (by default it honours it: a
+                      repeated key gets the first answer and is not processed again)
+  --keep-state        keep this run's Redis keys (by default they are deleted at the end)
   --quiet             do not print each payload Analytics receives
   --verbose           also print the JSON log lines (they always go to .local/logs/)
   --help              this text`;
@@ -98,6 +102,8 @@ function parseFlags() {
       'source-auth': { type: 'string' },
       full: { type: 'boolean', default: false },
       'invocation-limit': { type: 'string' },
+      'analytics-ignores-key': { type: 'boolean', default: false },
+      'keep-state': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -137,6 +143,8 @@ function parseFlags() {
       values['invocation-limit'] === undefined
         ? undefined
         : duration(values['invocation-limit'], 'invocation-limit'),
+    analyticsIgnoresKey: values['analytics-ignores-key'],
+    keepState: values['keep-state'],
     quiet: values.quiet,
     verbose: values.verbose,
   };
@@ -166,8 +174,13 @@ async function main(): Promise<number> {
     stopping = true;
     terminal.endProgress();
     if (pipeline) {
-      say(summarize(pipeline, flags.cycles));
+      say(await summarize(pipeline, flags.cycles));
       await pipeline.stop();
+      if (flags.keepState) say(`Redis keys kept under ${redisKeyPrefix} (--keep-state).`);
+      else
+        say(
+          `Removed this run's ${await pipeline.deleteState()} Redis key(s) (${redisKeyPrefix}*).`,
+        );
     }
     await Promise.allSettled(sourceMocks.map((mock) => mock.close()));
     await kafka.stop();
@@ -198,6 +211,7 @@ async function main(): Promise<number> {
     batchSize: flags.batchSize,
     sourceFaults: flags.faults,
     analyticsFaults: flags.faults,
+    analyticsHonoursIdempotencyKey: !flags.analyticsIgnoresKey,
     settings: {
       LOG_LEVEL: config.LOG_LEVEL,
       ...(limit !== undefined && {
@@ -218,20 +232,31 @@ async function main(): Promise<number> {
   );
 
   const active = pipeline;
+  // Analytics counts cross a thread: the progress line shows the last one read.
+  let processed = '0';
+  let analyticsDown = false;
   const showProgress = (cycle: number) => {
+    void active.analytics.stats().then(
+      (stats) => {
+        processed = String(stats.received);
+      },
+      () => {
+        processed = '? (the mock worker did not answer)';
+      },
+    );
     const t = active.totals;
     const fetched = Object.values(t.fetch).reduce((sum, f) => sum + f.fetched, 0);
     const published = Object.values(t.fetch).reduce((sum, f) => sum + f.published, 0);
     terminal.progress(
-      `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${t.merge.quarantined} | analytics ${active.analytics.received.length}`,
+      `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${t.merge.quarantined} | ambiguous retries ${t.merge.ambiguousRetries} | analytics ${processed}`,
     );
   };
 
   for (let cycle = 1; !stopping && (flags.cycles === 0 || cycle <= flags.cycles); cycle++) {
     showProgress(cycle);
-    const analyticsDown = cycle <= flags.analyticsDownCycles;
-    if (analyticsDown !== active.analytics.faults.down) {
-      active.analytics.faults.down = analyticsDown;
+    if (analyticsDown !== cycle <= flags.analyticsDownCycles) {
+      analyticsDown = !analyticsDown;
+      await active.analytics.setDown(analyticsDown);
       say(analyticsDown ? 'Analytics is down (503) this cycle.' : 'Analytics is back.');
     }
     const results = await active.runCycle();
@@ -244,7 +269,7 @@ async function main(): Promise<number> {
     if (!last && !stopping) await new Promise((r) => setTimeout(r, flags.intervalMs));
   }
   if (stopping) return 130;
-  active.analytics.faults.down = false;
+  await active.analytics.setDown(false);
   if (flags.replay) {
     const replay = await active.replayDeadLetters();
     say(
@@ -255,7 +280,7 @@ async function main(): Promise<number> {
       `${active.totals.merge.deadLettered} payload(s) are in the dead_letter topic; --replay re-drives them.`,
     );
   }
-  const { ok } = verifyDelivery(active);
+  const { ok } = await verifyDelivery(active);
   return stop(ok ? 0 : 1);
 }
 

@@ -1,5 +1,5 @@
 import type { MSKEvent } from 'aws-lambda';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
 
 export type EsmOptions = {
@@ -13,6 +13,8 @@ export type EsmOptions = {
   /** Told about each failed invocation; the batch is then retried after a backoff. */
   onFailure?: (error: unknown, attempt: number, records: number) => void;
   onSuccess?: (result: unknown, records: number) => void;
+  /** Told when the consumer crashes; `restart` says whether kafkajs starts it again. */
+  onCrash?: (error: Error, restart: boolean) => void;
 };
 
 /**
@@ -27,6 +29,8 @@ export class EsmEmulator {
   readonly committed = new Map<number, bigint>();
   failures = 0;
   invocations = 0;
+  /** Set when the consumer crashed and kafkajs will not restart it: nothing more is consumed. */
+  crashed: Error | undefined;
   #stopping = false;
   readonly groupId: string;
 
@@ -43,6 +47,10 @@ export class EsmEmulator {
 
   async start(): Promise<void> {
     const { topic } = this.options;
+    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      this.options.onCrash?.(payload.error, payload.restart);
+      if (!payload.restart) this.crashed = payload.error;
+    });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic, fromBeginning: true });
     await this.#consumer.run({
@@ -89,17 +97,33 @@ export class EsmEmulator {
     });
     for (let attempt = 1; ; attempt++) {
       this.invocations++;
+      // kafkajs only heartbeats when told to: an invocation longer than the session timeout
+      // (a 10,000-record batch on a busy machine) would get the member evicted and its commit
+      // refused ("the coordinator is not aware of this member"), which crashes the consumer.
+      let heartbeatError: unknown;
+      const beating = setInterval(() => {
+        heartbeat().catch((error: unknown) => {
+          heartbeatError ??= error;
+        });
+      }, 3_000);
+      let result: unknown;
       try {
-        const result = await this.options.invoke(structuredClone(event));
-        this.options.onSuccess?.(result, chunk.length);
-        return;
+        result = await this.options.invoke(structuredClone(event));
       } catch (error) {
         this.failures++;
         this.options.onFailure?.(error, attempt, chunk.length);
         if (this.#stopping) throw error;
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
         await heartbeat().catch(() => {});
+        continue;
+      } finally {
+        clearInterval(beating);
       }
+      // The group moved on (a rebalance): kafkajs rejoins and hands the batch out again, and
+      // its payloads, already delivered, are skipped then.
+      if (heartbeatError) throw heartbeatError;
+      this.options.onSuccess?.(result, chunk.length);
+      return;
     }
   }
 
@@ -124,16 +148,13 @@ export async function waitForDrain(
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      let behind = 0n;
-      for (const { topic, esm } of emulators) {
-        const [committed] = await admin.fetchOffsets({ groupId: esm.groupId, topics: [topic] });
-        const done = new Map(
-          committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]),
-        );
-        for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
-          const at = done.get(partition) ?? 0n;
-          if (BigInt(high) > at) behind += BigInt(high) - at;
-        }
+      let behind: bigint | 'unknown';
+      try {
+        behind = await offsetsBehind(admin, emulators);
+      } catch (error) {
+        // A broker that is restarting answers NOT_COORDINATOR and the like for a while.
+        if (!(error as { retriable?: boolean }).retriable || Date.now() > deadline) throw error;
+        behind = 'unknown';
       }
       if (behind === 0n) return;
       if (Date.now() > deadline)
@@ -144,4 +165,25 @@ export async function waitForDrain(
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Records published but not yet committed, over every partition of the emulators' topics. */
+async function offsetsBehind(
+  admin: Admin,
+  emulators: { topic: string; esm: EsmEmulator }[],
+): Promise<bigint> {
+  let behind = 0n;
+  for (const { topic, esm } of emulators) {
+    if (esm.crashed)
+      throw new Error(`the consumer of ${topic} crashed for good: ${esm.crashed.message}`);
+    const [committed] = await admin.fetchOffsets({ groupId: esm.groupId, topics: [topic] });
+    const done = new Map(
+      committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]),
+    );
+    for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+      const at = done.get(partition) ?? 0n;
+      if (BigInt(high) > at) behind += BigInt(high) - at;
+    }
+  }
+  return behind;
 }

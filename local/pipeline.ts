@@ -1,30 +1,26 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
-import { createFetchHandler } from '../functions/fetch/handler.ts';
-import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime.ts';
 import { createMergeHandler } from '../functions/merge/handler.ts';
-import { buildMergeRuntime } from '../functions/merge/runtime.ts';
 import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
-import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
-import { BUILT_IN_SOURCES, SOURCE_NAMES, SOURCES, TOPICS } from '../shared/sources/registry.ts';
+import { BUILT_IN_SOURCES, SOURCE_NAMES, TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
-import { AnalyticsRecorder } from './mocks/analytics-proxy.ts';
-import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
 import type { FaultRates } from './mocks/faults.ts';
-import { AnalyticsMock, SourceMock } from './mocks/servers.ts';
+import { startMockHost } from './mocks/mock-host.ts';
+import { deleteRunState } from './run-state.ts';
+import { wireHandlers } from './wiring.ts';
 
 export type LocalPipelineOptions = {
   brokers: string;
   redisUrl: string;
   /** Prefix of every topic name, so runs and tests do not see each other's records. */
   topicPrefix?: string;
-  /** Prefix of every Redis key (join state and idempotency records). */
+  /** Prefix of every Redis key (join state, idempotency records, the sources' sync state). */
   redisKeyPrefix?: string;
   records?: number;
   pageSize?: number;
@@ -33,6 +29,8 @@ export type LocalPipelineOptions = {
   partitions?: number;
   sourceFaults?: Partial<FaultRates>;
   analyticsFaults?: Partial<FaultRates>;
+  /** Whether the Analytics mock honours Idempotency-Key (default true, as a payment API does). */
+  analyticsHonoursIdempotencyKey?: boolean;
   onAnalyticsReceive?: (payload: unknown) => void;
   onMergeFailure?: (error: unknown, attempt: number) => void;
   /** Extra settings for the functions (LOG_LEVEL, HTTP_MAX_ATTEMPTS, …), as environment values. */
@@ -51,19 +49,27 @@ export type LocalPipelineOptions = {
   analyticsUrl?: string;
   /** Every fetch ignores the saved cursor (a full re-sync). */
   full?: boolean;
+  /** Where the emulated event source mappings' Kafka errors and crashes go (default: stderr). */
+  onKafkaError?: (line: string) => void;
 };
 
 export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
-  merge: Omit<MergeSummary, 'durationMs'> & { batches: number; failedInvocations: number };
+  merge: Omit<MergeSummary, 'durationMs'> & {
+    batches: number;
+    failedInvocations: number;
+    /** POSTs retried after a timeout or reset once sent (the sink may have processed them). */
+    readonly ambiguousRetries: number;
+  };
 };
 
 /**
- * The whole pipeline on one machine: mock sources and Analytics on loopback, the fetch handlers
- * called on demand (the scheduler's job), and one emulated event source mapping per topic
- * invoking the merge handler. The handlers and their wiring are the Lambda ones, unchanged.
+ * The whole pipeline on one machine: mock sources and Analytics on loopback, in a worker thread
+ * of their own (mocks/mock-host.ts), the fetch handlers called on demand (the scheduler's job),
+ * and one emulated event source mapping per topic invoking the merge handler. The handlers and
+ * their wiring are the Lambda ones, unchanged.
  */
 export async function startLocalPipeline(options: LocalPipelineOptions) {
   const topicPrefix = options.topicPrefix ?? '';
@@ -74,93 +80,60 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     LOG_LEVEL: 'INFO',
     ...options.settings,
   };
-  const kafka: Kafka = createKafka({
-    brokers: options.brokers.split(','),
-    clientId: 'local-runtime',
-    auth: 'none',
-  });
-  const sources = options.sources ?? [...BUILT_IN_SOURCES];
-  const pipelineSources = options.sources && { PIPELINE_SOURCES: JSON.stringify(options.sources) };
-  await ensureTopics(kafka, [
-    ...sources.map((source) => ({
-      topic: topicPrefix + source.topic,
-      numPartitions: options.partitions ?? 3,
-    })),
-    { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
-    { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
-  ]);
-
-  const crm = await new SourceMock(
-    SOURCES.crm.path,
-    sampleCustomers(records),
-    options.sourceFaults,
-    7,
-  ).start();
-  const inventory = await new SourceMock(
-    SOURCES.inventory.path,
-    sampleProducts(records),
-    options.sourceFaults,
-    13,
-  ).start();
-  const analytics = options.analyticsUrl
-    ? await new AnalyticsRecorder(options.analyticsUrl, options.onAnalyticsReceive).start()
-    : await new AnalyticsMock(options.analyticsFaults, options.onAnalyticsReceive).start();
-  const sideMocks = { customer: crm, inventory } as const;
-  // Ids published by each source, for the delivery check when a source is not a mock.
-  const publishedIds = new Map<string, Set<string>>();
-
-  const fetchRuntimes = sources.map((source) => {
-    const name = source.name;
-    const url = options.sourceUrls?.[name];
-    const config = loadFetchConfig({
-      ...baseEnv,
-      ...pipelineSources,
-      ...options.sourceSettings?.[name],
-      SOURCE: name,
-      ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: sideMocks[source.side].url }),
-      PAGE_SIZE: String(options.pageSize ?? 100),
-      // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
-      REDIS_URL: options.redisUrl,
-      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
-    });
-    const runtime = buildFetchRuntime(config, options.fetchLogger?.(name));
-    const ids = new Set<string>();
-    publishedIds.set(name, ids);
-    const publisher = runtime.publisher;
-    const recording: FetchRuntime = {
-      ...runtime,
-      publisher: {
-        publish: async (topic, messages) => {
-          await publisher.publish(topic, messages);
-          for (const message of messages) if (message.key !== null) ids.add(message.key);
-        },
-        disconnect: () => publisher.disconnect(),
-      },
-    };
-    return recording;
-  });
-  const fetchers = new Map(
-    fetchRuntimes.map((runtime) => [runtime.source.name, createFetchHandler(runtime)]),
+  const kafkaError =
+    options.onKafkaError ?? ((line: string) => process.stderr.write(`local runtime: ${line}\n`));
+  const kafka: Kafka = createKafka(
+    { brokers: options.brokers.split(','), clientId: 'local-runtime', auth: 'none' },
+    kafkaError,
   );
+  const sources = options.sources ?? [...BUILT_IN_SOURCES];
+  // The topics and the mock worker (about a second to load) start side by side. The worker hosts
+  // the mock CRM and Inventory (read by the built-in sources that have no URL of their own) and
+  // Analytics: the mock, or with `analyticsUrl` the recorder in front of the user's server.
+  // Styled mock sources (`--source-style/--source-auth`) stay in the CLI's process, which starts
+  // them from its flags before the pipeline (local/sources.ts): they only answer GETs, where an
+  // answer read late costs a retried page read that de-duplication absorbs, never a payload
+  // delivered twice, so moving them behind the worker's message port would buy nothing.
+  const [topics, started] = await Promise.allSettled([
+    ensureTopics(kafka, [
+      ...sources.map((source) => ({
+        topic: topicPrefix + source.topic,
+        numPartitions: options.partitions ?? 3,
+      })),
+      { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
+      { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
+    ]),
+    startMockHost({
+      records,
+      ...(options.sourceFaults && { sourceFaults: options.sourceFaults }),
+      ...(options.analyticsFaults && { analyticsFaults: options.analyticsFaults }),
+      honourIdempotencyKey: options.analyticsHonoursIdempotencyKey ?? true,
+      ...(options.analyticsUrl && { analyticsTarget: options.analyticsUrl }),
+      ...(options.onAnalyticsReceive && { onReceive: options.onAnalyticsReceive }),
+    }),
+  ]);
+  if (topics.status === 'rejected') {
+    if (started.status === 'fulfilled') await started.value.stop();
+    throw topics.reason;
+  }
+  if (started.status === 'rejected') throw started.reason;
+  const mocks = started.value;
+  const { crm, inventory, analytics } = mocks;
+  // Settings are checked here: a bad one must not leave the mock worker running.
+  const wired = await wireHandlers(options, baseEnv, sources, mocks).catch(
+    async (error: unknown) => {
+      await mocks.stop();
+      throw error;
+    },
+  );
+  const { fetchRuntimes, fetchers, mergeRuntime, publishedIds } = wired;
+  // Every source is a mock in the worker: the ids Analytics should hear about are read there.
   const onMocks = sources.every(
     (source) =>
       SOURCE_NAMES.includes(source.name as never) &&
       source.url === undefined &&
       !options.sourceUrls?.[source.name],
   );
-
-  const mergeRuntime = buildMergeRuntime(
-    loadMergeConfig({
-      ...baseEnv,
-      ...pipelineSources,
-      REDIS_URL: options.redisUrl,
-      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
-      ANALYTICS_URL: analytics.url,
-      DEAD_LETTER_TARGET: 'kafka',
-    }),
-    options.mergeLogger,
-  );
-  await mergeRuntime.ready();
   const handler = createMergeHandler(mergeRuntime);
   const merge: MergeHandler = (event) => handler(event);
   const invokeMerge = options.interceptMerge?.(merge) ?? merge;
@@ -177,6 +150,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       posted: 0,
       duplicates: 0,
       deadLettered: 0,
+      get ambiguousRetries() {
+        return mergeRuntime.analyticsCalls.ambiguousRetries;
+      },
     },
   };
   const esms = sources.map(({ topic: base }) => {
@@ -203,6 +179,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
           totals.merge[key] += summary[key];
         }
       },
+      onCrash: (error, restart) =>
+        kafkaError(
+          `the consumer of ${topic} crashed (${error.name}: ${error.message}); ${restart ? 'kafkajs restarts it' : 'it stays down'}`,
+        ),
       onFailure: (error, attempt) => {
         totals.merge.failedInvocations++;
         options.onMergeFailure?.(error, attempt);
@@ -263,6 +243,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     crm,
     inventory,
     analytics,
+    /**
+     * Whether Analytics honours Idempotency-Key: the mock does unless switched off; of a server
+     * the user runs we cannot tell, so the delivery check treats it as one that ignores the key
+     * (duplicates are accepted only up to the ambiguous retries, and reported).
+     */
+    analyticsHonoursKey: options.analyticsUrl
+      ? false
+      : (options.analyticsHonoursIdempotencyKey ?? true),
+    /** The Analytics API the user runs, when the merge posts to it through the recorder. */
+    analyticsTarget: options.analyticsUrl,
     totals,
     topics: {
       customer: topicPrefix + TOPICS.customer,
@@ -293,11 +283,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         timeoutMs,
       });
     },
-    /** Ids that both mock sources hold now: the ids Analytics should hear about. */
-    idsInBoth(): Set<string> {
+    /**
+     * The ids Analytics should hear about: those both mock sources hold now, or, when a source is
+     * not a mock in the worker (a URL, a `--config` file, a styled mock), the ids that both sides'
+     * fetch functions published in this run.
+     */
+    async idsInBoth(): Promise<Set<string>> {
       if (!onMocks) {
-        // Counted from what the sources' fetch functions published in this run.
-        const bySide = (side: string) =>
+        const bySide = (side: SourceDefinition['side']) =>
           new Set(
             sources
               .filter((source) => source.side === side)
@@ -306,10 +299,19 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         const products = bySide('inventory');
         return new Set([...bySide('customer')].filter((id) => products.has(id)));
       }
-      const products = new Set(inventory.records.map((record) => String(record.id)));
+      const [customers, products] = await Promise.all([crm.records(), inventory.records()]);
+      const productIds = new Set(products.map((record) => String(record.id)));
       return new Set(
-        crm.records.map((record) => String(record.id)).filter((id) => products.has(id)),
+        customers.map((record) => String(record.id)).filter((id) => productIds.has(id)),
       );
+    },
+    /**
+     * Deletes this run's Redis keys (join state, idempotency records, the sources' cursors,
+     * checkpoints and leases); returns how many. Needs a
+     * redisKeyPrefix: without one the keys are not the run's alone.
+     */
+    deleteState(): Promise<number> {
+      return deleteRunState(options.redisUrl, options.redisKeyPrefix ?? '');
     },
     async stop(): Promise<void> {
       await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
@@ -317,7 +319,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         mergeRuntime.close(),
         ...fetchRuntimes.map((runtime) => runtime.close()),
       ]);
-      await Promise.allSettled([crm.close(), inventory.close(), analytics.close()]);
+      await mocks.stop();
     },
   };
 }

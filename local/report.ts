@@ -1,3 +1,4 @@
+import { canonicalJson } from '../shared/domain/merge.ts';
 import type { LocalPipeline } from './pipeline.ts';
 import { table } from './terminal.ts';
 
@@ -5,32 +6,86 @@ export type DeliveryCheck = {
   ok: boolean;
   expected: number;
   deliveredOnce: number;
-  /** Distinct payloads Analytics received more than once. */
+  /** Receipts beyond the first of a payload (by content): 0 when nothing was processed twice. */
   duplicates: number;
   missing: string[];
+  /** Payloads Analytics processed, and the distinct Idempotency-Keys among them. */
+  processed: number;
+  distinctKeys: number;
+  /** Requests with a key processed before (answered with the first answer if the sink honours it). */
+  repeatedKeys: number;
+  /** POSTs the merge retried after a timeout or reset once sent. */
+  ambiguousRetries: number;
+  honoursKey: boolean;
+  /** The Analytics API the user runs, when the pipeline posted to it through the recorder. */
+  target: string | undefined;
 };
 
-/** Checks what Analytics received against what the mock sources hold right now. */
-export function verifyDelivery(
-  pipeline: Pick<LocalPipeline, 'idsInBoth' | 'analytics'>,
-): DeliveryCheck {
-  const expected = pipeline.idsInBoth();
-  const duplicates = [...pipeline.analytics.countsByPayload().values()].filter((n) => n > 1).length;
-  const byId = pipeline.analytics.countsById();
+/**
+ * Checks what Analytics processed against what the mock sources hold right now. With a sink that
+ * honours Idempotency-Key, nothing may be processed twice. With one that ignores it, a payload
+ * whose POST failed ambiguously (timed out or reset after it was sent) may be processed again
+ * by the retry: the check then accepts duplicates up to the ambiguous retries the merge counted.
+ */
+export async function verifyDelivery(
+  pipeline: Pick<
+    LocalPipeline,
+    'idsInBoth' | 'analytics' | 'totals' | 'analyticsHonoursKey' | 'analyticsTarget'
+  >,
+): Promise<DeliveryCheck> {
+  const [expected, receipts, stats] = await Promise.all([
+    pipeline.idsInBoth(),
+    pipeline.analytics.receipts(),
+    pipeline.analytics.stats(),
+  ]);
+  const byPayload = new Map<string, number>();
+  const byId = new Map<string, number>();
+  for (const entry of receipts) {
+    const content = canonicalJson(entry.body);
+    byPayload.set(content, (byPayload.get(content) ?? 0) + 1);
+    byId.set(entry.id, (byId.get(entry.id) ?? 0) + 1);
+  }
+  const duplicates = [...byPayload.values()].reduce((sum, n) => sum + n - 1, 0);
   const missing = [...expected].filter((id) => !byId.has(id));
-  const deliveredOnce = [...expected].filter((id) => byId.get(id) === 1).length;
+  const ambiguousRetries = pipeline.totals.merge.ambiguousRetries;
+  const honoursKey = pipeline.analyticsHonoursKey;
+  const explained = duplicates === 0 || (!honoursKey && duplicates <= ambiguousRetries);
   return {
-    ok: duplicates === 0 && missing.length === 0,
+    ok: explained && missing.length === 0,
     expected: expected.size,
-    deliveredOnce,
+    deliveredOnce: [...expected].filter((id) => byId.get(id) === 1).length,
     duplicates,
     missing,
+    processed: stats.received,
+    distinctKeys: stats.distinctKeys,
+    repeatedKeys: stats.repeatedKeys,
+    ambiguousRetries,
+    honoursKey,
+    target: pipeline.analyticsTarget,
   };
 }
 
-/** The end-of-run report: one row per stage, then the delivery check. */
-export function summarize(pipeline: LocalPipeline, cycles: number): string {
+/** The one-line verdict of a delivery check. */
+export function verdictOf(check: DeliveryCheck): string {
+  // Of a server the user runs, only its 2xx answers are seen: a repeated key it accepted is
+  // counted as processed again, whatever it did with it.
+  const ignores = check.target
+    ? `${check.target} accepted them again (whether it processed them twice is up to it)`
+    : 'this sink ignores Idempotency-Key (a sink that honours it receives each once)';
+  const missing = `${check.missing.length} id(s) never delivered${check.missing.length ? ` (${check.missing.slice(0, 10).join(', ')})` : ''}`;
+  if (!check.ok) {
+    return `FAILED: ${missing}, ${check.duplicates} extra receipt(s) of payloads delivered more than once (${check.ambiguousRetries} ambiguous retries; the sink ${check.honoursKey ? 'honours' : 'ignores'} Idempotency-Key).`;
+  }
+  if (check.duplicates > 0) {
+    return `OK at this sink: all ${check.expected} ids delivered; ${check.duplicates} payload(s) processed twice, all after one of the ${check.ambiguousRetries} ambiguous retries, because ${ignores}.`;
+  }
+  return `OK: all ${check.expected} ids present in both sources were delivered exactly once (no duplicates).`;
+}
+
+/** The end-of-run report: one row per stage, what Analytics saw, then the delivery check. */
+export async function summarize(pipeline: LocalPipeline, cycles: number): Promise<string> {
   const { fetch, merge } = pipeline.totals;
+  const stats = await pipeline.analytics.stats();
   const rows: (string | number)[][] = [];
   for (const [name, f] of Object.entries(fetch)) {
     rows.push([
@@ -39,6 +94,7 @@ export function summarize(pipeline: LocalPipeline, cycles: number): string {
       f.fetched,
       f.published,
       f.retries,
+      '-',
       f.quarantined,
       '-',
       '-',
@@ -50,25 +106,23 @@ export function summarize(pipeline: LocalPipeline, cycles: number): string {
     merge.records,
     merge.posted,
     '-',
+    merge.ambiguousRetries,
     merge.quarantined,
     merge.deadLettered,
     merge.duplicates,
   ]);
-  const analytics = pipeline.analytics;
   rows.push([
-    'analytics mock',
-    `${analytics.received.length + analytics.rejected} request(s)`,
-    analytics.received.length + analytics.rejected,
-    analytics.received.length,
+    pipeline.analyticsTarget ? 'analytics (recorded)' : 'analytics mock',
+    `${stats.requests} request(s)`,
+    stats.requests,
+    stats.received,
     '-',
     '-',
     '-',
     '-',
+    pipeline.analyticsHonoursKey ? stats.repeatedKeys : '-',
   ]);
-  const check = verifyDelivery(pipeline);
-  const verdict = check.ok
-    ? `OK: all ${check.expected} ids present in both sources were delivered exactly once (no duplicates).`
-    : `FAILED: ${check.missing.length} id(s) never delivered${check.missing.length ? ` (${check.missing.slice(0, 10).join(', ')})` : ''}, ${check.duplicates} payload(s) delivered more than once.`;
+  const check = await verifyDelivery(pipeline);
   return [
     '',
     `Summary after ${cycles || 'the'} cycle(s)`,
@@ -79,6 +133,7 @@ export function summarize(pipeline: LocalPipeline, cycles: number): string {
         'in',
         'out',
         'retries',
+        'ambiguous retries',
         'quarantined',
         'dead-lettered',
         'duplicates skipped',
@@ -86,6 +141,9 @@ export function summarize(pipeline: LocalPipeline, cycles: number): string {
       rows,
     ),
     '',
-    verdict,
+    check.target
+      ? `${check.target} accepted ${check.processed} payload(s) under ${check.distinctKeys} distinct Idempotency-Key(s); ${check.repeatedKeys} accepted request(s) repeated a key.`
+      : `Analytics processed ${check.processed} payload(s) under ${check.distinctKeys} distinct Idempotency-Key(s); ${check.repeatedKeys} request(s) repeated a key and ${check.honoursKey ? 'got the first answer without being processed again' : 'were processed again (the sink ignores the key)'}.`,
+    verdictOf(check),
   ].join('\n');
 }

@@ -43,12 +43,19 @@ export function publishFetchMetrics(metrics: MetricsSink, summary: FetchSummary 
   metrics.publishStoredMetrics();
 }
 
-/** Adds one merge batch's counts and a sample of its Analytics latencies, then writes them. */
+/** What one invocation's Analytics calls measured: POST latencies and ambiguous retries. */
+export type AnalyticsCalls = { latenciesMs: number[]; ambiguousRetries: number };
+
+/**
+ * Adds one merge batch's counts, a sample of its Analytics latencies and its ambiguous retries
+ * (retries after a timeout or reset once the POST was sent, which a sink that ignores the
+ * Idempotency-Key may receive twice), then writes them.
+ */
 export function publishMergeMetrics(
   metrics: MetricsSink,
   batchSize: number,
   summary: MergeSummary | undefined,
-  latenciesMs: number[],
+  { latenciesMs, ambiguousRetries }: AnalyticsCalls,
 ): void {
   metrics.addMetric('BatchSize', MetricUnit.Count, batchSize);
   metrics.addMetric('BatchFailed', MetricUnit.Count, summary ? 0 : 1);
@@ -59,6 +66,7 @@ export function publishMergeMetrics(
     metrics.addMetric('DeadLettered', MetricUnit.Count, summary.deadLettered);
     metrics.addMetric('Quarantined', MetricUnit.Count, summary.quarantined);
   }
+  metrics.addMetric('AmbiguousRetries', MetricUnit.Count, ambiguousRetries);
   for (const value of sampleEvenly(latenciesMs, LATENCY_SAMPLES)) {
     metrics.addMetric('AnalyticsLatency', MetricUnit.Milliseconds, value);
   }

@@ -24,7 +24,7 @@ export function createMergeHandler(runtime: MergeRuntime) {
       deps.delivery.registerInvocation(context ?? LOCAL_CONTEXT);
       const summary = await mergeBatch(records, deps);
       logger.info('merge summary', { summary, correlationIds: correlationIds.slice(0, 10) });
-      publishMergeMetrics(runtime.metrics, records.length, summary, runtime.analyticsTimer.drain());
+      publishMergeMetrics(runtime.metrics, records.length, summary, runtime.analyticsCalls.drain());
       return summary;
     } catch (error) {
       logger.error('merge batch failed; it will be retried', {
@@ -35,7 +35,7 @@ export function createMergeHandler(runtime: MergeRuntime) {
         runtime.metrics,
         records.length,
         undefined,
-        runtime.analyticsTimer.drain(),
+        runtime.analyticsCalls.drain(),
       );
       throw error;
     }

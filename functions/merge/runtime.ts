@@ -12,7 +12,12 @@ import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { MergeConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { createMetrics, type MetricsSink, TimedAnalyticsSink } from '../../shared/metrics.ts';
+import {
+  type AnalyticsCalls,
+  createMetrics,
+  type MetricsSink,
+  TimedAnalyticsSink,
+} from '../../shared/metrics.ts';
 import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
 import { retryPolicyOf } from '../fetch/runtime.ts';
@@ -21,8 +26,11 @@ import { retryPolicyOf } from '../fetch/runtime.ts';
 export type MergeRuntime = {
   logger: Logger;
   metrics: MetricsSink;
-  /** Times the Analytics POSTs; the handler drains it into the metrics after each batch. */
-  analyticsTimer: { drain(): number[] };
+  /**
+   * Times the Analytics POSTs and counts ambiguous retries; the handler drains both into the
+   * metrics after each batch. `ambiguousRetries` is the count since the runtime was built.
+   */
+  analyticsCalls: { drain(): AnalyticsCalls; readonly ambiguousRetries: number };
   ready(): Promise<MergeDeps & { delivery: IdempotentDelivery }>;
   close(): Promise<void>;
 };
@@ -42,6 +50,8 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
   const prefix = config.TOPIC_PREFIX;
   let redis: Redis | undefined;
   let timer: TimedAnalyticsSink | undefined;
+  let ambiguousTotal = 0;
+  let ambiguousSinceDrain = 0;
   let deps: Promise<MergeDeps & { delivery: IdempotentDelivery }> | undefined;
 
   const connect = async () => {
@@ -55,7 +65,17 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       url: config.ANALYTICS_URL,
       policy: retryPolicyOf(config),
       ...(token && { token }),
-      onRetry: (failure) => log.warn('analytics request retried', failure),
+      onRetry: (failure) => {
+        if (!failure.ambiguous) {
+          log.warn('analytics request retried', failure);
+          return;
+        }
+        // The sink may have processed the first try: a sink that ignores the Idempotency-Key
+        // receives this payload twice. The hash lets an operator reconcile it.
+        ambiguousTotal++;
+        ambiguousSinceDrain++;
+        log.warn('analytics request retried after an ambiguous failure', failure);
+      },
     });
     const analytics = new TimedAnalyticsSink(http);
     timer = analytics;
@@ -89,7 +109,16 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
   return {
     logger: log,
     metrics: createMetrics('merge', config.METRICS),
-    analyticsTimer: { drain: () => timer?.drain() ?? [] },
+    analyticsCalls: {
+      drain() {
+        const ambiguousRetries = ambiguousSinceDrain;
+        ambiguousSinceDrain = 0;
+        return { latenciesMs: timer?.drain() ?? [], ambiguousRetries };
+      },
+      get ambiguousRetries() {
+        return ambiguousTotal;
+      },
+    },
     ready() {
       deps ??= connect().catch((error: unknown) => {
         deps = undefined;

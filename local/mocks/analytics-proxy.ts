@@ -1,22 +1,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendHttp } from '../../shared/adapters/http-client.ts';
-import { canonicalJson } from '../../shared/domain/merge.ts';
+import type { AnalyticsStats, Received } from './analytics-mock.ts';
 import { FaultInjector } from './faults.ts';
-import type { Received } from './servers.ts';
 
 /**
  * Stands in front of an Analytics API the user runs: every POST the merge function makes is
  * forwarded unchanged (headers and body) to `target`, its answer passed back, and a payload the
  * target accepted (2xx) is recorded. The local summary and its exactly-once check then count
  * what the pipeline itself delivered, whatever the target does with it. Same reading interface
- * as the Analytics mock.
+ * as the Analytics mock (received, stats, faults), so the mock worker hosts either.
+ *
+ * Whether the target honours Idempotency-Key cannot be seen from here: a repeated key it accepts
+ * is recorded again and counted in `repeatedKeys`, as at a sink that ignores the key.
  */
 export class AnalyticsRecorder {
   url = '';
   readonly received: Received[] = [];
   readonly faults = new FaultInjector({}, 11);
+  requests = 0;
   rejected = 0;
+  repeatedKeys = 0;
+  #acceptedKeys = new Set<string>();
   #server: Server;
 
   constructor(
@@ -43,17 +48,20 @@ export class AnalyticsRecorder {
     });
   }
 
-  countsByPayload(): Map<string, number> {
-    return count(this.received.map((entry) => entry.hash));
-  }
-
-  countsById(): Map<string, number> {
-    return count(this.received.map((entry) => entry.id));
+  stats(): AnalyticsStats {
+    return {
+      requests: this.requests,
+      received: this.received.length,
+      distinctKeys: this.#acceptedKeys.size,
+      repeatedKeys: this.repeatedKeys,
+      rejected: this.rejected,
+    };
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    this.requests++;
     const fault = this.faults.next();
     if (fault && this.faults.apply(fault, res)) {
       this.rejected++;
@@ -69,9 +77,17 @@ export class AnalyticsRecorder {
       const answer = await sendHttp(this.target, { method: 'POST', headers, body }, this.timeoutMs);
       if (answer.status >= 200 && answer.status < 300) {
         const payload = JSON.parse(body) as { id?: unknown };
+        const key = headers['idempotency-key'];
+        if (key !== undefined) {
+          if (this.#acceptedKeys.has(key)) this.repeatedKeys++;
+          this.#acceptedKeys.add(key);
+        }
+        const seen = { ...headers };
+        if (seen.authorization) seen.authorization = '***';
         this.received.push({
           id: String(payload.id ?? ''),
-          hash: canonicalJson(payload),
+          key,
+          headers: seen,
           body: payload,
           at: Date.now(),
         });
@@ -94,10 +110,4 @@ export class AnalyticsRecorder {
       );
     }
   }
-}
-
-function count(values: string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-  return counts;
 }

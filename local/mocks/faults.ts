@@ -8,7 +8,15 @@ export type ScriptedFault =
   | { kind: 'malformed' }
   /** A page with no items that still points to the next one. */
   | { kind: 'empty' }
-  | { kind: 'reset' };
+  /** The connection is dropped after the request was read, before it is processed. */
+  | { kind: 'reset' }
+  /**
+   * The request is processed (Analytics records the payload), and the answer comes after this
+   * long: past the client's timeout, a success the client never sees.
+   */
+  | { kind: 'late-answer'; afterMs: number }
+  /** The request is processed, then the connection is dropped before the answer. */
+  | { kind: 'reset-after-processing' };
 
 /** Random faults on every request, at these rates (0..1), plus a fixed added latency. */
 export type FaultRates = {
@@ -51,9 +59,9 @@ export class FaultInjector {
   }
 
   /**
-   * Answers with the fault. Returns false for 'malformed' and 'empty', which the caller must
-   * render itself.
-   * A hang holds the request until the client gives up.
+   * Answers with the fault. Returns false for the faults the caller must render itself
+   * ('malformed', 'empty', 'late-answer', 'reset-after-processing'), which shape or follow a normal
+   * answer. A hang holds the request until the client gives up.
    */
   apply(fault: ScriptedFault, res: ServerResponse): boolean {
     this.injected++;
@@ -75,8 +83,15 @@ export class FaultInjector {
         return true;
       case 'malformed':
       case 'empty':
+      case 'late-answer':
+      case 'reset-after-processing':
         return false;
     }
+  }
+
+  /** Holds an answer for a 'late-answer' fault; nothing for the others. */
+  async lateness(fault: ScriptedFault | undefined): Promise<void> {
+    if (fault?.kind === 'late-answer') await new Promise((r) => setTimeout(r, fault.afterMs));
   }
 
   async delay(): Promise<void> {

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { SOURCES } from '../../shared/sources/registry.ts';
+import { AnalyticsMock } from './analytics-mock.ts';
 import { sampleCustomers, sampleProducts } from './dataset.ts';
-import { AnalyticsMock, javaMapString, SourceMock } from './servers.ts';
+import { javaMapString, SourceMock } from './servers.ts';
 
 export type MockServersOptions = {
   host: string;

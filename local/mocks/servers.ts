@@ -1,12 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { canonicalJson } from '../../shared/domain/merge.ts';
 import type { MockRecord } from './dataset.ts';
 import { FaultInjector, type FaultRates } from './faults.ts';
 
 export type MockServer = { url: string; close(): Promise<void> };
 
-async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {
+export async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -14,7 +13,7 @@ async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<str
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function closer(server: Server): () => Promise<void> {
+export function closer(server: Server): () => Promise<void> {
   return () =>
     new Promise((resolve) => {
       server.closeAllConnections();
@@ -94,85 +93,15 @@ export class SourceMock implements MockServer {
       const now = Date.now();
       for (const item of items) this.servedAt.set(String(item.id), now);
     }
+    if (fault?.kind === 'reset-after-processing') {
+      res.socket?.destroy();
+      return;
+    }
+    await this.faults.lateness(fault);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       fault?.kind === 'malformed' ? body.slice(0, Math.max(1, Math.floor(body.length / 2))) : body,
     );
-  }
-}
-
-/** One payload the Analytics mock accepted. */
-export type Received = { id: string; hash: string; body: unknown; at: number };
-
-/**
- * The Analytics API: POST /analytics with a JSON payload answers 200. It keeps what it received
- * (for checks) and calls `onReceive` for each, which the local runner uses to print it.
- */
-export class AnalyticsMock implements MockServer {
-  url = '';
-  readonly received: Received[] = [];
-  readonly faults: FaultInjector;
-  rejected = 0;
-  #server: Server;
-
-  constructor(
-    rates: Partial<FaultRates> = {},
-    private readonly onReceive: (payload: unknown) => void = () => {},
-    seed = 11,
-  ) {
-    this.faults = new FaultInjector(rates, seed);
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.keepAliveTimeout = 30_000;
-  }
-
-  async start(port?: number, host?: string): Promise<this> {
-    this.url = `${await listen(this.#server, port, host)}/analytics`;
-    return this;
-  }
-
-  close = () => closer(this.#server)();
-
-  /** How many times each distinct payload (by canonical JSON) was received. */
-  countsByPayload(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const entry of this.received) counts.set(entry.hash, (counts.get(entry.hash) ?? 0) + 1);
-    return counts;
-  }
-
-  /** How many payloads were received for each id. */
-  countsById(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const entry of this.received) counts.set(entry.id, (counts.get(entry.id) ?? 0) + 1);
-    return counts;
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (req.method !== 'POST' || !req.url?.startsWith('/analytics')) {
-      res.writeHead(404).end();
-      return;
-    }
-    await this.faults.delay();
-    const fault = this.faults.next();
-    // apply() answers every fault but the body-shaping ones, which Analytics does not use.
-    if (fault && this.faults.apply(fault, res)) {
-      this.rejected++;
-      return;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      res
-        .writeHead(400, { 'content-type': 'application/json' })
-        .end('{"error":"body is not JSON"}');
-      return;
-    }
-    const id = String((body as { id?: unknown }).id ?? '');
-    this.received.push({ id, hash: canonicalJson(body), body, at: Date.now() });
-    this.onReceive(body);
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"accepted"}');
   }
 }
 

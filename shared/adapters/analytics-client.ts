@@ -8,6 +8,7 @@ export type AnalyticsClientOptions = {
   url: string;
   policy: RetryPolicy;
   token?: () => Promise<string | undefined>;
+  /** Called before each retry; `ambiguous` retries may reach a sink that ignores the key twice. */
   onRetry?: (failure: HttpAttemptFailure & { hash: string }) => void;
   /** How the client waits between tries (tests pass one that records the delays). */
   sleep?: (ms: number) => Promise<void>;
@@ -16,6 +17,11 @@ export type AnalyticsClientOptions = {
 /**
  * POSTs payloads to the Analytics API over pooled keep-alive connections (http-client.ts).
  * 2xx is delivered; 4xx other than 408/429 is refused at once; the rest is retried.
+ *
+ * Every try of a payload carries `Idempotency-Key: <hash>`, the payload's identity. After an
+ * ambiguous failure (a timeout or a reset once the request was sent) the sink may already have
+ * processed the payload: a sink that honours the key answers the retry without processing it
+ * again; one that ignores it receives it twice, and `onRetry` reports each such retry.
  */
 export class HttpAnalyticsSink implements AnalyticsSink {
   constructor(private readonly options: AnalyticsClientOptions) {}

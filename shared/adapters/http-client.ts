@@ -9,8 +9,25 @@ export type HttpRequest = {
 
 export type HttpResponse = { status: number; headers: IncomingHttpHeaders; body: string };
 
+/**
+ * The exchange failed without an answer. `requestSent` says whether the whole request (headers
+ * and body) had been handed to the network first: then the server may have processed it, and a
+ * retry is ambiguous (it may deliver the request a second time unless the server honours an
+ * idempotency key).
+ */
+export class HttpExchangeError extends Error {
+  override readonly name: string = 'HttpExchangeError';
+  constructor(
+    message: string,
+    readonly requestSent: boolean,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Thrown when no answer came within the timeout (connect, send and read included). */
-export class HttpTimeoutError extends Error {
+export class HttpTimeoutError extends HttpExchangeError {
   override readonly name = 'HttpTimeoutError';
 }
 
@@ -23,8 +40,11 @@ const agents = {
 };
 
 /**
- * One HTTP(S) request over a pooled keep-alive connection. Resolves with any status; rejects on
- * network errors, and with HttpTimeoutError when the whole exchange takes longer than timeoutMs.
+ * One HTTP(S) request over a pooled keep-alive connection. Resolves with any status; rejects with
+ * HttpExchangeError on network errors, and with HttpTimeoutError when the whole exchange takes
+ * longer than timeoutMs. The timeout measures waiting for the server, not for our own event loop:
+ * when it fires, whatever the network already delivered is read first (one turn of the loop), so
+ * an answer that arrived while this process was busy is not mistaken for a timeout.
  */
 export function sendHttp(
   url: string,
@@ -37,6 +57,8 @@ export function sendHttp(
   const headers: Record<string, string | number> = { ...request.headers };
   if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
   return new Promise((resolve, reject) => {
+    let sent = false;
+    let settled = false;
     const req = send(
       target,
       { method: request.method, headers, agent: agents[secure ? 'https:' : 'http:'] },
@@ -44,6 +66,7 @@ export function sendHttp(
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
+          settled = true;
           clearTimeout(timer);
           resolve({
             status: res.statusCode ?? 0,
@@ -54,12 +77,28 @@ export function sendHttp(
         res.on('error', fail);
       },
     );
+    req.on('finish', () => {
+      sent = true;
+    });
     const timer = setTimeout(() => {
-      req.destroy(new HttpTimeoutError(`timed out after ${timeoutMs} ms`));
+      // Timers run before the poll phase: let it read what already arrived, then give up.
+      setImmediate(() => {
+        if (!settled)
+          req.destroy(new HttpTimeoutError(`timed out after ${timeoutMs} ms`, sent, 'ETIMEDOUT'));
+      });
     }, timeoutMs);
     function fail(error: Error) {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      reject(error);
+      if (error instanceof HttpExchangeError) {
+        reject(error);
+        return;
+      }
+      const code = (error as { code?: string }).code;
+      const message =
+        code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+      reject(new HttpExchangeError(message, sent, code));
     }
     req.on('error', fail);
     req.end(request.body);

@@ -5,13 +5,19 @@ import {
   parseRetryAfter,
   type RetryPolicy,
 } from '../domain/retry-policy.ts';
-import { type HttpRequest, HttpTimeoutError, sendHttp } from './http-client.ts';
+import { HttpExchangeError, type HttpRequest, sendHttp } from './http-client.ts';
 
 export type HttpAttemptFailure = {
   attempt: number;
   status?: number;
   error: string;
   delayMs: number;
+  /**
+   * The request was sent whole and no answer came (a timeout, a reset): the server may have
+   * processed it, so the retry may deliver it twice at a server that ignores idempotency keys.
+   * Always set by requestWithRetry.
+   */
+  ambiguous?: boolean;
 };
 
 export type HttpResult = {
@@ -19,6 +25,8 @@ export type HttpResult = {
   body: string;
   attempts: number;
   headers?: IncomingHttpHeaders;
+  /** Retries that followed an ambiguous failure (see HttpAttemptFailure.ambiguous). */
+  ambiguousRetries: number;
 };
 
 export type HttpRetryOptions = {
@@ -49,8 +57,9 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
 
 /**
  * Sends a request, retrying network errors, timeouts, 408, 429 and 5xx with exponential backoff
- * and full jitter, honouring Retry-After. Resolves with the first non-retryable answer (2xx or
- * 4xx); throws HttpRetriesExhausted when the tries run out.
+ * and full jitter, honouring Retry-After. Every try sends the same request, headers included (an
+ * `Idempotency-Key` stays the same). Resolves with the first non-retryable answer (2xx or 4xx);
+ * throws HttpRetriesExhausted when the tries run out.
  */
 export async function requestWithRetry(
   url: string,
@@ -65,7 +74,11 @@ export async function requestWithRetry(
     random = Math.random,
     now = Date.now,
   } = options;
-  let last: { status?: number; error: string } = { error: 'not tried' };
+  let last: { status?: number; error: string; ambiguous: boolean } = {
+    error: 'not tried',
+    ambiguous: false,
+  };
+  let ambiguousRetries = 0;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
     await beforeAttempt?.();
@@ -73,15 +86,25 @@ export async function requestWithRetry(
       const response = await sendHttp(url, init, policy.timeoutMs);
       const { body } = response;
       if (!isRetryableStatus(response.status)) {
-        return { status: response.status, body, attempts: attempt, headers: response.headers };
+        return {
+          status: response.status,
+          body,
+          attempts: attempt,
+          headers: response.headers,
+          ambiguousRetries,
+        };
       }
       const retryAfter = response.headers['retry-after'];
       retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null, now());
-      last = { status: response.status, error: `HTTP ${response.status}` };
+      last = { status: response.status, error: `HTTP ${response.status}`, ambiguous: false };
     } catch (error) {
-      last = { error: describeError(error) };
+      last = {
+        error: describeError(error),
+        ambiguous: error instanceof HttpExchangeError && error.requestSent,
+      };
     }
     if (attempt === policy.maxAttempts) break;
+    if (last.ambiguous) ambiguousRetries++;
     const delayMs = backoffDelay(policy, attempt, retryAfterMs, random);
     onRetry?.({ attempt, ...last, delayMs });
     await sleep(delayMs);
@@ -90,7 +113,7 @@ export async function requestWithRetry(
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof HttpTimeoutError) return error.message;
+  if (error instanceof HttpExchangeError) return error.message;
   if (error instanceof Error) {
     const code = (error as { code?: string }).code;
     return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;

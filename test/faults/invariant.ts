@@ -7,8 +7,18 @@ export type Observed = {
   /** Raw records the mock sources hold at the end (valid and invalid). */
   customers: Record<string, unknown>[];
   products: Record<string, unknown>[];
-  /** Bodies Analytics accepted, in order. */
-  received: unknown[];
+  /** What Analytics processed, in order: the body and its Idempotency-Key header. */
+  receipts: { body: unknown; key: string | undefined }[];
+  /** Whether the Analytics mock honoured Idempotency-Key in this scenario. */
+  honoursKey: boolean;
+  /** Requests whose key Analytics had processed before. */
+  repeatedKeys: number;
+  /** POSTs the merge retried after a timeout or reset once sent. */
+  ambiguousRetries: number;
+  /** False when the scenario's faults fit the retry budget: then nothing may be dead-lettered. */
+  deadLettersExpected: boolean;
+  /** The retry budget the scenario assumes, for the report. */
+  budget: string;
   /** Values on the dead_letter topic. */
   deadLetters: string[];
   /** Values on the quarantine topic. */
@@ -26,11 +36,15 @@ export type Observed = {
 
 export type FaultRow = {
   fault: string;
+  budget: string;
   recordsIn: number;
   deliveredOnce: number;
   deadLettered: number;
   quarantined: number;
   duplicates: number;
+  distinctKeys: number;
+  repeatedKeys: number;
+  ambiguousRetries: number;
   lost: number;
   problems: string[];
 };
@@ -41,8 +55,11 @@ type Quarantined = { reason?: unknown };
 /**
  * The suite's invariant for one scenario. Every merged payload the sources imply (the newest
  * valid customer and product of each id both hold) was received by Analytics exactly once, or is
- * on the dead_letter topic with a reason; no payload was received twice; every valid source
- * record reached its topic; every invalid input is in quarantine with a reason.
+ * on the dead_letter topic with a reason; nothing is dead-lettered when the faults fit the retry
+ * budget; every receipt carries the payload's identity as its Idempotency-Key; no payload was
+ * received twice at a sink that honours the key, and at one that ignores it exactly as many
+ * times as the merge counted ambiguous retries; every valid source record reached its topic;
+ * every invalid input is in quarantine with a reason.
  */
 export function checkInvariant(fault: string, observed: Observed): FaultRow {
   const problems: string[] = [];
@@ -80,12 +97,27 @@ export function checkInvariant(fault: string, observed: Observed): FaultRow {
   }
 
   const receivedCounts = new Map<string, number>();
-  for (const body of observed.received) {
+  const keys = new Set<string | undefined>();
+  let wrongKeys = 0;
+  for (const { body, key } of observed.receipts) {
     const hash = payloadHash(body as Parameters<typeof payloadHash>[0]);
     receivedCounts.set(hash, (receivedCounts.get(hash) ?? 0) + 1);
+    keys.add(key);
+    if (key !== hash) wrongKeys++;
   }
+  if (wrongKeys > 0)
+    problems.push(`${wrongKeys} receipt(s) without the payload's identity as Idempotency-Key`);
   const duplicates = [...receivedCounts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
-  if (duplicates > 0) problems.push(`${duplicates} payload(s) received more than once`);
+  if (observed.honoursKey && duplicates > 0)
+    problems.push(`${duplicates} payload(s) received more than once`);
+  if (!observed.honoursKey && duplicates !== observed.ambiguousRetries)
+    problems.push(
+      `a sink that ignores the key received ${duplicates} duplicate(s), but the merge counted ${observed.ambiguousRetries} ambiguous retries`,
+    );
+  if (!observed.deadLettersExpected && observed.deadLetters.length > 0)
+    problems.push(
+      `${observed.deadLetters.length} dead letter(s) although the faults fit the retry budget (${observed.budget})`,
+    );
 
   const lettered = new Set<string>();
   for (const value of observed.deadLetters) {
@@ -132,11 +164,15 @@ export function checkInvariant(fault: string, observed: Observed): FaultRow {
 
   return {
     fault,
+    budget: observed.budget,
     recordsIn: observed.customers.length + observed.products.length,
     deliveredOnce,
     deadLettered: observed.deadLetters.length,
     quarantined: quarantined.length,
     duplicates,
+    distinctKeys: keys.size,
+    repeatedKeys: observed.repeatedKeys,
+    ambiguousRetries: observed.ambiguousRetries,
     lost,
     problems,
   };

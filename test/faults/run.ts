@@ -8,8 +8,8 @@ import {
   type LocalPipelineOptions,
   startLocalPipeline,
 } from '../../local/pipeline.ts';
+import { deleteRunState } from '../../local/run-state.ts';
 import { table } from '../../local/terminal.ts';
-import { connectRedis } from '../../shared/adapters/redis.ts';
 import { loadLocalConfig } from '../../shared/config.ts';
 import { readTopic } from '../support/kafka.ts';
 import { checkInvariant, type FaultRow } from './invariant.ts';
@@ -19,8 +19,11 @@ const USAGE = `npm run test:faults -- [--only <text>] [--sabotage dedupe]
 
 Drives the pipeline (real Kafka broker started here, the Redis at REDIS_URL, mock APIs) through
 each fault, then checks: every payload the sources imply was received by Analytics exactly once
-or is on the dead_letter topic with its reason; none was received twice; no valid source record
-was lost; every invalid input is in quarantine with its reason. Exits 1 when any row breaks it.
+or is on the dead_letter topic with its reason, and none is dead-lettered when the faults fit the
+retry budget the row states; every receipt carries the payload's identity as Idempotency-Key;
+none was received twice at a sink that honours the key (and at one that ignores it, exactly as
+often as the merge counted ambiguous retries); no valid source record was lost; every invalid
+input is in quarantine with its reason. Exits 1 when any row breaks it.
 
   --only <text>        run the scenarios whose name contains the text
   --sabotage dedupe    forget every delivered-payload record after each cycle (a broken dedupe);
@@ -77,26 +80,7 @@ async function main(): Promise<number> {
 
   const deleteKeys = async (pipeline: LocalPipeline, pattern: string) => {
     const where = keys.get(pipeline);
-    if (!where) return 0;
-    const redis = await connectRedis({ url: where.redisUrl });
-    try {
-      let removed = 0;
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(
-          cursor,
-          'MATCH',
-          where.prefix + pattern,
-          'COUNT',
-          500,
-        );
-        cursor = next;
-        if (found.length > 0) removed += await redis.del(...found);
-      } while (cursor !== '0');
-      return removed;
-    } finally {
-      redis.disconnect();
-    }
+    return where ? deleteRunState(where.redisUrl, where.prefix, pattern) : 0;
   };
 
   const rows: FaultRow[] = [];
@@ -104,6 +88,7 @@ async function main(): Promise<number> {
   for (const [index, scenario] of scenarios.entries()) {
     const notes: string[] = [];
     const fetchFailures: string[] = [];
+    let kafkaErrors = 0;
     const ctx: FaultContext = {
       broker,
       redisUrl: config.REDIS_URL,
@@ -118,6 +103,7 @@ async function main(): Promise<number> {
           records: 30,
           pageSize: 10,
           batchSize: 20,
+          onKafkaError: () => kafkaErrors++,
           ...options,
           settings: { ...SETTINGS, ...options.settings },
         });
@@ -157,10 +143,21 @@ async function main(): Promise<number> {
           pipeline.topics.inventory,
         ].map((topic) => readAll(pipeline.kafka, topic)),
       );
+      const [receipts, stats, customers, products] = await Promise.all([
+        pipeline.analytics.receipts(),
+        pipeline.analytics.stats(),
+        pipeline.crm.records(),
+        pipeline.inventory.records(),
+      ]);
       row = checkInvariant(scenario.name, {
-        customers: pipeline.crm.records,
-        products: pipeline.inventory.records,
-        received: pipeline.analytics.received.map((entry) => entry.body),
+        customers,
+        products,
+        receipts: receipts.map(({ body, key }) => ({ body, key })),
+        honoursKey: pipeline.analyticsHonoursKey,
+        repeatedKeys: stats.repeatedKeys,
+        ambiguousRetries: pipeline.totals.merge.ambiguousRetries,
+        deadLettersExpected: scenario.deadLettersExpected ?? false,
+        budget: scenario.budget,
         deadLetters: (deadLetters ?? []).map((m) => m.value),
         quarantine: (quarantine ?? []).map((m) => m.value),
         customerTopicIds: (customerTopic ?? []).flatMap((m) => (m.key ? [m.key] : [])),
@@ -169,21 +166,35 @@ async function main(): Promise<number> {
         expectedQuarantined: result.expectedQuarantined ?? 0,
         sourceTopicsChecked: result.sourceTopicsChecked ?? true,
       });
+      row.problems.push(...(result.problems ?? []));
     } catch (error) {
       row = {
         fault: scenario.name,
+        budget: scenario.budget,
         recordsIn: 0,
         deliveredOnce: 0,
         deadLettered: 0,
         quarantined: 0,
         duplicates: 0,
+        distinctKeys: 0,
+        repeatedKeys: 0,
+        ambiguousRetries: 0,
         lost: 0,
         problems: [`scenario failed: ${(error as Error).message}`],
       };
     } finally {
-      await result?.pipeline.stop();
-      await result?.cleanup?.();
+      if (result) {
+        await result.pipeline.stop();
+        // The run's keys go; a failure to remove them is reported, not hidden.
+        await result.pipeline
+          .deleteState()
+          .catch((error: unknown) =>
+            notes.push(`its Redis keys were not removed: ${(error as Error).message}`),
+          );
+        await result.cleanup?.();
+      }
     }
+    if (kafkaErrors > 0) notes.push(`${kafkaErrors} Kafka error(s) met by the consumers`);
     if (fetchFailures.length > 0)
       notes.push(`${fetchFailures.length} fetch run(s) failed and the next run recovered`);
     rows.push(row);
@@ -198,20 +209,28 @@ async function main(): Promise<number> {
     table(
       [
         'fault',
+        'retry budget assumed',
         'records in',
         'delivered once',
         'dead-lettered',
         'quarantined',
+        'distinct keys',
+        'repeated keys',
+        'ambiguous retries',
         'duplicates',
         'lost',
         'invariant',
       ],
       rows.map((row) => [
         row.fault,
+        row.budget,
         row.recordsIn,
         row.deliveredOnce,
         row.deadLettered,
         row.quarantined,
+        row.distinctKeys,
+        row.repeatedKeys,
+        row.ambiguousRetries,
         row.duplicates,
         row.lost,
         row.problems.length === 0 ? 'holds' : 'BROKEN',

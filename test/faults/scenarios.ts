@@ -25,6 +25,8 @@ export type FaultContext = {
 
 export type ScenarioResult = {
   pipeline: LocalPipeline;
+  /** Checks of the scenario's own (that its fault was met), beyond the invariant. */
+  problems?: string[];
   /** Invalid inputs injected, each of which must end in quarantine. */
   expectedQuarantined?: number;
   /** False when the scenario drove the merge function directly, not through the topics. */
@@ -32,7 +34,24 @@ export type ScenarioResult = {
   cleanup?: () => Promise<void>;
 };
 
-export type Scenario = { name: string; run(ctx: FaultContext): Promise<ScenarioResult> };
+export type Scenario = {
+  name: string;
+  /**
+   * The retry budget the row assumes (the suite runs with 5 tries per request, a 1 s timeout,
+   * and the event source mapping retrying a failed batch). Unless deadLettersExpected, the
+   * faults fit in it, and the row must end with no dead letter.
+   */
+  budget: string;
+  deadLettersExpected?: boolean;
+  run(ctx: FaultContext): Promise<ScenarioResult>;
+};
+
+// A burst of n scripted faults fits "5 tries" when n <= 4: even if one request meets them all,
+// its fifth try succeeds.
+const POST_TRIES = '5 tries per POST';
+const PAGE_TRIES = '5 tries per page';
+const BATCH_RETRY = 'failed batch retried';
+const NEXT_RUN = 'the next fetch run';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const times = <T>(n: number, item: T): T[] => Array.from({ length: n }, () => item);
@@ -40,25 +59,86 @@ const times = <T>(n: number, item: T): T[] => Array.from({ length: n }, () => it
 /** One mock answers with these faults first; one cycle must absorb them with its retries. */
 function scripted(
   name: string,
+  budget: string,
   mock: 'analytics' | 'crm' | 'inventory',
   faults: ScriptedFault[],
 ): Scenario {
   return {
     name,
+    budget,
     async run(ctx) {
       const pipeline = await ctx.start();
-      pipeline[mock].faults.push(...faults);
+      await pipeline[mock].script(...faults);
       await ctx.cycle(pipeline);
       return { pipeline };
     },
   };
 }
 
+/**
+ * Analytics processes the first POSTs and answers them late or drops the connection: the merge
+ * sees a timeout or a reset, retries with the same Idempotency-Key, and counts an ambiguous retry
+ * for each. A sink that honours the key answers the retry from its first answer; one that ignores
+ * it processes the payload again.
+ */
+function processedThenLost(name: string, honoursKey: boolean, faults: ScriptedFault[]): Scenario {
+  return {
+    name,
+    budget: `${POST_TRIES}, 1 s timeout`,
+    async run(ctx) {
+      const pipeline = await ctx.start({ analyticsHonoursIdempotencyKey: honoursKey });
+      await pipeline.analytics.script(...faults);
+      await ctx.cycle(pipeline);
+      const stats = await pipeline.analytics.stats();
+      const ambiguous = pipeline.totals.merge.ambiguousRetries;
+      const problems: string[] = [];
+      // Each injected fault must have been met by a first try and retried.
+      if (ambiguous < faults.length)
+        problems.push(`${faults.length} faults injected, ${ambiguous} ambiguous retries counted`);
+      const processedFirst = faults.filter((fault) => fault.kind !== 'reset').length;
+      if (stats.repeatedKeys < processedFirst)
+        problems.push(
+          `${processedFirst} payloads processed before the fault, ${stats.repeatedKeys} keys repeated`,
+        );
+      ctx.note(
+        `${ambiguous} ambiguous retries; ${stats.repeatedKeys} repeated keys ${honoursKey ? 'answered from the first answer' : 'processed again'}`,
+      );
+      return { pipeline, problems };
+    },
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
-  scripted('analytics: 500s for a while', 'analytics', times(8, { kind: 'status', status: 500 })),
-  scripted('analytics: timeouts', 'analytics', times(4, { kind: 'hang' })),
+  scripted(
+    'analytics: 500s for a while',
+    `${POST_TRIES} (4 faults)`,
+    'analytics',
+    times(4, { kind: 'status', status: 500 }),
+  ),
+  scripted(
+    'analytics: timeouts (not processed)',
+    `${POST_TRIES}, 1 s timeout`,
+    'analytics',
+    times(4, { kind: 'hang' }),
+  ),
+  processedThenLost(
+    'analytics: late success, sink honours the key',
+    true,
+    times(3, { kind: 'late-answer', afterMs: 1500 }),
+  ),
+  processedThenLost(
+    'analytics: late success, sink ignores the key',
+    false,
+    times(3, { kind: 'late-answer', afterMs: 1500 }),
+  ),
+  processedThenLost('analytics: connection reset after the body was sent', true, [
+    { kind: 'reset-after-processing' },
+    { kind: 'reset' },
+    { kind: 'reset-after-processing' },
+  ]),
   {
     name: 'analytics: slow answers',
+    budget: `${POST_TRIES}, 1 s timeout (answers in 0.3 s)`,
     async run(ctx) {
       const pipeline = await ctx.start({ analyticsFaults: { latencyMs: 300 } });
       await ctx.cycle(pipeline);
@@ -67,17 +147,20 @@ export const SCENARIOS: Scenario[] = [
   },
   scripted(
     'analytics: 429 burst with Retry-After',
+    `${POST_TRIES} (4 faults), Retry-After 1 s`,
     'analytics',
-    times(6, { kind: 'status', status: 429, retryAfterSeconds: 1 }),
+    times(4, { kind: 'status', status: 429, retryAfterSeconds: 1 }),
   ),
   {
     name: 'analytics: down past all retries, then replay',
+    budget: 'none: past all tries, then a replay',
+    deadLettersExpected: true,
     async run(ctx) {
       const pipeline = await ctx.start();
-      pipeline.analytics.faults.down = true;
+      await pipeline.analytics.setDown(true);
       await ctx.cycle(pipeline);
       const lettered = pipeline.totals.merge.deadLettered;
-      pipeline.analytics.faults.down = false;
+      await pipeline.analytics.setDown(false);
       const replay = await pipeline.replayDeadLetters(60_000);
       ctx.note(`${lettered} dead-lettered while down; replay delivered ${replay.posted}`);
       return { pipeline };
@@ -85,21 +168,23 @@ export const SCENARIOS: Scenario[] = [
   },
   scripted(
     'source: 429 with Retry-After',
+    `${PAGE_TRIES}, Retry-After 1 s`,
     'crm',
     times(2, { kind: 'status', status: 429, retryAfterSeconds: 1 }),
   ),
-  scripted('source: 5xx burst', 'inventory', [
+  scripted('source: 5xx burst', PAGE_TRIES, 'inventory', [
     { kind: 'status', status: 503 },
     { kind: 'status', status: 502 },
     { kind: 'status', status: 500 },
     { kind: 'reset' },
   ]),
-  scripted('source: a page times out', 'crm', [{ kind: 'hang' }]),
+  scripted('source: a page times out', `${PAGE_TRIES}, 1 s timeout`, 'crm', [{ kind: 'hang' }]),
   {
     name: 'source: malformed JSON (stays malformed; next run ok)',
+    budget: `${PAGE_TRIES}, then ${NEXT_RUN}`,
     async run(ctx) {
       const pipeline = await ctx.start();
-      pipeline.crm.faults.push(...times<ScriptedFault>(5, { kind: 'malformed' }));
+      await pipeline.crm.script(...times<ScriptedFault>(5, { kind: 'malformed' }));
       await ctx.cycle(pipeline);
       await ctx.cycle(pipeline);
       return { pipeline, expectedQuarantined: 1 };
@@ -107,34 +192,42 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'source: missing, non-string and huge ids/records',
+    budget: 'none needed (quarantine)',
     async run(ctx) {
       const pipeline = await ctx.start();
-      pipeline.crm.records.splice(
-        3,
-        0,
-        { name: 'No Id', email: 'noid@example.com', updatedAt: null },
-        { id: 77, name: 'Numeric Id', email: 'num@example.com', updatedAt: null },
-        { id: '', name: 'Empty Id', email: 'empty@example.com', updatedAt: null },
+      await pipeline.crm.update((records) =>
+        records.splice(
+          3,
+          0,
+          { name: 'No Id', email: 'noid@example.com', updatedAt: null },
+          { id: 77, name: 'Numeric Id', email: 'num@example.com', updatedAt: null },
+          { id: '', name: 'Empty Id', email: 'empty@example.com', updatedAt: null },
+        ),
       );
-      pipeline.inventory.records.push({
-        id: '5',
-        name: 'x'.repeat(200_000),
-        stock: 1,
-        updatedAt: '2030-01-01T00:00:00Z',
-      });
+      await pipeline.inventory.update((records) =>
+        records.push({
+          id: '5',
+          name: 'x'.repeat(200_000),
+          stock: 1,
+          updatedAt: '2030-01-01T00:00:00Z',
+        }),
+      );
       await ctx.cycle(pipeline);
       return { pipeline, expectedQuarantined: 4 };
     },
   },
   {
     name: 'source: duplicated ids on one page',
+    budget: 'none needed',
     async run(ctx) {
       const pipeline = await ctx.start();
-      const original = pipeline.crm.records[1] as Record<string, unknown>;
-      pipeline.crm.records.splice(2, 0, {
-        ...original,
-        name: 'Second Copy',
-        updatedAt: '2030-01-01T00:00:00Z',
+      await pipeline.crm.update((records) => {
+        const original = records[1] as Record<string, unknown>;
+        records.splice(2, 0, {
+          ...original,
+          name: 'Second Copy',
+          updatedAt: '2030-01-01T00:00:00Z',
+        });
       });
       await ctx.cycle(pipeline);
       return { pipeline };
@@ -142,9 +235,10 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'source: an empty page mid-listing',
+    budget: NEXT_RUN,
     async run(ctx) {
       const pipeline = await ctx.start();
-      pipeline.inventory.faults.push({ kind: 'empty' });
+      await pipeline.inventory.script({ kind: 'empty' });
       await ctx.cycle(pipeline);
       await ctx.cycle(pipeline);
       return { pipeline };
@@ -152,17 +246,19 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'source: pagination ends early (next run complete)',
+    budget: NEXT_RUN,
     async run(ctx) {
       const pipeline = await ctx.start();
-      pipeline.crm.lastPage = 1;
+      await pipeline.crm.setLastPage(1);
       await ctx.cycle(pipeline);
-      pipeline.crm.lastPage = undefined;
+      await pipeline.crm.setLastPage(undefined);
       await ctx.cycle(pipeline);
       return { pipeline };
     },
   },
   {
     name: 'kafka: broker restarted while publishing',
+    budget: 'producer retries, then the next fetch run',
     async run(ctx) {
       const pipeline = await ctx.start({ sourceFaults: { latencyMs: 150 } });
       const fetching = ctx.fetchInBackground(pipeline);
@@ -175,6 +271,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'kafka: broker restarted while consuming',
+    budget: BATCH_RETRY,
     async run(ctx) {
       const pipeline = await ctx.start({ analyticsFaults: { latencyMs: 40 }, batchSize: 5 });
       await pipeline.runCycle();
@@ -186,6 +283,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'kafka: non-JSON and keyless messages',
+    budget: 'none needed (quarantine)',
     async run(ctx) {
       const pipeline = await ctx.start();
       await produceRaw(pipeline.kafka, pipeline.topics.customer, [
@@ -199,6 +297,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'kafka: same batch twice (crash after POST)',
+    budget: BATCH_RETRY,
     async run(ctx) {
       let crashes = 0;
       const pipeline = await ctx.start({
@@ -218,6 +317,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'redis: unreachable mid-batch',
+    budget: BATCH_RETRY,
     async run(ctx) {
       const target = new URL(ctx.redisUrl);
       const proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
@@ -244,6 +344,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'redis: restarted mid-batch (AOF)',
+    budget: BATCH_RETRY,
     async run(ctx) {
       const redis = await new OwnRedis(faultsDir(`redis-${randomUUID().slice(0, 6)}`)).start();
       let invocations = 0;
@@ -270,6 +371,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'redis: join-state keys expired',
+    budget: 'none needed',
     async run(ctx) {
       const pipeline = await ctx.start();
       await ctx.cycle(pipeline);
@@ -281,10 +383,15 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'concurrency: merge invocations race per topic',
+    budget: 'in-progress wait, then batch retried',
     async run(ctx) {
       const pipeline = await ctx.start();
-      const customers = mskBatchOf(pipeline.topics.customer, pipeline.crm.records, 'race');
-      const products = mskBatchOf(pipeline.topics.inventory, pipeline.inventory.records, 'race');
+      const customers = mskBatchOf(pipeline.topics.customer, await pipeline.crm.records(), 'race');
+      const products = mskBatchOf(
+        pipeline.topics.inventory,
+        await pipeline.inventory.records(),
+        'race',
+      );
       await Promise.all([
         pipeline.merge(structuredClone(customers)),
         pipeline.merge(structuredClone(products)),
@@ -296,6 +403,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'concurrency: two fetch runs of one source overlap',
+    budget: 'none needed',
     async run(ctx) {
       const pipeline = await ctx.start();
       await Promise.allSettled([

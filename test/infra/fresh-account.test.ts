@@ -61,7 +61,8 @@ describe('a first deploy into a fresh account', () => {
     const keyId = keyRef['Fn::GetAtt']?.[0] ?? '';
     const key = template.findResources('AWS::KMS::Key')[keyId] as Resource | undefined;
     expect(key).toBeDefined();
-    const keyStatements = (key?.Properties.KeyPolicy as { Statement: Statement[] }).Statement;
+    const keyPolicy = key?.Properties.KeyPolicy as { Statement: Statement[] } | undefined;
+    const keyStatements = keyPolicy?.Statement;
     expect(keyStatements).toContainEqual(
       expect.objectContaining({
         Principal: { Service: 'cloudwatch.amazonaws.com' },

@@ -73,7 +73,7 @@ describe('what the functions write for CloudWatch', () => {
       expect(fetchRuns.has(entry.correlationId)).toBe(true);
     }
     const delivered = entries.filter((e) => e.message === 'payload delivered');
-    expect(delivered.length).toBe(pipeline?.idsInBoth().size);
+    expect(delivered.length).toBe((await pipeline?.idsInBoth())?.size);
     for (const entry of delivered) expect(entry.hash).toMatch(/^[0-9a-f]{64}$/);
 
     // The trace of one id, as `npm run logs -- --id 1` prints it: both fetches, both joins, delivery.
@@ -107,7 +107,7 @@ describe('what the functions write for CloudWatch', () => {
       (sum, e) => sum + ((e.fields.summary as { posted: number }).posted ?? 0),
       0,
     );
-    expect(posted).toBe(pipeline?.analytics.received.length);
+    expect(posted).toBe((await pipeline?.analytics.receipts())?.length);
     expect(lines.join('\n')).not.toMatch(/[a-z]{2,}\.[a-z]+\d*@example\.com/);
   });
 
@@ -148,7 +148,7 @@ describe('what the functions write for CloudWatch', () => {
       ]),
     );
     const crm = emf.find((line) => line.service === 'fetch-crm');
-    expect(crm?.Published).toBe(pipeline?.crm.records.length);
+    expect(crm?.Published).toBe((await pipeline?.crm.records())?.length);
   });
 });
 

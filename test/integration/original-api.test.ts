@@ -38,7 +38,7 @@ describe('against a server that speaks the original APIs exactly', () => {
       await pipeline.drain(60_000);
     }
     // Odd ids 1..29 are in both: 15 pairs, each once, at the original server itself.
-    const check = verifyDelivery(pipeline);
+    const check = await verifyDelivery(pipeline);
     expect(check).toMatchObject({ ok: true, expected: 15, deliveredOnce: 15, duplicates: 0 });
     expect(original.received).toHaveLength(15);
     const byId = new Map(original.received.map((body) => [(body as { id: string }).id, body]));

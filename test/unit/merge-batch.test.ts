@@ -199,4 +199,32 @@ describe('mergeBatch', () => {
       'Redis connection lost',
     );
   });
+
+  it('lets the event loop turn while it validates a large batch, so answers in flight are read', async () => {
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let turnsBeforeJoin = -1;
+    const joinStore = deps.joinStore;
+    deps.joinStore = {
+      upsertMany: (upserts) => {
+        turnsBeforeJoin = turns;
+        return joinStore.upsertMany(upserts);
+      },
+    };
+    const batch = Array.from({ length: 1_000 }, (_, i) =>
+      aRecord('customer_data', aCustomer(String(i))),
+    );
+    try {
+      await mergeBatch(batch, deps);
+    } finally {
+      ticking = false;
+    }
+    // Validation runs in chunks; between two of them the loop polls the network (3 of 4 gaps).
+    expect(turnsBeforeJoin).toBeGreaterThanOrEqual(3);
+  });
 });

@@ -1,0 +1,88 @@
+import { createFetchHandler } from '../functions/fetch/handler.ts';
+import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime.ts';
+import { buildMergeRuntime } from '../functions/merge/runtime.ts';
+import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
+import type { SourceDefinition } from '../shared/sources/definition.ts';
+import type { MockHost } from './mocks/mock-host.ts';
+import type { LocalPipelineOptions } from './pipeline.ts';
+
+/**
+ * The fetch handlers (one per source definition) and the merge runtime, built from the
+ * functions' own config parsing. A built-in source without a URL of its own reads the mock of
+ * its side in the mock worker. Each fetch function's published ids are noted by source name, for
+ * the delivery check when a source is not a mock.
+ */
+export async function wireHandlers(
+  options: LocalPipelineOptions,
+  baseEnv: Record<string, string>,
+  sources: SourceDefinition[],
+  mocks: MockHost,
+) {
+  const pipelineSources = options.sources && { PIPELINE_SOURCES: JSON.stringify(options.sources) };
+  const mockUrls: Record<SourceDefinition['side'], string> = {
+    customer: mocks.crm.url,
+    inventory: mocks.inventory.url,
+  };
+  const publishedIds = new Map<string, Set<string>>();
+  const fetchRuntimes: FetchRuntime[] = [];
+  try {
+    for (const source of sources) {
+      const name = source.name;
+      const url = options.sourceUrls?.[name];
+      const config = loadFetchConfig({
+        ...baseEnv,
+        ...pipelineSources,
+        ...options.sourceSettings?.[name],
+        SOURCE: name,
+        ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: mockUrls[source.side] }),
+        PAGE_SIZE: String(options.pageSize ?? 100),
+        // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
+        REDIS_URL: options.redisUrl,
+        REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
+      });
+      const runtime = buildFetchRuntime(config, options.fetchLogger?.(name));
+      const ids = new Set<string>();
+      publishedIds.set(name, ids);
+      const publisher = runtime.publisher;
+      fetchRuntimes.push({
+        ...runtime,
+        publisher: {
+          publish: async (topic, messages) => {
+            await publisher.publish(topic, messages);
+            for (const message of messages) if (message.key !== null) ids.add(message.key);
+          },
+          disconnect: () => publisher.disconnect(),
+        },
+      });
+    }
+  } catch (error) {
+    // A bad definition or setting: the runtimes built so far hold connections.
+    await Promise.allSettled(fetchRuntimes.map((runtime) => runtime.close()));
+    throw error;
+  }
+  const fetchers = new Map(
+    fetchRuntimes.map((runtime) => [runtime.source.name, createFetchHandler(runtime)]),
+  );
+  let mergeRuntime: ReturnType<typeof buildMergeRuntime> | undefined;
+  try {
+    mergeRuntime = buildMergeRuntime(
+      loadMergeConfig({
+        ...baseEnv,
+        ...pipelineSources,
+        REDIS_URL: options.redisUrl,
+        REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
+        ANALYTICS_URL: mocks.analytics.url,
+        DEAD_LETTER_TARGET: 'kafka',
+      }),
+      options.mergeLogger,
+    );
+    await mergeRuntime.ready();
+  } catch (error) {
+    await Promise.allSettled([
+      mergeRuntime?.close(),
+      ...fetchRuntimes.map((runtime) => runtime.close()),
+    ]);
+    throw error;
+  }
+  return { fetchRuntimes, fetchers, mergeRuntime, publishedIds };
+}
