@@ -148,6 +148,7 @@ async function main(): Promise<number> {
   });
 
   terminal.captureLogs();
+  const runtimeLog = createLogger('local-runtime', config.LOG_LEVEL);
   pipeline = await startLocalPipeline({
     brokers: kafka.brokers,
     redisUrl: config.REDIS_URL,
@@ -162,6 +163,9 @@ async function main(): Promise<number> {
     settings: { LOG_LEVEL: config.LOG_LEVEL },
     fetchLogger: (source) => createLogger(`fetch-${source}`, config.LOG_LEVEL),
     mergeLogger: createLogger('merge', config.LOG_LEVEL),
+    // kafkajs errors it retries itself (a coordinator not ready yet) go to the log file; a
+    // consumer that stays down stops the run with its reason.
+    onKafkaError: (line) => runtimeLog.warn(line),
     onAnalyticsReceive: (payload) => {
       if (flags.quiet) return;
       const { customer, inventory } = payload as { customer?: unknown; inventory?: unknown };
