@@ -199,6 +199,7 @@ async function main(): Promise<number> {
   for (const line of chosen.lines) say(line);
   const limit = flags.invocationLimitMs;
   terminal.captureLogs();
+  const runtimeLog = createLogger('local-runtime', config.LOG_LEVEL);
   pipeline = await startLocalPipeline({
     ...chosen.options,
     full: flags.full,
@@ -221,6 +222,9 @@ async function main(): Promise<number> {
     },
     fetchLogger: (source) => createLogger(`fetch-${source}`, config.LOG_LEVEL),
     mergeLogger: createLogger('merge', config.LOG_LEVEL),
+    // kafkajs errors it retries itself (a coordinator not ready yet) go to the log file; a
+    // consumer that stays down stops the run with its reason.
+    onKafkaError: (line) => runtimeLog.warn(line),
     onAnalyticsReceive: (payload) => {
       if (flags.quiet) return;
       const { customer, inventory } = payload as { customer?: unknown; inventory?: unknown };
