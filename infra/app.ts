@@ -12,7 +12,7 @@ export function buildApp(app = new App()): { app: App; stack: PipelineStack } {
     description: 'CRM + Inventory -> MSK -> merge -> Analytics (kafka-merge-pipeline)',
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  acknowledgeNagFindings(stack, stack.invokedFunctions);
+  acknowledgeNagFindings(stack, stack.invokedFunctions, config.target);
   return { app, stack };
 }
 
