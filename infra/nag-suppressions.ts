@@ -58,7 +58,8 @@ export function acknowledgeNagFindings(
   invokedFunctions: IFunction[],
   target: DeployTarget,
 ): void {
-  const findings = target === 'localstack' ? [...ACKNOWLEDGED, ...ACKNOWLEDGED_ON_LOCALSTACK] : ACKNOWLEDGED;
+  const findings =
+    target === 'localstack' ? [...ACKNOWLEDGED, ...ACKNOWLEDGED_ON_LOCALSTACK] : ACKNOWLEDGED;
   for (const finding of findings) Validations.of(stack).acknowledge(finding);
   for (const fn of invokedFunctions) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);

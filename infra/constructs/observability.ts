@@ -171,7 +171,9 @@ export class Observability extends Construct {
       );
     const merge = (metricName: string, statistic = 'Sum') =>
       pipelineMetric(metricName, { service: 'merge' }, statistic).with({ label: metricName });
-    const dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${props.stage}-pipeline` });
+    const dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `${props.stage}-pipeline`,
+    });
     // CloudFormation takes Tags on a dashboard (since 2025); cfn-lint's bundled schema predates it.
     (dashboard.node.defaultChild as CfnResource).addMetadata('cfn-lint', {
       config: { ignore_checks: ['E3002'] },
