@@ -145,7 +145,7 @@ describe('the localstack target swaps only what LocalStack cannot emulate', () =
 describe('the localstack target keeps the rest of the stack', () => {
   const named = (template: Template, type: string, key: string) =>
     Object.values(template.findResources(type))
-      .map((resource) => JSON.stringify((resource.Properties ?? {})[key]))
+      .map((resource) => JSON.stringify(resource.Properties?.[key]))
       .sort();
 
   it('keeps every function of ours, with the same settings but the swapped endpoints', () => {
