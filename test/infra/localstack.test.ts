@@ -75,6 +75,8 @@ describe('docker-compose.localstack.yml', () => {
     expect(service('kafka').image).toMatch(/^apache\/kafka:\d+\.\d+\.\d+$/);
     expect(service('valkey').image).toMatch(/^valkey\/valkey:\d+\.\d+\.\d+(-alpine)?$/);
     expect(service('mocks').image).toBeUndefined();
+    const ciNode = /NODE22_VERSION="([\d.]+)"/.exec(read('.ci/node22.sh'))?.[1];
+    expect(read('local/mocks/Dockerfile')).toContain(`FROM node:${ciNode}-slim`);
     expect(existsSync(join(ROOT, service('mocks').build?.dockerfile ?? 'missing'))).toBe(true);
   });
 
