@@ -1,6 +1,7 @@
 import {
   CloudWatchLogsClient,
   type CloudWatchLogsClientConfig,
+  DescribeLogGroupsCommand,
   FilterLogEventsCommand,
   GetQueryResultsCommand,
   ResourceNotFoundException,
@@ -244,6 +245,7 @@ describe('npm run logs -- --localstack', () => {
   });
 
   it("reads the local stage's log groups from LocalStack's gateway and filters the lines here", async () => {
+    cloudWatch.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
     cloudWatch.on(FilterLogEventsCommand).resolves({ events: [] });
     cloudWatch
       .on(FilterLogEventsCommand, { logGroupName: '/local-pipeline/merge' })
@@ -288,7 +290,27 @@ describe('npm run logs -- --localstack', () => {
     ]);
   });
 
+  it("also reads Lambda's default log groups of the stack's functions, filtering on the service", async () => {
+    cloudWatch
+      .on(DescribeLogGroupsCommand, {
+        logGroupNamePrefix: '/aws/lambda/local-kafka-merge-pipeline-',
+      })
+      .resolves({ logGroups: [{ logGroupName: '/aws/lambda/local-kafka-merge-pipeline-Merge1' }] });
+    cloudWatch.on(FilterLogEventsCommand).resolves({ events: [] });
+    cloudWatch
+      .on(FilterLogEventsCommand, { logGroupName: '/aws/lambda/local-kafka-merge-pipeline-Merge1' })
+      .resolves({
+        events: [
+          event({ service: 'merge', message: 'payload delivered', id: '3' }),
+          event({ service: 'fetch-crm', message: 'record published', id: '3' }),
+        ],
+      });
+    const { out } = await run(['--localstack', '--function', 'merge', '--json']);
+    expect(out.split('\n').map((text) => JSON.parse(text).service)).toEqual(['merge']);
+  });
+
   it('says which log groups do not exist yet, and takes another endpoint and stage', async () => {
+    cloudWatch.on(DescribeLogGroupsCommand).resolves({});
     cloudWatch
       .on(FilterLogEventsCommand)
       .rejects(new ResourceNotFoundException({ message: 'missing', $metadata: {} }));

@@ -6,8 +6,8 @@ import {
   type CloudWatchLogsClientConfig,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { LOCALSTACK_GATEWAY, LOCALSTACK_REGION } from '../../infra/localstack.ts';
-import { logGroupName } from '../../infra/naming.ts';
-import { filterLogEvents, queryInsights } from './cloudwatch.ts';
+import { logGroupName, stackName } from '../../infra/naming.ts';
+import { filterLogEvents, logGroupsStartingWith, queryInsights } from './cloudwatch.ts';
 import { parseLogLines } from './entries.ts';
 import {
   type LogEntry,
@@ -163,14 +163,18 @@ async function fromLocalStack(
   deps: LogsCommandDeps,
 ): Promise<LogEntry[]> {
   const endpoint = flags.endpoint ?? LOCALSTACK_GATEWAY;
-  const logGroupNames = logGroupsOf(filter, flags.stage ?? 'local');
-  deps.progress(`Reading ${logGroupNames.join(', ')} at ${endpoint}…`);
+  const stage = flags.stage ?? 'local';
   // LocalStack takes any credentials; these keep the SDK from looking for real ones.
   const client = deps.cloudWatch({
     endpoint,
     region: LOCALSTACK_REGION,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
+  // The stack's own groups, and Lambda's default ones of its functions, should LocalStack not
+  // follow a function's logging configuration; --function then filters on the line's service.
+  const defaults = await logGroupsStartingWith(client, `/aws/lambda/${stackName(stage)}-`);
+  const logGroupNames = [...logGroupsOf(filter, stage), ...defaults];
+  deps.progress(`Reading ${logGroupNames.join(', ')} at ${endpoint}…`);
   return filterLogEvents(client, {
     logGroupNames,
     filter,

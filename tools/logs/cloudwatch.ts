@@ -1,5 +1,6 @@
 import {
   type CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
   FilterLogEventsCommand,
   type FilterLogEventsCommandOutput,
   GetQueryResultsCommand,
@@ -113,4 +114,26 @@ export async function filterLogEvents(
   }
   entries.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
   return entries.slice(-request.limit);
+}
+
+/**
+ * Log groups whose names start with `prefix` (for LocalStack, which may write a function's lines
+ * to Lambda's default group, /aws/lambda/<function name>, rather than the one the stack names).
+ */
+export async function logGroupsStartingWith(
+  client: CloudWatchLogsClient,
+  prefix: string,
+): Promise<string[]> {
+  const names: string[] = [];
+  let nextToken: string | undefined;
+  for (let page = 0; page === 0 || nextToken; page++) {
+    if (page >= MAX_PAGES) throw new LogQueryError(`${prefix}*: more than ${MAX_PAGES} pages`);
+    const answer = await client.send(
+      new DescribeLogGroupsCommand({ logGroupNamePrefix: prefix, nextToken }),
+    );
+    for (const group of answer.logGroups ?? [])
+      if (group.logGroupName) names.push(group.logGroupName);
+    nextToken = answer.nextToken;
+  }
+  return names;
 }
