@@ -17,13 +17,30 @@ export function expectSuccess(invocation: Invocation, sandboxLogs: string[]): un
   return invocation.result;
 }
 
-/** The high watermark of each partition of `topic`. */
-export async function highWatermarks(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
+/**
+ * The high watermark of each partition of `topic`. Retries what the broker calls retriable
+ * (a partition whose leader it has not taken up yet, right after the topic was created) for up
+ * to `timeoutMs`.
+ */
+export async function highWatermarks(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
+  const deadline = Date.now() + timeoutMs;
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
+    for (;;) {
+      try {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
+      } catch (error) {
+        const retriable = (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
