@@ -32,13 +32,13 @@ const mappings = (...states: string[]): ListEventSourceMappingsCommandOutput => 
   EventSourceMappings: states.map((State, index) => ({ State, Topics: [`topic-${index}`] })),
 });
 
-function run(outputs: Record<string, string> = OUTPUTS) {
+function run(outputs: Record<string, string> = OUTPUTS, timeoutMs = 60_000) {
   const said: string[] = [];
   const done = afterDeploy(outputs, {
     secrets: new SecretsManagerClient({ region: 'us-east-1' }),
     lambda: new LambdaClient({ region: 'us-east-1' }),
     say: (line) => said.push(line),
-    timeoutMs: 200,
+    timeoutMs,
     pollMs: 10,
   });
   return { said, done };
@@ -80,7 +80,7 @@ describe('after npm run deploy:local has deployed the stack', () => {
   it('gives up naming the mappings still not enabled', async () => {
     secrets.on(PutSecretValueCommand).resolves({});
     lambda.on(ListEventSourceMappingsCommand).resolves(mappings('Enabled', 'Creating'));
-    await expect(run().done).rejects.toThrow(/topic-1: Creating/);
+    await expect(run(OUTPUTS, 50).done).rejects.toThrow(/topic-1: Creating/);
   });
 
   it('refuses outputs of another stack', async () => {
