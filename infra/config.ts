@@ -1,10 +1,21 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
+
+/**
+ * Where the stack is deployed. `aws` is the real thing; `localstack` keeps every function,
+ * mapping, queue, secret and alarm and swaps what LocalStack cannot emulate for the containers
+ * of docker-compose.localstack.yml (infra/localstack.ts).
+ */
+export const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
+export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
 
 /**
  * Everything a deployment may change, typed, with the defaults below. Each field can be set as
  * CDK context (`-c pipeline:stage=prod`, or in cdk.json) and is validated here.
  */
 export type PipelineConfig = {
+  /** `aws` (the default) or `localstack`. */
+  target: DeployTarget;
   /** Prefix of resource names and tag of every resource. */
   stage: string;
   /** Base URLs of the source APIs, by source name; Analytics endpoint. */
@@ -33,7 +44,7 @@ export type PipelineConfig = {
   alarmEmail?: string;
   /**
    * Keep the MSK cluster, the cache and the dead-letter queues when the stack is deleted.
-   * Default: false for the `dev` stage, true for any other.
+   * Default: false for the `dev` stage and the localstack target, true for any other.
    */
   retainData: boolean;
   /**
@@ -45,6 +56,7 @@ export type PipelineConfig = {
 };
 
 export const DEFAULT_CONFIG: PipelineConfig = {
+  target: 'aws',
   stage: 'dev',
   sourceBaseUrls: {
     crm: 'https://crm.example.com/api',
@@ -88,6 +100,20 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
     }
     (config as Record<string, unknown>)[key] = value;
   };
+  const target = read('target');
+  if (target !== undefined) {
+    if (!(DEPLOY_TARGETS as readonly unknown[]).includes(target)) {
+      throw new Error(
+        `context pipeline:target must be ${DEPLOY_TARGETS.join(' or ')}, got ${String(target)}`,
+      );
+    }
+    config.target = target as DeployTarget;
+  }
+  if (config.target === 'localstack') {
+    // The compose services are the defaults there; -c pipeline:…Url still overrides them.
+    config.sourceBaseUrls = { ...LOCALSTACK_ENDPOINTS.sourceBaseUrls };
+    config.analyticsUrl = LOCALSTACK_ENDPOINTS.analyticsUrl;
+  }
   const stage = read('stage');
   if (stage !== undefined) {
     if (typeof stage !== 'string' || !/^[a-z][a-z0-9-]{0,15}$/.test(stage)) {
@@ -97,7 +123,7 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
     }
     config.stage = stage;
   }
-  config.retainData = config.stage !== 'dev';
+  config.retainData = config.stage !== 'dev' && config.target === 'aws';
   const retain = read('retainData');
   if (retain !== undefined) {
     if (retain !== true && retain !== false && retain !== 'true' && retain !== 'false')

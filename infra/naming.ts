@@ -3,6 +3,11 @@
  * so the tools can use them without loading the CDK.
  */
 
+/** Name of the stack of a stage. */
+export function stackName(stage: string): string {
+  return `${stage}-kafka-merge-pipeline`;
+}
+
 /** Log group of a function role (merge, fetch-crm, …) of a stage. */
 export function logGroupName(stage: string, role: string): string {
   return `/${stage}-pipeline/${role}`;

@@ -1,8 +1,6 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import { type IFunction, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
@@ -14,11 +12,15 @@ import {
   describeShape,
   sourceSecretShape,
 } from './constructs/api-token-secret.ts';
-import { Cache } from './constructs/cache.ts';
+import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
+import { scheduleFetch } from './constructs/fetch-schedule.ts';
+import type { KafkaCluster, TopicAdminProps } from './constructs/kafka-cluster.ts';
 import { Network } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import { PipelineFunction } from './constructs/pipeline-function.ts';
+import { SelfManagedKafka } from './constructs/self-managed-kafka.ts';
 import { Streaming } from './constructs/streaming.ts';
+import { LOCALSTACK_ENDPOINTS, LOCALSTACK_REGION } from './localstack.ts';
 import { logGroupName } from './naming.ts';
 
 export type PipelineStackProps = StackProps & { config: PipelineConfig };
@@ -28,7 +30,9 @@ const REPLAY_TIMEOUT_MINUTES = 5;
 /**
  * The pipeline on AWS: VPC, MSK Serverless, Valkey, one scheduled fetch function per source,
  * the merge function behind one MSK event source mapping per source topic, the dead-letter
- * queue with its replay function, and the observability around them.
+ * queue with its replay function, and the observability around them. With the `localstack`
+ * target, the same functions, mappings, queues, secrets and alarms around the broker and
+ * Valkey containers of docker-compose.localstack.yml (infra/localstack.ts).
  */
 export class PipelineStack extends Stack {
   /** Functions invoked by a scheduler or a custom resource provider (for the nag acknowledgements). */
@@ -40,35 +44,53 @@ export class PipelineStack extends Stack {
     const name = (suffix: string) => `${config.stage}-pipeline-${suffix}`;
     Tags.of(this).add('pipeline:stage', config.stage);
     const dataRemoval = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const localstack = config.target === 'localstack';
 
-    const network = new Network(this, 'Network', { logRetention: config.logRetention });
+    const network = new Network(this, 'Network', {
+      logRetention: config.logRetention,
+      ...(localstack && {
+        flowLogs: false,
+        availabilityZones: [`${LOCALSTACK_REGION}a`, `${LOCALSTACK_REGION}b`],
+      }),
+    });
     const sourceTopics = Object.values(SOURCES).map((source) => source.topic);
-    const streaming = new Streaming(this, 'Streaming', {
+    const topicAdmin: TopicAdminProps = {
       vpc: network.vpc,
-      kafkaSg: network.kafkaSg,
       adminSg: network.adminSg,
       logRetention: config.logRetention,
       adminLogGroupName: logGroupName(config.stage, 'topic-admin'),
-      clusterName: name('msk'),
       providerLogGroupName: logGroupName(config.stage, 'topic-provider'),
-      removalPolicy: dataRemoval,
-      replicationFactor: BROKER_DEFAULT_REPLICATION,
+      // MSK Serverless fixes replication at 3 and takes only -1; the compose broker is one node.
+      replicationFactor: localstack ? 1 : BROKER_DEFAULT_REPLICATION,
       topics: [
         ...sourceTopics.map((topic) => ({ topic, numPartitions: config.sourceTopicPartitions })),
         { topic: TOPICS.quarantine, numPartitions: 1 },
         { topic: TOPICS.deadLetter, numPartitions: 1 },
       ],
-    });
-    const cache = new Cache(this, 'Cache', {
-      vpc: network.vpc,
-      securityGroup: network.cacheSg,
-      nodes: config.cacheNodes,
-      nodeType: config.cacheNodeType,
-      removalPolicy: dataRemoval,
-    });
+    };
+    const streaming: KafkaCluster = localstack
+      ? new SelfManagedKafka(this, 'Streaming', {
+          ...topicAdmin,
+          bootstrapServers: LOCALSTACK_ENDPOINTS.kafkaBootstrapServers,
+        })
+      : new Streaming(this, 'Streaming', {
+          ...topicAdmin,
+          kafkaSg: network.kafkaSg,
+          clusterName: name('msk'),
+          removalPolicy: dataRemoval,
+        });
+    const cache: JoinStateCache = localstack
+      ? composeCache(LOCALSTACK_ENDPOINTS.redisUrl)
+      : new Cache(this, 'Cache', {
+          vpc: network.vpc,
+          securityGroup: network.cacheSg,
+          nodes: config.cacheNodes,
+          nodeType: config.cacheNodeType,
+          removalPolicy: dataRemoval,
+        });
     const kafkaEnv = {
       KAFKA_BROKERS: streaming.bootstrapBrokers,
-      KAFKA_AUTH: 'iam',
+      KAFKA_AUTH: streaming.auth,
       LOG_LEVEL: 'INFO',
     } satisfies AdminEnvironment;
 
@@ -103,17 +125,20 @@ export class PipelineStack extends Stack {
           // The per-source cursor, checkpoint and lease of incremental, resumable runs.
           REDIS_URL: cache.url,
         } satisfies FetchEnvironment,
-      }).bindSecret('REDIS_AUTH_SECRET_ARN', cache.authSecret);
+      });
+      bindCacheAuth(fetcher, cache);
       if (secret) fetcher.bindSecret('SOURCE_SECRET_ARN', secret);
       fetcher.fn.node.addDependency(streaming.topicsResource);
       streaming.grantWrite(fetcher.fn, [source.topic, TOPICS.quarantine]);
       // The next scheduled run starts where this one would have: no retry of a failed run,
       // neither by Scheduler nor by Lambda's own asynchronous retries (2 by default, up to 6 h).
       fetcher.fn.configureAsyncInvoke({ retryAttempts: 0 });
-      new Schedule(this, `Schedule-${source.name}`, {
+      scheduleFetch(this, `Schedule-${source.name}`, {
+        target: config.target,
+        fn: fetcher.fn,
+        rateMinutes: config.fetchRateMinutes,
         description: `Fetch ${source.name} every ${config.fetchRateMinutes} min`,
-        schedule: ScheduleExpression.rate(Duration.minutes(config.fetchRateMinutes)),
-        target: new LambdaInvoke(fetcher.fn, { retryAttempts: 0, deadLetterQueue: missedRuns }),
+        missedRuns,
       });
       if (secret && shape)
         new CfnOutput(this, `${source.name}TokenSecretArn`, {
@@ -157,9 +182,8 @@ export class PipelineStack extends Stack {
       timeout: Duration.minutes(5),
       memorySize: 1024,
       environment: mergeEnv,
-    })
-      .bindSecret('REDIS_AUTH_SECRET_ARN', cache.authSecret)
-      .bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
+    });
+    bindCacheAuth(merge, cache).bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
     deadLetters.grantSendMessages(merge.fn);
     streaming.grantWrite(merge.fn, [TOPICS.quarantine]);
     const groups = sourceTopics.map((topic) => `${name('merge')}-${topic}`);
@@ -167,10 +191,11 @@ export class PipelineStack extends Stack {
     // The mappings are written out rather than through ManagedKafkaEventSource, which would add
     // the AWSLambdaMSKExecutionRole managed policy (logs and kafka on "*") and kafka:ListScramSecrets
     // (SASL/SCRAM, not used here); grantConsume gives the same access scoped to this cluster.
+    // On LocalStack they read the compose broker as a self-managed Kafka source.
     const failedBatchDestination = new SqsDlq(failedBatches);
     sourceTopics.forEach((topic, index) => {
       merge.fn.addEventSourceMapping(`Mapping-${topic}`, {
-        eventSourceArn: streaming.clusterArn,
+        ...streaming.mappingSource(),
         kafkaTopic: topic,
         kafkaConsumerGroupId: groups[index],
         batchSize: config.mergeBatchSize,
@@ -179,12 +204,14 @@ export class PipelineStack extends Stack {
         retryAttempts: config.mergeRetryAttempts,
         onFailure: failedBatchDestination,
         // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
-        // group of pollers, so the pair costs what one mapping would.
-        provisionedPollerConfig: {
-          minimumPollers: 1,
-          maximumPollers: config.mergeMaxPollers,
-          pollerGroupName: name('merge-pollers'),
-        },
+        // group of pollers, so the pair costs what one mapping would. LocalStack has none.
+        ...(!localstack && {
+          provisionedPollerConfig: {
+            minimumPollers: 1,
+            maximumPollers: config.mergeMaxPollers,
+            pollerGroupName: name('merge-pollers'),
+          },
+        }),
       });
     });
     merge.fn.node.addDependency(streaming.topicsResource);
@@ -199,9 +226,8 @@ export class PipelineStack extends Stack {
       logGroupName: logGroupName(config.stage, 'replay'),
       timeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES),
       environment: mergeEnv,
-    })
-      .bindSecret('REDIS_AUTH_SECRET_ARN', cache.authSecret)
-      .bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
+    });
+    bindCacheAuth(replay, cache).bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
     replay.fn.addEventSource(
       new SqsEventSource(deadLetters, {
         enabled: false,
@@ -214,6 +240,7 @@ export class PipelineStack extends Stack {
 
     new Observability(this, 'Observability', {
       stage: config.stage,
+      target: config.target,
       fetchers: fetchers.map(({ source, fetcher }) => ({
         source: source.name,
         fn: fetcher.fn,
@@ -240,4 +267,9 @@ export class PipelineStack extends Stack {
     for (const { source, fetcher } of fetchers)
       new CfnOutput(this, `Fetch${source.name}FunctionName`, { value: fetcher.fn.functionName });
   }
+}
+
+/** Tells a function the cache's AUTH secret, when the cache has one (not on LocalStack). */
+function bindCacheAuth(fn: PipelineFunction, cache: JoinStateCache): PipelineFunction {
+  return cache.authSecret ? fn.bindSecret('REDIS_AUTH_SECRET_ARN', cache.authSecret) : fn;
 }

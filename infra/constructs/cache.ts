@@ -2,8 +2,25 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { IVpc, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+
+/** The Redis-compatible store of the join state and the idempotency records, as the functions see it. */
+export interface JoinStateCache {
+  /** redis:// or rediss:// URL, without credentials (REDIS_URL). */
+  readonly url: string;
+  /** Secret with {"password": …}, when the cache asks for AUTH (REDIS_AUTH_SECRET_ARN). */
+  readonly authSecret?: ISecret;
+}
+
+/**
+ * The Valkey container of docker-compose.localstack.yml: LocalStack's ElastiCache supports
+ * neither TLS nor AUTH tokens, so the localstack target creates no cache and points the merge
+ * function at the container, without either.
+ */
+export function composeCache(url: string): JoinStateCache {
+  return { url };
+}
 
 export type CacheProps = {
   vpc: IVpc;
@@ -19,7 +36,7 @@ export type CacheProps = {
  * Valkey (Redis-compatible) for the join state and the idempotency records: TLS in transit,
  * encrypted at rest, AUTH token generated into Secrets Manager, on a non-default port.
  */
-export class Cache extends Construct {
+export class Cache extends Construct implements JoinStateCache {
   readonly authSecret: Secret;
   readonly group: CfnReplicationGroup;
   /** rediss://host:port of the primary endpoint (no credentials in it). */

@@ -15,6 +15,13 @@ import { Construct } from 'constructs';
 export type NetworkProps = {
   /** Availability zones to spread over (no lookup: the AZs come from Fn::GetAZs at deploy). */
   maxAzs?: number;
+  /**
+   * Named availability zones instead of maxAzs, for a target whose CloudFormation has no
+   * Fn::GetAZs (LocalStack documents it as unsupported).
+   */
+  availabilityZones?: string[];
+  /** Log rejected traffic to CloudWatch (default true; LocalStack emulates no flow logs). */
+  flowLogs?: boolean;
   logRetention: RetentionDays;
 };
 
@@ -36,20 +43,24 @@ export class Network extends Construct {
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
     this.vpc = new Vpc(this, 'Vpc', {
-      maxAzs: props.maxAzs ?? 2,
+      ...(props.availabilityZones
+        ? { availabilityZones: props.availabilityZones }
+        : { maxAzs: props.maxAzs ?? 2 }),
       natGateways: 1,
       subnetConfiguration: [
         { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
       ],
-      flowLogs: {
-        rejected: {
-          destination: FlowLogDestination.toCloudWatchLogs(
-            new LogGroup(this, 'FlowLogs', { retention: props.logRetention }),
-          ),
-          trafficType: FlowLogTrafficType.REJECT,
+      ...((props.flowLogs ?? true) && {
+        flowLogs: {
+          rejected: {
+            destination: FlowLogDestination.toCloudWatchLogs(
+              new LogGroup(this, 'FlowLogs', { retention: props.logRetention }),
+            ),
+            trafficType: FlowLogTrafficType.REJECT,
+          },
         },
-      },
+      }),
     });
     this.#retainRestrictDefaultSgLogs(props.logRetention);
     const group = (name: string, description: string, allowAllOutbound: boolean) =>

@@ -18,11 +18,16 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/metrics-names.ts';
-import type { PipelineConfig } from '../config.ts';
+import type { DeployTarget, PipelineConfig } from '../config.ts';
 import { LOG_QUERY_FIELDS } from '../naming.ts';
 
 export type ObservabilityProps = {
   stage: string;
+  /**
+   * On `localstack`, only the alarms and their topic: LocalStack emulates neither dashboards
+   * nor Logs Insights query definitions.
+   */
+  target: DeployTarget;
   fetchers: { source: string; fn: IFunction; logGroup: ILogGroup }[];
   merge: IFunction;
   mergeLogGroup: ILogGroup;
@@ -33,11 +38,13 @@ export type ObservabilityProps = {
 
 /**
  * What an operator looks at: a dashboard of the pipeline's own metrics (EMF from the functions)
- * and the mapping's OffsetLag, alarms to an SNS topic, and saved Logs Insights queries.
+ * and the mapping's OffsetLag, alarms to an SNS topic, and saved Logs Insights queries (the
+ * last two on the aws target only).
  */
 export class Observability extends Construct {
   readonly alarmTopic: Topic;
-  readonly dashboard: Dashboard;
+  /** The dashboard (aws target only). */
+  readonly dashboard?: Dashboard;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -78,19 +85,7 @@ export class Observability extends Construct {
     if (config.alarmEmail)
       this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
     const notify = new SnsAction(this.alarmTopic);
-    const period = Duration.minutes(config.fetchRateMinutes);
-    const pipelineMetric = (
-      metricName: string,
-      dimensions: Record<string, string>,
-      statistic = 'Sum',
-    ) =>
-      new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service: dimensions.service ?? '', ...dimensions },
-        statistic,
-        period,
-      });
+    const pipelineMetric = pipelineMetricOf(config);
 
     const offsetLag = new Metric({
       namespace: 'AWS/Lambda',
@@ -163,7 +158,11 @@ export class Observability extends Construct {
       ),
     ];
     for (const alarm of alarms) alarm.addAlarmAction(notify);
+    if (props.target === 'aws') this.dashboard = this.#addDashboardAndQueries(props, offsetLag);
+  }
 
+  #addDashboardAndQueries(props: ObservabilityProps, offsetLag: Metric): Dashboard {
+    const pipelineMetric = pipelineMetricOf(props.config);
     const perSource = (metricName: string) =>
       props.fetchers.map(({ source }) =>
         pipelineMetric(metricName, { service: `fetch-${source}` }).with({
@@ -172,12 +171,14 @@ export class Observability extends Construct {
       );
     const merge = (metricName: string, statistic = 'Sum') =>
       pipelineMetric(metricName, { service: 'merge' }, statistic).with({ label: metricName });
-    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${props.stage}-pipeline` });
+    const dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `${props.stage}-pipeline`,
+    });
     // CloudFormation takes Tags on a dashboard (since 2025); cfn-lint's bundled schema predates it.
-    (this.dashboard.node.defaultChild as CfnResource).addMetadata('cfn-lint', {
+    (dashboard.node.defaultChild as CfnResource).addMetadata('cfn-lint', {
       config: { ignore_checks: ['E3002'] },
     });
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new GraphWidget({
         title: 'Fetched / published',
         left: [...perSource('Fetched'), ...perSource('Published')],
@@ -254,5 +255,19 @@ export class Observability extends Construct {
         limit: 25,
       }),
     );
+    return dashboard;
   }
+}
+
+/** A metric the functions publish as EMF, over one schedule period. */
+function pipelineMetricOf(config: PipelineConfig) {
+  const period = Duration.minutes(config.fetchRateMinutes);
+  return (metricName: string, dimensions: Record<string, string>, statistic = 'Sum') =>
+    new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: dimensions.service ?? '', ...dimensions },
+      statistic,
+      period,
+    });
 }

@@ -1,38 +1,27 @@
-import { CustomResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import type { IVpc, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
+import { type CustomResource, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { SecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
 import {
   AwsCustomResource,
   AwsCustomResourcePolicy,
   PhysicalResourceId,
-  Provider,
 } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import type { TopicSpec } from '../../shared/adapters/kafka-topics.ts';
-import type { AdminEnvironment } from '../../shared/config.ts';
-import { PipelineFunction } from './pipeline-function.ts';
+import {
+  type KafkaCluster,
+  type KafkaMappingSource,
+  type TopicAdminProps,
+  topicAdminFunction,
+  topicsResource,
+} from './kafka-cluster.ts';
 
-export type StreamingProps = {
-  vpc: IVpc;
+export type StreamingProps = TopicAdminProps & {
   kafkaSg: SecurityGroup;
-  adminSg: SecurityGroup;
-  logRetention: RetentionDays;
-  /** Log group of the topic-creating function. */
-  adminLogGroupName: string;
-  /** Topics created at deploy time (MSK does not create topics for you). */
-  topics: TopicSpec[];
-  /**
-   * Replication the topics are created with: -1 (the broker's default) on MSK Serverless, which
-   * fixes replication at 3 and refuses other values.
-   */
-  replicationFactor: number;
   clusterName: string;
-  /** Log group of the custom resource framework's own function (named, with retention). */
-  providerLogGroupName: string;
   /** RETAIN outside dev: deleting the stack then keeps the cluster and its records. */
   removalPolicy: RemovalPolicy;
 };
@@ -40,12 +29,14 @@ export type StreamingProps = {
 /**
  * MSK Serverless with IAM auth, its bootstrap brokers (read at deploy time: CloudFormation does
  * not expose them for serverless clusters), the topics, and helpers that grant scoped
- * kafka-cluster permissions.
+ * kafka-cluster permissions. Topic replication must be -1 there: MSK Serverless fixes it at 3
+ * and refuses other values.
  */
-export class Streaming extends Construct {
+export class Streaming extends Construct implements KafkaCluster {
   readonly cluster: CfnServerlessCluster;
   readonly clusterArn: string;
   readonly bootstrapBrokers: string;
+  readonly auth = 'iam';
   readonly topicsResource: CustomResource;
   readonly topicAdmin: IFunction;
 
@@ -79,19 +70,9 @@ export class Streaming extends Construct {
     });
     this.bootstrapBrokers = brokers.getResponseField('BootstrapBrokerStringSaslIam');
 
-    const admin = new PipelineFunction(this, 'TopicAdmin', {
-      entry: 'functions/topics/index.ts',
-      description: 'Creates the pipeline topics on MSK at deploy time',
-      vpc: props.vpc,
-      securityGroup: props.adminSg,
-      logRetention: props.logRetention,
-      logGroupName: props.adminLogGroupName,
-      timeout: Duration.minutes(5),
-      memorySize: 256,
-      environment: {
-        KAFKA_BROKERS: this.bootstrapBrokers,
-        KAFKA_AUTH: 'iam',
-      } satisfies AdminEnvironment,
+    const admin = topicAdminFunction(this, props, {
+      cluster: 'MSK',
+      environment: { KAFKA_BROKERS: this.bootstrapBrokers, KAFKA_AUTH: this.auth },
     });
     this.topicAdmin = admin.fn;
     this.grantConnect(admin.fn);
@@ -105,22 +86,11 @@ export class Streaming extends Construct {
         resources: props.topics.map((spec) => this.topicArn(spec.topic)),
       }),
     );
-    const provider = new Provider(this, 'TopicProvider', {
-      onEventHandler: admin.fn,
-      logGroup: new LogGroup(this, 'TopicProviderLogs', {
-        logGroupName: props.providerLogGroupName,
-        retention: props.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
-    });
-    this.topicsResource = new CustomResource(this, 'Topics', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::KafkaTopics',
-      properties: {
-        topics: props.topics,
-        replicationFactor: props.replicationFactor,
-      },
-    });
+    this.topicsResource = topicsResource(this, admin.fn, props);
+  }
+
+  mappingSource(): KafkaMappingSource {
+    return { eventSourceArn: this.clusterArn };
   }
 
   /** ARN of a topic of this cluster (arn:…:topic/<cluster name>/<cluster uuid>/<topic>). */

@@ -14,15 +14,6 @@ import { type DeployedFunction, deployedFunctions } from '../support/template-fu
  * what its config loader parses. A renamed setting fails here (and in tsc), not at a cold start.
  */
 
-let functions: DeployedFunction[];
-let template: Template;
-
-beforeAll(() => {
-  const synthesized = synthesize({ 'pipeline:stage': 'contract' });
-  template = synthesized.template;
-  functions = deployedFunctions(template, synthesized.outdir);
-});
-
 /** Variables Lambda, Node or Powertools read, not our config loaders. */
 const PLATFORM = new Set(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']);
 
@@ -43,7 +34,19 @@ function deployTimeValue(name: string): string {
   throw new Error(`no deploy-time value for ${name}`);
 }
 
-describe('the environment each function gets', () => {
+describe.each([
+  { target: 'aws', auth: 'iam' },
+  { target: 'localstack', auth: 'none' },
+])('the environment each function gets on the $target target', ({ target, auth }) => {
+  let functions: DeployedFunction[];
+  let template: Template;
+
+  beforeAll(() => {
+    const synthesized = synthesize({ 'pipeline:stage': 'contract', 'pipeline:target': target });
+    template = synthesized.template;
+    functions = deployedFunctions(template, synthesized.outdir);
+  });
+
   it('covers every function of ours', () => {
     expect(functions.map((fn) => fn.name).sort()).toEqual(Object.keys(LOADERS).sort());
   });
@@ -68,7 +71,7 @@ describe('the environment each function gets', () => {
         ]),
       );
       const config = loader.load({ ...env, AWS_REGION: 'eu-west-1' });
-      expect(config).toMatchObject({ KAFKA_AUTH: 'iam' });
+      expect(config).toMatchObject({ KAFKA_AUTH: auth });
     }
   });
 

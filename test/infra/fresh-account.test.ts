@@ -60,9 +60,8 @@ describe('a first deploy into a fresh account', () => {
     const keyRef = topic.Properties.KmsMasterKeyId as { 'Fn::GetAtt'?: string[] };
     const keyId = keyRef['Fn::GetAtt']?.[0] ?? '';
     const key = template.findResources('AWS::KMS::Key')[keyId] as Resource | undefined;
-    expect(key).toBeDefined();
-    const keyPolicy = key?.Properties.KeyPolicy as { Statement: Statement[] } | undefined;
-    const keyStatements = keyPolicy?.Statement;
+    if (!key) throw new Error(`the alarm topic's key ${keyId} is not in the template`);
+    const keyStatements = (key.Properties.KeyPolicy as { Statement: Statement[] }).Statement;
     expect(keyStatements).toContainEqual(
       expect.objectContaining({
         Principal: { Service: 'cloudwatch.amazonaws.com' },

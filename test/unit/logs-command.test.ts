@@ -1,6 +1,10 @@
 import {
   CloudWatchLogsClient,
+  type CloudWatchLogsClientConfig,
+  DescribeLogGroupsCommand,
+  FilterLogEventsCommand,
   GetQueryResultsCommand,
+  ResourceNotFoundException,
   StartQueryCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -78,14 +82,23 @@ const LOCAL_LOG = [
 function run(argv: string[], file: string | null = LOCAL_LOG) {
   const printed: string[] = [];
   const progress: string[] = [];
+  const clients: CloudWatchLogsClientConfig[] = [];
   const deps: LogsCommandDeps = {
     now: NOW,
     print: (text) => printed.push(text),
     progress: (text) => progress.push(text),
     readFile: () => file ?? undefined,
-    cloudWatch: () => new CloudWatchLogsClient({ region: 'eu-west-1' }),
+    cloudWatch: (config) => {
+      clients.push(config);
+      return new CloudWatchLogsClient({ region: 'eu-west-1', ...config });
+    },
   };
-  return runLogsCommand(argv, deps).then((code) => ({ code, out: printed.join('\n'), progress }));
+  return runLogsCommand(argv, deps).then((code) => ({
+    code,
+    out: printed.join('\n'),
+    progress,
+    clients,
+  }));
 }
 
 describe('npm run logs on the local log file', () => {
@@ -222,5 +235,103 @@ describe('Logs Insights queries', () => {
         pollMs: 1,
       }),
     ).rejects.toThrow(new LogQueryError('Logs Insights query q-3 ended with status Failed'));
+  });
+});
+
+describe('npm run logs -- --localstack', () => {
+  const event = (fields: Record<string, unknown>, prefix = '') => ({
+    timestamp: NOW.getTime() - 60_000,
+    message: `${prefix}${line(fields)}`,
+  });
+
+  it("reads the local stage's log groups from LocalStack's gateway and filters the lines here", async () => {
+    cloudWatch.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
+    cloudWatch.on(FilterLogEventsCommand).resolves({ events: [] });
+    cloudWatch
+      .on(FilterLogEventsCommand, { logGroupName: '/local-pipeline/merge' })
+      .resolvesOnce({
+        events: [
+          event({ service: 'merge', message: 'record joined', id: '7' }),
+          event({ service: 'merge', message: 'record joined', id: '8' }),
+        ],
+        nextToken: 'page-2',
+      })
+      .resolves({
+        // As the Lambda runtime writes a line it prefixes: time, request id, level, then JSON.
+        events: [
+          event(
+            { service: 'merge', message: 'payload delivered', id: '7' },
+            '2026-11-25\tabc\tINFO\t',
+          ),
+          { timestamp: NOW.getTime(), message: 'REPORT RequestId: abc Duration: 3 ms' },
+        ],
+      });
+    const { code, out, clients } = await run(['--localstack', '--id', '7', '--json']);
+    expect(code).toBe(0);
+    expect(clients).toEqual([
+      expect.objectContaining({ endpoint: 'http://localhost:4566', region: 'us-east-1' }),
+    ]);
+    const groups = cloudWatch
+      .commandCalls(FilterLogEventsCommand)
+      .map((call) => call.args[0].input.logGroupName);
+    expect([...new Set(groups)]).toEqual([
+      '/local-pipeline/fetch-crm',
+      '/local-pipeline/fetch-inventory',
+      '/local-pipeline/merge',
+      '/local-pipeline/replay',
+    ]);
+    expect(
+      cloudWatch.commandCalls(FilterLogEventsCommand, { logGroupName: '/local-pipeline/merge' })[1]
+        ?.args[0].input,
+    ).toMatchObject({ nextToken: 'page-2', startTime: NOW.getTime() - 3_600_000 });
+    expect(out.split('\n').map((text) => JSON.parse(text).message)).toEqual([
+      'record joined',
+      'payload delivered',
+    ]);
+  });
+
+  it("also reads Lambda's default log groups of the stack's functions, filtering on the service", async () => {
+    cloudWatch
+      .on(DescribeLogGroupsCommand, {
+        logGroupNamePrefix: '/aws/lambda/local-kafka-merge-pipeline-',
+      })
+      .resolves({ logGroups: [{ logGroupName: '/aws/lambda/local-kafka-merge-pipeline-Merge1' }] });
+    cloudWatch.on(FilterLogEventsCommand).resolves({ events: [] });
+    cloudWatch
+      .on(FilterLogEventsCommand, { logGroupName: '/aws/lambda/local-kafka-merge-pipeline-Merge1' })
+      .resolves({
+        events: [
+          event({ service: 'merge', message: 'payload delivered', id: '3' }),
+          event({ service: 'fetch-crm', message: 'record published', id: '3' }),
+        ],
+      });
+    const { out } = await run(['--localstack', '--function', 'merge', '--json']);
+    expect(out.split('\n').map((text) => JSON.parse(text).service)).toEqual(['merge']);
+  });
+
+  it('says which log groups do not exist yet, and takes another endpoint and stage', async () => {
+    cloudWatch.on(DescribeLogGroupsCommand).resolves({});
+    cloudWatch
+      .on(FilterLogEventsCommand)
+      .rejects(new ResourceNotFoundException({ message: 'missing', $metadata: {} }));
+    const { code, out, progress, clients } = await run([
+      '--localstack',
+      '--endpoint',
+      'http://127.0.0.1:4600',
+      '--stage',
+      'other',
+      '--function',
+      'merge',
+    ]);
+    expect(code).toBe(0);
+    expect(clients[0]?.endpoint).toBe('http://127.0.0.1:4600');
+    expect(progress).toContain('/other-pipeline/merge: no such log group yet (has it run?)');
+    expect(out).toBe('No log lines match.');
+  });
+
+  it('refuses --aws with --localstack', async () => {
+    const { code, out } = await run(['--aws', '--localstack']);
+    expect(code).toBe(1);
+    expect(out).toBe('--aws and --localstack name two sources: give one');
   });
 });

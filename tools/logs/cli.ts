@@ -1,9 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { logGroupName } from '../../infra/naming.ts';
-import { queryInsights } from './cloudwatch.ts';
+import {
+  CloudWatchLogsClient,
+  type CloudWatchLogsClientConfig,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { LOCALSTACK_GATEWAY, LOCALSTACK_REGION } from '../../infra/localstack.ts';
+import { logGroupName, stackName } from '../../infra/naming.ts';
+import { filterLogEvents, logGroupsStartingWith, queryInsights } from './cloudwatch.ts';
 import { parseLogLines } from './entries.ts';
 import {
   type LogEntry,
@@ -16,10 +20,11 @@ import {
 } from './filters.ts';
 import { renderJson, renderTable } from './render.ts';
 
-const USAGE = `npm run logs -- [filters] [--aws --stage <stage>] [--json]
+const USAGE = `npm run logs -- [filters] [--aws | --localstack] [--stage <stage>] [--json]
 
-Reads the local runtime's log file (.local/logs/latest.log) by default, or CloudWatch Logs
-(Logs Insights over the stack's log groups) with --aws.
+Reads the local runtime's log file (.local/logs/latest.log) by default, CloudWatch Logs
+(Logs Insights over the stack's log groups) with --aws, or the CloudWatch Logs of LocalStack
+(npm run deploy:local) with --localstack.
 
 Filters (all optional, combined with AND):
   --id <id>                 one record id, from fetch to Analytics
@@ -35,14 +40,18 @@ Output:
 Sources:
   --file <path>             another local log file
   --aws                     CloudWatch; credentials and region from the usual AWS settings
-  --stage <stage>           the stack's stage (default dev): log groups /<stage>-pipeline/<role>`;
+  --localstack              LocalStack's CloudWatch Logs at ${LOCALSTACK_GATEWAY} (FilterLogEvents)
+  --endpoint <url>          another CloudWatch Logs endpoint for --aws or --localstack
+  --stage <stage>           the stack's stage (default dev, local with --localstack):
+                            log groups /<stage>-pipeline/<role>`;
 
 export type LogsCommandDeps = {
   now: Date;
   print: (text: string) => void;
   progress: (text: string) => void;
   readFile: (path: string) => string | undefined;
-  cloudWatch: () => CloudWatchLogsClient;
+  /** A client with these settings over the usual AWS ones (endpoint, region, credentials). */
+  cloudWatch: (config: CloudWatchLogsClientConfig) => CloudWatchLogsClient;
 };
 
 /** Runs the command; returns the exit code. Bad flags give one line naming the flag. */
@@ -65,16 +74,21 @@ export async function runLogsCommand(argv: string[], deps: LogsCommandDeps): Pro
         `--limit must be a whole number from 1 to 10000, got ${values.limit}`,
       );
     }
+    if (values.aws && values.localstack)
+      throw new LogQueryError('--aws and --localstack name two sources: give one');
+    const cloud = values.aws || values.localstack;
     const filter: LogFilter = {
-      since: parseSince(values.since ?? (values.aws ? '1h' : '24h'), deps.now),
+      since: parseSince(values.since ?? (cloud ? '1h' : '24h'), deps.now),
       ...(values.id !== undefined && { id: values.id }),
       ...(values['correlation-id'] !== undefined && { correlationId: values['correlation-id'] }),
       ...(values.level !== undefined && { level: parseLevel(values.level) }),
       ...(values.function !== undefined && { function: values.function }),
     };
-    const entries = values.aws
-      ? await fromCloudWatch(filter, values.stage, limit, deps)
-      : fromFile(values.file, filter, limit, deps);
+    const entries = values.localstack
+      ? await fromLocalStack(filter, values, limit, deps)
+      : values.aws
+        ? await fromCloudWatch(filter, values, limit, deps)
+        : fromFile(values.file, filter, limit, deps);
     deps.print(values.json ? renderJson(entries) : renderTable(entries));
     return 0;
   } catch (error) {
@@ -99,7 +113,9 @@ function parseFlags(argv: string[]) {
       limit: { type: 'string', default: '1000' },
       file: { type: 'string', default: join('.local', 'logs', 'latest.log') },
       aws: { type: 'boolean', default: false },
-      stage: { type: 'string', default: 'dev' },
+      localstack: { type: 'boolean', default: false },
+      endpoint: { type: 'string' },
+      stage: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -117,21 +133,54 @@ function fromFile(path: string, filter: LogFilter, limit: number, deps: LogsComm
   return entries.slice(-limit);
 }
 
+type Flags = ReturnType<typeof parseFlags>;
+
+const logGroupsOf = (filter: LogFilter, stage: string) =>
+  (filter.function ? [filter.function] : PIPELINE_ROLES).map((role) => logGroupName(stage, role));
+
 async function fromCloudWatch(
   filter: LogFilter,
-  stage: string,
+  flags: Flags,
   limit: number,
   deps: LogsCommandDeps,
 ): Promise<LogEntry[]> {
-  const roles = filter.function ? [filter.function] : PIPELINE_ROLES;
-  const logGroupNames = roles.map((role) => logGroupName(stage, role));
+  const logGroupNames = logGroupsOf(filter, flags.stage ?? 'dev');
   deps.progress(`Querying ${logGroupNames.join(', ')} since ${filter.since.toISOString()}…`);
-  return queryInsights(deps.cloudWatch(), {
+  return queryInsights(deps.cloudWatch(flags.endpoint ? { endpoint: flags.endpoint } : {}), {
     logGroupNames,
     filter,
     limit,
     now: deps.now,
     onProgress: (status, matched) => deps.progress(`query ${status}: ${matched} matched`),
+  });
+}
+
+/** The functions' log lines from LocalStack, where `npm run deploy:local` put the stack. */
+async function fromLocalStack(
+  filter: LogFilter,
+  flags: Flags,
+  limit: number,
+  deps: LogsCommandDeps,
+): Promise<LogEntry[]> {
+  const endpoint = flags.endpoint ?? LOCALSTACK_GATEWAY;
+  const stage = flags.stage ?? 'local';
+  // LocalStack takes any credentials; these keep the SDK from looking for real ones.
+  const client = deps.cloudWatch({
+    endpoint,
+    region: LOCALSTACK_REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  // The stack's own groups, and Lambda's default ones of its functions, should LocalStack not
+  // follow a function's logging configuration; --function then filters on the line's service.
+  const defaults = await logGroupsStartingWith(client, `/aws/lambda/${stackName(stage)}-`);
+  const logGroupNames = [...logGroupsOf(filter, stage), ...defaults];
+  deps.progress(`Reading ${logGroupNames.join(', ')} at ${endpoint}…`);
+  return filterLogEvents(client, {
+    logGroupNames,
+    filter,
+    limit,
+    now: deps.now,
+    onMissing: (group) => deps.progress(`${group}: no such log group yet (has it run?)`),
   });
 }
 
@@ -141,7 +190,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     print: (text) => console.log(text),
     progress: (text) => console.error(text),
     readFile: (path) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined),
-    cloudWatch: () => new CloudWatchLogsClient({}),
+    cloudWatch: (config) => new CloudWatchLogsClient(config),
   });
   process.exitCode = code;
 }

@@ -1,11 +1,15 @@
 import {
   type CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
+  FilterLogEventsCommand,
+  type FilterLogEventsCommandOutput,
   GetQueryResultsCommand,
+  ResourceNotFoundException,
   type ResultField,
   StartQueryCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { toEntry } from './entries.ts';
-import { insightsQuery, type LogEntry, type LogFilter, LogQueryError } from './filters.ts';
+import { parseLogLines, toEntry } from './entries.ts';
+import { insightsQuery, type LogEntry, type LogFilter, LogQueryError, matches } from './filters.ts';
 
 export type InsightsRequest = {
   logGroupNames: string[];
@@ -61,4 +65,75 @@ function rowToEntry(row: ResultField[]): LogEntry[] {
   }
   const entry = toEntry(fields);
   return entry ? [entry] : [];
+}
+
+/** Pages of FilterLogEvents read per log group at most (a guard against a token that never ends). */
+const MAX_PAGES = 1000;
+
+/**
+ * Reads the log groups with FilterLogEvents from `since` and keeps the pipeline lines that pass
+ * the filter, oldest first, the last `limit` of them. This is the path for LocalStack, whose
+ * CloudWatch Logs documents FilterLogEvents but not Logs Insights. A log group that does not
+ * exist yet (its function never ran) is reported through onMissing and reads as empty.
+ */
+export async function filterLogEvents(
+  client: CloudWatchLogsClient,
+  request: Omit<InsightsRequest, 'pollMs' | 'timeoutMs' | 'onProgress'> & {
+    onMissing?: (logGroupName: string) => void;
+  },
+): Promise<LogEntry[]> {
+  const entries: LogEntry[] = [];
+  for (const logGroupName of request.logGroupNames) {
+    let nextToken: string | undefined;
+    for (let page = 0; page === 0 || nextToken; page++) {
+      if (page >= MAX_PAGES)
+        throw new LogQueryError(`${logGroupName}: more than ${MAX_PAGES} pages of log events`);
+      let answer: FilterLogEventsCommandOutput;
+      try {
+        answer = await client.send(
+          new FilterLogEventsCommand({
+            logGroupName,
+            startTime: request.filter.since.getTime(),
+            endTime: request.now.getTime(),
+            nextToken,
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ResourceNotFoundException)) throw error;
+        request.onMissing?.(logGroupName);
+        break;
+      }
+      for (const event of answer.events ?? []) {
+        const message = event.message ?? '';
+        // Lines the Lambda runtime prefixes (time, request id, level) carry the JSON after it.
+        const json = message.slice(Math.max(0, message.indexOf('{')));
+        entries.push(...parseLogLines([json]).filter((entry) => matches(entry, request.filter)));
+      }
+      nextToken = answer.nextToken;
+    }
+  }
+  entries.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
+  return entries.slice(-request.limit);
+}
+
+/**
+ * Log groups whose names start with `prefix` (for LocalStack, which may write a function's lines
+ * to Lambda's default group, /aws/lambda/<function name>, rather than the one the stack names).
+ */
+export async function logGroupsStartingWith(
+  client: CloudWatchLogsClient,
+  prefix: string,
+): Promise<string[]> {
+  const names: string[] = [];
+  let nextToken: string | undefined;
+  for (let page = 0; page === 0 || nextToken; page++) {
+    if (page >= MAX_PAGES) throw new LogQueryError(`${prefix}*: more than ${MAX_PAGES} pages`);
+    const answer = await client.send(
+      new DescribeLogGroupsCommand({ logGroupNamePrefix: prefix, nextToken }),
+    );
+    for (const group of answer.logGroups ?? [])
+      if (group.logGroupName) names.push(group.logGroupName);
+    nextToken = answer.nextToken;
+  }
+  return names;
 }

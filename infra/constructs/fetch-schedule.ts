@@ -1,0 +1,42 @@
+import { Duration } from 'aws-cdk-lib';
+import { Rule, Schedule as RuleSchedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { DeployTarget } from '../config.ts';
+
+export type FetchScheduleProps = {
+  target: DeployTarget;
+  fn: IFunction;
+  rateMinutes: number;
+  description: string;
+  /** Where runs that could not be handed to Lambda go. */
+  missedRuns: IQueue;
+};
+
+/**
+ * Runs a fetch function on a rate, once per period, with no retries: the next run reads the
+ * source again. EventBridge Scheduler on AWS; an EventBridge rule on LocalStack, whose Scheduler
+ * is a mock that never fires. Both are created as `id` in `scope`.
+ */
+export function scheduleFetch(scope: Construct, id: string, props: FetchScheduleProps): void {
+  const rate = Duration.minutes(props.rateMinutes);
+  if (props.target === 'localstack') {
+    new Rule(scope, id, {
+      description: props.description,
+      schedule: RuleSchedule.rate(rate),
+      targets: [
+        new LambdaFunction(props.fn, { retryAttempts: 0, deadLetterQueue: props.missedRuns }),
+      ],
+    });
+    return;
+  }
+  new Schedule(scope, id, {
+    description: props.description,
+    schedule: ScheduleExpression.rate(rate),
+    target: new LambdaInvoke(props.fn, { retryAttempts: 0, deadLetterQueue: props.missedRuns }),
+  });
+}
