@@ -53,6 +53,13 @@ export type PipelineConfig = {
    * the same records twice, which the merge's de-duplication absorbs.
    */
   fetchReservedConcurrency?: number;
+  /**
+   * An existing secret holding {"token": …} for the Analytics API (sent as a bearer token).
+   * Unset: Analytics takes no credentials, as the original `POST /analytics/data` does.
+   */
+  analyticsTokenSecretArn?: string;
+  /** Existing secrets of the sources whose definitions declare auth, by source name. */
+  sourceSecretArns: Record<string, string>;
 };
 
 export const DEFAULT_CONFIG: PipelineConfig = {
@@ -75,6 +82,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   alarmMissedFetchPeriods: 3,
   alarmOffsetLag: 10_000,
   retainData: false,
+  sourceSecretArns: {},
 };
 
 const RETENTION: Record<string, RetentionDays> = {
@@ -156,6 +164,24 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
   for (const source of Object.keys(config.sourceBaseUrls)) {
     const url = read(`${source}BaseUrl`);
     if (url !== undefined) config.sourceBaseUrls[source] = String(url);
+  }
+  const secretArn = (key: string): string | undefined => {
+    const value = read(key);
+    if (value === undefined) return undefined;
+    if (
+      typeof value !== 'string' ||
+      !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(value)
+    )
+      throw new Error(
+        `context pipeline:${key} must be the ARN of a Secrets Manager secret, got ${String(value)}`,
+      );
+    return value;
+  };
+  const analyticsSecret = secretArn('analyticsTokenSecretArn');
+  if (analyticsSecret) config.analyticsTokenSecretArn = analyticsSecret;
+  for (const source of Object.keys(config.sourceBaseUrls)) {
+    const arn = secretArn(`${source}SecretArn`);
+    if (arn) config.sourceSecretArns[source] = arn;
   }
   return config;
 }

@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import { type IFunction, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -7,12 +8,12 @@ import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
 import type { AdminEnvironment, FetchEnvironment, MergeEnvironment } from '../shared/config.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import type { PipelineConfig } from './config.ts';
-import {
-  credentialSecret,
-  describeShape,
-  sourceSecretShape,
-} from './constructs/api-token-secret.ts';
 import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
+import {
+  describeShape,
+  existingSecret,
+  sourceSecretShape,
+} from './constructs/credential-secrets.ts';
 import { scheduleFetch } from './constructs/fetch-schedule.ts';
 import type { KafkaCluster, TopicAdminProps } from './constructs/kafka-cluster.ts';
 import { Network } from './constructs/network.ts';
@@ -94,7 +95,8 @@ export class PipelineStack extends Stack {
       LOG_LEVEL: 'INFO',
     } satisfies AdminEnvironment;
 
-    // Scheduled runs that Lambda could not start or that failed land here, not in a silent retry.
+    // Scheduled runs that failed (Lambda's on-failure destination) or that Scheduler could not
+    // hand to Lambda (the schedule's dead-letter queue) land here, not in a silent retry.
     const missedRuns = new Queue(this, 'MissedFetchRuns', {
       queueName: name('missed-fetch-runs'),
       encryption: QueueEncryption.SQS_MANAGED,
@@ -104,9 +106,13 @@ export class PipelineStack extends Stack {
     });
     const fetchers = Object.values(SOURCES).map((source) => {
       const shape = sourceSecretShape(source);
-      const secret = shape
-        ? credentialSecret(this, `${source.name}Token`, `the ${source.name} source`, shape)
-        : undefined;
+      const secretArn = config.sourceSecretArns[source.name];
+      if (shape && !secretArn)
+        throw new Error(
+          `source ${source.name} declares ${source.auth.type} auth: create a Secrets Manager secret holding ${describeShape(shape)} and pass its ARN as -c pipeline:${source.name}SecretArn=… (docs/deploy.md, step 2)`,
+        );
+      const secret =
+        shape && secretArn ? existingSecret(this, `${source.name}Secret`, secretArn) : undefined;
       const fetcher = new PipelineFunction(this, `Fetch-${source.name}`, {
         entry: 'functions/fetch/index.ts',
         description: `Fetches ${source.path} from ${source.name} and publishes to ${source.topic}`,
@@ -132,7 +138,10 @@ export class PipelineStack extends Stack {
       streaming.grantWrite(fetcher.fn, [source.topic, TOPICS.quarantine]);
       // The next scheduled run starts where this one would have: no retry of a failed run,
       // neither by Scheduler nor by Lambda's own asynchronous retries (2 by default, up to 6 h).
-      fetcher.fn.configureAsyncInvoke({ retryAttempts: 0 });
+      fetcher.fn.configureAsyncInvoke({
+        retryAttempts: 0,
+        onFailure: new SqsDestination(missedRuns),
+      });
       scheduleFetch(this, `Schedule-${source.name}`, {
         target: config.target,
         fn: fetcher.fn,
@@ -140,11 +149,6 @@ export class PipelineStack extends Stack {
         description: `Fetch ${source.name} every ${config.fetchRateMinutes} min`,
         missedRuns,
       });
-      if (secret && shape)
-        new CfnOutput(this, `${source.name}TokenSecretArn`, {
-          value: secret.secretArn,
-          description: `Put ${describeShape(shape)} for the ${source.name} API here`,
-        });
       return { source, fetcher };
     });
 
@@ -164,7 +168,10 @@ export class PipelineStack extends Stack {
       retentionPeriod: Duration.days(14),
       removalPolicy: dataRemoval,
     });
-    const analyticsToken = credentialSecret(this, 'AnalyticsToken', 'the Analytics API');
+    const analyticsToken =
+      config.analyticsTokenSecretArn === undefined
+        ? undefined
+        : existingSecret(this, 'AnalyticsToken', config.analyticsTokenSecretArn);
     const mergeEnv = {
       ...kafkaEnv,
       REDIS_URL: cache.url,
@@ -183,7 +190,8 @@ export class PipelineStack extends Stack {
       memorySize: 1024,
       environment: mergeEnv,
     });
-    bindCacheAuth(merge, cache).bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
+    bindCacheAuth(merge, cache);
+    if (analyticsToken) merge.bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
     deadLetters.grantSendMessages(merge.fn);
     streaming.grantWrite(merge.fn, [TOPICS.quarantine]);
     const groups = sourceTopics.map((topic) => `${name('merge')}-${topic}`);
@@ -227,7 +235,8 @@ export class PipelineStack extends Stack {
       timeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES),
       environment: mergeEnv,
     });
-    bindCacheAuth(replay, cache).bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
+    bindCacheAuth(replay, cache);
+    if (analyticsToken) replay.bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
     replay.fn.addEventSource(
       new SqsEventSource(deadLetters, {
         enabled: false,
@@ -250,15 +259,12 @@ export class PipelineStack extends Stack {
       mergeLogGroup: merge.logGroup,
       deadLetters,
       failedBatches,
+      missedRuns,
       config,
     });
 
     this.invokedFunctions = [streaming.topicAdmin, ...fetchers.map(({ fetcher }) => fetcher.fn)];
 
-    new CfnOutput(this, 'AnalyticsTokenSecretArn', {
-      value: analyticsToken.secretArn,
-      description: 'Put {"token": "…"} for the Analytics API here',
-    });
     new CfnOutput(this, 'BootstrapBrokers', { value: streaming.bootstrapBrokers });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetters.queueUrl });
     new CfnOutput(this, 'MissedFetchRunsQueueUrl', { value: missedRuns.queueUrl });

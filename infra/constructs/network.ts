@@ -55,7 +55,10 @@ export class Network extends Construct {
         flowLogs: {
           rejected: {
             destination: FlowLogDestination.toCloudWatchLogs(
-              new LogGroup(this, 'FlowLogs', { retention: props.logRetention }),
+              new LogGroup(this, 'FlowLogs', {
+                retention: props.logRetention,
+                removalPolicy: RemovalPolicy.DESTROY,
+              }),
             ),
             trafficType: FlowLogTrafficType.REJECT,
           },

@@ -1,4 +1,4 @@
-import { type CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import { type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
@@ -33,6 +33,8 @@ export type ObservabilityProps = {
   mergeLogGroup: ILogGroup;
   deadLetters: Queue;
   failedBatches: Queue;
+  /** Scheduled fetch runs that failed or that Scheduler could not hand to Lambda. */
+  missedRuns: Queue;
   config: PipelineConfig;
 };
 
@@ -58,6 +60,9 @@ export class Observability extends Construct {
       ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
     };
     const alarmKey = new Key(this, 'AlarmTopicKey', {
+      // Nothing but alarm notifications is encrypted with it; it goes with the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
       description: `${props.stage} pipeline alarm topic`,
       enableKeyRotation: true,
     });
@@ -99,6 +104,18 @@ export class Observability extends Construct {
         alarmDescription:
           'Payloads Analytics refused after retries are waiting in the dead-letter queue; fix Analytics, then enable the replay trigger.',
         metric: props.deadLetters.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'MissedFetchRuns', {
+        alarmDescription:
+          'A scheduled fetch run failed or never started (its event is in the missed-fetch-runs queue); the next scheduled run reads the source again.',
+        metric: props.missedRuns.metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: 'Maximum',
         }),

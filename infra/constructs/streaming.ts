@@ -82,6 +82,8 @@ export class Streaming extends Construct implements KafkaCluster {
           'kafka-cluster:CreateTopic',
           'kafka-cluster:DescribeTopic',
           'kafka-cluster:DescribeTopicDynamicConfiguration',
+          // CreatePartitions, when a deploy declares more partitions than a topic has.
+          'kafka-cluster:AlterTopic',
         ],
         resources: props.topics.map((spec) => this.topicArn(spec.topic)),
       }),

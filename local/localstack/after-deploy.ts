@@ -5,11 +5,7 @@ import {
   ListEventSourceMappingsCommand,
   type ListEventSourceMappingsCommandOutput,
 } from '@aws-sdk/client-lambda';
-import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LOCALSTACK_GATEWAY, LOCALSTACK_REGION } from '../../infra/localstack.ts';
-
-/** The token the mock APIs get: they accept any, but the functions refuse the placeholder. */
-export const MOCK_API_TOKEN = 'localstack-mock-token';
 
 export class AfterDeployError extends Error {
   override name = 'AfterDeployError';
@@ -18,7 +14,6 @@ export class AfterDeployError extends Error {
 export type StackOutputs = Record<string, string>;
 
 export type AfterDeployDeps = {
-  secrets: SecretsManagerClient;
   lambda: LambdaClient;
   say: (line: string) => void;
   /** How long to wait for the Kafka mappings to be enabled. */
@@ -27,25 +22,12 @@ export type AfterDeployDeps = {
 };
 
 /**
- * What `npm run deploy:local` does once `cdklocal deploy` has returned: puts a token in each API
- * token secret (the stack creates them with a placeholder the functions refuse), then waits
- * until every event source mapping of the merge function is Enabled, which is when LocalStack
- * polls the broker. Throws AfterDeployError naming what is missing or still not enabled.
+ * What `npm run deploy:local` does once `cdklocal deploy` has returned: waits until every event
+ * source mapping of the merge function is Enabled, which is when LocalStack polls the broker.
+ * (The mock APIs take no credentials, so there is no secret to fill.) Throws AfterDeployError
+ * naming what is missing or still not enabled.
  */
 export async function afterDeploy(outputs: StackOutputs, deps: AfterDeployDeps): Promise<void> {
-  const tokenSecrets = Object.entries(outputs).filter(([key]) => key.endsWith('TokenSecretArn'));
-  if (tokenSecrets.length === 0)
-    throw new AfterDeployError('the stack outputs name no *TokenSecretArn: is this the stack?');
-  for (const [key, arn] of tokenSecrets) {
-    await deps.secrets.send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        SecretString: JSON.stringify({ token: MOCK_API_TOKEN }),
-      }),
-    );
-    deps.say(`${key.replace(/SecretArn$/, '')}: filled in for the mock APIs`);
-  }
-
   const merge = outputs.MergeFunctionName;
   if (!merge) throw new AfterDeployError('the stack outputs name no MergeFunctionName');
   const deadline = Date.now() + (deps.timeoutMs ?? 120_000);
@@ -93,7 +75,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   };
   try {
     await afterDeploy(readStackOutputs(values.outputs), {
-      secrets: new SecretsManagerClient(client),
       lambda: new LambdaClient(client),
       say: (line) => console.log(line),
     });

@@ -1,7 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-import { SECRET_PLACEHOLDER_FIELD, SecretPlaceholderError } from '../secret-shape.ts';
-
 /**
  * Reads a secret from Secrets Manager and caches it for `ttlMs`, so warm invocations do not
  * call the API each time and a rotated secret is picked up within the TTL. A JSON secret is read
@@ -37,7 +35,6 @@ function readField(text: string, field: string, secretId: string): string {
   }
   if (typeof parsed !== 'object' || parsed === null)
     throw new Error(`secret ${secretId} is not a JSON object, so it has no field "${field}"`);
-  if (SECRET_PLACEHOLDER_FIELD in parsed) throw new SecretPlaceholderError(secretId);
   const value = (parsed as Record<string, unknown>)[field];
   if (typeof value !== 'string')
     throw new Error(`secret ${secretId} has no string field "${field}"`);

@@ -1,6 +1,5 @@
 import type { RetryPolicy } from '../domain/retry-policy.ts';
 import { SourceAuthError } from '../errors.ts';
-import { SECRET_PLACEHOLDER_FIELD, SecretPlaceholderError } from '../secret-shape.ts';
 import type { SourceAuth } from '../sources/definition.ts';
 import { HttpRetriesExhausted, requestWithRetry } from './http-retry.ts';
 
@@ -31,7 +30,6 @@ export function parseCredentials(text: string): SourceCredentials {
   const trimmed = text.trim();
   if (!trimmed.startsWith('{')) return { token: trimmed };
   const parsed = JSON.parse(trimmed) as Record<string, unknown>;
-  if (SECRET_PLACEHOLDER_FIELD in parsed) throw new SecretPlaceholderError('of this source');
   const credentials: SourceCredentials = {};
   for (const key of ['token', 'username', 'password', 'clientId', 'clientSecret'] as const) {
     if (typeof parsed[key] === 'string') credentials[key] = parsed[key];

@@ -40,6 +40,9 @@ import {
  */
 
 const RECORDS = 30;
+/** The Analytics token secret a deployment names in context (it exists before the deploy). */
+const ANALYTICS_SECRET_ARN =
+  'arn:aws:secretsmanager:us-east-1:000000000000:secret:artifact-analytics-token-AbC123';
 // sampleCustomers leaves out every 10th id and sampleProducts every 7th: these ids have both.
 const JOINED = Array.from({ length: RECORDS }, (_, i) => String(i + 1)).filter(
   (id) => Number(id) % 10 !== 0 && Number(id) % 7 !== 0,
@@ -140,12 +143,18 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
               'pipeline:crmBaseUrl': crm.url,
               'pipeline:inventoryBaseUrl': inventory.url,
               'pipeline:analyticsUrl': analytics.url,
+              'pipeline:analyticsTokenSecretArn': ANALYTICS_SECRET_ARN,
             }
-          : { 'pipeline:stage': 'artifact', 'pipeline:target': 'localstack' },
+          : {
+              'pipeline:stage': 'artifact',
+              'pipeline:target': 'localstack',
+              'pipeline:analyticsTokenSecretArn': ANALYTICS_SECRET_ARN,
+            },
         { bundle: true },
       );
       template = synthesized.template;
       functions = deployedFunctions(template, synthesized.outdir);
+      aws.secrets.set(ANALYTICS_SECRET_ARN, JSON.stringify({ token: 'analytics-token' }));
       for (const logicalId of Object.keys(template.findResources('AWS::SecretsManager::Secret'))) {
         const value = logicalId.startsWith('CacheAuthToken')
           ? { password: redisPassword }
@@ -346,13 +355,14 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
       expect(JSON.stringify(delivered[1]?.body)).toContain(`Changed Name ${target}`);
     });
 
-    it('refuses a token secret that still holds the placeholder, and loses nothing', async () => {
+    it('stops a batch while the token secret holds no token, and delivers it on the retry once it does', async () => {
       const fn = fnNamed('Merge');
       const environment = environmentOf(fn);
       const arn = environment.ANALYTICS_TOKEN_SECRET_ARN ?? '';
+      expect(arn).toBe(ANALYTICS_SECRET_ARN);
       const restored = aws.secrets.get(arn) ?? '';
-      aws.secrets.set(arn, JSON.stringify({ placeholder: 'replace me', token: 'generated' }));
-      const changed = { ...sampleCustomers(3)[2], id: '3', name: `Placeholder Window ${target}` };
+      aws.secrets.set(arn, JSON.stringify({ username: 'not what Analytics takes' }));
+      const changed = { ...sampleCustomers(3)[2], id: '3', name: `Token Window ${target}` };
       const event = kafkaEventOf(
         [
           {
@@ -372,7 +382,7 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
         const answer = await cold.invoke(event);
         expect(answer.ok).toBe(false);
         expect(answer.ok ? '' : answer.error.message).toMatch(
-          /still holds the placeholder the stack created: put the credentials in it/,
+          new RegExp(`secret ${ANALYTICS_SECRET_ARN} has no string field "token"`),
         );
         expect(analytics.received.length).toBe(before);
       } finally {
@@ -385,7 +395,7 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
         expectSuccess(await fresh.invoke(event), fresh.logs);
         const delivered = analytics.received.filter((entry) => entry.id === '3');
         expect(delivered).toHaveLength(2);
-        expect(JSON.stringify(delivered[1]?.body)).toContain(`Placeholder Window ${target}`);
+        expect(JSON.stringify(delivered[1]?.body)).toContain(`Token Window ${target}`);
       } finally {
         await fresh.stop();
       }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sourceSecretShape } from '../../infra/constructs/api-token-secret.ts';
+import { configFromContext } from '../../infra/config.ts';
+import { sourceSecretShape } from '../../infra/constructs/credential-secrets.ts';
 import type { SourceDefinition } from '../../shared/sources/definition.ts';
 import { SOURCES } from '../../shared/sources/registry.ts';
 import { cdkJsonContext, synthesize } from '../support/synth.ts';
@@ -55,6 +56,20 @@ describe('a first deploy into a fresh account', () => {
     template.hasResourceProperties('Custom::KafkaTopics', { replicationFactor: -1 });
   });
 
+  it('lets the topic admin add partitions to the topics (a deploy that declares more)', () => {
+    const adminStatements = resources('AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith('StreamingTopicAdmin'))
+      .flatMap(
+        ([, policy]) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+      );
+    const onTopics = adminStatements.filter((statement) =>
+      JSON.stringify(statement.Resource).includes(':topic/'),
+    );
+    expect(onTopics.flatMap(actionsOf)).toEqual(
+      expect.arrayContaining(['kafka-cluster:CreateTopic', 'kafka-cluster:AlterTopic']),
+    );
+  });
+
   it('encrypts the alarm topic with a key CloudWatch may use, and lets CloudWatch publish', () => {
     const [[, topic]] = resources('AWS::SNS::Topic') as [[string, Resource]];
     const keyRef = topic.Properties.KmsMasterKeyId as { 'Fn::GetAtt'?: string[] };
@@ -89,7 +104,21 @@ describe('a first deploy into a fresh account', () => {
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: logicalId },
         MaximumRetryAttempts: 0,
+        DestinationConfig: {
+          OnFailure: {
+            Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MissedFetchRuns'), 'Arn'] },
+          },
+        },
       });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MissedFetchRuns'), 'QueueName'] },
+        },
+      ],
+    });
     const schedules = resources('AWS::Scheduler::Schedule');
     expect(schedules).toHaveLength(2);
     for (const [, schedule] of schedules)
@@ -107,22 +136,55 @@ describe('a first deploy into a fresh account', () => {
     });
   });
 
-  it('creates credential secrets in the JSON shape the functions read, marked until filled in', () => {
-    const tokens = resources('AWS::SecretsManager::Secret').filter(
-      ([id]) => /Token/.test(id) && !id.startsWith('Cache'),
-    );
-    // The bundled sources read the original APIs, which take no credentials: Analytics only.
-    expect(tokens.map(([id]) => id)).toEqual([expect.stringMatching(/^AnalyticsToken/)]);
-    for (const [, secret] of tokens) {
-      const generate = secret.Properties.GenerateSecretString as Record<string, string>;
-      expect(generate.GenerateStringKey).toBe('token');
-      expect(Object.keys(JSON.parse(generate.SecretStringTemplate ?? '{}'))).toEqual([
-        'placeholder',
-      ]);
+  it('creates no secret to fill in later: Analytics takes none by default, as the original API', () => {
+    expect(
+      resources('AWS::SecretsManager::Secret')
+        .map(([id]) => id)
+        .filter((id) => !id.startsWith('Cache')),
+    ).toEqual([]);
+    for (const [, fn] of resources('AWS::Lambda::Function')) {
+      const environment = fn.Properties.Environment as
+        | { Variables?: Record<string, unknown> }
+        | undefined;
+      expect(environment?.Variables?.ANALYTICS_TOKEN_SECRET_ARN).toBeUndefined();
     }
   });
 
-  it("shapes a source secret after the source's declared auth", () => {
+  it('reads the Analytics token from the existing secret named in context, and may read only it', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:analytics-token-AbC123';
+    const { template: withToken } = synthesize({
+      'pipeline:stage': 'fresh',
+      'pipeline:analyticsTokenSecretArn': arn,
+    });
+    expect(Object.keys(withToken.findResources('AWS::SecretsManager::Secret'))).toEqual([
+      expect.stringMatching(/^CacheAuthToken/),
+    ]);
+    const readers = Object.values(
+      withToken.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { ANALYTICS_TOKEN_SECRET_ARN: arn } } },
+      }),
+    );
+    expect(readers).toHaveLength(2);
+    const granted = Object.entries(withToken.findResources('AWS::IAM::Policy')).filter(
+      ([, policy]) => JSON.stringify(policy).includes(arn),
+    );
+    expect(granted.map(([id]) => id).sort()).toEqual([
+      expect.stringMatching(/^MergeRole/),
+      expect.stringMatching(/^ReplayRole/),
+    ]);
+  });
+
+  it('takes only a secret ARN for a credential, naming the key otherwise', () => {
+    expect(() =>
+      configFromContext((key) =>
+        key === 'pipeline:analyticsTokenSecretArn' ? 'not-an-arn' : undefined,
+      ),
+    ).toThrow(
+      'context pipeline:analyticsTokenSecretArn must be the ARN of a Secrets Manager secret',
+    );
+  });
+
+  it("shapes a source's secret after its declared auth", () => {
     const shapeOf = (auth: SourceDefinition['auth']) =>
       sourceSecretShape({ ...SOURCES.crm, auth })?.fields;
     expect(shapeOf({ type: 'none' })).toBeUndefined();
@@ -198,6 +260,10 @@ describe('a first deploy into a fresh account', () => {
   it('deletes data with a dev stack and keeps it with any other', () => {
     const dataTypes = ['AWS::MSK::ServerlessCluster', 'AWS::ElastiCache::ReplicationGroup'];
     const { template: dev } = synthesize({ 'pipeline:stage': 'dev' });
+    // What holds no data goes with the stack whatever the stage: the alarm key, the flow logs.
+    for (const type of ['AWS::KMS::Key', 'AWS::Logs::LogGroup'])
+      for (const resource of Object.values(dev.findResources(type)))
+        expect(resource.DeletionPolicy).toBe('Delete');
     for (const type of dataTypes) {
       for (const resource of Object.values(dev.findResources(type)))
         expect(resource.DeletionPolicy).toBe('Delete');

@@ -91,46 +91,42 @@ describe('preflight: region', () => {
   });
 });
 
-describe('preflight: API token secrets', () => {
-  const deployed = {
-    Stacks: [
-      {
-        StackName: 'dev-kafka-merge-pipeline',
-        StackStatus: 'CREATE_COMPLETE' as const,
-        CreationTime: new Date(),
-        Outputs: [
-          { OutputKey: 'crmTokenSecretArn', OutputValue: 'arn:crm' },
-          { OutputKey: 'inventoryTokenSecretArn', OutputValue: 'arn:inventory' },
-          { OutputKey: 'AnalyticsTokenSecretArn', OutputValue: 'arn:analytics' },
-          { OutputKey: 'MergeFunctionName', OutputValue: 'merge' },
-        ],
-      },
-    ],
-  };
+describe('preflight: credential secrets', () => {
+  const expected = [
+    { name: 'pipeline:analyticsTokenSecretArn', arn: 'arn:analytics', fields: ['token'] },
+    { name: 'pipeline:crmSecretArn', arn: 'arn:crm', fields: ['username', 'password'] },
+    { name: 'pipeline:inventorySecretArn', arn: 'arn:inventory', fields: ['token'] },
+  ];
 
-  it('names each secret that still holds the placeholder or has an empty field', async () => {
-    cfnMock.on(DescribeStacksCommand).resolves(deployed);
+  it('passes a secret holding its fields and names what is missing in the others', async () => {
     secretsMock
-      .on(GetSecretValueCommand, { SecretId: 'arn:crm' })
-      .resolves({ SecretString: '{"token":"abc"}' })
-      .on(GetSecretValueCommand, { SecretId: 'arn:inventory' })
-      .resolves({ SecretString: '{"placeholder":"replace me","token":"generated"}' })
       .on(GetSecretValueCommand, { SecretId: 'arn:analytics' })
-      .resolves({ SecretString: '{"username":"svc","password":""}' });
-    const results = await checkSecrets(cfn, secrets, 'dev-kafka-merge-pipeline');
-    expect(results.map((result) => [result.check, result.status])).toEqual([
-      ['secret crmTokenSecretArn', 'ok'],
-      ['secret inventoryTokenSecretArn', 'fail'],
-      ['secret AnalyticsTokenSecretArn', 'fail'],
+      .resolves({ SecretString: '{"token":"abc"}' })
+      .on(GetSecretValueCommand, { SecretId: 'arn:crm' })
+      .resolves({ SecretString: '{"username":"svc","password":""}' })
+      .on(GetSecretValueCommand, { SecretId: 'arn:inventory' })
+      .resolves({ SecretString: 'not json' });
+    const results = await checkSecrets(secrets, expected);
+    expect(results.map((result) => [result.check, result.status, result.detail])).toEqual([
+      ['secret pipeline:analyticsTokenSecretArn', 'ok', 'holds token'],
+      ['secret pipeline:crmSecretArn', 'fail', 'has no value for "password"'],
+      ['secret pipeline:inventorySecretArn', 'fail', 'is not JSON: it must hold {"token": "…"}'],
     ]);
-    expect(results[1]?.detail).toContain('still holds the placeholder');
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(3);
   });
 
-  it('says what to do after the first deploy when the stack does not exist yet', async () => {
-    cfnMock.on(DescribeStacksCommand).rejects(noStack('dev-kafka-merge-pipeline'));
-    const [result] = await checkSecrets(cfn, secrets, 'dev-kafka-merge-pipeline');
-    expect(result).toMatchObject({ status: 'warn' });
-    expect(result?.detail).toContain('after the first deploy');
+  it('fails a secret that cannot be read, with the reason', async () => {
+    secretsMock
+      .on(GetSecretValueCommand)
+      .rejects(new Error("Secrets Manager can't find the specified secret."));
+    const [result] = await checkSecrets(secrets, expected.slice(0, 1));
+    expect(result).toMatchObject({ status: 'fail' });
+    expect(result?.detail).toContain("can't find the specified secret");
+  });
+
+  it('needs no secret when nothing takes credentials', async () => {
+    const results = await checkSecrets(secrets, []);
+    expect(results).toEqual([expect.objectContaining({ status: 'ok' })]);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 });

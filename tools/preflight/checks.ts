@@ -5,7 +5,6 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { GetAccountSettingsCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SECRET_PLACEHOLDER_FIELD } from '../../shared/secret-shape.ts';
 
 /** The outcome of one check: `fail` stops a deploy, `warn` is worth reading first. */
 export type CheckResult = { check: string; status: 'ok' | 'warn' | 'fail'; detail: string };
@@ -108,65 +107,62 @@ export function checkMskServerlessRegion(region: string): CheckResult {
       };
 }
 
+/** A credential secret the deployment names in context, and the fields it must hold. */
+export type ExpectedSecret = { name: string; arn: string; fields: string[] };
+
 /**
- * Whether every credential secret of a deployed stack (the *TokenSecretArn outputs) holds the
- * credentials, rather than the placeholder the stack created. Before the first deploy there is nothing to check yet.
+ * Whether each credential secret named in context exists and holds its fields, non-empty. The
+ * stack only reads these secrets, so this can be checked before the first deploy.
  */
 export async function checkSecrets(
-  cfn: CloudFormationClient,
   secrets: SecretsManagerClient,
-  stackName: string,
+  expected: ExpectedSecret[],
 ): Promise<CheckResult[]> {
-  const check = (name: string) => `secret ${name}`;
-  const stack = await describeStack(cfn, stackName);
-  if (!stack)
+  if (expected.length === 0)
     return [
       {
-        check: 'API token secrets',
-        status: 'warn',
-        detail: `${stackName} is not deployed yet: after the first deploy, put {"token": "…"} in each *TokenSecretArn output (docs/deploy.md) and run this again`,
+        check: 'credential secrets',
+        status: 'ok',
+        detail: 'none needed: Analytics and every source take no credentials',
       },
     ];
-  const outputs = (stack.Outputs ?? []).filter((output) =>
-    output.OutputKey?.endsWith('TokenSecretArn'),
-  );
   const results: CheckResult[] = [];
-  for (const output of outputs) {
-    const name = output.OutputKey ?? '';
-    const answer = await secrets.send(new GetSecretValueCommand({ SecretId: output.OutputValue }));
-    let value: unknown;
+  for (const { name, arn, fields } of expected) {
+    const check = `secret ${name}`;
+    let text: string | undefined;
     try {
-      value = JSON.parse(answer.SecretString ?? '');
-    } catch {
+      text = (await secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
+    } catch (error) {
       results.push({
-        check: check(name),
+        check,
         status: 'fail',
-        detail: 'is not JSON: put {"token": "…"} in it',
+        detail: `${arn} cannot be read: ${(error as Error).message}`,
       });
       continue;
     }
-    const fields =
+    let value: unknown;
+    try {
+      value = JSON.parse(text ?? '');
+    } catch {
+      results.push({
+        check,
+        status: 'fail',
+        detail: `is not JSON: it must hold {${fields.map((f) => `"${f}": "…"`).join(', ')}}`,
+      });
+      continue;
+    }
+    const held =
       typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-    if (SECRET_PLACEHOLDER_FIELD in fields)
-      results.push({
-        check: check(name),
-        status: 'fail',
-        detail: 'still holds the placeholder the stack created: put {"token": "…"} in it',
-      });
-    else if (Object.values(fields).some((field) => typeof field !== 'string' || field === ''))
-      results.push({
-        check: check(name),
-        status: 'fail',
-        detail: `has an empty field (${Object.keys(fields).join(', ')}): fill each one`,
-      });
-    else if (Object.keys(fields).length === 0)
-      results.push({ check: check(name), status: 'fail', detail: 'is an empty JSON object' });
-    else
-      results.push({
-        check: check(name),
-        status: 'ok',
-        detail: `holds ${Object.keys(fields).join(', ')}`,
-      });
+    const missing = fields.filter((field) => typeof held[field] !== 'string' || held[field] === '');
+    results.push(
+      missing.length > 0
+        ? {
+            check,
+            status: 'fail',
+            detail: `has no value for ${missing.map((f) => `"${f}"`).join(', ')}`,
+          }
+        : { check, status: 'ok', detail: `holds ${fields.join(', ')}` },
+    );
   }
   return results;
 }

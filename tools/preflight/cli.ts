@@ -4,22 +4,49 @@ import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { configFromContext } from '../../infra/config.ts';
+import { configFromContext, type PipelineConfig } from '../../infra/config.ts';
+import {
+  ANALYTICS_SECRET_SHAPE,
+  sourceSecretShape,
+} from '../../infra/constructs/credential-secrets.ts';
+import { SOURCES } from '../../shared/sources/registry.ts';
 import {
   type CheckResult,
   checkBootstrap,
   checkConcurrency,
   checkMskServerlessRegion,
   checkSecrets,
+  type ExpectedSecret,
 } from './checks.ts';
 
 const USAGE = `npm run preflight -- [-c pipeline:key=value …]
 
 Checks, with your AWS credentials and region (the usual AWS_PROFILE / AWS_REGION settings), what
 can be checked before 'cdk deploy': the account's Lambda concurrency against what the stack
-reserves, the CDK bootstrap stack, MSK Serverless in the region, and (once deployed) that each API
-token secret holds {"token": …}. Context is read from cdk.json and -c, as cdk does. Exit 1 if a
+reserves, the CDK bootstrap stack, MSK Serverless in the region, and that each credential secret
+named in context (pipeline:analyticsTokenSecretArn, pipeline:<source>SecretArn) holds its fields. Context is read from cdk.json and -c, as cdk does. Exit 1 if a
 check fails.`;
+
+/** The secrets this deployment reads: Analytics' when configured, each source's with auth. */
+function expectedSecrets(config: PipelineConfig): ExpectedSecret[] {
+  const expected: ExpectedSecret[] = [];
+  if (config.analyticsTokenSecretArn)
+    expected.push({
+      name: 'pipeline:analyticsTokenSecretArn',
+      arn: config.analyticsTokenSecretArn,
+      fields: ANALYTICS_SECRET_SHAPE.fields,
+    });
+  for (const source of Object.values(SOURCES)) {
+    const shape = sourceSecretShape(source);
+    if (!shape) continue;
+    expected.push({
+      name: `pipeline:${source.name}SecretArn`,
+      arn: config.sourceSecretArns[source.name] ?? '(not set: the deploy will refuse)',
+      fields: shape.fields,
+    });
+  }
+  return expected;
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -56,7 +83,7 @@ async function main(): Promise<number> {
     await checkConcurrency(lambda, reserved),
     await checkBootstrap(cfn, region),
     checkMskServerlessRegion(region),
-    ...(await checkSecrets(cfn, secrets, stackName)),
+    ...(await checkSecrets(secrets, expectedSecrets(config))),
   ];
   for (const result of results)
     console.log(`  ${result.status.toUpperCase().padEnd(4)}  ${result.check}: ${result.detail}`);
