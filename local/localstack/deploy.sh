@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# npm run deploy:local: deploys the localstack target of the stack with cdklocal, fills in the
-# API token secrets for the mock APIs, waits for the Kafka mappings, and says where to look.
+# npm run deploy:local: deploys the localstack target of the stack with cdklocal, waits for the
+# Kafka mappings, and says where to look.
 # `npm run deploy:local -- --destroy` deletes the stack again. Start the containers first:
 #   docker compose -f docker-compose.localstack.yml up -d --build --wait
 set -euo pipefail

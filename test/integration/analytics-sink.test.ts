@@ -128,6 +128,8 @@ describe('HttpAnalyticsSink against a real HTTP server', () => {
         error: 'HTTP 503',
         delayMs: expect.any(Number),
         hash: payloadHash(payload),
+        // Analytics answered, so it did not take the payload: retrying cannot duplicate it.
+        ambiguous: false,
       },
     ]);
   });
