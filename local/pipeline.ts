@@ -117,7 +117,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       ...pipelineSources,
       ...options.sourceSettings?.[name],
       SOURCE: name,
-      ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: sideMocks[source.side].url }),
+      ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: sideMocks[source.side as keyof typeof sideMocks].url }),
       PAGE_SIZE: String(options.pageSize ?? 100),
       // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
       REDIS_URL: options.redisUrl,

@@ -67,7 +67,9 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       joinStore: new RedisJoinStore(redis, {
         keyPrefix: config.REDIS_KEY_PREFIX,
         ttlSeconds: config.JOIN_TTL_SECONDS,
+        join: config.join,
       }),
+      join: config.join,
       delivery: new IdempotentDelivery({
         cache: new IoRedisCacheClient(redis),
         analytics,
