@@ -7,6 +7,7 @@ import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
+import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
 import { secretReader } from '../../shared/adapters/secrets.ts';
 import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
@@ -14,8 +15,12 @@ import type { MergeConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink, TimedAnalyticsSink } from '../../shared/metrics.ts';
 import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
+import type { PendingIndex } from '../../shared/ports.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
 import { retryPolicyOf } from '../fetch/runtime.ts';
+
+/** What the merge (and the sweeper and replay, which deliver the same way) work with. */
+export type MergeReady = MergeDeps & { delivery: IdempotentDelivery; pending: PendingIndex };
 
 /** The merge function's dependencies, connected once per container and reused while warm. */
 export type MergeRuntime = {
@@ -23,7 +28,7 @@ export type MergeRuntime = {
   metrics: MetricsSink;
   /** Times the Analytics POSTs; the handler drains it into the metrics after each batch. */
   analyticsTimer: { drain(): number[] };
-  ready(): Promise<MergeDeps & { delivery: IdempotentDelivery }>;
+  ready(): Promise<MergeReady>;
   close(): Promise<void>;
 };
 
@@ -42,9 +47,9 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
   const prefix = config.TOPIC_PREFIX;
   let redis: Redis | undefined;
   let timer: TimedAnalyticsSink | undefined;
-  let deps: Promise<MergeDeps & { delivery: IdempotentDelivery }> | undefined;
+  let deps: Promise<MergeReady> | undefined;
 
-  const connect = async () => {
+  const connect = async (): Promise<MergeReady> => {
     const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
     redis = await connectRedis({
       url: config.REDIS_URL,
@@ -70,6 +75,10 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
         join: config.join,
       }),
       join: config.join,
+      pending: new RedisPendingIndex(redis, {
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        join: config.join,
+      }),
       delivery: new IdempotentDelivery({
         cache: new IoRedisCacheClient(redis),
         analytics,
