@@ -14,6 +14,7 @@ import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { BUILT_IN_SOURCES, SOURCE_NAMES, SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
+import { startSideMocks, startSweeper } from './join-runtime.ts';
 import { AnalyticsRecorder } from './mocks/analytics-proxy.ts';
 import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
 import type { FaultRates } from './mocks/faults.ts';
@@ -51,6 +52,10 @@ export type LocalPipelineOptions = {
   analyticsUrl?: string;
   /** Every fetch ignores the saved cursor (a full re-sync). */
   full?: boolean;
+  /** The join declaration (a `--config` file's `join`); each source's side, all required, when unset. */
+  join?: unknown;
+  /** How often the local sweeper applies the missing-side policy (default 5 s). */
+  sweepEveryMs?: number;
 };
 
 export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
@@ -80,7 +85,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     auth: 'none',
   });
   const sources = options.sources ?? [...BUILT_IN_SOURCES];
-  const pipelineSources = options.sources && { PIPELINE_SOURCES: JSON.stringify(options.sources) };
+  const pipelineSources = {
+    ...(options.sources && { PIPELINE_SOURCES: JSON.stringify(options.sources) }),
+    ...(options.join !== undefined && { PIPELINE_JOIN: JSON.stringify(options.join) }),
+  };
   await ensureTopics(kafka, [
     ...sources.map((source) => ({
       topic: topicPrefix + source.topic,
@@ -106,6 +114,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     ? await new AnalyticsRecorder(options.analyticsUrl, options.onAnalyticsReceive).start()
     : await new AnalyticsMock(options.analyticsFaults, options.onAnalyticsReceive).start();
   const sideMocks = { customer: crm, inventory } as const;
+  const join = loadMergeConfig({
+    ...baseEnv,
+    ...pipelineSources,
+    REDIS_URL: options.redisUrl,
+    ANALYTICS_URL: analytics.url,
+  }).join;
+  const extraMocks = await startSideMocks(sources, join, records, options.sourceFaults);
+  const mockFor = (source: SourceDefinition) =>
+    extraMocks.get(source.name) ??
+    sideMocks[join.sideOf[source.name] === 'inventory' ? 'inventory' : 'customer'];
   // Ids published by each source, for the delivery check when a source is not a mock.
   const publishedIds = new Map<string, Set<string>>();
 
@@ -117,7 +135,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       ...pipelineSources,
       ...options.sourceSettings?.[name],
       SOURCE: name,
-      ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: sideMocks[source.side as keyof typeof sideMocks].url }),
+      ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: mockFor(source).url }),
       PAGE_SIZE: String(options.pageSize ?? 100),
       // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
       REDIS_URL: options.redisUrl,
@@ -161,6 +179,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     options.mergeLogger,
   );
   await mergeRuntime.ready();
+  const sweeper = startSweeper(mergeRuntime, options.sweepEveryMs ?? 5_000, (error) =>
+    options.onMergeFailure?.(error, 0),
+  );
   const handler = createMergeHandler(mergeRuntime);
   const merge: MergeHandler = (event) => handler(event);
   const invokeMerge = options.interceptMerge?.(merge) ?? merge;
@@ -272,6 +293,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     },
     merge,
     fetchOnce,
+    join,
+    /** Runs the sweeper now (it also runs on its timer); its summary, or undefined if it failed. */
+    sweep: () => sweeper.sweepNow(),
+    /** The oldest ids still missing a required side, with the sides they hold. */
+    async pending(limit = 10) {
+      const { pending } = await mergeRuntime.ready();
+      return { stats: await pending.stats(), ids: await pending.list(limit) };
+    },
     /** One schedule tick: both sources fetched at once. Failed fetches are reported, not thrown. */
     async runCycle(): Promise<PromiseSettledResult<FetchSummary>[]> {
       return Promise.allSettled(sources.map((source) => fetchOnce(source.name)));
@@ -303,8 +332,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
               .filter((source) => source.side === side)
               .flatMap((source) => [...(publishedIds.get(source.name) ?? [])]),
           );
-        const products = bySide('inventory');
-        return new Set([...bySide('customer')].filter((id) => products.has(id)));
+        const [first, ...others] = join.required.map(bySide);
+        return new Set([...(first ?? [])].filter((id) => others.every((ids) => ids.has(id))));
       }
       const products = new Set(inventory.records.map((record) => String(record.id)));
       return new Set(
@@ -312,12 +341,18 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       );
     },
     async stop(): Promise<void> {
+      await sweeper.stop();
       await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
       await Promise.allSettled([
         mergeRuntime.close(),
         ...fetchRuntimes.map((runtime) => runtime.close()),
       ]);
-      await Promise.allSettled([crm.close(), inventory.close(), analytics.close()]);
+      await Promise.allSettled([
+        crm.close(),
+        inventory.close(),
+        analytics.close(),
+        ...[...extraMocks.values()].map((mock) => mock.close()),
+      ]);
     },
   };
 }
