@@ -329,7 +329,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         const bySide = (side: string) =>
           new Set(
             sources
-              .filter((source) => source.side === side)
+              .filter((source) => join.sideOf[source.name] === side)
               .flatMap((source) => [...(publishedIds.get(source.name) ?? [])]),
           );
         const [first, ...others] = join.required.map(bySide);

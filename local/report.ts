@@ -67,7 +67,7 @@ export function summarize(pipeline: LocalPipeline, cycles: number): string {
   ]);
   const check = verifyDelivery(pipeline);
   const verdict = check.ok
-    ? `OK: all ${check.expected} ids present in both sources were delivered exactly once (no duplicates).`
+    ? `OK: all ${check.expected} ids present in every required source were delivered exactly once (no duplicates).`
     : `FAILED: ${check.missing.length} id(s) never delivered${check.missing.length ? ` (${check.missing.slice(0, 10).join(', ')})` : ''}, ${check.duplicates} payload(s) delivered more than once.`;
   return [
     '',
