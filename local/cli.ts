@@ -4,6 +4,7 @@ import { loadLocalConfig } from '../shared/config.ts';
 import { createLogger, maskEmails } from '../shared/logger.ts';
 import { checkRedis, provideKafka } from './environment.ts';
 import { javaMapString } from './mocks/servers.ts';
+import { orphanReport } from './orphans.ts';
 import { type LocalPipeline, startLocalPipeline } from './pipeline.ts';
 import { summarize, verifyDelivery } from './report.ts';
 import { AUTH_TYPES, localSources, PAGING_STYLES } from './sources.ts';
@@ -175,6 +176,13 @@ async function main(): Promise<number> {
     terminal.endProgress();
     if (pipeline) {
       say(await summarize(pipeline, flags.cycles));
+      await pipeline.sweep();
+      say(
+        await orphanReport(pipeline).catch(
+          (error: Error) => `Pending ids unread: ${error.message}`,
+        ),
+      );
+      if (flags.keepState) say(`Pending ids later: npm run pending -- --prefix ${redisKeyPrefix}`);
       await pipeline.stop();
       if (flags.keepState) say(`Redis keys kept under ${redisKeyPrefix} (--keep-state).`);
       else

@@ -10,6 +10,7 @@ import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { BUILT_IN_SOURCES, SOURCE_NAMES, TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
+import { startSweeper } from './join-runtime.ts';
 import type { FaultRates } from './mocks/faults.ts';
 import { startMockHost } from './mocks/mock-host.ts';
 import { deleteRunState } from './run-state.ts';
@@ -51,6 +52,10 @@ export type LocalPipelineOptions = {
   full?: boolean;
   /** Where the emulated event source mappings' Kafka errors and crashes go (default: stderr). */
   onKafkaError?: (line: string) => void;
+  /** The join declaration (a `--config` file's `join`); each source's side, all required, when unset. */
+  join?: unknown;
+  /** How often the local sweeper applies the missing-side policy (default 5 s). */
+  sweepEveryMs?: number;
 };
 
 export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
@@ -120,13 +125,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   const mocks = started.value;
   const { crm, inventory, analytics } = mocks;
   // Settings are checked here: a bad one must not leave the mock worker running.
-  const wired = await wireHandlers(options, baseEnv, sources, mocks).catch(
+  const wired = await wireHandlers(options, baseEnv, sources, mocks, records).catch(
     async (error: unknown) => {
       await mocks.stop();
       throw error;
     },
   );
-  const { fetchRuntimes, fetchers, mergeRuntime, publishedIds } = wired;
+  const { fetchRuntimes, fetchers, mergeRuntime, publishedIds, join, extraMocks } = wired;
+  const sweeper = startSweeper(mergeRuntime, options.sweepEveryMs ?? 5_000, (error) =>
+    options.onMergeFailure?.(error, 0),
+  );
   // Every source is a mock in the worker: the ids Analytics should hear about are read there.
   const onMocks = sources.every(
     (source) =>
@@ -283,21 +291,29 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         timeoutMs,
       });
     },
+    join,
+    /** Runs the sweeper now (it also runs on its timer); its summary, or undefined if it failed. */
+    sweep: () => sweeper.sweepNow(),
+    /** The oldest ids still missing a required side, with the sides they hold. */
+    async pending(limit = 10) {
+      const { pending } = await mergeRuntime.ready();
+      return { stats: await pending.stats(), ids: await pending.list(limit) };
+    },
     /**
-     * The ids Analytics should hear about: those both mock sources hold now, or, when a source is
-     * not a mock in the worker (a URL, a `--config` file, a styled mock), the ids that both sides'
-     * fetch functions published in this run.
+     * The ids Analytics should hear about: those every required side's mock holds now, or, when
+     * a source is not a mock in the worker (a URL, a `--config` file, a styled mock, a third
+     * side), the ids that every required side's fetch functions published in this run.
      */
     async idsInBoth(): Promise<Set<string>> {
       if (!onMocks) {
-        const bySide = (side: SourceDefinition['side']) =>
+        const bySide = (side: string) =>
           new Set(
             sources
-              .filter((source) => source.side === side)
+              .filter((source) => join.sideOf[source.name] === side)
               .flatMap((source) => [...(publishedIds.get(source.name) ?? [])]),
           );
-        const products = bySide('inventory');
-        return new Set([...bySide('customer')].filter((id) => products.has(id)));
+        const [first, ...others] = join.required.map(bySide);
+        return new Set([...(first ?? [])].filter((id) => others.every((ids) => ids.has(id))));
       }
       const [customers, products] = await Promise.all([crm.records(), inventory.records()]);
       const productIds = new Set(products.map((record) => String(record.id)));
@@ -315,11 +331,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     },
     async stop(): Promise<void> {
       await Promise.allSettled(esms.map(({ esm }) => esm.stop()));
+      await sweeper.stop();
       await Promise.allSettled([
         mergeRuntime.close(),
         ...fetchRuntimes.map((runtime) => runtime.close()),
       ]);
-      await mocks.stop();
+      await Promise.allSettled([
+        mocks.stop(),
+        ...[...extraMocks.values()].map((mock) => mock.close()),
+      ]);
     },
   };
 }

@@ -79,7 +79,7 @@ export function verdictOf(check: DeliveryCheck): string {
   if (check.duplicates > 0) {
     return `OK at this sink: all ${check.expected} ids delivered; ${check.duplicates} payload(s) processed twice, all after one of the ${check.ambiguousRetries} ambiguous retries, because ${ignores}.`;
   }
-  return `OK: all ${check.expected} ids present in both sources were delivered exactly once (no duplicates).`;
+  return `OK: all ${check.expected} ids present in every required source were delivered exactly once (no duplicates).`;
 }
 
 /** The end-of-run report: one row per stage, what Analytics saw, then the delivery check. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseSourceDefinitions, type SourceDefinition } from '../shared/sources/definition.ts';
+import { parseJoinDefinition } from '../shared/sources/join.ts';
 import { SOURCES } from '../shared/sources/registry.ts';
 import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
 import {
@@ -37,6 +38,8 @@ type SecretRef = { env: string } | { file: string };
 /** A `--config` file: the whole pipeline definition. */
 type PipelineFile = {
   sources?: unknown;
+  /** The join declaration (shared/sources/join.ts). */
+  join?: unknown;
   analyticsUrl?: unknown;
   /** By source name: where its secret is, locally. */
   secrets?: Record<string, SecretRef>;
@@ -59,6 +62,10 @@ export async function localSources(flags: SourceFlags): Promise<{
     const file = await readPipelineFile(flags.config);
     options.sources = parseSourceDefinitions(file.sources, `${flags.config}: sources`);
     if (file.analyticsUrl !== undefined) options.analyticsUrl = String(file.analyticsUrl);
+    if (file.join !== undefined) {
+      options.join = file.join;
+      parseJoinDefinition(file.join, options.sources, `${flags.config}: join`);
+    }
     options.sourceSettings = {};
     for (const [name, ref] of Object.entries(file.secrets ?? {})) {
       if ('env' in ref) {

@@ -3,6 +3,7 @@ import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
+import { startSideMocks } from './join-runtime.ts';
 import type { MockHost } from './mocks/mock-host.ts';
 import type { LocalPipelineOptions } from './pipeline.ts';
 
@@ -17,12 +18,24 @@ export async function wireHandlers(
   baseEnv: Record<string, string>,
   sources: SourceDefinition[],
   mocks: MockHost,
+  records: number,
 ) {
-  const pipelineSources = options.sources && { PIPELINE_SOURCES: JSON.stringify(options.sources) };
-  const mockUrls: Record<SourceDefinition['side'], string> = {
-    customer: mocks.crm.url,
-    inventory: mocks.inventory.url,
+  const pipelineSources = {
+    ...(options.sources && { PIPELINE_SOURCES: JSON.stringify(options.sources) }),
+    ...(options.join !== undefined && { PIPELINE_JOIN: JSON.stringify(options.join) }),
   };
+  // The join as the merge function will read it: which side each source fills.
+  const join = loadMergeConfig({
+    ...baseEnv,
+    ...pipelineSources,
+    REDIS_URL: options.redisUrl,
+    ANALYTICS_URL: mocks.analytics.url,
+  }).join;
+  // A side neither the CRM nor the Inventory mock serves (a third source) gets a mock of its own.
+  const extraMocks = await startSideMocks(sources, join, records, options.sourceFaults);
+  const mockUrlOf = (source: SourceDefinition) =>
+    extraMocks.get(source.name)?.url ??
+    (join.sideOf[source.name] === 'inventory' ? mocks.inventory.url : mocks.crm.url);
   const publishedIds = new Map<string, Set<string>>();
   const fetchRuntimes: FetchRuntime[] = [];
   try {
@@ -34,7 +47,7 @@ export async function wireHandlers(
         ...pipelineSources,
         ...options.sourceSettings?.[name],
         SOURCE: name,
-        ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: mockUrls[source.side] }),
+        ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: mockUrlOf(source) }),
         PAGE_SIZE: String(options.pageSize ?? 100),
         // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
         REDIS_URL: options.redisUrl,
@@ -57,7 +70,10 @@ export async function wireHandlers(
     }
   } catch (error) {
     // A bad definition or setting: the runtimes built so far hold connections.
-    await Promise.allSettled(fetchRuntimes.map((runtime) => runtime.close()));
+    await Promise.allSettled([
+      ...fetchRuntimes.map((runtime) => runtime.close()),
+      ...[...extraMocks.values()].map((mock) => mock.close()),
+    ]);
     throw error;
   }
   const fetchers = new Map(
@@ -81,8 +97,9 @@ export async function wireHandlers(
     await Promise.allSettled([
       mergeRuntime?.close(),
       ...fetchRuntimes.map((runtime) => runtime.close()),
+      ...[...extraMocks.values()].map((mock) => mock.close()),
     ]);
     throw error;
   }
-  return { fetchRuntimes, fetchers, mergeRuntime, publishedIds };
+  return { fetchRuntimes, fetchers, mergeRuntime, publishedIds, join, extraMocks };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { parseSourceDefinitions, type SourceDefinition } from './sources/definition.ts';
+import { type JoinDefinition, parseJoinDefinition } from './sources/join.ts';
 import { BUILT_IN_SOURCES } from './sources/registry.ts';
 
 /**
@@ -59,6 +60,8 @@ const redisUrl = z
 /** Source definitions as JSON (a `--config` file locally); the bundled registry when unset. */
 const sourcesSetting = {
   PIPELINE_SOURCES: z.string().optional(),
+  /** The join declaration as JSON; each source's side, all required, `wait` when unset. */
+  PIPELINE_JOIN: z.string().optional(),
 };
 
 const fetchSchema = z.object({
@@ -100,6 +103,8 @@ const mergeSchema = z
     ANALYTICS_CONCURRENCY: int(1, 1024, 32),
     DEAD_LETTER_TARGET: z.enum(['kafka', 'sqs']).default('kafka'),
     DEAD_LETTER_QUEUE_URL: httpUrl.optional(),
+    /** Most pending ids one sweep acts on. */
+    SWEEP_LIMIT: int(1, 100_000, 1_000),
   })
   .refine((config) => config.DEAD_LETTER_TARGET !== 'sqs' || config.DEAD_LETTER_QUEUE_URL, {
     path: ['DEAD_LETTER_QUEUE_URL'],
@@ -149,7 +154,10 @@ export type FetchConfig = z.infer<typeof fetchSchema> & {
   /** Where its secret comes from, when its auth needs one. */
   secret?: { arn: string } | { file: string } | { text: string };
 };
-export type MergeConfig = z.infer<typeof mergeSchema> & { sources: SourceDefinition[] };
+export type MergeConfig = z.infer<typeof mergeSchema> & {
+  sources: SourceDefinition[];
+  join: JoinDefinition;
+};
 
 /** The source definitions of a deployment: PIPELINE_SOURCES, else the bundled registry. */
 function sourcesOf(json: string | undefined): SourceDefinition[] {
@@ -164,6 +172,22 @@ function sourcesOf(json: string | undefined): SourceDefinition[] {
     );
   }
   return parseSourceDefinitions(raw, 'PIPELINE_SOURCES');
+}
+
+/** The join of a deployment: PIPELINE_JOIN validated against its sources. */
+function joinOf(json: string | undefined, sources: SourceDefinition[]): JoinDefinition {
+  let raw: unknown = {};
+  if (json !== undefined) {
+    try {
+      raw = JSON.parse(json);
+    } catch (error) {
+      throw new ConfigError(
+        'PIPELINE_JOIN',
+        `PIPELINE_JOIN is not JSON (${(error as Error).message})`,
+      );
+    }
+  }
+  return parseJoinDefinition(raw, sources, 'PIPELINE_JOIN');
 }
 
 /**
@@ -225,7 +249,8 @@ export function loadFetchConfig(env: Env = process.env): FetchConfig {
 /** Settings of the merge function. Throws ConfigError naming the first bad setting. */
 export function loadMergeConfig(env: Env = process.env): MergeConfig {
   const parsed = withIam(parseEnv(mergeSchema, env));
-  return { ...parsed, sources: sourcesOf(parsed.PIPELINE_SOURCES) };
+  const sources = sourcesOf(parsed.PIPELINE_SOURCES);
+  return { ...parsed, sources, join: joinOf(parsed.PIPELINE_JOIN, sources) };
 }
 
 const localSchema = z.object({

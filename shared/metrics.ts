@@ -3,6 +3,7 @@ import type { MergedPayload } from './domain/merge.ts';
 import { METRICS_NAMESPACE } from './metrics-names.ts';
 import type { FetchSummary } from './pipeline/fetch-source.ts';
 import type { MergeSummary } from './pipeline/merge-batch.ts';
+import type { SweepSummary } from './pipeline/sweep-pending.ts';
 import type { AnalyticsSink } from './ports.ts';
 
 /** Most latency values one invocation writes: CloudWatch takes 100 values per metric per line. */
@@ -69,6 +70,19 @@ export function publishMergeMetrics(
   metrics.addMetric('AmbiguousRetries', MetricUnit.Count, ambiguousRetries);
   for (const value of sampleEvenly(latenciesMs, LATENCY_SAMPLES)) {
     metrics.addMetric('AnalyticsLatency', MetricUnit.Milliseconds, value);
+  }
+  metrics.publishStoredMetrics();
+}
+
+/** One sweep's view of the orphans (pending ids, oldest age) and what the policy did. */
+export function publishSweepMetrics(metrics: MetricsSink, summary: SweepSummary | undefined): void {
+  metrics.addMetric('SweepFailed', MetricUnit.Count, summary ? 0 : 1);
+  if (summary) {
+    metrics.addMetric('PendingIds', MetricUnit.Count, summary.pending);
+    metrics.addMetric('OldestPendingAge', MetricUnit.Seconds, (summary.oldestAgeMs ?? 0) / 1000);
+    metrics.addMetric('PartialsEmitted', MetricUnit.Count, summary.emitted);
+    metrics.addMetric('PendingDropped', MetricUnit.Count, summary.dropped);
+    metrics.addMetric('DeadLettered', MetricUnit.Count, summary.deadLettered);
   }
   metrics.publishStoredMetrics();
 }

@@ -90,6 +90,38 @@ export interface JoinStore {
   upsertMany(upserts: JoinUpsert[]): Promise<JoinState[]>;
 }
 
+/** A pending id: one missing a required side, with the time its first side arrived. */
+export type PendingEntry = { id: string; firstSeenMs: number };
+
+/** What the sweeper finds when it looks at a pending id. */
+export type PendingLook =
+  /** The join state expired or was dropped; the id left the index. */
+  | { status: 'gone' }
+  /** Every required side is present now (the merge delivers it); the id left the index. */
+  | { status: 'complete' }
+  | { status: 'pending'; state: JoinState; firstSeenMs: number };
+
+/** A pending id as the listing shows it. */
+export type PendingListing = PendingEntry & { sides: string[]; emitted: boolean };
+
+/**
+ * The durable index of ids still missing a required side, kept exact by the join store's upsert.
+ * Every call is atomic per id, so a sweeper and merges may race on one id.
+ */
+export interface PendingIndex {
+  /** Ids the policy has not acted on, first seen at or before `cutoffMs`, oldest first. */
+  due(cutoffMs: number, limit: number): Promise<PendingEntry[]>;
+  look(id: string): Promise<PendingLook>;
+  /** Marks an emitted id: it stays pending (and counted) but is not due again. */
+  markEmitted(id: string): Promise<void>;
+  /** Forgets the id's join state if it is still incomplete and first seen at or before `cutoffMs`. */
+  drop(id: string, cutoffMs: number): Promise<boolean>;
+  /** How many ids are pending, and when the oldest was first seen (null when none). */
+  stats(): Promise<{ pending: number; oldestFirstSeenMs: number | null }>;
+  /** The oldest pending ids with the sides they hold. */
+  list(limit: number): Promise<PendingListing[]>;
+}
+
 /** A payload Analytics refused after every retry, kept for replay. */
 export type DeadLetter = {
   payload: MergedPayload;

@@ -7,6 +7,7 @@ import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
+import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
 import { secretReader } from '../../shared/adapters/secrets.ts';
 import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
@@ -19,8 +20,12 @@ import {
   TimedAnalyticsSink,
 } from '../../shared/metrics.ts';
 import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
+import type { PendingIndex } from '../../shared/ports.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
 import { retryPolicyOf } from '../fetch/runtime.ts';
+
+/** What the merge (and the sweeper and replay, which deliver the same way) work with. */
+export type MergeReady = MergeDeps & { delivery: IdempotentDelivery; pending: PendingIndex };
 
 /** The merge function's dependencies, connected once per container and reused while warm. */
 export type MergeRuntime = {
@@ -31,7 +36,7 @@ export type MergeRuntime = {
    * metrics after each batch. `ambiguousRetries` is the count since the runtime was built.
    */
   analyticsCalls: { drain(): AnalyticsCalls; readonly ambiguousRetries: number };
-  ready(): Promise<MergeDeps & { delivery: IdempotentDelivery }>;
+  ready(): Promise<MergeReady>;
   close(): Promise<void>;
 };
 
@@ -52,9 +57,9 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
   let timer: TimedAnalyticsSink | undefined;
   let ambiguousTotal = 0;
   let ambiguousSinceDrain = 0;
-  let deps: Promise<MergeDeps & { delivery: IdempotentDelivery }> | undefined;
+  let deps: Promise<MergeReady> | undefined;
 
-  const connect = async () => {
+  const connect = async (): Promise<MergeReady> => {
     const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
     redis = await connectRedis({
       url: config.REDIS_URL,
@@ -87,6 +92,12 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       joinStore: new RedisJoinStore(redis, {
         keyPrefix: config.REDIS_KEY_PREFIX,
         ttlSeconds: config.JOIN_TTL_SECONDS,
+        join: config.join,
+      }),
+      join: config.join,
+      pending: new RedisPendingIndex(redis, {
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        join: config.join,
       }),
       delivery: new IdempotentDelivery({
         cache: new IoRedisCacheClient(redis),

@@ -43,7 +43,7 @@ export class TopicDeadLetterSink implements DeadLetterSink {
     await this.publisher.publish(
       this.topic,
       letters.map((letter) => ({
-        key: letter.payload.id,
+        key: letter.payload.id ?? null,
         value: JSON.stringify(letter),
         headers: { reason: letter.reason.slice(0, 200), hash: letter.hash },
       })),

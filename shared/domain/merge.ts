@@ -1,17 +1,30 @@
 import { createHash } from 'node:crypto';
-import type { Side, SourceRecord } from './records.ts';
+import type { SourceRecord } from './records.ts';
 
 /**
- * The payload the Analytics API receives: one customer and its product, joined on id, each the
- * record exactly as its source sent it.
+ * The payload the Analytics API receives: the records that share a key, one per side, each
+ * exactly as its source sent it, under the side names the join declares; `id` (the join's key
+ * field) with the keyed shape, absent with the original `{customer, inventory}` shape. A side
+ * that has not arrived is null once the missing-side policy emitted the id.
  */
-export type MergedPayload = { id: string; customer: SourceRecord; inventory: SourceRecord };
+export type MergedPayload = { readonly id?: string; readonly [field: string]: unknown };
 
 /** One side of the join as it is stored: the record plus the version that orders updates. */
 export type StoredSide<T> = { record: T; version: number };
 
-/** The join state of one id after an upsert: whichever sides are known. */
-export type JoinState = { customer?: SourceRecord; inventory?: SourceRecord };
+/**
+ * The join state of one id after an upsert: the sides known, by side name, and whether the
+ * missing-side policy already emitted the id (from then on every change is delivered).
+ */
+export type JoinState = { sides: Record<string, SourceRecord>; emitted: boolean };
+
+/** What the payload builder needs of a join declaration. */
+export type PayloadShape = {
+  key: string;
+  sides: readonly string[];
+  required: readonly string[];
+  payload: 'keyed' | 'sides';
+};
 
 /**
  * The version of a record for "newer wins": its change value when the source sets one (ms for
@@ -21,10 +34,52 @@ export function recordVersion(change: number | null, fetchedAtMs: number): numbe
   return change ?? fetchedAtMs;
 }
 
-/** Builds the merged payload when both sides are present, else undefined. */
-export function buildMergedPayload(id: string, state: JoinState): MergedPayload | undefined {
-  if (state.customer === undefined || state.inventory === undefined) return undefined;
-  return { id, customer: state.customer, inventory: state.inventory };
+/** Whether every required side of the join is present. */
+export function isComplete(shape: Pick<PayloadShape, 'required'>, state: JoinState): boolean {
+  return shape.required.every((side) => state.sides[side] !== undefined);
+}
+
+/**
+ * Builds the payload of an id: when every required side is present, or when the id was emitted
+ * (`force`, or `state.emitted`), in which case missing required sides are null. Optional sides
+ * appear when present. Undefined when the id must still wait.
+ */
+export function buildPayload(
+  shape: PayloadShape,
+  id: string,
+  state: JoinState,
+  force = false,
+): MergedPayload | undefined {
+  if (!force && !state.emitted && !isComplete(shape, state)) return undefined;
+  const payload: Record<string, unknown> = shape.payload === 'keyed' ? { [shape.key]: id } : {};
+  for (const side of shape.sides) {
+    const record = state.sides[side];
+    if (record !== undefined) payload[side] = record;
+    else if (shape.required.includes(side)) payload[side] = null;
+  }
+  return payload;
+}
+
+/** The sides the join requires that the state lacks. */
+export function missingSides(shape: Pick<PayloadShape, 'required'>, sides: Iterable<string>) {
+  const present = new Set(sides);
+  return shape.required.filter((side) => !present.has(side));
+}
+
+/** The default two-sided shape (`{id, customer, inventory}`), for callers with no join at hand. */
+export const TWO_SIDED: PayloadShape = {
+  key: 'id',
+  sides: ['customer', 'inventory'],
+  required: ['customer', 'inventory'],
+  payload: 'keyed',
+};
+
+/** Builds the default two-sided payload when both sides are present, else undefined. */
+export function buildMergedPayload(
+  id: string,
+  sides: Record<string, SourceRecord>,
+): MergedPayload | undefined {
+  return buildPayload(TWO_SIDED, id, { sides, emitted: false });
 }
 
 /**
@@ -60,5 +115,3 @@ function sortKeys(value: unknown): unknown {
 export function payloadHash(payload: MergedPayload): string {
   return createHash('sha256').update(canonicalJson(payload)).digest('hex');
 }
-
-export const SIDES: readonly Side[] = ['customer', 'inventory'];

@@ -21,8 +21,8 @@ export type Product = SourceRecord & {
   updatedAt: string | null;
 };
 
-/** The two sides of a join, named as they appear in the merged payload. */
-export type Side = 'customer' | 'inventory';
+/** A side of a join, named as it appears in the merged payload (`customer`, `inventory`, …). */
+export type Side = string;
 
 /** Types a required field may be declared with; `any` only asks that it is present and not null. */
 export const FIELD_TYPES = ['any', 'string', 'number', 'integer', 'boolean', 'object', 'array'];

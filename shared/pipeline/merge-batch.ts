@@ -1,6 +1,6 @@
 import { mapWithConcurrency } from '../concurrency.ts';
 import {
-  buildMergedPayload,
+  buildPayload,
   collapseById,
   type JoinState,
   type MergedPayload,
@@ -20,6 +20,7 @@ import type {
   QuarantineEntry,
   QuarantineSink,
 } from '../ports.ts';
+import type { JoinDefinition } from '../sources/join.ts';
 import type { SourceDefinition } from '../sources/registry.ts';
 
 export type MergeDeps = {
@@ -30,6 +31,8 @@ export type MergeDeps = {
   log: Log;
   /** The source whose records a topic carries; undefined for a topic the merge does not read. */
   sourceForTopic: (topic: string) => SourceDefinition | undefined;
+  /** The join declaration: which side each source fills, and the payload's shape. */
+  join: JoinDefinition;
   /** POSTs in flight at once. */
   concurrency: number;
   /** Largest record value, in bytes, joined; larger ones are quarantined. */
@@ -39,9 +42,9 @@ export type MergeDeps = {
 export type MergeSummary = {
   records: number;
   quarantined: number;
-  /** Ids of the batch whose two sides are both known, after collapsing repeats. */
+  /** Ids of the batch with a payload to deliver (every required side known, or emitted). */
   merged: number;
-  /** Ids still waiting for their other side. */
+  /** Ids still waiting for a required side. */
   waiting: number;
   posted: number;
   duplicates: number;
@@ -69,7 +72,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * 1. Check each record (JSON, its topic's source rules); quarantine the bad ones first. A good
  *    record is joined whole, every field as the source sent it.
  * 2. Upsert every valid record into the join state, in batch order, atomically per record.
- * 3. Collapse repeated ids to their latest state; build a payload for each id with both sides.
+ * 3. Collapse repeated ids to their latest state; build a payload, shaped by the join, for each
+ *    id with every required side (or already emitted by the missing-side policy).
  * 4. Skip the payloads the idempotency store already holds as delivered (one batched read), then
  *    deliver each of the others once (idempotency by SHA-256), a bounded number at a time.
  * 5. Dead-letter what Analytics refused after its retries, with the reason.
@@ -86,14 +90,14 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
   const joined = collapseById<Joined>(
     accepted.map((item, index) => ({
       id: item.upsert.id,
-      state: states[index] ?? {},
+      state: states[index] ?? { sides: {}, emitted: false },
       record: item.record,
     })),
   );
   const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
   for (const [index, { id, state, record }] of joined.entries()) {
     if (index > 0 && index % CPU_CHUNK === 0) await yieldToEventLoop();
-    const payload = buildMergedPayload(id, state);
+    const payload = buildPayload(deps.join, id, state);
     if (payload) payloads.push({ payload, record });
   }
 
@@ -141,8 +145,13 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
       deps.log.warn('record quarantined', { ...where, id, reason });
     };
     const source = deps.sourceForTopic(record.topic);
-    if (!source) {
-      reject(`topic ${record.topic} is not a source topic`);
+    const side = source && deps.join.sideOf[source.name];
+    if (!source || side === undefined) {
+      reject(
+        source
+          ? `source ${source.name} fills no side of the join`
+          : `topic ${record.topic} is not a source topic`,
+      );
       continue;
     }
     if (record.value === null) {
@@ -179,7 +188,7 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
       record,
       upsert: {
         id,
-        side: source.side,
+        side,
         record: checked.record,
         version: recordVersion(
           checked.change,
@@ -190,7 +199,7 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
     deps.log.info('record joined', {
       ...where,
       id,
-      side: source.side,
+      side,
       correlationId: record.headers['correlation-id'],
     });
   }
@@ -200,7 +209,7 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
 /** The record a payload came from, for its log lines. */
 function whereFrom(payload: MergedPayload, record: DecodedRecord) {
   return {
-    id: payload.id,
+    id: payload.id ?? record.key ?? undefined,
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,

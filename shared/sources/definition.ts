@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FIELD_TYPES, type FieldType } from '../domain/records.ts';
 import { ConfigError } from '../errors.ts';
+import { SIDE_NAME } from './join.ts';
 
 /**
  * A source, declared as data: where its list endpoint is, where the records are in an answer,
@@ -82,8 +83,11 @@ export const sourceDefinitionSchema = z
   .object({
     /** Used in config (SOURCE=…), logs, metrics, resource names and state keys. */
     name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be lower-case letters, digits, dashes'),
-    /** Side of the merged payload the records fill. */
-    side: z.enum(['customer', 'inventory']),
+    /** Side of the merged payload the records fill (the join may rename it). */
+    side: z
+      .string()
+      .regex(SIDE_NAME, 'must be a name such as customer (letters, digits, _)')
+      .optional(),
     /** Topic the records go to; one topic per source. */
     topic: z
       .string()

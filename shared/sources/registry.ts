@@ -1,4 +1,5 @@
 import { parseSourceDefinitions, type SourceDefinition } from './definition.ts';
+import { defaultJoin, type JoinDefinition } from './join.ts';
 
 export type { SourceDefinition } from './definition.ts';
 
@@ -60,6 +61,9 @@ export const SOURCE_NAMES = BUILT_IN.map((source) => source.name) as SourceName[
 
 /** The bundled definitions, in order. */
 export const BUILT_IN_SOURCES: readonly SourceDefinition[] = BUILT_IN;
+
+/** The bundled join: customer and inventory, both required, `{id, customer, inventory}`, wait. */
+export const BUILT_IN_JOIN: JoinDefinition = defaultJoin(BUILT_IN);
 
 /** The source whose records arrive on a topic, or undefined for a topic no source writes. */
 export function sourceForTopic(

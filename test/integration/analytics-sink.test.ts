@@ -7,7 +7,7 @@ import type { RetryPolicy } from '../../shared/domain/retry-policy.ts';
 import { AnalyticsDeliveryError } from '../../shared/errors.ts';
 import type { Log } from '../../shared/logger.ts';
 import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { sourceForTopic } from '../../shared/sources/registry.ts';
+import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import { MemoryCache, MemoryJoinStore, MemorySinks, memoryLog } from '../support/in-memory.ts';
 import { recordingSleep, ScriptedHttpServer } from '../support/scripted-server.ts';
@@ -171,6 +171,7 @@ describe('HttpAnalyticsSink against a real HTTP server', () => {
     ]);
     const summary = await mergeBatch(records, {
       joinStore: new MemoryJoinStore(),
+      join: BUILT_IN_JOIN,
       delivery,
       deadLetter: sinks,
       quarantine: sinks,

@@ -56,7 +56,7 @@ describe('IoRedisCacheClient (what Powertools CachePersistenceLayer calls, on io
       cache: new IoRedisCacheClient(redis),
       analytics: {
         post: async (payload) => {
-          posted.push(payload.id);
+          posted.push(payload.id ?? '');
           return { attempts: 1 };
         },
       },

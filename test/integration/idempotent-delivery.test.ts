@@ -38,7 +38,7 @@ function recordingAnalytics() {
   let held: Promise<void> | undefined;
   const sink: AnalyticsSink = {
     post: async (payload, hash) => {
-      posted.push({ id: payload.id, hash });
+      posted.push({ id: payload.id ?? '', hash });
       if (held) await held;
       return { attempts: 1 };
     },

@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
+import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
+import type { JoinStore, PendingIndex } from '../../shared/ports.ts';
 import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
 import { joinStoreContract } from '../support/join-store-contract.ts';
 
@@ -16,9 +18,33 @@ function newPrefix(): string {
   return keyPrefix;
 }
 
+const JOIN = { name: 'main', required: ['customer', 'inventory'] };
+
 /** A store under a prefix of its own, so each test starts with no join state. */
 function freshStore(ttlSeconds = TTL_SECONDS): RedisJoinStore {
-  return new RedisJoinStore(redis, { keyPrefix: newPrefix(), ttlSeconds });
+  return new RedisJoinStore(redis, { keyPrefix: newPrefix(), ttlSeconds, join: JOIN });
+}
+
+/** The join store and its pending index over the same keys, as the merge and sweeper use them. */
+function freshPair(required: readonly string[], clock: { now: number }): JoinStore & PendingIndex {
+  const keyPrefix = newPrefix();
+  const join = { name: 'main', required };
+  const store = new RedisJoinStore(redis, {
+    keyPrefix,
+    ttlSeconds: TTL_SECONDS,
+    join,
+    now: () => clock.now,
+  });
+  const index = new RedisPendingIndex(redis, { keyPrefix, join });
+  return {
+    upsertMany: (upserts) => store.upsertMany(upserts),
+    due: (cutoff, limit) => index.due(cutoff, limit),
+    look: (id) => index.look(id),
+    markEmitted: (id) => index.markEmitted(id),
+    drop: (id, cutoff) => index.drop(id, cutoff),
+    stats: () => index.stats(),
+    list: (limit) => index.list(limit),
+  };
 }
 
 beforeAll(async () => {
@@ -33,7 +59,7 @@ afterAll(async () => {
 });
 
 describe('RedisJoinStore (the Lua script production runs), on real Redis', () => {
-  joinStoreContract(() => freshStore());
+  joinStoreContract(({ required, clock }) => freshPair(required, clock));
 
   it('gives every id the full TTL again on each upsert, older ones included', async () => {
     const joins = freshStore();
@@ -49,7 +75,7 @@ describe('RedisJoinStore (the Lua script production runs), on real Redis', () =>
     const [state] = await joins.upsertMany([
       { id: '1', side: 'customer', record: aCustomer('1', { name: 'Older' }), version: 9 },
     ]);
-    expect(state?.customer?.name).toBe('Customer 1');
+    expect(state?.sides.customer?.name).toBe('Customer 1');
     expect(await redis.ttl(key)).toBeGreaterThan(TTL_SECONDS - 60);
   });
 
@@ -61,15 +87,15 @@ describe('RedisJoinStore (the Lua script production runs), on real Redis', () =>
 
   it('keeps the newer side across two stores sharing the keys (two merge invocations)', async () => {
     const keyPrefix = newPrefix();
-    const one = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: TTL_SECONDS });
-    const two = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: TTL_SECONDS });
+    const one = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: TTL_SECONDS, join: JOIN });
+    const two = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: TTL_SECONDS, join: JOIN });
     await one.upsertMany([
       { id: '1', side: 'customer', record: aCustomer('1', { name: 'Newer' }), version: 20 },
     ]);
     const [state] = await two.upsertMany([
       { id: '1', side: 'customer', record: aCustomer('1', { name: 'Older' }), version: 19 },
     ]);
-    expect(state?.customer?.name).toBe('Newer');
+    expect(state?.sides.customer?.name).toBe('Newer');
   });
 
   it('fails the whole call when Redis refuses a command, instead of returning partial state', async () => {

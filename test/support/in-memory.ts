@@ -1,5 +1,6 @@
 import type { DeliveryCache } from '../../shared/adapters/once-delivery.ts';
 import type { JoinState, MergedPayload } from '../../shared/domain/merge.ts';
+import type { SourceRecord } from '../../shared/domain/records.ts';
 import { AnalyticsDeliveryError, SourceResponseError } from '../../shared/errors.ts';
 import type {
   AnalyticsSink,
@@ -8,6 +9,10 @@ import type {
   JoinStore,
   JoinUpsert,
   OutboundMessage,
+  PendingEntry,
+  PendingIndex,
+  PendingListing,
+  PendingLook,
   Publisher,
   QuarantineEntry,
   QuarantineSink,
@@ -17,22 +22,121 @@ import type {
 } from '../../shared/ports.ts';
 import type { SourceDefinition } from '../../shared/sources/definition.ts';
 import { PageShapeError, parsePage, type SourcePage } from '../../shared/sources/page.ts';
+import { BUILT_IN_JOIN } from '../../shared/sources/registry.ts';
 
 /** Unit-test ports: the same contracts as the adapters, kept in memory. */
 
-export class MemoryJoinStore implements JoinStore {
-  readonly rows = new Map<string, Record<string, { record: object; version: number }>>();
+type MemoryRow = {
+  sides: Record<string, { record: object; version: number }>;
+  emitted: boolean;
+};
+
+/**
+ * The join store and its pending index in memory: the same contracts as RedisJoinStore and
+ * RedisPendingIndex (the contract tests run on both). `now` is the clock of first-seen times.
+ */
+export class MemoryJoinStore implements JoinStore, PendingIndex {
+  readonly rows = new Map<string, MemoryRow>();
+  /** First-seen time of every pending id, and of those not yet acted on by the policy. */
+  readonly pending = new Map<string, number>();
+  readonly dueIds = new Map<string, number>();
+
+  constructor(
+    readonly join: { required: readonly string[] } = BUILT_IN_JOIN,
+    public now: () => number = Date.now,
+  ) {}
+
   async upsertMany(upserts: JoinUpsert[]): Promise<JoinState[]> {
+    const now = this.now();
     return upserts.map(({ id, side, record, version }) => {
-      const row = this.rows.get(id) ?? {};
-      const stored = row[side];
-      if (!stored || stored.version <= version) row[side] = { record, version };
+      const row = this.rows.get(id) ?? { sides: {}, emitted: false };
+      const stored = row.sides[side];
+      if (!stored || stored.version <= version) {
+        row.sides[side] = { record: structuredClone(record), version };
+      }
       this.rows.set(id, row);
-      const state: JoinState = {};
-      if (row.customer) state.customer = row.customer.record as JoinState['customer'];
-      if (row.inventory) state.inventory = row.inventory.record as JoinState['inventory'];
-      return structuredClone(state);
+      if (this.#complete(row)) this.#unindex(id);
+      else {
+        if (!this.pending.has(id)) this.pending.set(id, now);
+        if (!row.emitted && !this.dueIds.has(id)) this.dueIds.set(id, now);
+      }
+      return this.#state(row);
     });
+  }
+
+  async due(cutoffMs: number, limit: number): Promise<PendingEntry[]> {
+    return [...this.dueIds]
+      .filter(([, firstSeenMs]) => firstSeenMs <= cutoffMs)
+      .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, limit)
+      .map(([id, firstSeenMs]) => ({ id, firstSeenMs }));
+  }
+
+  async look(id: string): Promise<PendingLook> {
+    const row = this.rows.get(id);
+    if (!row || this.#complete(row)) {
+      this.#unindex(id);
+      return { status: row ? 'complete' : 'gone' };
+    }
+    return { status: 'pending', state: this.#state(row), firstSeenMs: this.pending.get(id) ?? 0 };
+  }
+
+  async markEmitted(id: string): Promise<void> {
+    const row = this.rows.get(id);
+    if (row) row.emitted = true;
+    this.dueIds.delete(id);
+  }
+
+  async drop(id: string, cutoffMs: number): Promise<boolean> {
+    const row = this.rows.get(id);
+    if (!row || this.#complete(row)) {
+      this.#unindex(id);
+      return false;
+    }
+    const firstSeen = this.pending.get(id);
+    if (firstSeen === undefined || firstSeen > cutoffMs) return false;
+    this.rows.delete(id);
+    this.#unindex(id);
+    return true;
+  }
+
+  async stats() {
+    const oldest = Math.min(...this.pending.values());
+    return {
+      pending: this.pending.size,
+      oldestFirstSeenMs: this.pending.size === 0 ? null : oldest,
+    };
+  }
+
+  async list(limit: number): Promise<PendingListing[]> {
+    return [...this.pending]
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([id, firstSeenMs]) => {
+        const row = this.rows.get(id);
+        return {
+          id,
+          firstSeenMs,
+          sides: Object.keys(row?.sides ?? {}),
+          emitted: row?.emitted ?? false,
+        };
+      });
+  }
+
+  #complete(row: MemoryRow): boolean {
+    return this.join.required.every((side) => row.sides[side] !== undefined);
+  }
+
+  #unindex(id: string): void {
+    this.pending.delete(id);
+    this.dueIds.delete(id);
+  }
+
+  #state(row: MemoryRow): JoinState {
+    const sides = Object.fromEntries(
+      Object.entries(row.sides).map(([side, stored]) => [side, stored.record]),
+    ) as JoinState['sides'];
+    return structuredClone({ sides, emitted: row.emitted });
   }
 }
 
@@ -62,13 +166,21 @@ export class MemoryCache implements DeliveryCache {
   }
 }
 
+/** A delivered payload as the tests read it: sides by name (null when emitted missing). */
+export type ReceivedPayload = {
+  id: string;
+  customer: SourceRecord;
+  inventory: SourceRecord;
+  [side: string]: unknown;
+};
+
 /** Analytics that accepts everything, or refuses the ids in `refuse`. */
 export class MemoryAnalytics implements AnalyticsSink {
-  readonly received: MergedPayload[] = [];
+  readonly received: ReceivedPayload[] = [];
   readonly refuse = new Set<string>();
   async post(payload: MergedPayload): Promise<{ attempts: number }> {
-    if (this.refuse.has(payload.id)) throw new AnalyticsDeliveryError(503, 3, 'HTTP 503');
-    this.received.push(payload);
+    if (this.refuse.has(payload.id ?? '')) throw new AnalyticsDeliveryError(503, 3, 'HTTP 503');
+    this.received.push(payload as ReceivedPayload);
     return { attempts: 1 };
   }
 }

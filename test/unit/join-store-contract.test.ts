@@ -3,5 +3,5 @@ import { MemoryJoinStore } from '../support/in-memory.ts';
 import { joinStoreContract } from '../support/join-store-contract.ts';
 
 describe('the in-memory JoinStore the use-case tests run on', () => {
-  joinStoreContract(() => new MemoryJoinStore());
+  joinStoreContract(({ required, clock }) => new MemoryJoinStore({ required }, () => clock.now));
 });

@@ -3,7 +3,7 @@ import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
 import type { Log } from '../../shared/logger.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { sourceForTopic } from '../../shared/sources/registry.ts';
+import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import {
@@ -32,6 +32,7 @@ beforeEach(() => {
   delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
   deps = {
     joinStore: new MemoryJoinStore(),
+    join: BUILT_IN_JOIN,
     delivery,
     deadLetter: sinks,
     quarantine: sinks,

@@ -4,7 +4,7 @@ import { payloadHash } from '../../shared/domain/merge.ts';
 import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
 import type { Log } from '../../shared/logger.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { sourceForTopic } from '../../shared/sources/registry.ts';
+import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { CountingCache } from '../support/counting-cache.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import {
@@ -51,6 +51,7 @@ beforeEach(() => {
   delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
   deps = {
     joinStore: new MemoryJoinStore(),
+    join: BUILT_IN_JOIN,
     delivery,
     deadLetter: sinks,
     quarantine: sinks,

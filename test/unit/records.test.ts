@@ -6,7 +6,7 @@ import { checkRecord, type RecordRules } from '../../shared/domain/records.ts';
 import type { Log } from '../../shared/logger.ts';
 import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import { publishPage } from '../../shared/pipeline/publish-page.ts';
-import { SOURCES, sourceForTopic } from '../../shared/sources/registry.ts';
+import { BUILT_IN_JOIN, SOURCES, sourceForTopic } from '../../shared/sources/registry.ts';
 import {
   MemoryAnalytics,
   MemoryCache,
@@ -139,6 +139,7 @@ describe('every field kept (property)', () => {
         delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
         await mergeBatch(decodeMskEvent(event), {
           joinStore: new MemoryJoinStore(),
+          join: BUILT_IN_JOIN,
           delivery,
           deadLetter: sinks,
           quarantine: sinks,
