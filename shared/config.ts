@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { BatchFormat } from './domain/analytics-batch.ts';
 import { ConfigError } from './errors.ts';
 import { parseSourceDefinitions, type SourceDefinition } from './sources/definition.ts';
 import { BUILT_IN_SOURCES } from './sources/registry.ts';
@@ -86,6 +87,27 @@ const fetchSchema = z.object({
   FETCH_LEASE_MS: int(1_000, 3_600_000, 120_000),
 });
 
+/**
+ * How the merge delivers to Analytics: `single` (one payload per POST, the original API) or
+ * `batch` (many per request, within the sink's count and byte limits, each event with its id).
+ */
+const analyticsBatchSettings = {
+  ANALYTICS_DELIVERY: z.enum(['single', 'batch']).default('single'),
+  ANALYTICS_BATCH_MAX_EVENTS: int(1, 100_000, 500),
+  ANALYTICS_BATCH_MAX_BYTES: int(1_024, 64 * 1024 * 1024, 500_000),
+  /** `array` (a JSON array), `ndjson` (one event a line) or `envelope` (`{"<field>": [...]}`). */
+  ANALYTICS_BATCH_BODY: z.enum(['array', 'ndjson', 'envelope']).default('array'),
+  ANALYTICS_BATCH_ENVELOPE_FIELD: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, 'must be a plain field name')
+    .default('batch'),
+  /** The field each event carries its id in (Segment `messageId`, Amplitude `insert_id`). */
+  ANALYTICS_EVENT_ID_FIELD: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, 'must be a plain field name')
+    .default('eventId'),
+};
+
 const mergeSchema = z
   .object({
     ...common,
@@ -100,6 +122,7 @@ const mergeSchema = z
     ANALYTICS_CONCURRENCY: int(1, 1024, 32),
     DEAD_LETTER_TARGET: z.enum(['kafka', 'sqs']).default('kafka'),
     DEAD_LETTER_QUEUE_URL: httpUrl.optional(),
+    ...analyticsBatchSettings,
   })
   .refine((config) => config.DEAD_LETTER_TARGET !== 'sqs' || config.DEAD_LETTER_QUEUE_URL, {
     path: ['DEAD_LETTER_QUEUE_URL'],
@@ -149,7 +172,11 @@ export type FetchConfig = z.infer<typeof fetchSchema> & {
   /** Where its secret comes from, when its auth needs one. */
   secret?: { arn: string } | { file: string } | { text: string };
 };
-export type MergeConfig = z.infer<typeof mergeSchema> & { sources: SourceDefinition[] };
+export type MergeConfig = z.infer<typeof mergeSchema> & {
+  sources: SourceDefinition[];
+  /** The batch format when ANALYTICS_DELIVERY=batch; undefined in single mode. */
+  analyticsBatch?: BatchFormat;
+};
 
 /** The source definitions of a deployment: PIPELINE_SOURCES, else the bundled registry. */
 function sourcesOf(json: string | undefined): SourceDefinition[] {
@@ -225,7 +252,21 @@ export function loadFetchConfig(env: Env = process.env): FetchConfig {
 /** Settings of the merge function. Throws ConfigError naming the first bad setting. */
 export function loadMergeConfig(env: Env = process.env): MergeConfig {
   const parsed = withIam(parseEnv(mergeSchema, env));
-  return { ...parsed, sources: sourcesOf(parsed.PIPELINE_SOURCES) };
+  const analyticsBatch: BatchFormat | undefined =
+    parsed.ANALYTICS_DELIVERY === 'batch'
+      ? {
+          maxEvents: parsed.ANALYTICS_BATCH_MAX_EVENTS,
+          maxBytes: parsed.ANALYTICS_BATCH_MAX_BYTES,
+          body: parsed.ANALYTICS_BATCH_BODY,
+          envelopeField: parsed.ANALYTICS_BATCH_ENVELOPE_FIELD,
+          eventIdField: parsed.ANALYTICS_EVENT_ID_FIELD,
+        }
+      : undefined;
+  return {
+    ...parsed,
+    sources: sourcesOf(parsed.PIPELINE_SOURCES),
+    ...(analyticsBatch && { analyticsBatch }),
+  };
 }
 
 const localSchema = z.object({
