@@ -2,6 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Redis } from 'ioredis';
 import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
+import { HttpBatchAnalyticsSink } from '../../shared/adapters/batch-analytics-client.ts';
+import { BatchedDelivery } from '../../shared/adapters/batch-delivery.ts';
 import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
@@ -31,9 +33,12 @@ export type MergeRuntime = {
    * metrics after each batch. `ambiguousRetries` is the count since the runtime was built.
    */
   analyticsCalls: { drain(): AnalyticsCalls; readonly ambiguousRetries: number };
-  ready(): Promise<MergeDeps & { delivery: IdempotentDelivery }>;
+  ready(): Promise<MergeDeps & { delivery: InvocationDelivery }>;
   close(): Promise<void>;
 };
+
+/** Either delivery mode, told the invocation's remaining time before each batch. */
+type InvocationDelivery = IdempotentDelivery | BatchedDelivery;
 
 export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRuntime {
   const log = logger ?? createLogger('merge', config.LOG_LEVEL);
@@ -52,7 +57,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
   let timer: TimedAnalyticsSink | undefined;
   let ambiguousTotal = 0;
   let ambiguousSinceDrain = 0;
-  let deps: Promise<MergeDeps & { delivery: IdempotentDelivery }> | undefined;
+  let deps: Promise<MergeDeps & { delivery: InvocationDelivery }> | undefined;
 
   const connect = async () => {
     const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
@@ -79,6 +84,30 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
     });
     const analytics = new TimedAnalyticsSink(http);
     timer = analytics;
+    const cache = new IoRedisCacheClient(redis);
+    const format = config.analyticsBatch;
+    const delivery: InvocationDelivery = format
+      ? new BatchedDelivery({
+          cache,
+          analytics: new HttpBatchAnalyticsSink({
+            url: config.ANALYTICS_URL,
+            policy: retryPolicyOf(config),
+            format,
+            ...(token && { token }),
+            onRetry: (failure) => http.options.onRetry?.(failure),
+            onLatency: (ms) => analytics.record(ms),
+          }),
+          format,
+          ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+          keyPrefix: config.REDIS_KEY_PREFIX,
+          concurrency: config.ANALYTICS_CONCURRENCY,
+        })
+      : new IdempotentDelivery({
+          cache,
+          analytics,
+          ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+          keyPrefix: config.REDIS_KEY_PREFIX,
+        });
     const deadLetter =
       config.DEAD_LETTER_TARGET === 'sqs' && config.DEAD_LETTER_QUEUE_URL
         ? new SqsDeadLetterSink(new SQSClient({}), config.DEAD_LETTER_QUEUE_URL)
@@ -88,12 +117,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
         keyPrefix: config.REDIS_KEY_PREFIX,
         ttlSeconds: config.JOIN_TTL_SECONDS,
       }),
-      delivery: new IdempotentDelivery({
-        cache: new IoRedisCacheClient(redis),
-        analytics,
-        ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-        keyPrefix: config.REDIS_KEY_PREFIX,
-      }),
+      delivery,
       deadLetter,
       quarantine: new TopicQuarantineSink(publisher, prefix + TOPICS.quarantine),
       log,
