@@ -77,8 +77,11 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
         }
         // The sink may have processed the first try: a sink that ignores the Idempotency-Key
         // receives this payload twice. The hash lets an operator reconcile it.
-        ambiguousTotal++;
-        ambiguousSinceDrain++;
+        // A batch request counts once per payload in it: each may be processed twice.
+        const exposed =
+          'events' in failure && typeof failure.events === 'number' ? failure.events : 1;
+        ambiguousTotal += exposed;
+        ambiguousSinceDrain += exposed;
         log.warn('analytics request retried after an ambiguous failure', failure);
       },
     });
