@@ -110,7 +110,7 @@ export function readVerdicts(status: number, body: string, count: number): Event
     ? parsed
     : (parsed as { results?: unknown } | undefined)?.results;
   if (ok && Array.isArray(results) && results.length === count) {
-    return results.map((entry) => verdictOf(entry, status));
+    return results.map(verdictOf);
   }
   if (ok) return Array.from({ length: count }, () => ({ accepted: true }));
   const reason = `HTTP ${status} ${body.slice(0, 200)}`.trim();
@@ -139,7 +139,7 @@ function rejectedIndexes(parsed: unknown): Map<number, string> | undefined {
   return named;
 }
 
-function verdictOf(entry: unknown, status: number): EventVerdict {
+function verdictOf(entry: unknown): EventVerdict {
   const { status: own, error, reason } = (entry ?? {}) as Record<string, unknown>;
   const refused =
     (typeof own === 'number' && (own < 200 || own >= 300)) || own === 'rejected' || own === 'error';
