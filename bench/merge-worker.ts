@@ -18,6 +18,8 @@ type Job = {
   prefix: string;
   /** POSTs in flight (ANALYTICS_CONCURRENCY); the default when absent. */
   concurrency?: number;
+  /** ANALYTICS_DELIVERY: one payload per POST, or batch requests (default settings). */
+  delivery?: 'single' | 'batch';
 };
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
@@ -32,6 +34,7 @@ const runtime = buildMergeRuntime(
     REDIS_KEY_PREFIX: job.prefix,
     ANALYTICS_URL: job.analyticsUrl,
     ...(job.concurrency !== undefined && { ANALYTICS_CONCURRENCY: String(job.concurrency) }),
+    ...(job.delivery !== undefined && { ANALYTICS_DELIVERY: job.delivery }),
   }),
 );
 const merge = createMergeHandler(runtime);

@@ -57,6 +57,7 @@ async function main(): Promise<number> {
     return figure;
   };
   const started = Date.now();
+  let modes: { single: Figure; batched: Figure } | undefined;
   try {
     const kafkaMax = await step(`kafka limit: raw kafkajs produce, ${sizes.fetch}`, () =>
       kafkaLimit(env, sizes.fetch),
@@ -96,6 +97,19 @@ async function main(): Promise<number> {
         ['idempotency alone', idempotencyMax.perSecond],
       ]);
     }
+    // Both delivery modes on the same 10,000-record batch, one after the other in this run.
+    const single = await step('merge stage, single delivery, MSK batch of 10000', () =>
+      mergeStage(env, 10_000, 'single'),
+    );
+    const batched = await step(
+      'merge stage, batch delivery (500/request), MSK batch of 10000',
+      () => mergeStage(env, 10_000, 'batch'),
+    );
+    compare(rows, batched, [
+      ['single', single.perSecond],
+      ['POST limit', postMax.perSecond],
+    ]);
+    modes = { single, batched };
     const e2e = await step(`end to end, ${sizes.e2e} + ${sizes.e2e} records`, () =>
       endToEnd(env, sizes.e2e),
     );
@@ -104,7 +118,12 @@ async function main(): Promise<number> {
     await kafkaHost.stop();
   }
 
-  const merge = rows.filter((row) => row.name.startsWith('merge stage')).at(-1)?.figure;
+  const merge = rows
+    .filter(
+      (row) =>
+        row.name.startsWith('merge stage, MSK') || row.name.startsWith('merge stage, single'),
+    )
+    .at(-1)?.figure;
   const e2e = rows.find((row) => row.name.startsWith('end to end'))?.figure;
   console.log(
     table(
@@ -122,6 +141,10 @@ async function main(): Promise<number> {
   const verdicts = [
     merge && `merge ${Math.round(merge.perSecond)} records/s (target ${TARGETS.mergePerSecond})`,
     merge && `merge peak RSS ${merge.peakRssMb?.toFixed(0)} MB (target < ${TARGETS.mergeMemoryMb})`,
+    modes &&
+      `merge batched ${Math.round(modes.batched.perSecond)} records/s (target ${TARGETS.mergePerSecond}), peak RSS ${modes.batched.peakRssMb?.toFixed(0)} MB`,
+    modes &&
+      `batched/single: ${(modes.batched.perSecond / modes.single.perSecond).toFixed(1)}x (target 3x)`,
     e2e &&
       `end to end ${Math.round(e2e.perSecond)} records/s (target ${TARGETS.endToEndPerSecond}), p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms`,
   ].filter(Boolean);

@@ -84,14 +84,16 @@ function bundledWorker(): Promise<string> {
 /**
  * The merge handler alone on one MSK batch of `size` customers whose products are already in the
  * join state: every record joins, is checked against the idempotency store, and is POSTed to an
- * Analytics mock that answers at once. The handler runs in a process of its own (bench/
+ * Analytics mock that answers at once (`delivery`: one payload per POST, or batch requests of
+ * the default 500 payloads and 500 KB). The handler runs in a process of its own (bench/
  * merge-worker.ts), so the figures are its CPU and memory, not the mock's.
  */
-export async function mergeStage(env: Env, size: number) {
+export async function mergeStage(env: Env, size: number, delivery: 'single' | 'batch' = 'single') {
   const analytics = await new AnalyticsMock().start();
   try {
     const job = {
       size,
+      delivery,
       brokers: env.brokers,
       redisUrl: env.redisUrl,
       analyticsUrl: analytics.url,

@@ -1,5 +1,16 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { MergeEnvironment } from '../shared/config.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
+
+/** `pipeline:analytics*` context keys of the delivery mode, by the merge setting each sets. */
+const ANALYTICS_CONTEXT = {
+  analyticsDelivery: 'ANALYTICS_DELIVERY',
+  analyticsBatchMaxEvents: 'ANALYTICS_BATCH_MAX_EVENTS',
+  analyticsBatchMaxBytes: 'ANALYTICS_BATCH_MAX_BYTES',
+  analyticsBatchBody: 'ANALYTICS_BATCH_BODY',
+  analyticsBatchEnvelopeField: 'ANALYTICS_BATCH_ENVELOPE_FIELD',
+  analyticsEventIdField: 'ANALYTICS_EVENT_ID_FIELD',
+} as const satisfies Record<string, keyof MergeEnvironment>;
 
 /**
  * Where the stack is deployed. `aws` is the real thing; `localstack` keeps every function,
@@ -21,6 +32,8 @@ export type PipelineConfig = {
   /** Base URLs of the source APIs, by source name; Analytics endpoint. */
   sourceBaseUrls: Record<string, string>;
   analyticsUrl: string;
+  /** Delivery mode and batch limits for the merge (docs/deploy.md); the merge validates them. */
+  analyticsDelivery: MergeEnvironment;
   /** How often each source is fetched, in minutes. */
   fetchRateMinutes: number;
   /** Records per merge invocation, and how long the mapping waits to fill a batch. */
@@ -70,6 +83,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
     inventory: 'https://inventory.example.com/api',
   },
   analyticsUrl: 'https://analytics.example.com/analytics',
+  analyticsDelivery: {},
   fetchRateMinutes: 5,
   mergeBatchSize: 500,
   mergeBatchingWindowSeconds: 1,
@@ -160,6 +174,11 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
   for (const key of ['analyticsUrl', 'cacheNodeType', 'alarmEmail'] as const) {
     const value = read(key);
     if (value !== undefined) config[key] = String(value);
+  }
+  config.analyticsDelivery = {};
+  for (const [key, setting] of Object.entries(ANALYTICS_CONTEXT)) {
+    const value = read(key);
+    if (value !== undefined) config.analyticsDelivery[setting] = String(value);
   }
   for (const source of Object.keys(config.sourceBaseUrls)) {
     const url = read(`${source}BaseUrl`);

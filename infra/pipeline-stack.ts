@@ -176,6 +176,7 @@ export class PipelineStack extends Stack {
       ...kafkaEnv,
       REDIS_URL: cache.url,
       ANALYTICS_URL: config.analyticsUrl,
+      ...config.analyticsDelivery,
       DEAD_LETTER_TARGET: 'sqs',
       DEAD_LETTER_QUEUE_URL: deadLetters.queueUrl,
     } satisfies MergeEnvironment;

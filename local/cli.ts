@@ -39,6 +39,8 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --invocation-limit D
                       time one fetch invocation may take (500ms, 5s); a longer run pauses at a
                       page boundary and the next invocation continues it
+  --analytics-batch N deliver in batch requests of up to N payloads (ANALYTICS_DELIVERY=batch),
+                      each event with its id; the mock takes JSON-array batches
   --analytics-ignores-key
                       the Analytics mock ignores Idempotency-Key (by default it honours it: a
                       repeated key gets the first answer and is not processed again)
@@ -104,6 +106,7 @@ function parseFlags() {
       full: { type: 'boolean', default: false },
       'invocation-limit': { type: 'string' },
       'analytics-ignores-key': { type: 'boolean', default: false },
+      'analytics-batch': { type: 'string' },
       'keep-state': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -145,6 +148,10 @@ function parseFlags() {
         ? undefined
         : duration(values['invocation-limit'], 'invocation-limit'),
     analyticsIgnoresKey: values['analytics-ignores-key'],
+    analyticsBatch:
+      values['analytics-batch'] === undefined
+        ? undefined
+        : number('analytics-batch', values['analytics-batch'], 500, 1, 100_000),
     keepState: values['keep-state'],
     quiet: values.quiet,
     verbose: values.verbose,
@@ -223,6 +230,10 @@ async function main(): Promise<number> {
     analyticsHonoursIdempotencyKey: !flags.analyticsIgnoresKey,
     settings: {
       LOG_LEVEL: config.LOG_LEVEL,
+      ...(flags.analyticsBatch !== undefined && {
+        ANALYTICS_DELIVERY: 'batch',
+        ANALYTICS_BATCH_MAX_EVENTS: String(flags.analyticsBatch),
+      }),
       ...(limit !== undefined && {
         FETCH_TIME_LIMIT_MS: String(limit),
         FETCH_STOP_MARGIN_MS: '0',
@@ -239,6 +250,11 @@ async function main(): Promise<number> {
       say(`Analytics received: ${maskEmails(javaMapString({ customer, inventory }))}`);
     },
   });
+  say(
+    flags.analyticsBatch === undefined
+      ? 'Analytics delivery: single (one payload per POST)'
+      : `Analytics delivery: batch (up to ${flags.analyticsBatch} payloads per request, 500000 bytes)`,
+  );
   say(
     `Mocks: CRM ${pipeline.crm.url}  Inventory ${pipeline.inventory.url}  Analytics ${pipeline.analytics.url}`,
   );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { BatchFormat } from './domain/analytics-batch.ts';
 import { ConfigError } from './errors.ts';
 import { parseSourceDefinitions, type SourceDefinition } from './sources/definition.ts';
 import { type JoinDefinition, parseJoinDefinition } from './sources/join.ts';
@@ -89,6 +90,27 @@ const fetchSchema = z.object({
   FETCH_LEASE_MS: int(1_000, 3_600_000, 120_000),
 });
 
+/**
+ * How the merge delivers to Analytics: `single` (one payload per POST, the original API) or
+ * `batch` (many per request, within the sink's count and byte limits, each event with its id).
+ */
+const analyticsBatchSettings = {
+  ANALYTICS_DELIVERY: z.enum(['single', 'batch']).default('single'),
+  ANALYTICS_BATCH_MAX_EVENTS: int(1, 100_000, 500),
+  ANALYTICS_BATCH_MAX_BYTES: int(1_024, 64 * 1024 * 1024, 500_000),
+  /** `array` (a JSON array), `ndjson` (one event a line) or `envelope` (`{"<field>": [...]}`). */
+  ANALYTICS_BATCH_BODY: z.enum(['array', 'ndjson', 'envelope']).default('array'),
+  ANALYTICS_BATCH_ENVELOPE_FIELD: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, 'must be a plain field name')
+    .default('batch'),
+  /** The field each event carries its id in (Segment `messageId`, Amplitude `insert_id`). */
+  ANALYTICS_EVENT_ID_FIELD: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, 'must be a plain field name')
+    .default('eventId'),
+};
+
 const mergeSchema = z
   .object({
     ...common,
@@ -105,6 +127,7 @@ const mergeSchema = z
     DEAD_LETTER_QUEUE_URL: httpUrl.optional(),
     /** Most pending ids one sweep acts on. */
     SWEEP_LIMIT: int(1, 100_000, 1_000),
+    ...analyticsBatchSettings,
   })
   .refine((config) => config.DEAD_LETTER_TARGET !== 'sqs' || config.DEAD_LETTER_QUEUE_URL, {
     path: ['DEAD_LETTER_QUEUE_URL'],
@@ -157,6 +180,8 @@ export type FetchConfig = z.infer<typeof fetchSchema> & {
 export type MergeConfig = z.infer<typeof mergeSchema> & {
   sources: SourceDefinition[];
   join: JoinDefinition;
+  /** The batch format when ANALYTICS_DELIVERY=batch; undefined in single mode. */
+  analyticsBatch?: BatchFormat;
 };
 
 /** The source definitions of a deployment: PIPELINE_SOURCES, else the bundled registry. */
@@ -250,7 +275,22 @@ export function loadFetchConfig(env: Env = process.env): FetchConfig {
 export function loadMergeConfig(env: Env = process.env): MergeConfig {
   const parsed = withIam(parseEnv(mergeSchema, env));
   const sources = sourcesOf(parsed.PIPELINE_SOURCES);
-  return { ...parsed, sources, join: joinOf(parsed.PIPELINE_JOIN, sources) };
+  const analyticsBatch: BatchFormat | undefined =
+    parsed.ANALYTICS_DELIVERY === 'batch'
+      ? {
+          maxEvents: parsed.ANALYTICS_BATCH_MAX_EVENTS,
+          maxBytes: parsed.ANALYTICS_BATCH_MAX_BYTES,
+          body: parsed.ANALYTICS_BATCH_BODY,
+          envelopeField: parsed.ANALYTICS_BATCH_ENVELOPE_FIELD,
+          eventIdField: parsed.ANALYTICS_EVENT_ID_FIELD,
+        }
+      : undefined;
+  return {
+    ...parsed,
+    sources,
+    join: joinOf(parsed.PIPELINE_JOIN, sources),
+    ...(analyticsBatch && { analyticsBatch }),
+  };
 }
 
 const localSchema = z.object({

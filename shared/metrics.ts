@@ -111,6 +111,11 @@ export class TimedAnalyticsSink implements AnalyticsSink {
     return result;
   }
 
+  /** Adds a latency measured elsewhere (a batch request's), in milliseconds. */
+  record(ms: number): void {
+    this.#latencies.push(ms);
+  }
+
   /** The latencies since the last call, in milliseconds. */
   drain(): number[] {
     const latencies = this.#latencies;

@@ -149,3 +149,31 @@ export interface OnceDelivery {
   /** For each payload, whether it is known to be delivered already (a cheap batch pre-check). */
   delivered(payloads: MergedPayload[]): Promise<boolean[]>;
 }
+
+/** What became of one payload delivered in a batch. */
+export type BatchOutcome =
+  | 'posted'
+  | 'duplicate'
+  | { rejected: string; attempts: number; status?: number | undefined };
+
+/** One event of a batch request: its id (the payload hash) and its JSON, id field included. */
+export type BatchRequestEvent = { id: string; json: string };
+
+/** POSTs batches of events to Analytics (a sink's batch API). */
+export interface BatchAnalyticsSink {
+  /**
+   * Sends the events (one request, or more when the sink answers 413) and returns the sink's
+   * verdict on each, in order. Throws AnalyticsDeliveryError when the request failed after its
+   * retries (429, 5xx, network): then no event is known to be delivered.
+   */
+  postBatch(events: BatchRequestEvent[]): Promise<{
+    verdicts: ({ accepted: true } | { accepted: false; reason: string; status?: number })[];
+    attempts: number;
+  }>;
+}
+
+/** A OnceDelivery that delivers many payloads per request (ANALYTICS_DELIVERY=batch). */
+export interface BatchOnceDelivery extends OnceDelivery {
+  /** One outcome per item, in order; claims, marks and releases are done in bulk. */
+  deliverMany(items: { payload: MergedPayload; hash: string }[]): Promise<BatchOutcome[]>;
+}

@@ -2,6 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Redis } from 'ioredis';
 import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
+import { HttpBatchAnalyticsSink } from '../../shared/adapters/batch-analytics-client.ts';
+import { BatchedDelivery } from '../../shared/adapters/batch-delivery.ts';
 import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
@@ -25,7 +27,7 @@ import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
 import { retryPolicyOf } from '../fetch/runtime.ts';
 
 /** What the merge (and the sweeper and replay, which deliver the same way) work with. */
-export type MergeReady = MergeDeps & { delivery: IdempotentDelivery; pending: PendingIndex };
+export type MergeReady = MergeDeps & { delivery: InvocationDelivery; pending: PendingIndex };
 
 /** The merge function's dependencies, connected once per container and reused while warm. */
 export type MergeRuntime = {
@@ -39,6 +41,9 @@ export type MergeRuntime = {
   ready(): Promise<MergeReady>;
   close(): Promise<void>;
 };
+
+/** Either delivery mode, told the invocation's remaining time before each batch. */
+type InvocationDelivery = IdempotentDelivery | BatchedDelivery;
 
 export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRuntime {
   const log = logger ?? createLogger('merge', config.LOG_LEVEL);
@@ -77,13 +82,40 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
         }
         // The sink may have processed the first try: a sink that ignores the Idempotency-Key
         // receives this payload twice. The hash lets an operator reconcile it.
-        ambiguousTotal++;
-        ambiguousSinceDrain++;
+        // A batch request counts once per payload in it: each may be processed twice.
+        const exposed =
+          'events' in failure && typeof failure.events === 'number' ? failure.events : 1;
+        ambiguousTotal += exposed;
+        ambiguousSinceDrain += exposed;
         log.warn('analytics request retried after an ambiguous failure', failure);
       },
     });
     const analytics = new TimedAnalyticsSink(http);
     timer = analytics;
+    const cache = new IoRedisCacheClient(redis);
+    const format = config.analyticsBatch;
+    const delivery: InvocationDelivery = format
+      ? new BatchedDelivery({
+          cache,
+          analytics: new HttpBatchAnalyticsSink({
+            url: config.ANALYTICS_URL,
+            policy: retryPolicyOf(config),
+            format,
+            ...(token && { token }),
+            onRetry: (failure) => http.options.onRetry?.(failure),
+            onLatency: (ms) => analytics.record(ms),
+          }),
+          format,
+          ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+          keyPrefix: config.REDIS_KEY_PREFIX,
+          concurrency: config.ANALYTICS_CONCURRENCY,
+        })
+      : new IdempotentDelivery({
+          cache,
+          analytics,
+          ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+          keyPrefix: config.REDIS_KEY_PREFIX,
+        });
     const deadLetter =
       config.DEAD_LETTER_TARGET === 'sqs' && config.DEAD_LETTER_QUEUE_URL
         ? new SqsDeadLetterSink(new SQSClient({}), config.DEAD_LETTER_QUEUE_URL)
@@ -99,12 +131,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
         keyPrefix: config.REDIS_KEY_PREFIX,
         join: config.join,
       }),
-      delivery: new IdempotentDelivery({
-        cache: new IoRedisCacheClient(redis),
-        analytics,
-        ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-        keyPrefix: config.REDIS_KEY_PREFIX,
-      }),
+      delivery,
       deadLetter,
       quarantine: new TopicQuarantineSink(publisher, prefix + TOPICS.quarantine),
       log,

@@ -50,7 +50,16 @@ export class AnalyticsMock implements MockServer {
   requests = 0;
   rejected = 0;
   repeatedKeys = 0;
+  /** The field batch events carry their id in (ANALYTICS_EVENT_ID_FIELD). */
+  eventIdField = 'eventId';
+  /** Payload ids whose events a batch request rejects (per-event, the rest accepted). */
+  rejectIds = new Set<string>();
+  /** How rejections are answered: a per-index list in a 200, or a 400 naming the indexes. */
+  rejectForm: 'results' | 'status-400' = 'results';
+  /** Batch requests received, and events in them. */
+  batchRequests = 0;
   #answers = new Map<string, Answer>();
+  #eventsSeen = new Set<string>();
   #server: Server;
 
   constructor(
@@ -114,21 +123,81 @@ export class AnalyticsMock implements MockServer {
     res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
   }
 
+  /**
+   * A batch: each event is processed unless its payload id is in `rejectIds`; when the mock
+   * honours idempotency, an event whose id it processed before is acknowledged, not processed
+   * again (as Segment's messageId or Mixpanel's $insert_id de-duplicate).
+   */
+  #processBatch(events: unknown[], headers: Record<string, string>): Answer {
+    this.batchRequests++;
+    const results: { status: number; error?: string }[] = [];
+    for (const event of events) {
+      const fields = (event ?? {}) as Record<string, unknown>;
+      const id = String(fields.id ?? '');
+      if (this.rejectIds.has(id)) {
+        results.push({ status: 400, error: `id ${id} rejected by the mock` });
+        continue;
+      }
+      const eventId =
+        typeof fields[this.eventIdField] === 'string'
+          ? (fields[this.eventIdField] as string)
+          : undefined;
+      if (eventId !== undefined && this.#eventsSeen.has(eventId)) {
+        this.repeatedKeys++;
+        if (this.honourIdempotencyKey) {
+          results.push({ status: 200 });
+          continue;
+        }
+      }
+      if (eventId !== undefined) this.#eventsSeen.add(eventId);
+      this.received.push({ id, key: eventId, headers, body: event, at: Date.now() });
+      this.onReceive(event);
+      results.push({ status: 200 });
+    }
+    if (this.rejectForm === 'status-400' && results.some((result) => result.status !== 200)) {
+      const rejected = results.flatMap((result, index) =>
+        result.status === 200 ? [] : [{ index, reason: result.error }],
+      );
+      return { status: 400, body: JSON.stringify({ rejected }) };
+    }
+    return { status: 200, body: JSON.stringify({ results }) };
+  }
+
   #process(req: IncomingMessage, text: string, key: string | undefined): Answer {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === 'string') headers[name] = name === 'authorization' ? '***' : value;
+    }
+    const events = batchEvents(text, headers['content-type'] ?? '');
+    if (events !== undefined) return this.#processBatch(events, headers);
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
       return { status: 400, body: '{"error":"body is not JSON"}' };
     }
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (typeof value === 'string') headers[name] = name === 'authorization' ? '***' : value;
-    }
     const id = String((body as { id?: unknown }).id ?? '');
     this.received.push({ id, key, headers, body, at: Date.now() });
     this.onReceive(body);
     return ACCEPTED;
+  }
+}
+
+/** The events of a batch body (array, NDJSON or `{"batch": [...]}`), or undefined for one payload. */
+function batchEvents(text: string, contentType: string): unknown[] | undefined {
+  try {
+    if (contentType.includes('ndjson')) {
+      return text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as unknown);
+    }
+    const body = JSON.parse(text) as unknown;
+    if (Array.isArray(body)) return body;
+    const envelope = (body as { batch?: unknown } | null)?.batch;
+    return Array.isArray(envelope) ? envelope : undefined;
+  } catch {
+    return undefined;
   }
 }
 

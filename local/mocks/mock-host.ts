@@ -81,6 +81,9 @@ export class RemoteAnalytics extends Remote<AnalyticsOps> {
   /** While down, every request is answered 503. */
   setDown = (down: boolean) => this.call('setDown', down);
   honourIdempotencyKey = (honour: boolean) => this.call('honourIdempotencyKey', honour);
+  /** Batch requests reject the events of these payload ids (per index, or with a 400). */
+  rejectEvents = (ids: string[], form?: 'results' | 'status-400') =>
+    this.call('rejectEvents', ids, form);
 }
 
 export type MockHost = {

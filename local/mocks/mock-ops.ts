@@ -40,6 +40,12 @@ export function analyticsOps(mock: AnalyticsMock | AnalyticsRecorder) {
     setDown: (down: boolean): void => {
       mock.faults.down = down;
     },
+    /** Rejects the events of these payload ids in batch requests (none: an empty list). */
+    rejectEvents: (ids: string[], form: 'results' | 'status-400' = 'results'): void => {
+      if (!('rejectIds' in mock)) throw new Error(`what ${mock.target} rejects is up to it`);
+      mock.rejectIds = new Set(ids);
+      mock.rejectForm = form;
+    },
     honourIdempotencyKey: (honour: boolean): void => {
       if (!('honourIdempotencyKey' in mock)) {
         throw new Error(`whether ${mock.target} honours Idempotency-Key is up to that server`);

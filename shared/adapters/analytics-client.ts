@@ -24,7 +24,7 @@ export type AnalyticsClientOptions = {
  * again; one that ignores it receives it twice, and `onRetry` reports each such retry.
  */
 export class HttpAnalyticsSink implements AnalyticsSink {
-  constructor(private readonly options: AnalyticsClientOptions) {}
+  constructor(readonly options: AnalyticsClientOptions) {}
 
   async post(payload: MergedPayload, hash: string): Promise<{ attempts: number }> {
     const token = await this.options.token?.();

@@ -43,6 +43,30 @@ export class IoRedisCacheClient implements CacheClient {
     return (await Promise.all(chunks)).flat();
   }
 
+  /**
+   * Claims many keys in one round trip (a pipeline of SET NX EX), the way the persistence layer
+   * claims one: true for each key this call set, false where a record already exists. Fails fast.
+   */
+  async claimMany(
+    records: { key: string; value: string }[],
+    ttlSeconds: number,
+  ): Promise<boolean[]> {
+    if (records.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const { key, value } of records) pipeline.set(key, value, 'EX', ttlSeconds, 'NX');
+    return replies(await pipeline.exec()).map((reply) => reply === 'OK');
+  }
+
+  /** Writes many records (SET EX) in one round trip, retried through an outage like set(). */
+  setMany(records: { key: string; value: string }[], ttlSeconds: number): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    return this.#settle(async () => {
+      const pipeline = this.redis.pipeline();
+      for (const { key, value } of records) pipeline.set(key, value, 'EX', ttlSeconds);
+      replies(await pipeline.exec());
+    });
+  }
+
   async set(name: string | Uint8Array, value: unknown, options?: unknown): Promise<string | null> {
     const key = typeof name === 'string' ? name : Buffer.from(name);
     const text = typeof value === 'string' ? value : JSON.stringify(value);
@@ -72,4 +96,13 @@ export class IoRedisCacheClient implements CacheClient {
       }
     }
   }
+}
+
+/** The replies of a pipeline; throws the first command error (a pipeline never rejects for one). */
+function replies(results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error('Redis pipeline was discarded');
+  return results.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
 }

@@ -23,8 +23,11 @@ export type OnceDeliveryOptions = {
   inProgressWaitMs?: number;
 };
 
-/** Powertools' Redis persistence, with the one extra the batch pre-check needs: the record key. */
-class DeliveryRecords extends CachePersistenceLayer {
+/**
+ * Powertools' Redis persistence, with the one extra the batch pre-check needs: the record key.
+ * Batch delivery (batch-delivery.ts) builds its keys with it too, so both modes share records.
+ */
+export class DeliveryRecords extends CachePersistenceLayer {
   keyOf(payload: MergedPayload): string {
     return this.getHashedIdempotencyKey(payload as unknown as JSONValue);
   }

@@ -22,6 +22,7 @@ import type {
 } from '../ports.ts';
 import type { JoinDefinition } from '../sources/join.ts';
 import type { SourceDefinition } from '../sources/registry.ts';
+import { deliverInBatches, isBatchDelivery } from './deliver-batches.ts';
 
 export type MergeDeps = {
   joinStore: JoinStore;
@@ -107,12 +108,11 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     const chunk = payloads.slice(start, start + CPU_CHUNK * 4).map(({ payload }) => payload);
     known.push(...(await deps.delivery.delivered(chunk)));
   }
-  const outcomes = await mapWithConcurrency(
-    payloads,
-    deps.concurrency,
-    ({ payload, record }, index) =>
-      known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
-  );
+  const outcomes = isBatchDelivery(deps.delivery)
+    ? await deliverInBatches(payloads, known, deps.delivery, deps.log)
+    : await mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }, index) =>
+        known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
+      );
   const letters = outcomes.filter((outcome): outcome is DeadLetter => typeof outcome === 'object');
   if (letters.length > 0) await deps.deadLetter.send(letters);
 

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import type { MergedPayload } from './merge.ts';
+
+/** How a batch request's body holds its events. */
+export type BatchBodyShape = 'array' | 'ndjson' | 'envelope';
+
+/** The limits and shape of one sink's batch API (from the ANALYTICS_BATCH_* settings). */
+export type BatchFormat = {
+  maxEvents: number;
+  maxBytes: number;
+  body: BatchBodyShape;
+  /** The envelope's array field, for `envelope` bodies: `{"<field>": [events]}`. */
+  envelopeField: string;
+  /** The field of each event that carries its id (the payload's hash). */
+  eventIdField: string;
+};
+
+/** One payload ready for a batch: its id (the payload hash) and its JSON with the id in it. */
+export type BatchEvent<T> = { item: T; id: string; json: string };
+
+/** The payload with its id in the declared field, as JSON. */
+export function eventJson(payload: MergedPayload, id: string, format: BatchFormat): string {
+  return JSON.stringify({ ...payload, [format.eventIdField]: id });
+}
+
+/** The body of a request holding these events (already JSON each). */
+export function batchBody(events: readonly { json: string }[], format: BatchFormat): string {
+  const parts = events.map((event) => event.json);
+  if (format.body === 'ndjson') return `${parts.join('\n')}\n`;
+  const array = `[${parts.join(',')}]`;
+  return format.body === 'array' ? array : `{${JSON.stringify(format.envelopeField)}:${array}}`;
+}
+
+export function batchContentType(format: BatchFormat): string {
+  return format.body === 'ndjson' ? 'application/x-ndjson' : 'application/json';
+}
+
+/** Bytes a body adds besides its events: brackets, separators, the envelope. */
+function overheadBytes(format: BatchFormat): number {
+  return format.body === 'envelope' ? Buffer.byteLength(format.envelopeField) + 6 : 2;
+}
+
+/**
+ * Splits events into requests of at most `maxEvents` events and `maxBytes` bytes of body, in
+ * order. An event too big for any request on its own is returned apart, in `oversized`.
+ */
+export function planRequests<T>(
+  events: readonly BatchEvent<T>[],
+  format: BatchFormat,
+): { requests: BatchEvent<T>[][]; oversized: BatchEvent<T>[] } {
+  const requests: BatchEvent<T>[][] = [];
+  const oversized: BatchEvent<T>[] = [];
+  const base = overheadBytes(format);
+  let current: BatchEvent<T>[] = [];
+  let bytes = base;
+  for (const event of events) {
+    const size = Buffer.byteLength(event.json) + 1; // its separator (comma or newline)
+    if (base + size > format.maxBytes) {
+      oversized.push(event);
+      continue;
+    }
+    if (current.length >= format.maxEvents || bytes + size > format.maxBytes) {
+      requests.push(current);
+      current = [];
+      bytes = base;
+    }
+    current.push(event);
+    bytes += size;
+  }
+  if (current.length > 0) requests.push(current);
+  return { requests, oversized };
+}
+
+/**
+ * The Idempotency-Key of a request: SHA-256 of its events' ids in order. The same events in the
+ * same order (a retried request, or a retried MSK batch chunked the same way) give the same key.
+ */
+export function requestKey(ids: readonly string[]): string {
+  return createHash('sha256').update(ids.join('\n')).digest('hex');
+}
+
+/** What the sink said of one event of a request. */
+export type EventVerdict = { accepted: true } | { accepted: false; reason: string };
+
+/**
+ * Reads the per-event outcome of a batch request from its answer. The forms accepted:
+ *
+ * - any status, body `{"rejected": [{"index": 3, "reason": "…"}, …]}` (or `errors`, as Segment
+ *   and Mixpanel word it): the events named are rejected; for a 2xx or a 400, the others were
+ *   accepted (a partial success);
+ * - 2xx, body `{"results": [{"status": 200}, {"status": 400, "error": "…"}, …]}` (or a bare array
+ *   of such entries): one entry per event, by index; an entry whose status is not 2xx (or is
+ *   `"rejected"`/`"error"`) is rejected with its error;
+ * - any other 2xx: every event accepted;
+ * - any other status (4xx other than 408/413/429, after the retries): every event rejected.
+ *
+ * Returns one verdict per event, in request order.
+ */
+export function readVerdicts(status: number, body: string, count: number): EventVerdict[] {
+  const ok = status >= 200 && status < 300;
+  const parsed = parseJson(body);
+  const named = rejectedIndexes(parsed);
+  if (named && (ok || status === 400)) {
+    return Array.from({ length: count }, (_, index) => {
+      const reason = named.get(index);
+      return reason === undefined ? { accepted: true } : { accepted: false, reason };
+    });
+  }
+  const results = Array.isArray(parsed)
+    ? parsed
+    : (parsed as { results?: unknown } | undefined)?.results;
+  if (ok && Array.isArray(results) && results.length === count) {
+    return results.map(verdictOf);
+  }
+  if (ok) return Array.from({ length: count }, () => ({ accepted: true }));
+  const reason = `HTTP ${status} ${body.slice(0, 200)}`.trim();
+  return Array.from({ length: count }, () => ({ accepted: false, reason }));
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+function rejectedIndexes(parsed: unknown): Map<number, string> | undefined {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const { rejected, errors } = parsed as { rejected?: unknown; errors?: unknown };
+  const list = Array.isArray(rejected) ? rejected : Array.isArray(errors) ? errors : undefined;
+  if (!list) return undefined;
+  const named = new Map<number, string>();
+  for (const entry of list) {
+    const { index, reason, error, message } = (entry ?? {}) as Record<string, unknown>;
+    if (typeof index !== 'number' || !Number.isInteger(index)) return undefined;
+    named.set(index, String(reason ?? error ?? message ?? 'rejected by the sink'));
+  }
+  return named;
+}
+
+function verdictOf(entry: unknown): EventVerdict {
+  const { status: own, error, reason } = (entry ?? {}) as Record<string, unknown>;
+  const refused =
+    (typeof own === 'number' && (own < 200 || own >= 300)) || own === 'rejected' || own === 'error';
+  if (!refused) return { accepted: true };
+  return { accepted: false, reason: String(error ?? reason ?? `event status ${String(own)}`) };
+}

@@ -1,0 +1,58 @@
+import { type MergedPayload, payloadHash } from '../domain/merge.ts';
+import type { DecodedRecord } from '../domain/msk-event.ts';
+import type { Log } from '../logger.ts';
+import type { BatchOnceDelivery, DeadLetter, OnceDelivery } from '../ports.ts';
+
+/** Whether the delivery port takes many payloads per call (ANALYTICS_DELIVERY=batch). */
+export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDelivery {
+  return typeof (delivery as Partial<BatchOnceDelivery>).deliverMany === 'function';
+}
+
+/**
+ * The merge's step 4 and 5 in batch mode: the payloads not already known as delivered go to the
+ * port in one call (it claims, posts in batches, marks and releases in bulk); each rejected one
+ * becomes a dead letter with the sink's reason. Returns one outcome per payload, in order, as
+ * the single mode does.
+ */
+export async function deliverInBatches(
+  payloads: { payload: MergedPayload; record: DecodedRecord }[],
+  known: boolean[],
+  delivery: BatchOnceDelivery,
+  log: Log,
+): Promise<('posted' | 'duplicate' | DeadLetter)[]> {
+  const todo = payloads
+    .map((entry, index) => ({ ...entry, index }))
+    .filter(({ index }) => !known[index])
+    .map((entry) => ({ ...entry, hash: payloadHash(entry.payload) }));
+  const delivered = await delivery.deliverMany(todo);
+  const outcomes: ('posted' | 'duplicate' | DeadLetter)[] = payloads.map(() => 'duplicate');
+  for (const [i, { payload, record, hash, index }] of todo.entries()) {
+    const outcome = delivered[i];
+    if (outcome === undefined) throw new Error(`batch delivery gave no outcome for ${hash}`);
+    const context = {
+      id: payload.id,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      correlationId: record.headers['correlation-id'],
+      hash,
+    };
+    if (outcome === 'posted') {
+      log.info('payload delivered', context);
+      outcomes[index] = outcome;
+    } else if (outcome === 'duplicate') {
+      log.debug('payload already delivered', context);
+    } else {
+      log.error('payload dead-lettered', { ...context, reason: outcome.rejected });
+      outcomes[index] = {
+        payload,
+        hash,
+        reason: outcome.rejected,
+        attempts: outcome.attempts,
+        failedAt: new Date().toISOString(),
+        ...(context.correlationId !== undefined && { correlationId: context.correlationId }),
+      };
+    }
+  }
+  return outcomes;
+}

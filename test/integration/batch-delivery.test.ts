@@ -1,0 +1,224 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AnalyticsMock } from '../../local/mocks/analytics-mock.ts';
+import { HttpBatchAnalyticsSink } from '../../shared/adapters/batch-analytics-client.ts';
+import { BatchedDelivery } from '../../shared/adapters/batch-delivery.ts';
+import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
+import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
+import { connectRedis } from '../../shared/adapters/redis.ts';
+import type { BatchFormat } from '../../shared/domain/analytics-batch.ts';
+import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
+import type { AnalyticsSink } from '../../shared/ports.ts';
+import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
+
+const TTL_SECONDS = 3_600;
+const POLICY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 50, timeoutMs: 2_000 };
+const FORMAT: BatchFormat = {
+  maxEvents: 4,
+  maxBytes: 100_000,
+  body: 'array',
+  envelopeField: 'batch',
+  eventIdField: 'eventId',
+};
+
+let redis: Redis;
+let mock: AnalyticsMock;
+const prefixes: string[] = [];
+
+beforeAll(async () => {
+  redis = await connectRedis({ url: testServices().redisUrl });
+});
+// A fresh sink per test: the mock remembers the event ids it processed.
+beforeEach(async () => {
+  mock = await new AnalyticsMock().start();
+});
+afterEach(async () => {
+  await mock.close();
+});
+afterAll(async () => {
+  for (const prefix of prefixes) {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  redis.disconnect();
+});
+
+const aPayload = (id: string): MergedPayload => ({
+  id,
+  customer: aCustomer(id),
+  inventory: aProduct(id),
+});
+const items = (ids: string[]) =>
+  ids.map((id) => {
+    const payload = aPayload(id);
+    return { payload, hash: payloadHash(payload) };
+  });
+
+function batchDelivery(prefix: string, format: BatchFormat = FORMAT) {
+  return new BatchedDelivery({
+    cache: new IoRedisCacheClient(redis),
+    analytics: new HttpBatchAnalyticsSink({ url: mock.url, policy: POLICY, format }),
+    format,
+    ttlSeconds: TTL_SECONDS,
+    keyPrefix: prefix,
+    concurrency: 2,
+    inProgressWaitMs: 200,
+  });
+}
+
+function newPrefix(): string {
+  const prefix = uniquePrefix('batch');
+  prefixes.push(prefix);
+  return prefix;
+}
+
+const receivedIds = (from: number) => mock.received.slice(from).map((entry) => entry.id);
+
+describe('BatchedDelivery on real Redis and the Analytics mock', () => {
+  it('posts ten payloads in three requests of at most four, each event with its hash, and never again', async () => {
+    const prefix = newPrefix();
+    const before = mock.received.length;
+    const requests = mock.batchRequests;
+    const batch = items(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(batch.map(() => 'posted'));
+    expect(mock.batchRequests - requests).toBe(3);
+    expect(receivedIds(before)).toEqual(batch.map(({ payload }) => payload.id));
+    expect(mock.received.slice(before).map((entry) => entry.key)).toEqual(
+      batch.map(({ hash }) => hash),
+    );
+
+    const again = await batchDelivery(prefix).deliverMany(items(['1', '2', '11']));
+    expect(again).toEqual(['duplicate', 'duplicate', 'posted']);
+    expect(receivedIds(before)).toHaveLength(11);
+  });
+
+  it('shares its records with single mode: each mode skips what the other delivered', async () => {
+    const prefix = newPrefix();
+    const posted: string[] = [];
+    const single: AnalyticsSink = {
+      post: async (payload) => {
+        posted.push(String(payload.id));
+        return { attempts: 1 };
+      },
+    };
+    const one = new IdempotentDelivery({
+      cache: new IoRedisCacheClient(redis),
+      analytics: single,
+      ttlSeconds: TTL_SECONDS,
+      keyPrefix: prefix,
+    });
+    const [first] = items(['1']);
+    expect(await one.deliver(first?.payload as MergedPayload, first?.hash as string)).toBe(
+      'posted',
+    );
+    const before = mock.received.length;
+    expect(await batchDelivery(prefix).deliverMany(items(['1', '2']))).toEqual([
+      'duplicate',
+      'posted',
+    ]);
+    expect(receivedIds(before)).toEqual(['2']);
+    const [second] = items(['2']);
+    expect(await one.delivered([second?.payload as MergedPayload])).toEqual([true]);
+    expect(await one.deliver(second?.payload as MergedPayload, second?.hash as string)).toBe(
+      'duplicate',
+    );
+    expect(posted).toEqual(['1']);
+  });
+
+  for (const form of ['results', 'status-400'] as const) {
+    it(`dead-letters only the events the sink rejects (${form}) and releases their claims`, async () => {
+      const prefix = newPrefix();
+      mock.rejectIds = new Set(['2', '3']);
+      mock.rejectForm = form;
+      try {
+        const outcomes = await batchDelivery(prefix).deliverMany(items(['1', '2', '3', '4']));
+        expect(outcomes[0]).toBe('posted');
+        expect(outcomes[1]).toMatchObject({ rejected: expect.stringContaining('id 2 rejected') });
+        expect(outcomes[2]).toMatchObject({ rejected: expect.stringContaining('id 3 rejected') });
+        expect(outcomes[3]).toBe('posted');
+      } finally {
+        mock.rejectIds = new Set();
+      }
+      // Released: a replay delivers them.
+      expect(await batchDelivery(prefix).deliverMany(items(['2', '3', '4']))).toEqual([
+        'posted',
+        'posted',
+        'duplicate',
+      ]);
+    });
+  }
+
+  it('retries a request answered 503 and 429 with the same Idempotency-Key, then marks it', async () => {
+    const prefix = newPrefix();
+    mock.faults.push({ kind: 'status', status: 503 }, { kind: 'status', status: 429 });
+    const before = mock.received.length;
+    expect(await batchDelivery(prefix).deliverMany(items(['1', '2']))).toEqual([
+      'posted',
+      'posted',
+    ]);
+    expect(receivedIds(before)).toEqual(['1', '2']);
+  });
+
+  it('releases every claim of a request that fails after its retries, with the reason', async () => {
+    const prefix = newPrefix();
+    mock.faults.down = true;
+    let outcomes: unknown[];
+    try {
+      outcomes = await batchDelivery(prefix).deliverMany(items(['1', '2']));
+    } finally {
+      mock.faults.down = false;
+    }
+    expect(outcomes).toEqual([
+      expect.objectContaining({ rejected: expect.stringContaining('HTTP 503'), attempts: 4 }),
+      expect.objectContaining({ rejected: expect.stringContaining('HTTP 503'), attempts: 4 }),
+    ]);
+    expect(await redis.keys(`${prefix}delivered*`)).toEqual([]);
+  });
+
+  it('splits by bytes and dead-letters an event too big for any request', async () => {
+    const prefix = newPrefix();
+    const format = { ...FORMAT, maxEvents: 100, maxBytes: 800 };
+    const small = aPayload('big');
+    const big = {
+      ...small,
+      customer: { ...(small.customer as Record<string, unknown>), notes: 'x'.repeat(2_000) },
+    };
+    const batch = [...items(['1', '2', '3', '4', '5']), { payload: big, hash: payloadHash(big) }];
+    const requests = mock.batchRequests;
+    const outcomes = await batchDelivery(prefix, format).deliverMany(batch);
+    expect(outcomes.slice(0, 5)).toEqual(['posted', 'posted', 'posted', 'posted', 'posted']);
+    expect(outcomes[5]).toMatchObject({ rejected: expect.stringContaining('over the 800-byte') });
+    expect(mock.batchRequests - requests).toBeGreaterThan(1);
+  });
+
+  it('takes over the claims of an invocation that died between the POST and the marks', async () => {
+    const prefix = newPrefix();
+    const batch = items(['1', '2']);
+    await batchDelivery(prefix).deliverMany(batch);
+    // Undo the marks: what Redis holds when the invocation died after the POST, its lock expired.
+    const died = JSON.stringify({
+      status: 'INPROGRESS',
+      expiration: Math.round(Date.now() / 1000 + TTL_SECONDS),
+      in_progress_expiration: Date.now() - 1,
+    });
+    const keys = await redis.keys(`${prefix}delivered*`);
+    expect(keys).toHaveLength(2);
+    await new IoRedisCacheClient(redis).setMany(
+      keys.map((key) => ({ key, value: died })),
+      TTL_SECONDS,
+    );
+    const before = mock.received.length;
+    expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
+    // The mock honours ids: the retried events are acknowledged, not processed a second time.
+    expect(receivedIds(before)).toEqual([]);
+    mock.honourIdempotencyKey = false;
+    try {
+      await new IoRedisCacheClient(redis).del(await redis.keys(`${prefix}delivered*`));
+      expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
+      // A sink that ignores ids and keys processes them again: the documented duplicate.
+      expect(receivedIds(before)).toEqual(['1', '2']);
+    } finally {
+      mock.honourIdempotencyKey = true;
+    }
+  });
+});
