@@ -1,10 +1,11 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
-import { type IFunction, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { type IFunction, MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { KafkaDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
 import type { AdminEnvironment, FetchEnvironment, MergeEnvironment } from '../shared/config.ts';
+import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import type { PipelineConfig } from './config.ts';
 import {
@@ -54,6 +55,8 @@ export class PipelineStack extends Stack {
       }),
     });
     const sourceTopics = Object.values(SOURCES).map((source) => source.topic);
+    // Where each mapping sends a batch it gave up on: a topic of the same cluster, records and all.
+    const failedTopics = sourceTopics.map(failedTopicOf);
     const topicAdmin: TopicAdminProps = {
       vpc: network.vpc,
       adminSg: network.adminSg,
@@ -66,6 +69,7 @@ export class PipelineStack extends Stack {
         ...sourceTopics.map((topic) => ({ topic, numPartitions: config.sourceTopicPartitions })),
         { topic: TOPICS.quarantine, numPartitions: 1 },
         { topic: TOPICS.deadLetter, numPartitions: 1 },
+        ...failedTopics.map((topic) => ({ topic, numPartitions: 1 })),
       ],
     };
     const streaming: KafkaCluster = localstack
@@ -157,13 +161,6 @@ export class PipelineStack extends Stack {
       visibilityTimeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES * 6),
       removalPolicy: dataRemoval,
     });
-    const failedBatches = new Queue(this, 'FailedBatchQueue', {
-      queueName: name('failed-batches'),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: dataRemoval,
-    });
     const analyticsToken = credentialSecret(this, 'AnalyticsToken', 'the Analytics API');
     const mergeEnv = {
       ...kafkaEnv,
@@ -185,15 +182,15 @@ export class PipelineStack extends Stack {
     });
     bindCacheAuth(merge, cache).bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
     deadLetters.grantSendMessages(merge.fn);
-    streaming.grantWrite(merge.fn, [TOPICS.quarantine]);
+    // The mappings write failed batches with the function's role (Lambda is the producer).
+    streaming.grantWrite(merge.fn, [TOPICS.quarantine, ...failedTopics]);
     const groups = sourceTopics.map((topic) => `${name('merge')}-${topic}`);
     streaming.grantConsume(merge.fn, sourceTopics, groups);
     // The mappings are written out rather than through ManagedKafkaEventSource, which would add
     // the AWSLambdaMSKExecutionRole managed policy (logs and kafka on "*") and kafka:ListScramSecrets
     // (SASL/SCRAM, not used here); grantConsume gives the same access scoped to this cluster.
     // On LocalStack they read the compose broker as a self-managed Kafka source.
-    const failedBatchDestination = new SqsDlq(failedBatches);
-    sourceTopics.forEach((topic, index) => {
+    const mappings = sourceTopics.map((topic, index) =>
       merge.fn.addEventSourceMapping(`Mapping-${topic}`, {
         ...streaming.mappingSource(),
         kafkaTopic: topic,
@@ -202,7 +199,9 @@ export class PipelineStack extends Stack {
         maxBatchingWindow: Duration.seconds(config.mergeBatchingWindowSeconds),
         startingPosition: StartingPosition.TRIM_HORIZON,
         retryAttempts: config.mergeRetryAttempts,
-        onFailure: failedBatchDestination,
+        // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
+        // destination would get only their coordinates). docs/design.md argues the choice.
+        onFailure: new KafkaDlq(failedTopicOf(topic)),
         // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
         // group of pollers, so the pair costs what one mapping would. LocalStack has none.
         ...(!localstack && {
@@ -211,9 +210,11 @@ export class PipelineStack extends Stack {
             maximumPollers: config.mergeMaxPollers,
             pollerGroupName: name('merge-pollers'),
           },
+          // OnFailureDestinationDeliveredEventCount and friends, for the failed-batch alarm.
+          metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
         }),
-      });
-    });
+      }),
+    );
     merge.fn.node.addDependency(streaming.topicsResource);
 
     const replay = new PipelineFunction(this, 'Replay', {
@@ -249,7 +250,7 @@ export class PipelineStack extends Stack {
       merge: merge.fn,
       mergeLogGroup: merge.logGroup,
       deadLetters,
-      failedBatches,
+      failedBatchMappings: mappings.map((mapping) => mapping.eventSourceMappingId),
       config,
     });
 
