@@ -27,6 +27,9 @@ import { logGroupName } from './naming.ts';
 export type PipelineStackProps = StackProps & { config: PipelineConfig };
 
 const REPLAY_TIMEOUT_MINUTES = 5;
+const REDRIVE_TIMEOUT_MINUTES = 15;
+/** The consumer group of the redrive function (functions/redrive/handler.ts, no topic prefix on AWS). */
+const REDRIVE_GROUP = 'redrive';
 
 /**
  * The pipeline on AWS: VPC, MSK Serverless, Valkey, one scheduled fetch function per source,
@@ -239,6 +242,25 @@ export class PipelineStack extends Stack {
       }),
     );
 
+    // Invoked by hand once Redis and Analytics are healthy: reads failed_<topic> as its own
+    // consumer group and runs the records through the merge (docs/deploy.md).
+    const redrive = new PipelineFunction(this, 'Redrive', {
+      entry: 'functions/redrive/index.ts',
+      description: 'Re-drives the batches the merge mappings gave up on (invoke it by hand)',
+      vpc: network.vpc,
+      securityGroup: network.mergeSg,
+      logRetention: config.logRetention,
+      logGroupName: logGroupName(config.stage, 'redrive'),
+      timeout: Duration.minutes(REDRIVE_TIMEOUT_MINUTES),
+      memorySize: 1024,
+      environment: mergeEnv,
+    });
+    bindCacheAuth(redrive, cache).bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
+    deadLetters.grantSendMessages(redrive.fn);
+    streaming.grantWrite(redrive.fn, [TOPICS.quarantine]);
+    streaming.grantConsume(redrive.fn, failedTopics, [REDRIVE_GROUP]);
+    redrive.fn.node.addDependency(streaming.topicsResource);
+
     new Observability(this, 'Observability', {
       stage: config.stage,
       target: config.target,
@@ -265,6 +287,10 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'MissedFetchRunsQueueUrl', { value: missedRuns.queueUrl });
     new CfnOutput(this, 'ReplayFunctionName', { value: replay.fn.functionName });
     new CfnOutput(this, 'MergeFunctionName', { value: merge.fn.functionName });
+    new CfnOutput(this, 'RedriveFunctionName', {
+      value: redrive.fn.functionName,
+      description: 'Invoke by hand to re-drive failed merge batches (docs/deploy.md)',
+    });
     for (const { source, fetcher } of fetchers)
       new CfnOutput(this, `Fetch${source.name}FunctionName`, { value: fetcher.fn.functionName });
   }
