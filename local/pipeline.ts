@@ -3,8 +3,10 @@ import type { MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import { createMergeHandler } from '../functions/merge/handler.ts';
 import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
+import { redriveFailedBatches } from '../shared/adapters/failed-batch-redrive.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
+import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
@@ -26,6 +28,11 @@ export type LocalPipelineOptions = {
   pageSize?: number;
   /** Largest MSK batch the emulated event source mapping hands the merge function. */
   batchSize?: number;
+  /**
+   * Retries of a failing merge batch before the emulated mapping hands it to failed_<topic> and
+   * moves on (the stack's mergeRetryAttempts; default 10).
+   */
+  retryAttempts?: number;
   partitions?: number;
   sourceFaults?: Partial<FaultRates>;
   analyticsFaults?: Partial<FaultRates>;
@@ -60,6 +67,8 @@ export type StageTotals = {
   merge: Omit<MergeSummary, 'durationMs'> & {
     batches: number;
     failedInvocations: number;
+    /** Records the emulated mappings handed to failed_<topic> after their last retry. */
+    gaveUp: number;
     /** POSTs retried after a timeout or reset once sent (the sink may have processed them). */
     readonly ambiguousRetries: number;
   };
@@ -102,6 +111,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       })),
       { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
       { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
+      ...sources.map((source) => ({
+        topic: topicPrefix + failedTopicOf(source.topic),
+        numPartitions: 1,
+      })),
     ]),
     startMockHost({
       records,
@@ -143,6 +156,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     merge: {
       batches: 0,
       failedInvocations: 0,
+      gaveUp: 0,
       records: 0,
       quarantined: 0,
       merged: 0,
@@ -163,6 +177,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       groupId: `${topicPrefix}merge-${base}`,
       batchSize: options.batchSize ?? 1000,
       bootstrapServers: options.brokers,
+      ...(options.retryAttempts !== undefined && { retryAttempts: options.retryAttempts }),
+      failedTopic: topicPrefix + failedTopicOf(base),
+      onGiveUp: (_error, count) => {
+        totals.merge.gaveUp += count;
+      },
       invoke: (event) => invokeMerge(event),
       onSuccess: (result) => {
         const summary = result as MergeSummary;
@@ -259,6 +278,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       inventory: topicPrefix + TOPICS.inventory,
       deadLetter: topicPrefix + TOPICS.deadLetter,
       quarantine: topicPrefix + TOPICS.quarantine,
+      failed: sources.map((source) => topicPrefix + failedTopicOf(source.topic)),
     },
     merge,
     fetchOnce,
@@ -280,6 +300,19 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         groupId: `${topicPrefix}replay`,
         delivery,
         log,
+        timeoutMs,
+      });
+    },
+    /** Re-drives the failed_<topic> topics through the merge (what `npm run redrive` does). */
+    async redriveFailedBatches(timeoutMs = 120_000) {
+      const deps = await mergeRuntime.ready();
+      deps.delivery.registerInvocation({ getRemainingTimeInMillis: () => timeoutMs });
+      return redriveFailedBatches({
+        kafka,
+        sourceTopics: sources.map((source) => topicPrefix + source.topic),
+        topicPrefix,
+        groupId: `${topicPrefix}redrive`,
+        deps,
         timeoutMs,
       });
     },
