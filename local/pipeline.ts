@@ -20,6 +20,8 @@ import { wireHandlers } from './wiring.ts';
 export type LocalPipelineOptions = {
   brokers: string;
   redisUrl: string;
+  /** The same Redis, as the merge reaches it, when that differs (a proxy, for fault injection). */
+  mergeRedisUrl?: string;
   /** Prefix of every topic name, so runs and tests do not see each other's records. */
   topicPrefix?: string;
   /** Prefix of every Redis key (join state, idempotency records, the sources' sync state). */
