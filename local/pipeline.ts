@@ -306,9 +306,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       });
     },
     /** Re-drives the failed_<topic> topics through the merge (what `npm run redrive` does). */
-    async redriveFailedBatches(timeoutMs = 120_000) {
+    async redriveFailedBatches(timeoutMs = 120_000, lockMs = 60_000) {
       const deps = await mergeRuntime.ready();
-      deps.delivery.registerInvocation({ getRemainingTimeInMillis: () => timeoutMs });
+      // A payload in flight stays locked this long at most if the re-drive stops midway.
+      deps.delivery.registerInvocation({ getRemainingTimeInMillis: () => lockMs });
       return redriveFailedBatches({
         kafka,
         sourceTopics: sources.map((source) => topicPrefix + source.topic),

@@ -6,7 +6,15 @@ import type { RedriveSummary } from '../../shared/pipeline/redrive-batches.ts';
 import type { MergeRuntime } from '../merge/runtime.ts';
 
 /** What an operator may pass when invoking the function by hand (all optional). */
-export type RedriveRequest = { chunkSize?: number };
+export type RedriveRequest = { chunkSize?: number; lockSeconds?: number };
+
+/**
+ * How long a payload being delivered stays locked against a second delivery (the in-progress
+ * record of the idempotency store), as a live merge invocation's remaining time bounds it. A
+ * re-drive that stops midway leaves its in-flight payloads locked this long at most; the next
+ * re-drive waits for them (inProgressWaitMs) or leaves them for the one after.
+ */
+export const DEFAULT_LOCK_SECONDS = 60;
 
 /** Time kept back from the invocation's budget to commit and report. */
 const MARGIN_MS = 20_000;
@@ -27,8 +35,12 @@ export function createRedriveHandler(
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ) => {
     const budget = context?.getRemainingTimeInMillis() ?? 15 * 60_000;
+    const deadline = Date.now() + budget;
+    const lockMs = (request.lockSeconds ?? DEFAULT_LOCK_SECONDS) * 1000;
     const deps = await runtime.ready();
-    deps.delivery.registerInvocation(context ?? { getRemainingTimeInMillis: () => budget });
+    deps.delivery.registerInvocation({
+      getRemainingTimeInMillis: () => Math.max(1000, Math.min(lockMs, deadline - Date.now())),
+    });
     const prefix = config.TOPIC_PREFIX;
     const summary = await redriveFailedBatches({
       kafka,
