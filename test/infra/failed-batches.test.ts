@@ -30,10 +30,17 @@ function mappings(template: Template): Map<string, { id: string; props: Record<s
 }
 
 /** Statements of the policies attached to the role of the function whose logical id starts so. */
+function functionNamed(template: Template, prefix: string): Resource {
+  const found = resourcesOf(template, 'AWS::Lambda::Function').find(([id]) =>
+    id.startsWith(prefix),
+  );
+  if (!found) throw new Error(`no function ${prefix}* in the template`);
+  return found[1];
+}
+
 function statementsOfFunction(template: Template, prefix: string): Statement[] {
-  const [, fn] =
-    resourcesOf(template, 'AWS::Lambda::Function').find(([id]) => id.startsWith(prefix)) ?? [];
-  const role = JSON.stringify((fn?.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]);
+  const fn = functionNamed(template, prefix);
+  const role = JSON.stringify((fn.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]);
   return resourcesOf(template, 'AWS::IAM::Policy')
     .filter(([, policy]) => JSON.stringify(policy.Properties.Roles).includes(role))
     .flatMap(
@@ -111,9 +118,8 @@ describe('failed merge batches', () => {
       expect(allows(redrive, 'kafka-cluster:ReadData', `/${topic}`)).toBe(true);
     expect(allows(redrive, 'kafka-cluster:AlterGroup', '/redrive')).toBe(true);
     expect(allows(redrive, 'kafka-cluster:ReadData', '/customer_data"')).toBe(false);
-    const [, fn] =
-      resourcesOf(aws, 'AWS::Lambda::Function').find(([id]) => id.startsWith('Redrive')) ?? [];
-    const env = (fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const fn = functionNamed(aws, 'Redrive');
+    const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env.ANALYTICS_URL).toBeDefined();
     expect(env.REDIS_URL).toBeDefined();
     // Nothing triggers it: the only mappings are the merge's two and the replay's SQS one.
