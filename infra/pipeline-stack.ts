@@ -1,11 +1,12 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
-import { type IFunction, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { type IFunction, MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { KafkaDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
 import type { AdminEnvironment, FetchEnvironment, MergeEnvironment } from '../shared/config.ts';
+import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
 import type { PipelineConfig } from './config.ts';
 import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
@@ -27,6 +28,9 @@ import { logGroupName } from './naming.ts';
 export type PipelineStackProps = StackProps & { config: PipelineConfig };
 
 const REPLAY_TIMEOUT_MINUTES = 5;
+const REDRIVE_TIMEOUT_MINUTES = 15;
+/** The consumer group of the redrive function (functions/redrive/handler.ts, no topic prefix on AWS). */
+const REDRIVE_GROUP = 'redrive';
 
 /**
  * The pipeline on AWS: VPC, MSK Serverless, Valkey, one scheduled fetch function per source,
@@ -55,6 +59,8 @@ export class PipelineStack extends Stack {
       }),
     });
     const sourceTopics = Object.values(SOURCES).map((source) => source.topic);
+    // Where each mapping sends a batch it gave up on: a topic of the same cluster, records and all.
+    const failedTopics = sourceTopics.map(failedTopicOf);
     const topicAdmin: TopicAdminProps = {
       vpc: network.vpc,
       adminSg: network.adminSg,
@@ -67,6 +73,7 @@ export class PipelineStack extends Stack {
         ...sourceTopics.map((topic) => ({ topic, numPartitions: config.sourceTopicPartitions })),
         { topic: TOPICS.quarantine, numPartitions: 1 },
         { topic: TOPICS.deadLetter, numPartitions: 1 },
+        ...failedTopics.map((topic) => ({ topic, numPartitions: 1 })),
       ],
     };
     const streaming: KafkaCluster = localstack
@@ -161,13 +168,6 @@ export class PipelineStack extends Stack {
       visibilityTimeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES * 6),
       removalPolicy: dataRemoval,
     });
-    const failedBatches = new Queue(this, 'FailedBatchQueue', {
-      queueName: name('failed-batches'),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: dataRemoval,
-    });
     const analyticsToken =
       config.analyticsTokenSecretArn === undefined
         ? undefined
@@ -194,15 +194,15 @@ export class PipelineStack extends Stack {
     bindCacheAuth(merge, cache);
     if (analyticsToken) merge.bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
     deadLetters.grantSendMessages(merge.fn);
-    streaming.grantWrite(merge.fn, [TOPICS.quarantine]);
+    // The mappings write failed batches with the function's role (Lambda is the producer).
+    streaming.grantWrite(merge.fn, [TOPICS.quarantine, ...failedTopics]);
     const groups = sourceTopics.map((topic) => `${name('merge')}-${topic}`);
     streaming.grantConsume(merge.fn, sourceTopics, groups);
     // The mappings are written out rather than through ManagedKafkaEventSource, which would add
     // the AWSLambdaMSKExecutionRole managed policy (logs and kafka on "*") and kafka:ListScramSecrets
     // (SASL/SCRAM, not used here); grantConsume gives the same access scoped to this cluster.
     // On LocalStack they read the compose broker as a self-managed Kafka source.
-    const failedBatchDestination = new SqsDlq(failedBatches);
-    sourceTopics.forEach((topic, index) => {
+    const mappings = sourceTopics.map((topic, index) =>
       merge.fn.addEventSourceMapping(`Mapping-${topic}`, {
         ...streaming.mappingSource(),
         kafkaTopic: topic,
@@ -211,7 +211,9 @@ export class PipelineStack extends Stack {
         maxBatchingWindow: Duration.seconds(config.mergeBatchingWindowSeconds),
         startingPosition: StartingPosition.TRIM_HORIZON,
         retryAttempts: config.mergeRetryAttempts,
-        onFailure: failedBatchDestination,
+        // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
+        // destination would get only their coordinates). docs/design.md argues the choice.
+        onFailure: new KafkaDlq(failedTopicOf(topic)),
         // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
         // group of pollers, so the pair costs what one mapping would. LocalStack has none.
         ...(!localstack && {
@@ -220,9 +222,11 @@ export class PipelineStack extends Stack {
             maximumPollers: config.mergeMaxPollers,
             pollerGroupName: name('merge-pollers'),
           },
+          // OnFailureDestinationDeliveredEventCount and friends, for the failed-batch alarm.
+          metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
         }),
-      });
-    });
+      }),
+    );
     merge.fn.node.addDependency(streaming.topicsResource);
 
     const replay = new PipelineFunction(this, 'Replay', {
@@ -248,6 +252,26 @@ export class PipelineStack extends Stack {
       }),
     );
 
+    // Invoked by hand once Redis and Analytics are healthy: reads failed_<topic> as its own
+    // consumer group and runs the records through the merge (docs/deploy.md).
+    const redrive = new PipelineFunction(this, 'Redrive', {
+      entry: 'functions/redrive/index.ts',
+      description: 'Re-drives the batches the merge mappings gave up on (invoke it by hand)',
+      vpc: network.vpc,
+      securityGroup: network.mergeSg,
+      logRetention: config.logRetention,
+      logGroupName: logGroupName(config.stage, 'redrive'),
+      timeout: Duration.minutes(REDRIVE_TIMEOUT_MINUTES),
+      memorySize: 1024,
+      environment: mergeEnv,
+    });
+    bindCacheAuth(redrive, cache);
+    if (analyticsToken) redrive.bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
+    deadLetters.grantSendMessages(redrive.fn);
+    streaming.grantWrite(redrive.fn, [TOPICS.quarantine]);
+    streaming.grantConsume(redrive.fn, failedTopics, [REDRIVE_GROUP]);
+    redrive.fn.node.addDependency(streaming.topicsResource);
+
     new Observability(this, 'Observability', {
       stage: config.stage,
       target: config.target,
@@ -259,8 +283,8 @@ export class PipelineStack extends Stack {
       merge: merge.fn,
       mergeLogGroup: merge.logGroup,
       deadLetters,
-      failedBatches,
       missedRuns,
+      failedBatchMappings: mappings.map((mapping) => mapping.eventSourceMappingId),
       config,
     });
 
@@ -271,6 +295,10 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'MissedFetchRunsQueueUrl', { value: missedRuns.queueUrl });
     new CfnOutput(this, 'ReplayFunctionName', { value: replay.fn.functionName });
     new CfnOutput(this, 'MergeFunctionName', { value: merge.fn.functionName });
+    new CfnOutput(this, 'RedriveFunctionName', {
+      value: redrive.fn.functionName,
+      description: 'Invoke by hand to re-drive failed merge batches (docs/deploy.md)',
+    });
     for (const { source, fetcher } of fetchers)
       new CfnOutput(this, `Fetch${source.name}FunctionName`, { value: fetcher.fn.functionName });
   }

@@ -21,6 +21,8 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --records N         records each mock source holds (default 50)
   --page-size N       records per source page (default 100)
   --batch-size N      records per merge invocation (default 500)
+  --retry-attempts N  retries of a failing merge batch before it goes to failed_<topic>, as
+                      the stack's mergeRetryAttempts (default 10; re-drive: npm run redrive)
   --latency MS        added latency of every mock answer (default 0)
   --error-rate R      share of mock answers that are 500s, 0..1 (default 0)
   --throttle-rate R   share of mock answers that are 429 with Retry-After, 0..1 (default 0)
@@ -92,6 +94,7 @@ function parseFlags() {
       records: { type: 'string' },
       'page-size': { type: 'string' },
       'batch-size': { type: 'string' },
+      'retry-attempts': { type: 'string' },
       latency: { type: 'string' },
       'error-rate': { type: 'string' },
       'throttle-rate': { type: 'string' },
@@ -121,6 +124,7 @@ function parseFlags() {
     records: number('records', values.records, 50, 1, 1_000_000),
     pageSize: number('page-size', values['page-size'], 100, 1, 10_000),
     batchSize: number('batch-size', values['batch-size'], 500, 1, 10_000),
+    retryAttempts: number('retry-attempts', values['retry-attempts'], 10, 0, 10_000),
     faults: {
       latencyMs: number('latency', values.latency, 0, 0, 60_000),
       errorRate: number('error-rate', values['error-rate'], 0, 0, 1),
@@ -225,6 +229,7 @@ async function main(): Promise<number> {
     records: flags.records,
     pageSize: flags.pageSize,
     batchSize: flags.batchSize,
+    retryAttempts: flags.retryAttempts,
     sourceFaults: flags.faults,
     analyticsFaults: flags.faults,
     analyticsHonoursIdempotencyKey: !flags.analyticsIgnoresKey,

@@ -1,6 +1,10 @@
 import type { MSKEvent } from 'aws-lambda';
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { FAILED_HEADERS } from '../shared/domain/failed-batch.ts';
 import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
+
+/** Lambda's default for the stack's mappings (pipeline:mergeRetryAttempts). */
+export const DEFAULT_RETRY_ATTEMPTS = 10;
 
 export type EsmOptions = {
   kafka: Kafka;
@@ -10,6 +14,16 @@ export type EsmOptions = {
   batchSize: number;
   bootstrapServers: string;
   invoke: (event: MSKEvent) => Promise<unknown>;
+  /**
+   * Retries of a failing batch after its first invocation (Lambda's MaximumRetryAttempts; default
+   * 10, as the stack's mergeRetryAttempts). Then the batch goes to `failedTopic` and the mapping
+   * moves on. Without a failedTopic the batch is retried until it succeeds.
+   */
+  retryAttempts?: number;
+  /** The on-failure destination: a topic of the same cluster that receives the records. */
+  failedTopic?: string;
+  /** Told when a batch is handed to the failed topic after its last retry. */
+  onGiveUp?: (error: unknown, records: number) => void;
   /** Told about each failed invocation; the batch is then retried after a backoff. */
   onFailure?: (error: unknown, attempt: number, records: number) => void;
   onSuccess?: (result: unknown, records: number) => void;
@@ -20,8 +34,11 @@ export type EsmOptions = {
 /**
  * Stands in for Lambda's MSK event source mapping: consumes a topic, builds the exact MSK event
  * for each batch (at most batchSize records of one partition), invokes the handler, and commits
- * the offsets only after it succeeds. A failed batch is retried, with backoff, until it succeeds
- * or the emulator is stopped; nothing after it in that partition is processed meanwhile.
+ * the offsets only after it succeeds. A failed batch is retried, with backoff, up to the
+ * configured retry attempts (nothing after it in that partition is processed meanwhile); then,
+ * as Lambda does with a Kafka on-failure destination, its records go to the failed topic and the
+ * offsets are committed past them. A batch is committed only once it succeeded or its records
+ * are acknowledged on the failed topic: if that publish fails, the batch is tried again.
  */
 export class EsmEmulator {
   #consumer: Consumer;
@@ -29,6 +46,9 @@ export class EsmEmulator {
   readonly committed = new Map<number, bigint>();
   failures = 0;
   invocations = 0;
+  /** Batches, and their records, handed to the failed topic after the last retry. */
+  gaveUp = { batches: 0, records: 0 };
+  #producer: Producer | undefined;
   /** Set when the consumer crashed and kafkajs will not restart it: nothing more is consumed. */
   crashed: Error | undefined;
   #stopping = false;
@@ -91,6 +111,7 @@ export class EsmEmulator {
   }
 
   async #invokeUntilSuccess(chunk: DecodedRecord[], heartbeat: () => Promise<void>): Promise<void> {
+    const retries = this.options.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
     const event = encodeMskEvent(chunk, {
       eventSourceArn: `arn:aws:kafka:local:000000000000:cluster/local/${this.options.groupId}`,
       bootstrapServers: this.options.bootstrapServers,
@@ -113,6 +134,10 @@ export class EsmEmulator {
         this.failures++;
         this.options.onFailure?.(error, attempt, chunk.length);
         if (this.#stopping) throw error;
+        if (this.options.failedTopic && attempt > retries) {
+          clearInterval(beating);
+          if (await this.#giveUp(chunk, error, attempt)) return;
+        }
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
         await heartbeat().catch(() => {});
         continue;
@@ -127,9 +152,49 @@ export class EsmEmulator {
     }
   }
 
+  /**
+   * Publishes the batch's records, unchanged (key, value, headers), to the failed topic with
+   * where they came from and why. False when the publish failed: the batch is then retried.
+   */
+  async #giveUp(chunk: DecodedRecord[], error: unknown, attempts: number): Promise<boolean> {
+    const topic = this.options.failedTopic as string;
+    try {
+      this.#producer ??= this.options.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      });
+      await this.#producer.connect();
+      await this.#producer.send({
+        topic,
+        acks: -1,
+        messages: chunk.map((record) => ({
+          key: record.key,
+          value: record.value,
+          headers: {
+            ...record.headers,
+            [FAILED_HEADERS.topic]: record.topic,
+            [FAILED_HEADERS.partition]: String(record.partition),
+            [FAILED_HEADERS.offset]: record.offset,
+            [FAILED_HEADERS.attempts]: String(attempts),
+            [FAILED_HEADERS.reason]: (error as Error).message ?? String(error),
+          },
+        })),
+      });
+    } catch (publishError) {
+      this.options.onCrash?.(publishError as Error, true);
+      return false;
+    }
+    this.gaveUp.batches++;
+    this.gaveUp.records += chunk.length;
+    this.options.onGiveUp?.(error, chunk.length);
+    return true;
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#consumer.disconnect();
+    await this.#producer?.disconnect();
   }
 }
 

@@ -3,8 +3,10 @@ import type { MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import { createMergeHandler } from '../functions/merge/handler.ts';
 import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
+import { redriveFailedBatches } from '../shared/adapters/failed-batch-redrive.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
+import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
@@ -19,6 +21,8 @@ import { wireHandlers } from './wiring.ts';
 export type LocalPipelineOptions = {
   brokers: string;
   redisUrl: string;
+  /** The same Redis, as the merge reaches it, when that differs (a proxy, for fault injection). */
+  mergeRedisUrl?: string;
   /** Prefix of every topic name, so runs and tests do not see each other's records. */
   topicPrefix?: string;
   /** Prefix of every Redis key (join state, idempotency records, the sources' sync state). */
@@ -27,6 +31,11 @@ export type LocalPipelineOptions = {
   pageSize?: number;
   /** Largest MSK batch the emulated event source mapping hands the merge function. */
   batchSize?: number;
+  /**
+   * Retries of a failing merge batch before the emulated mapping hands it to failed_<topic> and
+   * moves on (the stack's mergeRetryAttempts; default 10).
+   */
+  retryAttempts?: number;
   partitions?: number;
   sourceFaults?: Partial<FaultRates>;
   analyticsFaults?: Partial<FaultRates>;
@@ -65,6 +74,8 @@ export type StageTotals = {
   merge: Omit<MergeSummary, 'durationMs'> & {
     batches: number;
     failedInvocations: number;
+    /** Records the emulated mappings handed to failed_<topic> after their last retry. */
+    gaveUp: number;
     /** POSTs retried after a timeout or reset once sent (the sink may have processed them). */
     readonly ambiguousRetries: number;
   };
@@ -107,6 +118,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       })),
       { topic: topicPrefix + TOPICS.deadLetter, numPartitions: 1 },
       { topic: topicPrefix + TOPICS.quarantine, numPartitions: 1 },
+      ...sources.map((source) => ({
+        topic: topicPrefix + failedTopicOf(source.topic),
+        numPartitions: 1,
+      })),
     ]),
     startMockHost({
       records,
@@ -151,6 +166,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     merge: {
       batches: 0,
       failedInvocations: 0,
+      gaveUp: 0,
       records: 0,
       quarantined: 0,
       merged: 0,
@@ -171,6 +187,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       groupId: `${topicPrefix}merge-${base}`,
       batchSize: options.batchSize ?? 1000,
       bootstrapServers: options.brokers,
+      ...(options.retryAttempts !== undefined && { retryAttempts: options.retryAttempts }),
+      failedTopic: topicPrefix + failedTopicOf(base),
+      onGiveUp: (_error, count) => {
+        totals.merge.gaveUp += count;
+      },
       invoke: (event) => invokeMerge(event),
       onSuccess: (result) => {
         const summary = result as MergeSummary;
@@ -267,6 +288,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       inventory: topicPrefix + TOPICS.inventory,
       deadLetter: topicPrefix + TOPICS.deadLetter,
       quarantine: topicPrefix + TOPICS.quarantine,
+      failed: sources.map((source) => topicPrefix + failedTopicOf(source.topic)),
     },
     merge,
     fetchOnce,
@@ -298,6 +320,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     async pending(limit = 10) {
       const { pending } = await mergeRuntime.ready();
       return { stats: await pending.stats(), ids: await pending.list(limit) };
+    },
+    /** Re-drives the failed_<topic> topics through the merge (what `npm run redrive` does). */
+    async redriveFailedBatches(timeoutMs = 120_000, lockMs = 60_000) {
+      const deps = await mergeRuntime.ready();
+      // A payload in flight stays locked this long at most if the re-drive stops midway.
+      deps.delivery.registerInvocation({ getRemainingTimeInMillis: () => lockMs });
+      return redriveFailedBatches({
+        kafka,
+        sourceTopics: sources.map((source) => topicPrefix + source.topic),
+        topicPrefix,
+        groupId: `${topicPrefix}redrive`,
+        deps,
+        timeoutMs,
+      });
     },
     /**
      * The ids Analytics should hear about: those every required side's mock holds now, or, when

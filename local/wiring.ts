@@ -85,7 +85,7 @@ export async function wireHandlers(
       loadMergeConfig({
         ...baseEnv,
         ...pipelineSources,
-        REDIS_URL: options.redisUrl,
+        REDIS_URL: options.mergeRedisUrl ?? options.redisUrl,
         REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
         ANALYTICS_URL: mocks.analytics.url,
         DEAD_LETTER_TARGET: 'kafka',

@@ -32,9 +32,10 @@ export type ObservabilityProps = {
   merge: IFunction;
   mergeLogGroup: ILogGroup;
   deadLetters: Queue;
-  failedBatches: Queue;
   /** Scheduled fetch runs that failed or that Scheduler could not hand to Lambda. */
   missedRuns: Queue;
+  /** UUIDs of the merge mappings whose failed batches go to their failed_<topic> topics. */
+  failedBatchMappings: string[];
   config: PipelineConfig;
 };
 
@@ -99,6 +100,7 @@ export class Observability extends Construct {
       statistic: 'Maximum',
       period: Duration.minutes(1),
     });
+    const failedBatchRecords = failedBatchMetric(props.failedBatchMappings);
     const alarms = [
       new Alarm(this, 'DeadLettersWaiting', {
         alarmDescription:
@@ -126,11 +128,8 @@ export class Observability extends Construct {
       }),
       new Alarm(this, 'FailedBatches', {
         alarmDescription:
-          'The event source mapping gave up on a batch (metadata in the failed-batches queue).',
-        metric: props.failedBatches.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(1),
-          statistic: 'Maximum',
-        }),
+          'The merge mappings gave up on a batch: its records are on failed_<topic>; once Redis and Analytics are healthy, invoke the redrive function (docs/deploy.md).',
+        metric: failedBatchRecords,
         threshold: 0,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -175,10 +174,15 @@ export class Observability extends Construct {
       ),
     ];
     for (const alarm of alarms) alarm.addAlarmAction(notify);
-    if (props.target === 'aws') this.dashboard = this.#addDashboardAndQueries(props, offsetLag);
+    if (props.target === 'aws')
+      this.dashboard = this.#addDashboardAndQueries(props, offsetLag, failedBatchRecords);
   }
 
-  #addDashboardAndQueries(props: ObservabilityProps, offsetLag: Metric): Dashboard {
+  #addDashboardAndQueries(
+    props: ObservabilityProps,
+    offsetLag: Metric,
+    failedBatchRecords: MathExpression,
+  ): Dashboard {
     const pipelineMetric = pipelineMetricOf(props.config);
     const perSource = (metricName: string) =>
       props.fetchers.map(({ source }) =>
@@ -221,6 +225,11 @@ export class Observability extends Construct {
         width: 12,
       }),
       new GraphWidget({ title: 'OffsetLag (merge mapping)', left: [offsetLag], width: 12 }),
+      new GraphWidget({
+        title: 'Records sent to failed_<topic> (re-drive them)',
+        left: [failedBatchRecords],
+        width: 12,
+      }),
       new GraphWidget({
         title: 'Errors and throttles',
         left: [props.merge, ...props.fetchers.map((f) => f.fn)].flatMap((fn) => [
@@ -274,6 +283,30 @@ export class Observability extends Construct {
     );
     return dashboard;
   }
+}
+
+/**
+ * Records the mappings handed to their on-failure destination, summed over the mappings: the
+ * OnFailureDestinationDeliveredEventCount event-count metric (the mappings' metricsConfig
+ * turns it on), per EventSourceMappingUUID.
+ */
+function failedBatchMetric(mappingIds: string[]): MathExpression {
+  const usingMetrics: Record<string, Metric> = {};
+  mappingIds.forEach((uuid, index) => {
+    usingMetrics[`m${index}`] = new Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'OnFailureDestinationDeliveredEventCount',
+      dimensionsMap: { EventSourceMappingUUID: uuid },
+      statistic: 'Sum',
+      period: Duration.minutes(1),
+    });
+  });
+  return new MathExpression({
+    expression: `SUM([${Object.keys(usingMetrics).join(', ')}])`,
+    usingMetrics,
+    period: Duration.minutes(1),
+    label: 'failed-batch records',
+  });
 }
 
 /** A metric the functions publish as EMF, over one schedule period. */

@@ -174,6 +174,7 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
         'Fetch-crm',
         'Fetch-inventory',
         'Merge',
+        'Redrive',
         'Replay',
         'TopicAdmin',
       ]);

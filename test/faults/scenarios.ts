@@ -4,6 +4,7 @@ import type { ScriptedFault } from '../../local/mocks/faults.ts';
 import { mskBatchOf } from '../../local/msk-batch.ts';
 import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
 import { produceRaw } from '../support/kafka.ts';
+import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
 
 /** What a scenario gets from the runner. */
@@ -415,4 +416,5 @@ export const SCENARIOS: Scenario[] = [
       return { pipeline };
     },
   },
+  ...FAILED_BATCH_SCENARIOS,
 ];

@@ -23,6 +23,7 @@ const LOADERS = {
   'Fetch-inventory': { settings: SETTINGS.fetch, load: loadFetchConfig },
   Merge: { settings: SETTINGS.merge, load: loadMergeConfig },
   Replay: { settings: SETTINGS.merge, load: loadMergeConfig },
+  Redrive: { settings: SETTINGS.merge, load: loadMergeConfig },
 } as const;
 
 /** What a deploy-time value looks like once CloudFormation has resolved it. */

@@ -164,12 +164,13 @@ describe('a first deploy into a fresh account', () => {
         Properties: { Environment: { Variables: { ANALYTICS_TOKEN_SECRET_ARN: arn } } },
       }),
     );
-    expect(readers).toHaveLength(2);
+    expect(readers).toHaveLength(3);
     const granted = Object.entries(withToken.findResources('AWS::IAM::Policy')).filter(
       ([, policy]) => JSON.stringify(policy).includes(arn),
     );
     expect(granted.map(([id]) => id).sort()).toEqual([
       expect.stringMatching(/^MergeRole/),
+      expect.stringMatching(/^RedriveRole/),
       expect.stringMatching(/^ReplayRole/),
     ]);
   });
