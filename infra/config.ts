@@ -162,6 +162,11 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
   positive('alarmMissedFetchPeriods', 1, 100);
   positive('alarmOffsetLag', 1, 100_000_000);
   positive('fetchReservedConcurrency', 1, 1000);
+  // CloudWatch evaluates an alarm over at most one day (periods x period).
+  if (config.alarmMissedFetchPeriods * config.fetchRateMinutes > 24 * 60)
+    throw new Error(
+      `context pipeline:alarmMissedFetchPeriods x pipeline:fetchRateMinutes must be at most 1440 minutes (CloudWatch evaluates an alarm over one day at most), got ${config.alarmMissedFetchPeriods} x ${config.fetchRateMinutes}`,
+    );
   const retention = read('logRetentionDays');
   if (retention !== undefined) {
     const days = RETENTION[String(retention)];

@@ -184,5 +184,12 @@ describe('stack configuration', () => {
     expect(() =>
       configFromContext((key) => (key === 'pipeline:stage' ? 'Prod!' : undefined)),
     ).toThrow(/pipeline:stage/);
+    const context: Record<string, unknown> = {
+      'pipeline:fetchRateMinutes': 60,
+      'pipeline:alarmMissedFetchPeriods': 25,
+    };
+    expect(() => configFromContext((key) => context[key])).toThrow(
+      /alarmMissedFetchPeriods x pipeline:fetchRateMinutes must be at most 1440 minutes/,
+    );
   });
 });
