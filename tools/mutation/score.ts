@@ -50,7 +50,7 @@ function scoreByFolder(report: Report): FolderScore[] {
     folders.set(folder, [...(folders.get(folder) ?? []), ...mutants]);
   for (const [file, { mutants }] of Object.entries(report.files)) {
     const folder = dirname(file.replaceAll('\\', '/'));
-    add(folder, mutants);
+    add(folder.includes('/') ? folder : `${folder}/*.ts`, mutants);
     add(`${folder.split('/')[0] ?? folder}/** (all)`, mutants);
   }
   return [...folders.entries()]
