@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Redis } from 'ioredis';
-import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
+import { createKafka, KafkaPublisher, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { RateLimiter } from '../../shared/adapters/rate-limit.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisSyncState } from '../../shared/adapters/redis-sync-state.ts';
@@ -65,14 +65,8 @@ function secretTextOf(secret: FetchConfig['secret']): SecretText | undefined {
 export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRuntime {
   const { source } = config;
   const log = logger ?? createLogger(`fetch-${source.name}`, config.LOG_LEVEL);
-  const kafka = createKafka(
-    {
-      brokers: config.KAFKA_BROKERS,
-      clientId: `${config.KAFKA_CLIENT_ID}-fetch-${source.name}`,
-      auth: config.KAFKA_AUTH,
-      ...(config.AWS_REGION !== undefined && { region: config.AWS_REGION }),
-    },
-    (line) => log.warn(line),
+  const kafka = createKafka(kafkaConnectionOf(config, `fetch-${source.name}`), (line) =>
+    log.warn(line),
   );
   const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
   const policy = retryPolicyOf(config);

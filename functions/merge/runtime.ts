@@ -5,7 +5,7 @@ import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
 import { HttpBatchAnalyticsSink } from '../../shared/adapters/batch-analytics-client.ts';
 import { BatchedDelivery } from '../../shared/adapters/batch-delivery.ts';
 import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
-import { createKafka, KafkaPublisher } from '../../shared/adapters/kafka.ts';
+import { createKafka, KafkaPublisher, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
@@ -47,15 +47,7 @@ type InvocationDelivery = IdempotentDelivery | BatchedDelivery;
 
 export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRuntime {
   const log = logger ?? createLogger('merge', config.LOG_LEVEL);
-  const kafka = createKafka(
-    {
-      brokers: config.KAFKA_BROKERS,
-      clientId: `${config.KAFKA_CLIENT_ID}-merge`,
-      auth: config.KAFKA_AUTH,
-      ...(config.AWS_REGION !== undefined && { region: config.AWS_REGION }),
-    },
-    (line) => log.warn(line),
-  );
+  const kafka = createKafka(kafkaConnectionOf(config, `merge`), (line) => log.warn(line));
   const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
   const prefix = config.TOPIC_PREFIX;
   let redis: Redis | undefined;

@@ -1,4 +1,4 @@
-import { createKafka } from '../../shared/adapters/kafka.ts';
+import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { loadMergeConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { buildMergeRuntime } from '../merge/runtime.ts';
@@ -6,15 +6,7 @@ import { createRedriveHandler } from './handler.ts';
 
 const config = loadMergeConfig();
 const logger = createLogger('redrive', config.LOG_LEVEL);
-const kafka = createKafka(
-  {
-    brokers: config.KAFKA_BROKERS,
-    clientId: `${config.KAFKA_CLIENT_ID}-redrive`,
-    auth: config.KAFKA_AUTH,
-    ...(config.AWS_REGION !== undefined && { region: config.AWS_REGION }),
-  },
-  (line) => logger.warn(line),
-);
+const kafka = createKafka(kafkaConnectionOf(config, `redrive`), (line) => logger.warn(line));
 
 /**
  * Lambda entry point, invoked by hand once Redis and Analytics are healthy:

@@ -1,5 +1,5 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { createKafka } from '../../shared/adapters/kafka.ts';
+import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { ensureTopics, type TopicSpec } from '../../shared/adapters/kafka-topics.ts';
 import { loadAdminConfig } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
@@ -7,15 +7,7 @@ import { createLogger } from '../../shared/logger.ts';
 
 const config = loadAdminConfig();
 const logger = createLogger('topic-admin', config.LOG_LEVEL);
-const kafka = createKafka(
-  {
-    brokers: config.KAFKA_BROKERS,
-    clientId: `${config.KAFKA_CLIENT_ID}-admin`,
-    auth: config.KAFKA_AUTH,
-    ...(config.AWS_REGION && { region: config.AWS_REGION }),
-  },
-  (line) => logger.warn(line),
-);
+const kafka = createKafka(kafkaConnectionOf(config, `admin`), (line) => logger.warn(line));
 
 /** The custom resource's properties as CloudFormation delivers them (numbers arrive as strings). */
 function topicsOf(properties: Record<string, unknown>): {

@@ -18,6 +18,24 @@ export type KafkaConnection = {
   region?: string;
 };
 
+/** The settings every function's config carries for Kafka (shared/config.ts). */
+type KafkaSettings = {
+  KAFKA_BROKERS: string[];
+  KAFKA_CLIENT_ID: string;
+  KAFKA_AUTH: 'none' | 'iam';
+  AWS_REGION?: string | undefined;
+};
+
+/** The connection a function's parsed config describes; `role` ends the client id (merge, …). */
+export function kafkaConnectionOf(config: KafkaSettings, role: string): KafkaConnection {
+  return {
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-${role}`,
+    auth: config.KAFKA_AUTH,
+    ...(config.AWS_REGION && { region: config.AWS_REGION }),
+  };
+}
+
 /** Builds the kafkajs client. This module is the only one that knows kafkajs exists. */
 export function createKafka(connection: KafkaConnection, log?: (line: string) => void): Kafka {
   const config: KafkaConfig = {

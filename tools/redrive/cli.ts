@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { buildMergeRuntime } from '../../functions/merge/runtime.ts';
 import { createRedriveHandler } from '../../functions/redrive/handler.ts';
-import { createKafka } from '../../shared/adapters/kafka.ts';
+import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { loadMergeConfig } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { summaryLine } from './summary.ts';
@@ -42,12 +42,7 @@ async function main(): Promise<number> {
   }
   const config = loadMergeConfig();
   const runtime = buildMergeRuntime(config);
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: `${config.KAFKA_CLIENT_ID}-redrive`,
-    auth: config.KAFKA_AUTH,
-    ...(config.AWS_REGION !== undefined && { region: config.AWS_REGION }),
-  });
+  const kafka = createKafka(kafkaConnectionOf(config, `redrive`));
   const redrive = createRedriveHandler(config, runtime, kafka, (done, left) =>
     process.stderr.write(`  ${summaryLine(done)}  left ${left}\n`),
   );

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { buildMergeRuntime } from '../../functions/merge/runtime.ts';
 import { replayDeadLetterTopic } from '../../shared/adapters/dead-letter-replay.ts';
-import { createKafka } from '../../shared/adapters/kafka.ts';
+import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { loadMergeConfig } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
@@ -33,12 +33,7 @@ async function main(): Promise<number> {
   }
   const config = loadMergeConfig();
   const runtime = buildMergeRuntime(config);
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: `${config.KAFKA_CLIENT_ID}-replay`,
-    auth: config.KAFKA_AUTH,
-    ...(config.AWS_REGION !== undefined && { region: config.AWS_REGION }),
-  });
+  const kafka = createKafka(kafkaConnectionOf(config, `replay`));
   try {
     const { delivery, log } = await runtime.ready();
     delivery.registerInvocation({ getRemainingTimeInMillis: () => timeoutMs });
