@@ -21,6 +21,8 @@ export type FetchDeps = PagePublishDeps & {
   /** How long the lease lasts without renewal (it is renewed after each page). */
   leaseMs?: number;
   now?: () => Date;
+  /** Epoch ms for the time budget (`stopAt`) and durations; Date.now unless a test steers it. */
+  clock?: () => number;
 };
 
 export type FetchSummary = {
@@ -57,7 +59,8 @@ export type FetchSummary = {
 export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
   const { source, reader, log, correlationId, state } = deps;
   const now = deps.now ?? (() => new Date());
-  const started = Date.now();
+  const clock = deps.clock ?? Date.now;
+  const started = clock();
   const leaseMs = deps.leaseMs ?? 120_000;
   const summary: FetchSummary = {
     source: source.name,
@@ -90,7 +93,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
     let pending: Promise<SourcePage> | undefined = prefetch(reader, url);
     let invocationPages = 0;
     while (pending) {
-      const pageStarted = Date.now();
+      const pageStarted = clock();
       const page: SourcePage = await pending;
       summary.pages++;
       invocationPages++;
@@ -103,7 +106,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
       if (next !== null) seen.add(next);
       const budgetLeft =
         invocationPages < deps.maxPages &&
-        (deps.stopAt === undefined || Date.now() + 2 * slowestPageMs < deps.stopAt);
+        (deps.stopAt === undefined || clock() + 2 * slowestPageMs < deps.stopAt);
       pending = next !== null && budgetLeft ? prefetch(reader, next) : undefined;
       const outcome = await publishPage(
         page.items,
@@ -118,7 +121,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
       summary.unchanged += outcome.unchanged;
       run.published += outcome.published;
       run.maxChange = nextCursor(run.maxChange, outcome.maxChange);
-      slowestPageMs = Math.max(slowestPageMs, Date.now() - pageStarted);
+      slowestPageMs = Math.max(slowestPageMs, clock() - pageStarted);
       if (next === null) break;
       url = next;
       if (state) {
@@ -167,7 +170,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
     throw error;
   } finally {
     summary.retries = reader.retries;
-    summary.durationMs = Date.now() - started;
+    summary.durationMs = clock() - started;
     if (state) await state.releaseLease(source.name, owner);
   }
 }
