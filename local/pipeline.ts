@@ -23,6 +23,8 @@ export type LocalPipelineOptions = {
   redisUrl: string;
   /** The same Redis, as the merge reaches it, when that differs (a proxy, for fault injection). */
   mergeRedisUrl?: string;
+  /** The same Redis, as the fetch functions reach it (their sync state), when that differs. */
+  fetchRedisUrl?: string;
   /** Prefix of every topic name, so runs and tests do not see each other's records. */
   topicPrefix?: string;
   /** Prefix of every Redis key (join state, idempotency records, the sources' sync state). */

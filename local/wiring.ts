@@ -50,7 +50,7 @@ export async function wireHandlers(
         ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: mockUrlOf(source) }),
         PAGE_SIZE: String(options.pageSize ?? 100),
         // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
-        REDIS_URL: options.redisUrl,
+        REDIS_URL: options.fetchRedisUrl ?? options.redisUrl,
         REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
       });
       const runtime = buildFetchRuntime(config, options.fetchLogger?.(name));

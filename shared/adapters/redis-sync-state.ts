@@ -1,6 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { SyncCheckpoint, SyncStateStore } from '../ports.ts';
 
+/**
+ * Takes the lease unless another owner holds it. The owner's own token counts as taken: when a
+ * reply is lost and the client sends SET again, the run must not find itself busy.
+ */
+const ACQUIRE_LUA = `
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
 /** Extends or deletes a key only while it still holds this owner's token. */
 const RENEW_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -18,7 +30,7 @@ return 0
 /**
  * Sync state in the Redis the pipeline already has: per source one string for the cursor (no
  * expiry: losing it means one full re-read, never a missed record), one for the checkpoint of an
- * unfinished run, and one for the lease (SET NX PX, renewed and released only by its owner).
+ * unfinished run, and one for the lease (taken when free, renewed and released only by its owner).
  * Keys share a hash tag per source, so the run-ending MULTI stays on one cluster slot.
  */
 export class RedisSyncState implements SyncStateStore {
@@ -32,8 +44,8 @@ export class RedisSyncState implements SyncStateStore {
   }
 
   async acquireLease(source: string, owner: string, ttlMs: number): Promise<boolean> {
-    const answer = await this.redis.set(this.#key(source, 'lease'), owner, 'PX', ttlMs, 'NX');
-    return answer === 'OK';
+    const taken = await this.redis.eval(ACQUIRE_LUA, 1, this.#key(source, 'lease'), owner, ttlMs);
+    return taken === 1;
   }
 
   async renewLease(source: string, owner: string, ttlMs: number): Promise<boolean> {

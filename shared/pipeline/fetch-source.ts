@@ -18,7 +18,10 @@ export type FetchDeps = PagePublishDeps & {
   full?: boolean;
   /** Epoch ms after which no new page is started; the run pauses at a page boundary. */
   stopAt?: number;
-  /** How long the lease lasts without renewal (it is renewed after each page). */
+  /**
+   * How long the lease outlives a run that could not release it (a crash, or Redis away when it
+   * ended). While the run lives it is renewed every third of this, and checked after each page.
+   */
   leaseMs?: number;
   now?: () => Date;
   /** Epoch ms for the time budget (`stopAt`) and durations; Date.now unless a test steers it. */
@@ -47,7 +50,7 @@ export type FetchSummary = {
 /**
  * Fetches a source and publishes its records, keyed by id, each exactly as the source sent it.
  *
- * 1. Take the source's lease (another run holds it: return `busy`).
+ * 1. Take the source's lease (another run holds it: return `busy`); renew it while the run lives.
  * 2. Continue the saved run, or start one: full, or from the saved cursor less the overlap.
  * 3. Read page n+1 while page n is checked and published; after each page, save where the run
  *    is and renew the lease. Stop at a page boundary when the time or page budget runs out.
@@ -61,7 +64,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
   const now = deps.now ?? (() => new Date());
   const clock = deps.clock ?? Date.now;
   const started = clock();
-  const leaseMs = deps.leaseMs ?? 120_000;
+  const leaseMs = deps.leaseMs ?? 30_000;
   const summary: FetchSummary = {
     source: source.name,
     correlationId,
@@ -81,6 +84,17 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
     summary.outcome = 'busy';
     return summary;
   }
+  // Renewed on a timer too, so a page that takes longer than the lease (a slow source, retries)
+  // does not let it lapse, and the lease can be short: one left behind by a run that could not
+  // release it keeps the next run out for `leaseMs` at most. A failed renewal here is only noted;
+  // the renewal after each page is the one that decides.
+  const heartbeat = state
+    ? setInterval(
+        () => void state.renewLease(source.name, owner, leaseMs).catch(() => false),
+        Math.max(50, Math.floor(leaseMs / 3)),
+      )
+    : undefined;
+  heartbeat?.unref();
   let url = '';
   try {
     const run = await startOrResume(deps, now);
@@ -171,7 +185,16 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
   } finally {
     summary.retries = reader.retries;
     summary.durationMs = clock() - started;
-    if (state) await state.releaseLease(source.name, owner);
+    clearInterval(heartbeat);
+    // A release that fails (Redis away) must neither hide why the run failed nor fail a run whose
+    // state is saved: the lease then lapses after leaseMs and the next run continues.
+    await state?.releaseLease(source.name, owner).catch((error: unknown) =>
+      log.warn('could not release the lease; it lapses by itself', {
+        source: source.name,
+        leaseMs,
+        error: (error as Error).message,
+      }),
+    );
   }
 }
 

@@ -207,6 +207,15 @@ describe('incremental and resumable runs', () => {
     expect(summary).toMatchObject({ outcome: 'busy', fetched: 0 });
   });
 
+  it('takes a lease it already holds again (a command resent after a lost reply), never another', async () => {
+    const store = state();
+    expect(await store.acquireLease('styled', 'run-a', 10_000)).toBe(true);
+    expect(await store.acquireLease('styled', 'run-a', 10_000)).toBe(true);
+    expect(await store.acquireLease('styled', 'run-b', 10_000)).toBe(false);
+    await store.releaseLease('styled', 'run-a');
+    expect(await store.acquireLease('styled', 'run-b', 10_000)).toBe(true);
+  });
+
   it('completes a 200,000-record source across short invocations, nothing lost or published twice', async () => {
     const mock = await aMock({ paging: 'offset', records: records(200_000) });
     const source = sourceFor(mock, 1_000);

@@ -214,4 +214,68 @@ describe('fetchSource with sync state', () => {
     expect((await state.readCheckpoint('crm'))?.next).toBe(pageUrl(2));
     expect(JSON.stringify(log.lines)).not.toContain('s3cret');
   });
+
+  it('a run whose state cannot be written fails with that error, leaves the cursor, and the next run continues once its lease lapses', async () => {
+    const { state, crm, run, ids } = setup();
+    state.cursors.set('crm', Date.parse(at(1)));
+    crm.records.push(aCustomer('6', { updatedAt: at(10) }), aCustomer('7', { updatedAt: at(11) }));
+    // Redis goes away after the first checkpoint: the second is not written, nor the release.
+    const save = state.saveCheckpoint.bind(state);
+    const release = state.releaseLease.bind(state);
+    let saves = 0;
+    state.saveCheckpoint = async (source, checkpoint) => {
+      if (++saves === 2) throw new Error('Redis unreachable');
+      return save(source, checkpoint);
+    };
+    state.releaseLease = async () => {
+      throw new Error('Redis unreachable (release)');
+    };
+    await expect(run({ leaseMs: 60 })).rejects.toThrow(/^Redis unreachable$/);
+    expect(ids()).toEqual(['1', '2', '3', '4']);
+    expect(await state.readCursor('crm')).toBe(Date.parse(at(1)));
+    expect((await state.readCheckpoint('crm'))?.next).toBe(pageUrl(2, at(1)));
+
+    state.saveCheckpoint = save;
+    state.releaseLease = release;
+    // The failed run's lease is still there: the next run is busy and reads nothing…
+    expect(await run({ leaseMs: 60 })).toMatchObject({ outcome: 'busy', fetched: 0 });
+    // …until it lapses; then the run continues from the checkpoint, re-reading the page whose
+    // checkpoint was not written, and nothing is missed.
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const next = await run({ leaseMs: 60 });
+    expect(next).toMatchObject({ outcome: 'complete', mode: 'incremental' });
+    expect(ids()).toEqual(['1', '2', '3', '4', '3', '4', '5', '6', '7']);
+    expect(await state.readCursor('crm')).toBe(Date.parse(at(11)));
+    expect(state.leases.size).toBe(0);
+  });
+
+  it('does not fail a complete run whose lease cannot be released, and warns', async () => {
+    const { state, run, log } = setup();
+    state.releaseLease = async () => {
+      throw new Error('Redis unreachable');
+    };
+    expect(await run()).toMatchObject({ outcome: 'complete', published: 5 });
+    expect(await state.readCursor('crm')).toBe(Date.parse(at(5)));
+    expect(log.lines.map((line) => line.message)).toContain(
+      'could not release the lease; it lapses by itself',
+    );
+  });
+
+  it('keeps its lease through a page slower than the lease, renewing it on a timer', async () => {
+    const { state, crm, run } = setup();
+    const reader = new MemorySourceReader(PAGED, 2, crm.answer);
+    const read = reader.readPage.bind(reader);
+    let taken: boolean | undefined;
+    reader.readPage = async (url) => {
+      if (new URL(url).searchParams.get('page') === '2') {
+        // Page 2 takes 300 ms, over three times the lease; another run tries at 200 ms.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        taken = await state.acquireLease('crm', 'other-run', 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return read(url);
+    };
+    expect(await run({ reader, leaseMs: 90 })).toMatchObject({ outcome: 'complete' });
+    expect(taken).toBe(false);
+  });
 });
