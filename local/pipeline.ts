@@ -9,6 +9,7 @@ import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
+import type { Publisher } from '../shared/ports.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { BUILT_IN_SOURCES, SOURCE_NAMES, TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
@@ -47,6 +48,8 @@ export type LocalPipelineOptions = {
   onMergeFailure?: (error: unknown, attempt: number) => void;
   /** Extra settings for the functions (LOG_LEVEL, HTTP_MAX_ATTEMPTS, …), as environment values. */
   settings?: Record<string, string>;
+  /** Wraps a fetch function's publish to its topic, by source name (fault injection). */
+  interceptPublish?: (source: string, publish: PublishFn) => PublishFn;
   /** Wraps the merge handler as the emulated event source mapping calls it (fault injection). */
   interceptMerge?: (merge: MergeHandler) => MergeHandler;
   fetchLogger?: (source: string) => Logger;
@@ -70,6 +73,7 @@ export type LocalPipelineOptions = {
 };
 
 export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
+export type PublishFn = Publisher['publish'];
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;

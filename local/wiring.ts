@@ -5,7 +5,7 @@ import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { startSideMocks } from './join-runtime.ts';
 import type { MockHost } from './mocks/mock-host.ts';
-import type { LocalPipelineOptions } from './pipeline.ts';
+import type { LocalPipelineOptions, PublishFn } from './pipeline.ts';
 
 /**
  * The fetch handlers (one per source definition) and the merge runtime, built from the
@@ -57,11 +57,13 @@ export async function wireHandlers(
       const ids = new Set<string>();
       publishedIds.set(name, ids);
       const publisher = runtime.publisher;
+      const publish: PublishFn = (topic, messages) => publisher.publish(topic, messages);
+      const intercepted = options.interceptPublish?.(name, publish) ?? publish;
       fetchRuntimes.push({
         ...runtime,
         publisher: {
           publish: async (topic, messages) => {
-            await publisher.publish(topic, messages);
+            await intercepted(topic, messages);
             for (const message of messages) if (message.key !== null) ids.add(message.key);
           },
           disconnect: () => publisher.disconnect(),

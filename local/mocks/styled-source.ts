@@ -21,6 +21,8 @@ export type StyledSourceOptions = {
   loopCursor?: boolean;
   /** Put the Link rel=next on this other origin, for fault tests. */
   foreignLinkOrigin?: string;
+  /** After this many list answers, every OAuth2 token issued so far expires (once), for fault tests. */
+  expireTokensAfter?: number;
 };
 
 /** The credentials every styled mock accepts. */
@@ -42,6 +44,9 @@ export class StyledSourceMock {
   requests = 0;
   /** Records served, counted over every page answer. */
   served = 0;
+  /** List answers given (200s), and OAuth2 tokens issued. */
+  pages = 0;
+  tokensIssued = 0;
   readonly #tokens = new Map<string, number>();
   #server: Server;
 
@@ -89,6 +94,7 @@ export class StyledSourceMock {
       return;
     }
     const { value, headers } = this.#list(url);
+    if (++this.pages === this.options.expireTokensAfter) this.expireTokens();
     res.writeHead(200, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(value));
   }
@@ -124,6 +130,7 @@ export class StyledSourceMock {
     }
     const seconds = this.options.tokenSeconds ?? 3600;
     const token = randomUUID();
+    this.tokensIssued++;
     this.#tokens.set(token, Date.now() + seconds * 1000);
     res
       .writeHead(200, { 'content-type': 'application/json' })
