@@ -54,8 +54,9 @@ export type FetchSummary = {
  * 2. Continue the saved run, or start one: full, or from the saved cursor less the overlap.
  * 3. Read page n+1 while page n is checked and published; after each page, save where the run
  *    is and renew the lease. Stop at a page boundary when the time or page budget runs out.
- * 4. After the last page, move the cursor to the highest change value published and delete
- *    the checkpoint, together. A run that fails leaves the cursor where it was.
+ * 4. After the last page, move the cursor to the highest change value published (or save the
+ *    API's newest sync token) and delete the checkpoint, together. A run that fails leaves the
+ *    cursor and the token where they were.
  *
  * Throws when a page cannot be read (after quarantining a malformed body) or pagination loops.
  */
@@ -135,6 +136,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
       summary.unchanged += outcome.unchanged;
       run.published += outcome.published;
       run.maxChange = nextCursor(run.maxChange, outcome.maxChange);
+      if (page.syncToken !== undefined) run.syncToken = page.syncToken;
       slowestPageMs = Math.max(slowestPageMs, clock() - pageStarted);
       if (next === null) break;
       url = next;
@@ -155,7 +157,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
         return summary;
       }
     }
-    if (state) await state.completeRun(source.name, run.maxChange);
+    if (state) await state.completeRun(source.name, run.maxChange, run.syncToken);
     if (
       summary.expected !== undefined &&
       summary.expected !== summary.fetched &&
@@ -217,9 +219,11 @@ async function startOrResume(deps: FetchDeps, now: () => Date): Promise<Run> {
   }
   if (saved) await state?.clearCheckpoint(source.name);
   const cursor = change && !deps.full && state ? await state.readCursor(source.name) : null;
+  const token =
+    source.syncToken && !deps.full && state ? await state.readSyncToken(source.name) : null;
   const run: Run = {
     runId: deps.correlationId,
-    mode: cursor === null ? 'full' : 'incremental',
+    mode: cursor === null && token === null ? 'full' : 'incremental',
     next: '',
     pages: 0,
     published: 0,
@@ -231,8 +235,15 @@ async function startOrResume(deps: FetchDeps, now: () => Date): Promise<Run> {
     run.threshold = sinceThreshold(change, cursor);
     run.since = formatSince(change, run.threshold);
   }
-  run.next = deps.reader.redact(firstPageUrl(source, deps.endpoint, deps.pageSize, run.since));
-  log.info('starting a run', { source: source.name, mode: run.mode, since: run.since });
+  run.next = deps.reader.redact(
+    firstPageUrl(source, deps.endpoint, deps.pageSize, run.since, token ?? undefined),
+  );
+  log.info('starting a run', {
+    source: source.name,
+    mode: run.mode,
+    since: run.since,
+    ...(token !== null && { fromSyncToken: true }),
+  });
   return run;
 }
 

@@ -167,6 +167,31 @@ describe('incremental and resumable runs', () => {
     });
   });
 
+  it("keeps the API's sync token as the cursor: the next run lists only what changed", async () => {
+    for (const paging of ['page', 'cursor'] as const) {
+      const data = records(20, '2025-01-01T00:00:00.000Z');
+      const mock = await aMock({ paging, records: data, syncTokenParam: 'syncToken' });
+      const source = sourceFor(mock);
+      const store = state();
+      const first = await fetchOnce(source, new MemorySinks(), { state: store });
+      expect({ paging, ...first }).toMatchObject({ paging, mode: 'full', published: 20, pages: 3 });
+      const token = await store.readSyncToken('styled');
+      expect(token).not.toBeNull();
+
+      (data[4] as MockRecord).updatedAt = '2025-01-02T00:00:00.000Z';
+      (data[11] as MockRecord).updatedAt = '2025-01-03T00:00:00.000Z';
+      const sinks = new MemorySinks();
+      const second = await fetchOnce(source, sinks, { state: store });
+      expect({ paging, ...second }).toMatchObject({ paging, mode: 'incremental', published: 2 });
+      expect(publishedIds(sinks)).toEqual(['5', '12']);
+      expect(await store.readSyncToken('styled')).not.toBe(token);
+
+      const idle = new MemorySinks();
+      expect(await fetchOnce(source, idle, { state: store })).toMatchObject({ published: 0 });
+      expect(mock.served).toBe(22);
+    }
+  });
+
   it('fails on a cursor that repeats, and leaves the cursor where it was', async () => {
     const mock = await aMock({ paging: 'cursor', records: records(30), loopCursor: true });
     const store = state();
