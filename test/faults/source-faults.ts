@@ -18,6 +18,7 @@ import type { FaultContext, Scenario } from './scenarios.ts';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Settled = PromiseSettledResult<FetchSummary>[];
+const OUTAGE_MS = 3000;
 const T0 = Date.parse('2025-03-01T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -93,11 +94,16 @@ export const SOURCE_FAULT_SCENARIOS: Scenario[] = [
         settings: { FETCH_LEASE_MS: '2000' },
       });
       const fetching = ctx.fetchInBackground(pipeline) as Promise<Settled>;
-      // Into the first page, Redis goes away for 3 s: longer than the client's retries, so the
-      // runs cannot save their checkpoint nor release their lease; it lapses meanwhile.
+      // Into the first page, Redis goes away for longer than the client's retries: the runs can
+      // neither save their checkpoint nor release their lease, which lapses before Redis is back.
       await sleep(250);
       proxy.cut();
-      await sleep(3000);
+      const cutAt = Date.now();
+      let settledAfterMs = Number.NaN;
+      void fetching.then(() => {
+        settledAfterMs = Date.now() - cutAt;
+      });
+      await sleep(OUTAGE_MS);
       await proxy.heal();
       const during = await fetching;
       const after = (await ctx.fetchInBackground(pipeline)) as Settled;
@@ -107,7 +113,9 @@ export const SOURCE_FAULT_SCENARIOS: Scenario[] = [
       if (failed === 0) problems.push('no fetch run met the outage');
       const busy = after.filter((r) => r.status === 'fulfilled' && r.value.outcome === 'busy');
       if (busy.length > 0) problems.push(`${busy.length} run(s) still busy after the lease lapsed`);
-      ctx.note(`${failed} fetch run(s) failed while Redis was away; the next runs continued`);
+      ctx.note(
+        `${failed} fetch run(s) failed ${(settledAfterMs / 1000).toFixed(1)} s into the ${OUTAGE_MS / 1000} s outage${settledAfterMs < OUTAGE_MS ? ' (their leases were left behind)' : ''}; the next runs continued`,
+      );
       return { pipeline, problems, cleanup: () => proxy.stop() };
     },
   },
