@@ -32,8 +32,9 @@ export const emptyRedriveSummary = (): RedriveSummary => ({
  * Re-drives records an event source mapping gave up on through the same merge as a live batch:
  * decoded back into records of their source topic, joined, checked against the idempotency
  * store (payloads already delivered are skipped) and delivered once. Throws like a live batch
- * (Redis, Kafka or the dead-letter sink failed, or a payload is held by another invocation): the caller then leaves these records where they
- * are, so the next re-drive reads them again.
+ * (Redis, Kafka or the dead-letter sink failed) and when a payload is held by another
+ * invocation: the caller then leaves these records where they are, so the next re-drive reads
+ * them again.
  */
 export async function redriveFailedRecords(
   messages: readonly FailedMessage[],
