@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
-import { createMergeHandler } from '../functions/merge/handler.ts';
+import { createMergeHandler, type MergeResult } from '../functions/merge/handler.ts';
 import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
 import { redriveFailedBatches } from '../shared/adapters/failed-batch-redrive.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
@@ -72,12 +72,12 @@ export type LocalPipelineOptions = {
   sweepEveryMs?: number;
 };
 
-export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
+export type MergeHandler = (event: MSKEvent) => Promise<MergeResult>;
 export type PublishFn = Publisher['publish'];
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
-  merge: Omit<MergeSummary, 'durationMs'> & {
+  merge: Omit<MergeSummary, 'durationMs' | 'retry'> & {
     batches: number;
     failedInvocations: number;
     /** Records the emulated mappings handed to failed_<topic> after their last retry. */
@@ -180,6 +180,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       posted: 0,
       duplicates: 0,
       deadLettered: 0,
+      held: 0,
       get ambiguousRetries() {
         return mergeRuntime.analyticsCalls.ambiguousRetries;
       },
@@ -210,6 +211,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
           'posted',
           'duplicates',
           'deadLettered',
+          'held',
         ] as const) {
           totals.merge[key] += summary[key];
         }

@@ -151,7 +151,10 @@ export interface AnalyticsSink {
 
 /** Delivers a payload at most once per hash within the idempotency window. */
 export interface OnceDelivery {
-  /** 'posted' when this call delivered it; 'duplicate' when it was delivered before. */
+  /**
+   * 'posted' when this call delivered it; 'duplicate' when it was delivered before. Throws
+   * DeliveryInProgressError when another invocation holds it in progress past the wait.
+   */
   deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'>;
   /** For each payload, whether it is known to be delivered already (a cheap batch pre-check). */
   delivered(payloads: MergedPayload[]): Promise<boolean[]>;
@@ -161,6 +164,8 @@ export interface OnceDelivery {
 export type BatchOutcome =
   | 'posted'
   | 'duplicate'
+  /** Another invocation held it in progress for longer than this one could wait. */
+  | 'held'
   | { rejected: string; attempts: number; status?: number | undefined };
 
 /** One event of a batch request: its id (the payload hash) and its JSON, id field included. */

@@ -388,7 +388,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'concurrency: merge invocations race per topic',
-    budget: 'in-progress wait, then batch retried',
+    budget: 'in-progress wait, then held record retried',
     async run(ctx) {
       const pipeline = await ctx.start();
       const customers = mskBatchOf(pipeline.topics.customer, await pipeline.crm.records(), 'race');
