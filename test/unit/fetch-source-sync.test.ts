@@ -216,7 +216,9 @@ describe('fetchSource with sync state', () => {
   });
 
   it('a run whose state cannot be written fails with that error, leaves the cursor, and the next run continues once its lease lapses', async () => {
-    const { state, crm, run, ids } = setup();
+    // The lease expires by a clock of the test's own, so "busy" and "lapsed" do not race timers.
+    let virtualMs = 0;
+    const { state, crm, run, ids } = setup(new MemorySyncState(() => virtualMs));
     state.cursors.set('crm', Date.parse(at(1)));
     crm.records.push(aCustomer('6', { updatedAt: at(10) }), aCustomer('7', { updatedAt: at(11) }));
     // Redis goes away after the first checkpoint: the second is not written, nor the release.
@@ -230,7 +232,7 @@ describe('fetchSource with sync state', () => {
     state.releaseLease = async () => {
       throw new Error('Redis unreachable (release)');
     };
-    await expect(run({ leaseMs: 60 })).rejects.toThrow(/^Redis unreachable$/);
+    await expect(run({ leaseMs: 1_000 })).rejects.toThrow(/^Redis unreachable$/);
     expect(ids()).toEqual(['1', '2', '3', '4']);
     expect(await state.readCursor('crm')).toBe(Date.parse(at(1)));
     expect((await state.readCheckpoint('crm'))?.next).toBe(pageUrl(2, at(1)));
@@ -238,11 +240,11 @@ describe('fetchSource with sync state', () => {
     state.saveCheckpoint = save;
     state.releaseLease = release;
     // The failed run's lease is still there: the next run is busy and reads nothing…
-    expect(await run({ leaseMs: 60 })).toMatchObject({ outcome: 'busy', fetched: 0 });
+    expect(await run({ leaseMs: 1_000 })).toMatchObject({ outcome: 'busy', fetched: 0 });
     // …until it lapses; then the run continues from the checkpoint, re-reading the page whose
     // checkpoint was not written, and nothing is missed.
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    const next = await run({ leaseMs: 60 });
+    virtualMs += 1_001;
+    const next = await run({ leaseMs: 1_000 });
     expect(next).toMatchObject({ outcome: 'complete', mode: 'incremental' });
     expect(ids()).toEqual(['1', '2', '3', '4', '3', '4', '5', '6', '7']);
     expect(await state.readCursor('crm')).toBe(Date.parse(at(11)));
@@ -268,14 +270,15 @@ describe('fetchSource with sync state', () => {
     let taken: boolean | undefined;
     reader.readPage = async (url) => {
       if (new URL(url).searchParams.get('page') === '2') {
-        // Page 2 takes 300 ms, over three times the lease; another run tries at 200 ms.
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        // Page 2 takes 1 s, over three times the lease; another run tries at 0.8 s. (Renewed
+        // every 100 ms, the lease lapses only if the timers fall 200 ms behind.)
+        await new Promise((resolve) => setTimeout(resolve, 800));
         taken = await state.acquireLease('crm', 'other-run', 60_000);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
       return read(url);
     };
-    expect(await run({ reader, leaseMs: 90 })).toMatchObject({ outcome: 'complete' });
+    expect(await run({ reader, leaseMs: 300 })).toMatchObject({ outcome: 'complete' });
     expect(taken).toBe(false);
   });
 });
