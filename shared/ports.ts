@@ -36,6 +36,8 @@ export type SyncCheckpoint = {
   published: number;
   /** The highest change value published so far (ms for timestamps), or null. */
   maxChange: number | null;
+  /** The newest sync token the run's pages carried so far (a source with `syncToken`). */
+  syncToken?: string;
   startedAt: string;
 };
 
@@ -53,8 +55,13 @@ export interface SyncStateStore {
   readCursor(source: string): Promise<number | null>;
   readCheckpoint(source: string): Promise<SyncCheckpoint | null>;
   saveCheckpoint(source: string, checkpoint: SyncCheckpoint): Promise<void>;
-  /** Ends a run: moves the cursor (unless null) and deletes the checkpoint, atomically. */
-  completeRun(source: string, cursor: number | null): Promise<void>;
+  /** The sync token of the last complete run that got one, or null. */
+  readSyncToken(source: string): Promise<string | null>;
+  /**
+   * Ends a run: moves the cursor (unless null) and the sync token (when given) and deletes the
+   * checkpoint, atomically.
+   */
+  completeRun(source: string, cursor: number | null, syncToken?: string): Promise<void>;
   /** Forgets an unfinished run (a full re-sync asked for while one was paused). */
   clearCheckpoint(source: string): Promise<void>;
 }

@@ -6,6 +6,7 @@ import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.t
 import { produceRaw } from '../support/kafka.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
+import { SOURCE_FAULT_SCENARIOS } from './source-faults.ts';
 
 /** What a scenario gets from the runner. */
 export type FaultContext = {
@@ -420,4 +421,5 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   ...FAILED_BATCH_SCENARIOS,
+  ...SOURCE_FAULT_SCENARIOS,
 ];
