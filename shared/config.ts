@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { BatchFormat } from './domain/analytics-batch.ts';
+import type { RetryPolicy } from './domain/retry-policy.ts';
 import { ConfigError } from './errors.ts';
 import { parseSourceDefinitions, type SourceDefinition } from './sources/definition.ts';
 import { type JoinDefinition, parseJoinDefinition } from './sources/join.ts';
@@ -53,6 +54,25 @@ const common = {
   /** Largest source record, as JSON, the pipeline accepts; larger ones are quarantined. */
   MAX_RECORD_BYTES: int(100, 100_000, 100_000),
 };
+
+/** The HTTP retry settings every function parses (HTTP_MAX_ATTEMPTS, …). */
+type HttpRetrySettings = {
+  [Name in
+    | 'HTTP_MAX_ATTEMPTS'
+    | 'HTTP_BASE_DELAY_MS'
+    | 'HTTP_MAX_DELAY_MS'
+    | 'HTTP_TIMEOUT_MS']: number;
+};
+
+/** The retry policy (http-retry.ts) a function's HTTP_* settings describe. */
+export function retryPolicyOf(config: HttpRetrySettings): RetryPolicy {
+  return {
+    maxAttempts: config.HTTP_MAX_ATTEMPTS,
+    baseDelayMs: config.HTTP_BASE_DELAY_MS,
+    maxDelayMs: config.HTTP_MAX_DELAY_MS,
+    timeoutMs: config.HTTP_TIMEOUT_MS,
+  };
+}
 
 const redisUrl = z
   .string()

@@ -13,7 +13,7 @@ import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts'
 import { secretReader } from '../../shared/adapters/secrets.ts';
 import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
-import type { MergeConfig } from '../../shared/config.ts';
+import { type MergeConfig, retryPolicyOf } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import {
   type AnalyticsCalls,
@@ -24,7 +24,6 @@ import {
 import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
 import type { PendingIndex } from '../../shared/ports.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
-import { retryPolicyOf } from '../fetch/runtime.ts';
 
 /** What the merge (and the sweeper and replay, which deliver the same way) work with. */
 export type MergeReady = MergeDeps & { delivery: InvocationDelivery; pending: PendingIndex };
