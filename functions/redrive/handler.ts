@@ -1,9 +1,9 @@
 import type { Context } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
-import { redriveFailedBatches } from '../../shared/adapters/failed-batch-redrive.ts';
 import type { MergeConfig } from '../../shared/config.ts';
 import type { RedriveSummary } from '../../shared/pipeline/redrive-batches.ts';
 import type { MergeRuntime } from '../merge/runtime.ts';
+import { redriveFailedBatches } from './failed-topics.ts';
 
 /** What an operator may pass when invoking the function by hand (all optional). */
 export type RedriveRequest = { chunkSize?: number; lockSeconds?: number };

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { buildMergeRuntime } from '../../functions/merge/runtime.ts';
-import { replayDeadLetterTopic } from '../../shared/adapters/dead-letter-replay.ts';
+import { replayDeadLetterTopic } from '../../functions/replay/dead-letter-topic.ts';
 import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { loadMergeConfig } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';

@@ -1,12 +1,12 @@
 import type { Kafka } from 'kafkajs';
-import { failedTopicOf } from '../domain/failed-batch.ts';
-import type { MergeDeps } from '../pipeline/merge-batch.ts';
+import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
+import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
 import {
   addToRedrive,
   emptyRedriveSummary,
   type RedriveSummary,
   redriveFailedRecords,
-} from '../pipeline/redrive-batches.ts';
+} from '../../shared/pipeline/redrive-batches.ts';
 
 export type RedriveOptions = {
   kafka: Kafka;

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
-import type { Log } from '../logger.ts';
-import { type ReplaySummary, replayLetters } from '../pipeline/replay-letters.ts';
-import type { OnceDelivery } from '../ports.ts';
+import type { Log } from '../../shared/logger.ts';
+import { type ReplaySummary, replayLetters } from '../../shared/pipeline/replay-letters.ts';
+import type { OnceDelivery } from '../../shared/ports.ts';
 
 export type TopicReplayOptions = {
   kafka: Kafka;
