@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { catchUpToEnd } from '../../shared/adapters/kafka-catch-up.ts';
 import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
 import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
 import {
@@ -25,8 +26,6 @@ export type RedriveOptions = {
   timeoutMs?: number;
 };
 
-type PartitionKey = `${string}:${number}`;
-
 /**
  * Re-drives the failed_<topic> topics through the merge, from where the last re-drive stopped to
  * the end each partition had when this one began. A chunk's offsets are committed only after its
@@ -36,8 +35,7 @@ type PartitionKey = `${string}:${number}`;
  * starts with that chunk; its payloads delivered before the failure are then skipped.
  */
 export async function redriveFailedBatches(options: RedriveOptions): Promise<RedriveSummary> {
-  const { kafka, groupId, topicPrefix } = options;
-  const chunkSize = options.chunkSize ?? 500;
+  const { topicPrefix } = options;
   const topics = new Map(
     options.sourceTopics.map((source) => [
       topicPrefix + failedTopicOf(source.slice(topicPrefix.length)),
@@ -45,127 +43,37 @@ export async function redriveFailedBatches(options: RedriveOptions): Promise<Red
     ]),
   );
   const total = emptyRedriveSummary();
-  const pending = await pendingPartitions(kafka, groupId, [...topics.keys()]);
-  let left = [...pending.values()].reduce((sum, { end, start }) => sum + Number(end - start), 0);
-  if (pending.size === 0) return total;
-
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000 });
-  let finish: (error?: Error) => void = () => {};
-  const finished = new Promise<void>((resolve, reject) => {
-    finish = (error) => (error ? reject(error) : resolve());
-  });
-  const stop = (key: PartitionKey) => {
-    pending.delete(key);
-    if (pending.size === 0) finish();
-  };
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [...topics.keys()], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, heartbeat }) => {
-        const key: PartitionKey = `${batch.topic}:${batch.partition}`;
-        const range = pending.get(key);
-        const sourceTopic = topics.get(batch.topic);
-        if (!range || sourceTopic === undefined) return;
-        const messages = batch.messages.filter(
-          (message) => BigInt(message.offset) >= range.start && BigInt(message.offset) < range.end,
-        );
-        for (let at = 0; at < messages.length; at += chunkSize) {
-          const chunk = messages.slice(at, at + chunkSize);
-          try {
-            const summary = await redriveFailedRecords(
-              chunk.map((message) => ({
-                partition: batch.partition,
-                offset: message.offset,
-                timestamp: Number(message.timestamp),
-                key: message.key?.toString('utf8') ?? null,
-                value: message.value?.toString('utf8') ?? null,
-                headers: headersOf(message.headers),
-              })),
-              sourceTopic,
-              options.deps,
-            );
-            addToRedrive(total, summary);
-          } catch (error) {
-            // Left for the next re-drive, from the first record of this chunk.
-            total.remaining += Number(range.end - BigInt(chunk[0]?.offset ?? range.end));
-            options.deps.log.error('re-drive of a failed batch failed; run it again', {
-              error: error as Error,
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: chunk[0]?.offset,
-            });
-            stop(key);
-            return;
-          }
-          const next = BigInt(chunk.at(-1)?.offset ?? '0') + 1n;
-          await consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: next.toString() },
-          ]);
-          range.start = next;
-          left -= chunk.length;
-          options.onProgress?.({ ...total }, left);
-          await heartbeat();
-        }
-        if (range.start >= range.end) stop(key);
-      },
-    });
-    const timeoutMs = options.timeoutMs ?? 300_000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      finished,
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`re-drive did not finish in ${timeoutMs / 1000} s`)),
-          timeoutMs,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
-  } finally {
-    await consumer.disconnect();
-  }
-  return total;
-}
-
-/** Partitions with records past the group's offset: from there to the end they have now. */
-async function pendingPartitions(
-  kafka: Kafka,
-  groupId: string,
-  topics: string[],
-): Promise<Map<PartitionKey, { start: bigint; end: bigint }>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const pending = new Map<PartitionKey, { start: bigint; end: bigint }>();
-    const committed = await admin.fetchOffsets({ groupId, topics });
-    for (const topic of topics) {
-      const from = new Map(
-        committed
-          .find((entry) => entry.topic === topic)
-          ?.partitions.map((p) => [p.partition, BigInt(Number(p.offset))]),
-      );
-      for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
-        const at = from.get(partition);
-        const start = at === undefined || at < BigInt(low) ? BigInt(low) : at;
-        if (BigInt(high) > start)
-          pending.set(`${topic}:${partition}`, { start, end: BigInt(high) });
+  let left = 0;
+  await catchUpToEnd(options.kafka, {
+    topics: [...topics.keys()],
+    groupId: options.groupId,
+    chunkSize: options.chunkSize ?? 500,
+    timeoutMs: options.timeoutMs ?? 300_000,
+    what: 're-drive',
+    onPending: (ranges) => {
+      for (const { start, end } of ranges.values()) left += Number(end - start);
+    },
+    onChunk: async (chunk, { topic, partition, end }) => {
+      const sourceTopic = topics.get(topic);
+      if (sourceTopic === undefined) return { stop: true };
+      const first = chunk[0]?.offset;
+      try {
+        addToRedrive(total, await redriveFailedRecords(chunk, sourceTopic, options.deps));
+      } catch (error) {
+        // Left for the next re-drive, from the first record of this chunk.
+        total.remaining += Number(end - BigInt(first ?? end));
+        options.deps.log.error('re-drive of a failed batch failed; run it again', {
+          error: error as Error,
+          topic,
+          partition,
+          offset: first,
+        });
+        return { stop: true };
       }
-    }
-    return pending;
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-function headersOf(
-  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
-): Record<string, string> {
-  const decoded: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    decoded[name] = Array.isArray(value) ? value.join(',') : value.toString();
-  }
-  return decoded;
+      left -= chunk.length;
+      options.onProgress?.({ ...total }, left);
+      return { commit: BigInt(chunk.at(-1)?.offset ?? '0') + 1n };
+    },
+  });
+  return total;
 }

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { catchUpToEnd } from '../../shared/adapters/kafka-catch-up.ts';
 import type { Log } from '../../shared/logger.ts';
 import { type ReplaySummary, replayLetters } from '../../shared/pipeline/replay-letters.ts';
 import type { OnceDelivery } from '../../shared/ports.ts';
@@ -30,7 +31,7 @@ export type TopicReplayResult = ReplaySummary & {
 export async function replayDeadLetterTopic(
   options: TopicReplayOptions,
 ): Promise<TopicReplayResult> {
-  const { kafka, topic, groupId } = options;
+  const { topic } = options;
   const total: TopicReplayResult = {
     letters: 0,
     posted: 0,
@@ -38,82 +39,28 @@ export async function replayDeadLetterTopic(
     failed: 0,
     remaining: 0,
   };
-  const admin = kafka.admin();
-  await admin.connect();
-  let pending: Map<number, bigint>;
-  try {
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const from = new Map(
-      committed?.partitions.map((p) => [p.partition, BigInt(Math.max(0, Number(p.offset)))]),
-    );
-    pending = new Map();
-    for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
-      const start = from.get(partition) ?? BigInt(low);
-      if (BigInt(high) > start) pending.set(partition, BigInt(high));
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  if (pending.size === 0) return total;
-
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000 });
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    finish = resolve;
+  await catchUpToEnd(options.kafka, {
+    topics: [topic],
+    groupId: options.groupId,
+    timeoutMs: options.timeoutMs ?? 120_000,
+    what: `replay of ${topic}`,
+    onChunk: async (letters, { end }) => {
+      const { summary, failedIds } = await replayLetters(
+        letters.map((letter) => ({ id: letter.offset, body: letter.value ?? '' })),
+        options.delivery,
+        options.log,
+      );
+      total.letters += summary.letters;
+      total.posted += summary.posted;
+      total.duplicates += summary.duplicates;
+      total.failed += summary.failed;
+      const firstFailed = failedIds[0];
+      if (firstFailed === undefined) {
+        return { commit: BigInt(letters.at(-1)?.offset ?? '0') + 1n };
+      }
+      total.remaining += Number(end - BigInt(firstFailed));
+      return { commit: BigInt(firstFailed), stop: true };
+    },
   });
-  const stopPartition = (partition: number) => {
-    pending.delete(partition);
-    if (pending.size === 0) finish();
-  };
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch }) => {
-        const end = pending.get(batch.partition);
-        if (end === undefined) return;
-        const messages = batch.messages.filter((message) => BigInt(message.offset) < end);
-        const { summary, failedIds } = await replayLetters(
-          messages.map((message) => ({
-            id: message.offset,
-            body: message.value?.toString('utf8') ?? '',
-          })),
-          options.delivery,
-          options.log,
-        );
-        total.letters += summary.letters;
-        total.posted += summary.posted;
-        total.duplicates += summary.duplicates;
-        total.failed += summary.failed;
-        const firstFailed = failedIds.length > 0 ? BigInt(failedIds[0] ?? '0') : undefined;
-        const next =
-          firstFailed ?? (messages.length > 0 ? BigInt(messages.at(-1)?.offset ?? '0') + 1n : end);
-        await consumer.commitOffsets([
-          { topic, partition: batch.partition, offset: next.toString() },
-        ]);
-        if (firstFailed !== undefined) {
-          total.remaining += Number(end - firstFailed);
-          stopPartition(batch.partition);
-        } else if (next >= end) {
-          stopPartition(batch.partition);
-        }
-      },
-    });
-    const timeoutMs = options.timeoutMs ?? 120_000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      finished,
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`replay of ${topic} did not finish in ${timeoutMs / 1000} s`)),
-          timeoutMs,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
-  } finally {
-    await consumer.disconnect();
-  }
   return total;
 }
