@@ -1,7 +1,7 @@
 import type { Context, MSKEvent } from 'aws-lambda';
 import { decodeMskEvent } from '../../shared/domain/msk-event.ts';
-import { publishMergeMetrics } from '../../shared/metrics.ts';
 import { type MergeSummary, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
+import { publishMergeMetrics } from './metrics.ts';
 import type { MergeRuntime } from './runtime.ts';
 
 /** A context for callers that are not Lambda (the local runtime): 60 s to finish a batch. */

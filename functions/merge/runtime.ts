@@ -15,15 +15,11 @@ import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import { type MergeConfig, retryPolicyOf } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
-import {
-  type AnalyticsCalls,
-  createMetrics,
-  type MetricsSink,
-  TimedAnalyticsSink,
-} from '../../shared/metrics.ts';
+import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
 import type { PendingIndex } from '../../shared/ports.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
+import { type AnalyticsCalls, TimedAnalyticsSink } from './metrics.ts';
 
 /** What the merge (and the sweeper and replay, which deliver the same way) work with. */
 export type MergeReady = MergeDeps & { delivery: InvocationDelivery; pending: PendingIndex };
