@@ -1,8 +1,8 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { MergeEnvironment } from '../shared/config.ts';
+import type { DeliveryEnvironment } from '../shared/config.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
 
-/** `pipeline:analytics*` context keys of the delivery mode, by the merge setting each sets. */
+/** `pipeline:analytics*` context keys of the delivery mode, by the delivery setting each sets. */
 const ANALYTICS_CONTEXT = {
   analyticsDelivery: 'ANALYTICS_DELIVERY',
   analyticsBatchMaxEvents: 'ANALYTICS_BATCH_MAX_EVENTS',
@@ -10,7 +10,7 @@ const ANALYTICS_CONTEXT = {
   analyticsBatchBody: 'ANALYTICS_BATCH_BODY',
   analyticsBatchEnvelopeField: 'ANALYTICS_BATCH_ENVELOPE_FIELD',
   analyticsEventIdField: 'ANALYTICS_EVENT_ID_FIELD',
-} as const satisfies Record<string, keyof MergeEnvironment>;
+} as const satisfies Record<string, keyof DeliveryEnvironment>;
 
 /**
  * Where the stack is deployed. `aws` is the real thing; `localstack` keeps every function,
@@ -32,8 +32,8 @@ export type PipelineConfig = {
   /** Base URLs of the source APIs, by source name; Analytics endpoint. */
   sourceBaseUrls: Record<string, string>;
   analyticsUrl: string;
-  /** Delivery mode and batch limits for the merge (docs/deploy.md); the merge validates them. */
-  analyticsDelivery: MergeEnvironment;
+  /** Delivery mode and batch limits of the merge and the replay (docs/deploy.md), which validate them. */
+  analyticsDelivery: DeliveryEnvironment;
   /** How often each source is fetched, in minutes. */
   fetchRateMinutes: number;
   /** Records per merge invocation, and how long the mapping waits to fill a batch. */

@@ -1,8 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { MergedPayload } from '../../shared/domain/merge.ts';
 import type { MetricsSink } from '../../shared/metrics.ts';
 import type { MergeSummary } from '../../shared/pipeline/merge-batch.ts';
-import type { AnalyticsSink } from '../../shared/ports.ts';
 
 /** Most latency values one invocation writes: CloudWatch takes 100 values per metric per line. */
 const LATENCY_SAMPLES = 100;
@@ -48,28 +46,36 @@ function sampleEvenly(values: number[], limit: number): number[] {
   return Array.from({ length: limit }, (_, index) => sorted[Math.round(index * step)] ?? 0);
 }
 
-/** An AnalyticsSink that times each successful POST (retries included) for the metrics. */
-export class TimedAnalyticsSink implements AnalyticsSink {
+/**
+ * What the merge's Analytics calls measured since the last drain: each request's latency and
+ * the ambiguous retries (the delivery's hooks feed it; the handler drains it after each batch).
+ */
+export class AnalyticsCallRecorder {
   #latencies: number[] = [];
+  #ambiguousSinceDrain = 0;
+  #ambiguousTotal = 0;
 
-  constructor(private readonly inner: AnalyticsSink) {}
-
-  async post(payload: MergedPayload, hash: string): Promise<{ attempts: number }> {
-    const started = performance.now();
-    const result = await this.inner.post(payload, hash);
-    this.#latencies.push(performance.now() - started);
-    return result;
-  }
-
-  /** Adds a latency measured elsewhere (a batch request's), in milliseconds. */
-  record(ms: number): void {
+  /** Adds one request's latency, in milliseconds. */
+  latency(ms: number): void {
     this.#latencies.push(ms);
   }
 
-  /** The latencies since the last call, in milliseconds. */
-  drain(): number[] {
-    const latencies = this.#latencies;
+  /** Counts a retry after an ambiguous failure, once per payload it exposes. */
+  ambiguousRetry(payloads: number): void {
+    this.#ambiguousSinceDrain += payloads;
+    this.#ambiguousTotal += payloads;
+  }
+
+  /** Ambiguous retries since the recorder was made. */
+  get ambiguousRetries(): number {
+    return this.#ambiguousTotal;
+  }
+
+  /** What was measured since the last call. */
+  drain(): AnalyticsCalls {
+    const calls = { latenciesMs: this.#latencies, ambiguousRetries: this.#ambiguousSinceDrain };
     this.#latencies = [];
-    return latencies;
+    this.#ambiguousSinceDrain = 0;
+    return calls;
   }
 }

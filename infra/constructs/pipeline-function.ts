@@ -8,10 +8,13 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { FetchEnvironment, MergeEnvironment } from '../../shared/config.ts';
+import type { FetchEnvironment, MergeEnvironment, ReplayEnvironment } from '../../shared/config.ts';
 
 /** A setting that carries a secret's ARN, as the config module names it. */
-type SecretSetting = Extract<keyof (FetchEnvironment & MergeEnvironment), `${string}_SECRET_ARN`>;
+type SecretSetting = Extract<
+  keyof (FetchEnvironment & MergeEnvironment & ReplayEnvironment),
+  `${string}_SECRET_ARN`
+>;
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
