@@ -7,10 +7,10 @@ import { replayDeadLetterTopic } from '../functions/replay/dead-letter-topic.ts'
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
-import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
-import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { BUILT_IN_SOURCES, SOURCE_NAMES, TOPICS } from '../shared/sources/registry.ts';
+import type { FetchSummary } from '../shared/use-cases/fetch-source.ts';
+import type { MergeSummary } from '../shared/use-cases/merge-batch.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
 import { startSweeper } from './join-runtime.ts';
 import type { FaultRates } from './mocks/faults.ts';

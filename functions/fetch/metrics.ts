@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricsSink } from '../../shared/metrics.ts';
-import type { FetchSummary } from '../../shared/pipeline/fetch-source.ts';
+import type { FetchSummary } from '../../shared/use-cases/fetch-source.ts';
 
 /** Adds one fetch run's counts, and whether it succeeded, then writes them. */
 export function publishFetchMetrics(metrics: MetricsSink, summary: FetchSummary | undefined): void {

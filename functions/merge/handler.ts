@@ -1,6 +1,6 @@
 import type { Context, MSKEvent } from 'aws-lambda';
 import { decodeMskEvent } from '../../shared/domain/msk-event.ts';
-import { type MergeSummary, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
+import { type MergeSummary, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { publishMergeMetrics } from './metrics.ts';
 import type { MergeRuntime } from './runtime.ts';
 

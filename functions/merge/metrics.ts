@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricsSink } from '../../shared/metrics.ts';
-import type { MergeSummary } from '../../shared/pipeline/merge-batch.ts';
+import type { MergeSummary } from '../../shared/use-cases/merge-batch.ts';
 
 /** Most latency values one invocation writes: CloudWatch takes 100 values per metric per line. */
 const LATENCY_SAMPLES = 100;

@@ -9,9 +9,9 @@ import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/
 import type { MergeConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
-import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
 import type { PendingIndex } from '../../shared/ports.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
+import type { MergeDeps } from '../../shared/use-cases/merge-batch.ts';
 import {
   buildDelivery,
   connectDeliveryRedis,

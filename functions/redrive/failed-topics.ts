@@ -1,13 +1,13 @@
 import type { Kafka } from 'kafkajs';
 import { catchUpToEnd } from '../../shared/adapters/kafka-catch-up.ts';
 import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
-import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
+import type { MergeDeps } from '../../shared/use-cases/merge-batch.ts';
 import {
   addToRedrive,
   emptyRedriveSummary,
   type RedriveSummary,
   redriveFailedRecords,
-} from '../../shared/pipeline/redrive-batches.ts';
+} from '../../shared/use-cases/redrive-batches.ts';
 
 export type RedriveOptions = {
   kafka: Kafka;

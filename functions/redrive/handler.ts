@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import type { MergeConfig } from '../../shared/config.ts';
-import type { RedriveSummary } from '../../shared/pipeline/redrive-batches.ts';
+import type { RedriveSummary } from '../../shared/use-cases/redrive-batches.ts';
 import type { MergeRuntime } from '../merge/runtime.ts';
 import { redriveFailedBatches } from './failed-topics.ts';
 

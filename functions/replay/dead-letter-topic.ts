@@ -1,8 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import { catchUpToEnd } from '../../shared/adapters/kafka-catch-up.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type ReplaySummary, replayLetters } from '../../shared/pipeline/replay-letters.ts';
 import type { OnceDelivery } from '../../shared/ports.ts';
+import { type ReplaySummary, replayLetters } from '../../shared/use-cases/replay-letters.ts';
 
 export type TopicReplayOptions = {
   kafka: Kafka;

@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Log } from '../../shared/logger.ts';
-import { replayLetters } from '../../shared/pipeline/replay-letters.ts';
 import type { OnceDelivery } from '../../shared/ports.ts';
+import { replayLetters } from '../../shared/use-cases/replay-letters.ts';
 
 /** The delivery a replay needs: once per payload, its locks bounded by the invocation. */
 export type ReplayDelivery = OnceDelivery & {

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { MetricsSink } from '../../shared/metrics.ts';
-import { type SweepSummary, sweepPending } from '../../shared/pipeline/sweep-pending.ts';
 import type { PendingListing } from '../../shared/ports.ts';
+import { type SweepSummary, sweepPending } from '../../shared/use-cases/sweep-pending.ts';
 import type { MergeRuntime } from '../merge/runtime.ts';
 import { publishSweepMetrics } from './metrics.ts';
 

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricsSink } from '../../shared/metrics.ts';
-import type { SweepSummary } from '../../shared/pipeline/sweep-pending.ts';
+import type { SweepSummary } from '../../shared/use-cases/sweep-pending.ts';
 
 /** One sweep's view of the orphans (pending ids, oldest age) and what the policy did. */
 export function publishSweepMetrics(metrics: MetricsSink, summary: SweepSummary | undefined): void {

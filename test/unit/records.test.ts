@@ -4,9 +4,9 @@ import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { decodeMskEvent, encodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { checkRecord, type RecordRules } from '../../shared/domain/records.ts';
 import type { Log } from '../../shared/logger.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { publishPage } from '../../shared/pipeline/publish-page.ts';
 import { BUILT_IN_JOIN, SOURCES, sourceForTopic } from '../../shared/sources/registry.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import { publishPage } from '../../shared/use-cases/publish-page.ts';
 import {
   MemoryAnalytics,
   MemoryCache,
