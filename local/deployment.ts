@@ -18,7 +18,7 @@ import { startMockHost } from './mocks/mock-host.ts';
 import { deleteRunState } from './run-state.ts';
 import { wireHandlers } from './wiring.ts';
 
-export type LocalPipelineOptions = {
+export type LocalDeploymentOptions = {
   brokers: string;
   redisUrl: string;
   /** The same Redis, as the merge reaches it, when that differs (a proxy, for fault injection). */
@@ -82,12 +82,12 @@ export type StageTotals = {
 };
 
 /**
- * The whole pipeline on one machine: mock sources and Analytics on loopback, in a worker thread
- * of their own (mocks/mock-host.ts), the fetch handlers called on demand (the scheduler's job),
- * and one emulated event source mapping per topic invoking the merge handler. The handlers and
- * their wiring are the Lambda ones, unchanged.
+ * The whole pipeline deployed on one machine, the stand-in for the stack: mock sources and
+ * Analytics on loopback, in a worker thread of their own (mocks/mock-host.ts), the fetch handlers
+ * called on demand (the scheduler's job), and one emulated event source mapping per topic
+ * invoking the merge handler. The handlers and their wiring are the Lambda ones, unchanged.
  */
-export async function startLocalPipeline(options: LocalPipelineOptions) {
+export async function startLocalDeployment(options: LocalDeploymentOptions) {
   const topicPrefix = options.topicPrefix ?? '';
   const records = options.records ?? 50;
   const baseEnv: Record<string, string> = {
@@ -380,4 +380,4 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   };
 }
 
-export type LocalPipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+export type LocalDeployment = Awaited<ReturnType<typeof startLocalDeployment>>;
