@@ -24,7 +24,7 @@ export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
  * Everything a deployment may change, typed, with the defaults below. Each field can be set as
  * CDK context (`-c pipeline:stage=prod`, or in cdk.json) and is validated here.
  */
-export type PipelineConfig = {
+export type DeployConfig = {
   /** `aws` (the default) or `localstack`. */
   target: DeployTarget;
   /** Prefix of resource names and tag of every resource. */
@@ -75,7 +75,7 @@ export type PipelineConfig = {
   sourceSecretArns: Record<string, string>;
 };
 
-export const DEFAULT_CONFIG: PipelineConfig = {
+export const DEFAULT_CONFIG: DeployConfig = {
   target: 'aws',
   stage: 'dev',
   sourceBaseUrls: {
@@ -108,10 +108,10 @@ const RETENTION: Record<string, RetentionDays> = {
 };
 
 /** Reads `pipeline:*` context over the defaults. Throws naming the bad key. */
-export function configFromContext(get: (key: string) => unknown): PipelineConfig {
-  const config: PipelineConfig = structuredClone(DEFAULT_CONFIG);
+export function configFromContext(get: (key: string) => unknown): DeployConfig {
+  const config: DeployConfig = structuredClone(DEFAULT_CONFIG);
   const read = (key: string) => get(`pipeline:${key}`);
-  const positive = (key: keyof PipelineConfig, min: number, max: number) => {
+  const positive = (key: keyof DeployConfig, min: number, max: number) => {
     const raw = read(key);
     if (raw === undefined) return;
     const value = Number(raw);

@@ -13,7 +13,7 @@ import type {
 } from '../shared/config.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
-import type { PipelineConfig } from './config.ts';
+import type { DeployConfig } from './config.ts';
 import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
 import {
   describeShape,
@@ -30,7 +30,7 @@ import { Streaming } from './constructs/streaming.ts';
 import { LOCALSTACK_ENDPOINTS, LOCALSTACK_REGION } from './localstack.ts';
 import { logGroupName } from './naming.ts';
 
-export type PipelineStackProps = StackProps & { config: PipelineConfig };
+export type PipelineStackProps = StackProps & { config: DeployConfig };
 
 const REPLAY_TIMEOUT_MINUTES = 5;
 const REDRIVE_TIMEOUT_MINUTES = 15;
