@@ -15,7 +15,7 @@ import { loadFetchConfig } from '../shared/config.ts';
 import { TOPICS } from '../shared/sources/registry.ts';
 
 /** Settings shared by every stage: logs at WARN (per-record INFO lines are measured apart). */
-export const BENCH_SETTINGS = { LOG_LEVEL: 'WARN', METRICS: 'off' };
+const BENCH_SETTINGS = { LOG_LEVEL: 'WARN', METRICS: 'off' };
 
 export type Env = { brokers: string; redisUrl: string; kafka: Kafka };
 

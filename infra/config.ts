@@ -17,7 +17,7 @@ const ANALYTICS_CONTEXT = {
  * mapping, queue, secret and alarm and swaps what LocalStack cannot emulate for the containers
  * of docker-compose.localstack.yml (infra/localstack.ts).
  */
-export const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
+const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
 export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
 
 /**
@@ -75,7 +75,7 @@ export type DeployConfig = {
   sourceSecretArns: Record<string, string>;
 };
 
-export const DEFAULT_CONFIG: DeployConfig = {
+const DEFAULT_CONFIG: DeployConfig = {
   target: 'aws',
   stage: 'dev',
   sourceBaseUrls: {

@@ -14,7 +14,7 @@ export type RedriveRequest = { chunkSize?: number; lockSeconds?: number };
  * re-drive that stops midway leaves its in-flight payloads locked this long at most; the next
  * re-drive waits for them (inProgressWaitMs) or leaves them for the one after.
  */
-export const DEFAULT_LOCK_SECONDS = 60;
+const DEFAULT_LOCK_SECONDS = 60;
 
 /** Time kept back from the invocation's budget to commit and report. */
 const MARGIN_MS = 20_000;

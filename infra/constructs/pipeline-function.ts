@@ -24,7 +24,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
  * MSK IAM signer) import SDK packages the runtime does not have at all. test/artifact loads
  * these bundles where nothing but Node's builtins resolves.
  */
-export const BUNDLING = {
+const BUNDLING = {
   format: OutputFormat.ESM,
   target: 'node22',
   minify: true,
