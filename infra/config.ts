@@ -1,8 +1,8 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { MergeEnvironment } from '../shared/config.ts';
+import type { DeliveryEnvironment } from '../shared/config.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
 
-/** `pipeline:analytics*` context keys of the delivery mode, by the merge setting each sets. */
+/** `pipeline:analytics*` context keys of the delivery mode, by the delivery setting each sets. */
 const ANALYTICS_CONTEXT = {
   analyticsDelivery: 'ANALYTICS_DELIVERY',
   analyticsBatchMaxEvents: 'ANALYTICS_BATCH_MAX_EVENTS',
@@ -10,21 +10,21 @@ const ANALYTICS_CONTEXT = {
   analyticsBatchBody: 'ANALYTICS_BATCH_BODY',
   analyticsBatchEnvelopeField: 'ANALYTICS_BATCH_ENVELOPE_FIELD',
   analyticsEventIdField: 'ANALYTICS_EVENT_ID_FIELD',
-} as const satisfies Record<string, keyof MergeEnvironment>;
+} as const satisfies Record<string, keyof DeliveryEnvironment>;
 
 /**
  * Where the stack is deployed. `aws` is the real thing; `localstack` keeps every function,
  * mapping, queue, secret and alarm and swaps what LocalStack cannot emulate for the containers
  * of docker-compose.localstack.yml (infra/localstack.ts).
  */
-export const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
+const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
 export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
 
 /**
  * Everything a deployment may change, typed, with the defaults below. Each field can be set as
  * CDK context (`-c pipeline:stage=prod`, or in cdk.json) and is validated here.
  */
-export type PipelineConfig = {
+export type DeployConfig = {
   /** `aws` (the default) or `localstack`. */
   target: DeployTarget;
   /** Prefix of resource names and tag of every resource. */
@@ -32,8 +32,8 @@ export type PipelineConfig = {
   /** Base URLs of the source APIs, by source name; Analytics endpoint. */
   sourceBaseUrls: Record<string, string>;
   analyticsUrl: string;
-  /** Delivery mode and batch limits for the merge (docs/deploy.md); the merge validates them. */
-  analyticsDelivery: MergeEnvironment;
+  /** Delivery mode and batch limits of the merge and the replay (docs/deploy.md), which validate them. */
+  analyticsDelivery: DeliveryEnvironment;
   /** How often each source is fetched, in minutes. */
   fetchRateMinutes: number;
   /** Records per merge invocation, and how long the mapping waits to fill a batch. */
@@ -75,7 +75,7 @@ export type PipelineConfig = {
   sourceSecretArns: Record<string, string>;
 };
 
-export const DEFAULT_CONFIG: PipelineConfig = {
+const DEFAULT_CONFIG: DeployConfig = {
   target: 'aws',
   stage: 'dev',
   sourceBaseUrls: {
@@ -108,10 +108,10 @@ const RETENTION: Record<string, RetentionDays> = {
 };
 
 /** Reads `pipeline:*` context over the defaults. Throws naming the bad key. */
-export function configFromContext(get: (key: string) => unknown): PipelineConfig {
-  const config: PipelineConfig = structuredClone(DEFAULT_CONFIG);
+export function configFromContext(get: (key: string) => unknown): DeployConfig {
+  const config: DeployConfig = structuredClone(DEFAULT_CONFIG);
   const read = (key: string) => get(`pipeline:${key}`);
-  const positive = (key: keyof PipelineConfig, min: number, max: number) => {
+  const positive = (key: keyof DeployConfig, min: number, max: number) => {
     const raw = read(key);
     if (raw === undefined) return;
     const value = Number(raw);

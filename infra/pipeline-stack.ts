@@ -5,10 +5,15 @@ import { KafkaDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
-import type { AdminEnvironment, FetchEnvironment, MergeEnvironment } from '../shared/config.ts';
+import type {
+  AdminEnvironment,
+  FetchEnvironment,
+  MergeEnvironment,
+  ReplayEnvironment,
+} from '../shared/config.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
-import type { PipelineConfig } from './config.ts';
+import type { DeployConfig } from './config.ts';
 import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
 import {
   describeShape,
@@ -25,7 +30,7 @@ import { Streaming } from './constructs/streaming.ts';
 import { LOCALSTACK_ENDPOINTS, LOCALSTACK_REGION } from './localstack.ts';
 import { logGroupName } from './naming.ts';
 
-export type PipelineStackProps = StackProps & { config: PipelineConfig };
+export type PipelineStackProps = StackProps & { config: DeployConfig };
 
 const REPLAY_TIMEOUT_MINUTES = 5;
 const REDRIVE_TIMEOUT_MINUTES = 15;
@@ -172,11 +177,16 @@ export class PipelineStack extends Stack {
       config.analyticsTokenSecretArn === undefined
         ? undefined
         : existingSecret(this, 'AnalyticsToken', config.analyticsTokenSecretArn);
-    const mergeEnv = {
-      ...kafkaEnv,
+    // Where and how payloads are delivered once: the merge and the replay read the same.
+    const deliveryEnv = {
+      LOG_LEVEL: 'INFO',
       REDIS_URL: cache.url,
       ANALYTICS_URL: config.analyticsUrl,
       ...config.analyticsDelivery,
+    } satisfies ReplayEnvironment;
+    const mergeEnv = {
+      ...kafkaEnv,
+      ...deliveryEnv,
       DEAD_LETTER_TARGET: 'sqs',
       DEAD_LETTER_QUEUE_URL: deadLetters.queueUrl,
     } satisfies MergeEnvironment;
@@ -242,7 +252,8 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetention,
       logGroupName: logGroupName(config.stage, 'replay'),
       timeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES),
-      environment: mergeEnv,
+      // Redis and Analytics only: the replay neither reads Kafka nor writes the queue it drains.
+      environment: deliveryEnv,
     });
     bindCacheAuth(replay, cache);
     if (analyticsToken) replay.bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);

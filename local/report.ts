@@ -1,5 +1,5 @@
 import { canonicalJson } from '../shared/domain/merge.ts';
-import type { LocalPipeline } from './pipeline.ts';
+import type { LocalDeployment } from './deployment.ts';
 import { table } from './terminal.ts';
 
 export type DeliveryCheck = {
@@ -29,7 +29,7 @@ export type DeliveryCheck = {
  */
 export async function verifyDelivery(
   pipeline: Pick<
-    LocalPipeline,
+    LocalDeployment,
     'idsInBoth' | 'analytics' | 'totals' | 'analyticsHonoursKey' | 'analyticsTarget'
   >,
 ): Promise<DeliveryCheck> {
@@ -83,7 +83,7 @@ export function verdictOf(check: DeliveryCheck): string {
 }
 
 /** The end-of-run report: one row per stage, what Analytics saw, then the delivery check. */
-export async function summarize(pipeline: LocalPipeline, cycles: number): Promise<string> {
+export async function summarize(pipeline: LocalDeployment, cycles: number): Promise<string> {
   const { fetch, merge } = pipeline.totals;
   const stats = await pipeline.analytics.stats();
   const rows: (string | number)[][] = [];

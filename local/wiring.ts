@@ -3,9 +3,9 @@ import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
+import type { LocalDeploymentOptions, PublishFn } from './deployment.ts';
 import { startSideMocks } from './join-runtime.ts';
 import type { MockHost } from './mocks/mock-host.ts';
-import type { LocalPipelineOptions, PublishFn } from './pipeline.ts';
 
 /**
  * The fetch handlers (one per source definition) and the merge runtime, built from the
@@ -14,7 +14,7 @@ import type { LocalPipelineOptions, PublishFn } from './pipeline.ts';
  * the delivery check when a source is not a mock.
  */
 export async function wireHandlers(
-  options: LocalPipelineOptions,
+  options: LocalDeploymentOptions,
   baseEnv: Record<string, string>,
   sources: SourceDefinition[],
   mocks: MockHost,

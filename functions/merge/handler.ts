@@ -1,12 +1,12 @@
 import type { Context, MSKEvent } from 'aws-lambda';
 import { createMskReader, recordSchemaOf } from '../../shared/adapters/msk-records.ts';
 import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
-import { publishMergeMetrics } from '../../shared/metrics.ts';
 import {
   type HeldRecord,
   type MergeSummary,
   mergeBatch,
-} from '../../shared/pipeline/merge-batch.ts';
+} from '../../shared/use-cases/merge-batch.ts';
+import { publishMergeMetrics } from './metrics.ts';
 import type { MergeReady, MergeRuntime } from './runtime.ts';
 
 /** A context for callers that are not Lambda (the local runtime): 60 s to finish a batch. */

@@ -1,9 +1,9 @@
 import type { Context } from 'aws-lambda';
 import type { MetricsSink } from '../../shared/metrics.ts';
-import { publishSweepMetrics } from '../../shared/metrics.ts';
-import { type SweepSummary, sweepPending } from '../../shared/pipeline/sweep-pending.ts';
 import type { PendingListing } from '../../shared/ports.ts';
+import { type SweepSummary, sweepPending } from '../../shared/use-cases/sweep-pending.ts';
 import type { MergeRuntime } from '../merge/runtime.ts';
+import { publishSweepMetrics } from './metrics.ts';
 
 /** A context for callers that are not Lambda (the local timer): 60 s to finish a sweep. */
 const LOCAL_CONTEXT = { getRemainingTimeInMillis: () => 60_000 };

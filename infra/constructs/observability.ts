@@ -18,7 +18,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/metrics-names.ts';
-import type { DeployTarget, PipelineConfig } from '../config.ts';
+import type { DeployConfig, DeployTarget } from '../config.ts';
 import { LOG_QUERY_FIELDS } from '../naming.ts';
 
 export type ObservabilityProps = {
@@ -36,7 +36,7 @@ export type ObservabilityProps = {
   missedRuns: Queue;
   /** UUIDs of the merge mappings whose failed batches go to their failed_<topic> topics. */
   failedBatchMappings: string[];
-  config: PipelineConfig;
+  config: DeployConfig;
 };
 
 /**
@@ -310,7 +310,7 @@ function failedBatchMetric(mappingIds: string[]): MathExpression {
 }
 
 /** A metric the functions publish as EMF, over one schedule period. */
-function pipelineMetricOf(config: PipelineConfig) {
+function pipelineMetricOf(config: DeployConfig) {
   const period = Duration.minutes(config.fetchRateMinutes);
   return (metricName: string, dimensions: Record<string, string>, statistic = 'Sum') =>
     new Metric({

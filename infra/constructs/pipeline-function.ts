@@ -8,10 +8,13 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { FetchEnvironment, MergeEnvironment } from '../../shared/config.ts';
+import type { FetchEnvironment, MergeEnvironment, ReplayEnvironment } from '../../shared/config.ts';
 
 /** A setting that carries a secret's ARN, as the config module names it. */
-type SecretSetting = Extract<keyof (FetchEnvironment & MergeEnvironment), `${string}_SECRET_ARN`>;
+type SecretSetting = Extract<
+  keyof (FetchEnvironment & MergeEnvironment & ReplayEnvironment),
+  `${string}_SECRET_ARN`
+>;
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -29,7 +32,7 @@ export const CODEC_ALIASES: Record<string, string> = Object.fromEntries(
  * MSK IAM signer) import SDK packages the runtime does not have at all. test/artifact loads
  * these bundles where nothing but Node's builtins resolves.
  */
-export const BUNDLING = {
+const BUNDLING = {
   format: OutputFormat.ESM,
   target: 'node22',
   minify: true,

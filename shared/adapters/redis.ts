@@ -10,7 +10,7 @@ export type RedisConnection = {
 };
 
 /** The URL with any password replaced, for messages and logs. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

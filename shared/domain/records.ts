@@ -148,7 +148,7 @@ function fieldProblem(value: unknown, type: FieldType): string | undefined {
  * A change value as a number that orders versions (milliseconds for timestamps), null when the
  * record has none, or a string saying why it cannot be read.
  */
-export function readChange(kind: 'timestamp' | 'number', value: unknown): number | null | string {
+function readChange(kind: 'timestamp' | 'number', value: unknown): number | null | string {
   if (value === undefined || value === null) return null;
   if (kind === 'number') {
     return typeof value === 'number' && Number.isFinite(value)

@@ -80,7 +80,7 @@ const auth = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const sourceDefinitionSchema = z
+const sourceDefinitionSchema = z
   .object({
     /** Used in config (SOURCE=…), logs, metrics, resource names and state keys. */
     name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be lower-case letters, digits, dashes'),
@@ -149,11 +149,8 @@ export const sourceDefinitionSchema = z
     },
   );
 
-/** A definition as written (defaults not applied yet). */
-export type SourceDefinitionInput = z.input<typeof sourceDefinitionSchema>;
 /** A validated definition, defaults applied. */
 export type SourceDefinition = z.output<typeof sourceDefinitionSchema> & { topic: string };
-export type Pagination = SourceDefinition['pagination'];
 export type SourceAuth = SourceDefinition['auth'];
 
 /**

@@ -1,4 +1,4 @@
-import type { LocalPipeline } from '../../local/pipeline.ts';
+import type { LocalDeployment } from '../../local/deployment.ts';
 import { TcpProxy } from './network.ts';
 import type { FaultContext, Scenario, ScenarioResult } from './scenarios.ts';
 
@@ -7,7 +7,7 @@ const RETRY_ATTEMPTS = 2;
 const BUDGET = `${RETRY_ATTEMPTS} batch retries, then failed_<topic> and a re-drive`;
 
 type Setup = {
-  pipeline: LocalPipeline;
+  pipeline: LocalDeployment;
   proxy: TcpProxy;
   /** Analytics receipts so far (counted in this process). */
   receipts: () => number;

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
+import {
+  type LocalDeployment,
+  type LocalDeploymentOptions,
+  startLocalDeployment,
+} from '../../local/deployment.ts';
 import { ensureRedis } from '../../local/environment.ts';
 import { startBroker } from '../../local/kafka-broker.ts';
-import {
-  type LocalPipeline,
-  type LocalPipelineOptions,
-  startLocalPipeline,
-} from '../../local/pipeline.ts';
 import { deleteRunState } from '../../local/run-state.ts';
 import { table } from '../../local/terminal.ts';
 import { loadLocalConfig } from '../../shared/config.ts';
@@ -76,9 +76,9 @@ async function main(): Promise<number> {
   await ensureRedis(config.REDIS_URL, say);
   // The suite restarts the broker, so it always runs its own.
   const broker = await startBroker({ say });
-  const keys = new WeakMap<LocalPipeline, { redisUrl: string; prefix: string }>();
+  const keys = new WeakMap<LocalDeployment, { redisUrl: string; prefix: string }>();
 
-  const deleteKeys = async (pipeline: LocalPipeline, pattern: string) => {
+  const deleteKeys = async (pipeline: LocalDeployment, pattern: string) => {
     const where = keys.get(pipeline);
     return where ? deleteRunState(where.redisUrl, where.prefix, pattern) : 0;
   };
@@ -92,10 +92,10 @@ async function main(): Promise<number> {
     const ctx: FaultContext = {
       broker,
       redisUrl: config.REDIS_URL,
-      async start(options: Partial<LocalPipelineOptions> = {}) {
+      async start(options: Partial<LocalDeploymentOptions> = {}) {
         const prefix = `faults-${randomUUID().slice(0, 8)}.`;
         const redisUrl = options.redisUrl ?? config.REDIS_URL;
-        const pipeline = await startLocalPipeline({
+        const pipeline = await startLocalDeployment({
           brokers: broker.brokers,
           redisUrl,
           topicPrefix: prefix,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { LocalDeployment, LocalDeploymentOptions } from '../../local/deployment.ts';
 import type { RunningBroker } from '../../local/kafka-broker.ts';
 import type { ScriptedFault } from '../../local/mocks/faults.ts';
 import { mskBatchOf } from '../../local/msk-batch.ts';
-import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
 import { produceRaw } from '../support/kafka.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
@@ -12,21 +12,21 @@ import { SOURCE_FAULT_SCENARIOS } from './source-faults.ts';
 export type FaultContext = {
   broker: RunningBroker;
   /** Starts a pipeline with its own topics and Redis keys, fast retries and silent logs. */
-  start(options?: Partial<LocalPipelineOptions>): Promise<LocalPipeline>;
+  start(options?: Partial<LocalDeploymentOptions>): Promise<LocalDeployment>;
   /** One schedule tick (fetch failures are noted, not thrown), then waits for the merge to catch up. */
-  cycle(pipeline: LocalPipeline): Promise<void>;
+  cycle(pipeline: LocalDeployment): Promise<void>;
   /** Starts fetching without waiting (to inject a fault while it runs). */
-  fetchInBackground(pipeline: LocalPipeline): Promise<unknown>;
-  drain(pipeline: LocalPipeline): Promise<void>;
+  fetchInBackground(pipeline: LocalDeployment): Promise<unknown>;
+  drain(pipeline: LocalDeployment): Promise<void>;
   note(text: string): void;
   /** The Redis the pipelines use unless a scenario brings its own. */
   redisUrl: string;
   /** Deletes this pipeline's Redis keys matching the pattern (after its prefix); returns how many. */
-  deleteKeys(pipeline: LocalPipeline, pattern: string): Promise<number>;
+  deleteKeys(pipeline: LocalDeployment, pattern: string): Promise<number>;
 };
 
 export type ScenarioResult = {
-  pipeline: LocalPipeline;
+  pipeline: LocalDeployment;
   /** Checks of the scenario's own (that its fault was met), beyond the invariant. */
   problems?: string[];
   /** Invalid inputs injected, each of which must end in quarantine. */

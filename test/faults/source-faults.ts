@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { LocalDeployment, LocalDeploymentOptions } from '../../local/deployment.ts';
 import { sampleCustomers } from '../../local/mocks/dataset.ts';
 import {
   definitionFor,
@@ -6,12 +7,11 @@ import {
   StyledSourceMock,
   type StyledSourceOptions,
 } from '../../local/mocks/styled-source.ts';
-import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisSyncState } from '../../shared/adapters/redis-sync-state.ts';
-import type { FetchSummary } from '../../shared/pipeline/fetch-source.ts';
 import { parseSourceDefinitions } from '../../shared/sources/definition.ts';
 import { SOURCES } from '../../shared/sources/registry.ts';
+import type { FetchSummary } from '../../shared/use-cases/fetch-source.ts';
 import { TcpProxy } from './network.ts';
 import type { FaultContext, Scenario } from './scenarios.ts';
 
@@ -38,7 +38,7 @@ async function styledCrm(
   ctx: FaultContext,
   mockOptions: Omit<StyledSourceOptions, 'records'>,
   tweak: (definition: Record<string, unknown>) => void = () => {},
-  options: Partial<LocalPipelineOptions> = {},
+  options: Partial<LocalDeploymentOptions> = {},
 ) {
   const mock = await new StyledSourceMock({ ...mockOptions, records: sampleCustomers(30) }).start();
   const definition: Record<string, unknown> = {
@@ -47,7 +47,7 @@ async function styledCrm(
   };
   tweak(definition);
   const prefix = `faults-src-${randomUUID().slice(0, 8)}.`;
-  let pipeline: LocalPipeline;
+  let pipeline: LocalDeployment;
   try {
     pipeline = await ctx.start({
       sources: parseSourceDefinitions([definition, SOURCES.inventory], 'fault row'),

@@ -4,6 +4,7 @@ import {
   loadAdminConfig,
   loadFetchConfig,
   loadMergeConfig,
+  loadReplayConfig,
   SETTINGS,
 } from '../../shared/config.ts';
 import { synthesize } from '../support/synth.ts';
@@ -22,7 +23,7 @@ const LOADERS = {
   'Fetch-crm': { settings: SETTINGS.fetch, load: loadFetchConfig },
   'Fetch-inventory': { settings: SETTINGS.fetch, load: loadFetchConfig },
   Merge: { settings: SETTINGS.merge, load: loadMergeConfig },
-  Replay: { settings: SETTINGS.merge, load: loadMergeConfig },
+  Replay: { settings: SETTINGS.replay, load: loadReplayConfig },
   Redrive: { settings: SETTINGS.merge, load: loadMergeConfig },
 } as const;
 
@@ -72,8 +73,22 @@ describe.each([
         ]),
       );
       const config = loader.load({ ...env, AWS_REGION: 'eu-west-1' });
-      expect(config).toMatchObject({ KAFKA_AUTH: auth });
+      if ('KAFKA_AUTH' in config) expect(config).toMatchObject({ KAFKA_AUTH: auth });
+      else expect({ fn: fn.name, kafka: fn.environment.KAFKA_BROKERS }).toEqual({ fn: fn.name });
     }
+  });
+
+  it('gives the replay the delivery settings the merge has, and nothing of Kafka', () => {
+    const merge = functions.find((fn) => fn.name === 'Merge');
+    const replay = functions.find((fn) => fn.name === 'Replay');
+    const delivery = Object.keys(replay?.environment ?? {}).filter((name) => !PLATFORM.has(name));
+    expect(delivery).toEqual(expect.arrayContaining(['REDIS_URL', 'ANALYTICS_URL', 'LOG_LEVEL']));
+    for (const name of delivery)
+      expect({ name, value: replay?.environment[name] }).toEqual({
+        name,
+        value: merge?.environment[name],
+      });
+    expect(delivery.filter((name) => /^(KAFKA_|TOPIC_|DEAD_LETTER_)/.test(name))).toEqual([]);
   });
 
   it('names the merge dead-letter queue the template creates', () => {

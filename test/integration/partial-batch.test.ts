@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MergeResult } from '../../functions/merge/handler.ts';
+import { type LocalDeployment, startLocalDeployment } from '../../local/deployment.ts';
 import { encodeMskEvent } from '../../local/msk-event.ts';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
 import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
 import { produceRaw, readTopic } from '../support/kafka.ts';
 
-let pipeline: LocalPipeline | undefined;
+let pipeline: LocalDeployment | undefined;
 
 afterEach(async () => {
   await pipeline?.stop();
@@ -32,7 +32,7 @@ describe('a partial batch response on real Kafka and Redis', () => {
     const { brokers, redisUrl } = testServices();
     const prefix = uniquePrefix('partial');
     const answers: MergeResult[] = [];
-    pipeline = await startLocalPipeline({
+    pipeline = await startLocalDeployment({
       brokers,
       redisUrl,
       topicPrefix: prefix,

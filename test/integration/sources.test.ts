@@ -15,8 +15,8 @@ import { createAuthenticator } from '../../shared/adapters/source-auth.ts';
 import { HttpSourceReader } from '../../shared/adapters/source-reader.ts';
 import { PaginationError } from '../../shared/errors.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type FetchDeps, fetchSource } from '../../shared/pipeline/fetch-source.ts';
 import { parseSourceDefinitions, type SourceDefinition } from '../../shared/sources/definition.ts';
+import { type FetchDeps, fetchSource } from '../../shared/use-cases/fetch-source.ts';
 import { testServices, uniquePrefix } from '../support/factories.ts';
 import { MemorySinks, memoryLog } from '../support/in-memory.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PaginationError, SourceHttpError } from '../../shared/errors.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type FetchDeps, fetchSource } from '../../shared/pipeline/fetch-source.ts';
 import { parseSourceDefinitions, type SourceDefinition } from '../../shared/sources/definition.ts';
+import { type FetchDeps, fetchSource } from '../../shared/use-cases/fetch-source.ts';
 import { aCustomer } from '../support/factories.ts';
 import {
   MemorySinks,

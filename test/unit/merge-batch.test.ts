@@ -3,8 +3,8 @@ import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
+import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { CountingCache } from '../support/counting-cache.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import {

@@ -5,8 +5,8 @@ import { encodeMskEvent } from '../../local/msk-event.ts';
 import { createMskReader, recordSchemaOf } from '../../shared/adapters/msk-records.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import type { Log } from '../../shared/logger.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aCustomer } from '../support/factories.ts';
 import {
   MemoryAnalytics,

@@ -5,9 +5,9 @@ import { createMskReader, recordSchemaOf } from '../../shared/adapters/msk-recor
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { checkRecord, type RecordRules } from '../../shared/domain/records.ts';
 import type { Log } from '../../shared/logger.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { publishPage } from '../../shared/pipeline/publish-page.ts';
 import { BUILT_IN_JOIN, SOURCES, sourceForTopic } from '../../shared/sources/registry.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import { publishPage } from '../../shared/use-cases/publish-page.ts';
 import {
   MemoryAnalytics,
   MemoryCache,

@@ -2,16 +2,16 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import { createMergeHandler, type MergeResult } from '../functions/merge/handler.ts';
-import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
-import { redriveFailedBatches } from '../shared/adapters/failed-batch-redrive.ts';
+import { redriveFailedBatches } from '../functions/redrive/failed-topics.ts';
+import { replayDeadLetterTopic } from '../functions/replay/dead-letter-topic.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
-import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
-import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
 import type { Publisher } from '../shared/ports.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { BUILT_IN_SOURCES, SOURCE_NAMES, TOPICS } from '../shared/sources/registry.ts';
+import type { FetchSummary } from '../shared/use-cases/fetch-source.ts';
+import type { MergeSummary } from '../shared/use-cases/merge-batch.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
 import { startSweeper } from './join-runtime.ts';
 import type { FaultRates } from './mocks/faults.ts';
@@ -19,7 +19,7 @@ import { startMockHost } from './mocks/mock-host.ts';
 import { deleteRunState } from './run-state.ts';
 import { wireHandlers } from './wiring.ts';
 
-export type LocalPipelineOptions = {
+export type LocalDeploymentOptions = {
   brokers: string;
   redisUrl: string;
   /** The same Redis, as the merge reaches it, when that differs (a proxy, for fault injection). */
@@ -88,12 +88,12 @@ export type StageTotals = {
 };
 
 /**
- * The whole pipeline on one machine: mock sources and Analytics on loopback, in a worker thread
- * of their own (mocks/mock-host.ts), the fetch handlers called on demand (the scheduler's job),
- * and one emulated event source mapping per topic invoking the merge handler. The handlers and
- * their wiring are the Lambda ones, unchanged.
+ * The whole pipeline deployed on one machine, the stand-in for the stack: mock sources and
+ * Analytics on loopback, in a worker thread of their own (mocks/mock-host.ts), the fetch handlers
+ * called on demand (the scheduler's job), and one emulated event source mapping per topic
+ * invoking the merge handler. The handlers and their wiring are the Lambda ones, unchanged.
  */
-export async function startLocalPipeline(options: LocalPipelineOptions) {
+export async function startLocalDeployment(options: LocalDeploymentOptions) {
   const topicPrefix = options.topicPrefix ?? '';
   const records = options.records ?? 50;
   const baseEnv: Record<string, string> = {
@@ -388,4 +388,4 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   };
 }
 
-export type LocalPipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+export type LocalDeployment = Awaited<ReturnType<typeof startLocalDeployment>>;
