@@ -27,10 +27,7 @@ export function createSweepHandler(
   metrics: MetricsSink,
   limit: number,
 ) {
-  return async (
-    event?: SweepEvent,
-    context?: Context,
-  ): Promise<SweepSummary | PendingAnswer> => {
+  return async (event?: SweepEvent, context?: Context): Promise<SweepSummary | PendingAnswer> => {
     const { logger } = runtime;
     if (context) logger.addContext(context);
     const deps = await runtime.ready();

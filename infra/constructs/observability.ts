@@ -287,10 +287,7 @@ export class Observability extends Construct {
           props.merge,
           ...props.fetchers.map((f) => f.fn),
           ...props.sweepers.map((s) => s.fn),
-        ].flatMap((fn) => [
-          fn.metricErrors(),
-          fn.metricThrottles(),
-        ]),
+        ].flatMap((fn) => [fn.metricErrors(), fn.metricThrottles()]),
         width: 12,
       }),
     );

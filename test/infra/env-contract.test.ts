@@ -24,6 +24,8 @@ const LOADERS = {
   Merge: { settings: SETTINGS.merge, load: loadMergeConfig },
   Replay: { settings: SETTINGS.merge, load: loadMergeConfig },
   Redrive: { settings: SETTINGS.merge, load: loadMergeConfig },
+  // functions/sweep/index.ts loads the merge's settings (it delivers as the merge does).
+  'Sweep-main': { settings: SETTINGS.merge, load: loadMergeConfig },
 } as const;
 
 /** What a deploy-time value looks like once CloudFormation has resolved it. */
@@ -73,6 +75,35 @@ describe.each([
       );
       const config = loader.load({ ...env, AWS_REGION: 'eu-west-1' });
       expect(config).toMatchObject({ KAFKA_AUTH: auth });
+    }
+  });
+
+  it('gives the join declared in context to every function that joins or sweeps, as its loader reads it', () => {
+    const declared = synthesize({
+      'pipeline:stage': 'contract',
+      'pipeline:target': target,
+      'pipeline:join': '{"missing": "emit after 10m"}',
+    });
+    const withJoin = deployedFunctions(declared.template, declared.outdir).filter(
+      (fn) => fn.environment.PIPELINE_JOIN !== undefined,
+    );
+    expect(withJoin.map((fn) => fn.name).sort()).toEqual([
+      'Merge',
+      'Redrive',
+      'Replay',
+      'Sweep-main',
+    ]);
+    for (const fn of withJoin) {
+      const env = Object.fromEntries(
+        Object.entries(fn.environment).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : deployTimeValue(name),
+        ]),
+      );
+      expect(loadMergeConfig({ ...env, AWS_REGION: 'eu-west-1' }).join.missing).toEqual({
+        policy: 'emit',
+        afterMs: 600_000,
+      });
     }
   });
 
