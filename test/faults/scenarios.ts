@@ -5,6 +5,7 @@ import { mskBatchOf } from '../../local/msk-batch.ts';
 import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
 import { produceRaw } from '../support/kafka.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
+import { JOIN_SCENARIOS } from './join-faults.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
 
 /** What a scenario gets from the runner. */
@@ -420,4 +421,5 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   ...FAILED_BATCH_SCENARIOS,
+  ...JOIN_SCENARIOS,
 ];
