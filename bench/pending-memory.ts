@@ -65,8 +65,10 @@ async function ownServer(): Promise<{ url: string; child: ChildProcess }> {
       await probe.ping();
       return { url, child };
     } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline)
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill('SIGTERM');
         throw new Error(`redis-server did not start: ${(error as Error).message}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     } finally {
       probe.disconnect();
@@ -78,7 +80,6 @@ const server = values.url === undefined ? await ownServer() : undefined;
 const url = values.url ?? server?.url ?? '';
 // No command timeout: MEMORY USAGE of a million-element set and the clean-up take a while.
 const redis = new Redis(url, { maxRetriesPerRequest: null });
-const version = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? '?';
 const join = { name: 'bench', required: ['customer', 'inventory'] };
 const keyPrefix = `bench-pending-mem:${randomUUID().slice(0, 8)}:`;
 const store = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: 7 * 86_400, join });
@@ -118,6 +119,7 @@ async function deleteKeys(): Promise<number> {
 
 const started = performance.now();
 try {
+  const version = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? '?';
   const before = await usedMemory(redis);
   for (let from = 0; from < count; from += batch) {
     const ids = Array.from({ length: Math.min(batch, count - from) }, (_, i) =>

@@ -14,6 +14,8 @@ export type SweepEvent = { list?: number } | undefined;
 /** The answer to `{"list": N}`: the join, its pending count, the oldest first-seen time, the ids. */
 export type PendingAnswer = {
   join: string;
+  /** The sides an id needs before its complete payload goes out. */
+  required: string[];
   stats: { pending: number; oldestFirstSeenMs: number | null };
   pending: PendingListing[];
 };
@@ -36,7 +38,7 @@ export function createSweepHandler(
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
         throw new Error(`list must be a whole number from 1 to 10000, got ${String(event.list)}`);
       const [stats, pending] = await Promise.all([deps.pending.stats(), deps.pending.list(limit)]);
-      return { join: deps.join.name, stats, pending };
+      return { join: deps.join.name, required: deps.join.required, stats, pending };
     }
     deps.delivery.registerInvocation(context ?? LOCAL_CONTEXT);
     try {

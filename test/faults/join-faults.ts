@@ -1,5 +1,6 @@
 import { createSweepHandler } from '../../functions/sweep/handler.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
+import { decodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics } from '../../shared/metrics.ts';
 import type { SweepSummary } from '../../shared/pipeline/sweep-pending.ts';
@@ -48,21 +49,27 @@ async function halvesOf(pipeline: LocalPipeline): Promise<string[]> {
 }
 
 /**
- * A sweep that dies after its `crashAfter`-th partial was delivered and before that id was
- * marked emitted: from then on every call of the dead sweep fails (work already in flight
- * finishes, as POSTs already sent do). The same handler and dependencies as the pipeline's.
+ * The pipeline's sweep handler over the pipeline's own dependencies, with two faults it can
+ * inject: `crashAfter`, a sweep that dies after that many partials were delivered and before the
+ * last of them was marked emitted (from then on every call of the dead sweep fails; work already
+ * in flight finishes, as POSTs already sent do); `only`, a sweep that acts on those due ids only
+ * (to race the merge invocation holding them).
  */
-async function crashingSweep(pipeline: LocalPipeline, crashAfter: number) {
+async function sweepWith(
+  pipeline: LocalPipeline,
+  { crashAfter, only }: { crashAfter?: number; only?: Set<string> },
+) {
   const deps = await pipeline.mergeDeps();
   const { pending, delivery } = deps;
   let marked = 0;
   let dead = false;
   const alive = <T>(call: () => Promise<T>): Promise<T> =>
     dead ? Promise.reject(new Error('sweeper crashed')) : call();
-  const crashing: typeof deps = {
+  const wrapped: typeof deps = {
     ...deps,
     pending: {
-      due: (cutoff, limit) => pending.due(cutoff, limit),
+      due: async (cutoff, limit) =>
+        (await pending.due(cutoff, limit)).filter((entry) => !only || only.has(entry.id)),
       stats: () => pending.stats(),
       list: (limit) => pending.list(limit),
       drop: (id, cutoff) => alive(() => pending.drop(id, cutoff)),
@@ -84,12 +91,12 @@ async function crashingSweep(pipeline: LocalPipeline, crashAfter: number) {
     } as unknown as typeof delivery,
   };
   const sweep = createSweepHandler(
-    { ready: async () => crashing, logger: createLogger('sweep', 'SILENT') },
+    { ready: async () => wrapped, logger: createLogger('sweep', 'SILENT') },
     createMetrics('sweep', 'off'),
     1_000,
   );
   return sweep({}).then(
-    () => 'finished' as const,
+    (summary) => summary as SweepSummary,
     (error: unknown) => (error as Error).message,
   );
 }
@@ -122,9 +129,12 @@ export const JOIN_SCENARIOS: Scenario[] = [
       await ctx.cycle(pipeline);
       const halves = await halvesOf(pipeline);
       await sleep(GRACE_MS + 100);
-      const crash = await crashingSweep(pipeline, 3);
+      const crash = await sweepWith(pipeline, { crashAfter: 3 });
       const afterCrash = (await receiptsById(pipeline)).partial.size;
-      if (crash !== 'sweeper crashed') problems.push(`the sweep did not crash (${crash})`);
+      if (crash !== 'sweeper crashed')
+        problems.push(
+          `the sweep did not crash (${typeof crash === 'string' ? crash : 'it finished'})`,
+        );
       if (afterCrash === 0 || afterCrash >= halves.length)
         problems.push(
           `the crash was not mid-sweep: ${afterCrash} of ${halves.length} partials delivered`,
@@ -146,19 +156,27 @@ export const JOIN_SCENARIOS: Scenario[] = [
     budget: BUDGET,
     async run(ctx): Promise<ScenarioResult> {
       const problems: string[] = [];
-      // Once the missing sides are published, every merge invocation races a sweep: the sweeper
-      // emits a half while the merge completes the same id.
-      let race: (() => Promise<unknown>) | undefined;
-      let sweepsDuringMerge = 0;
+      // Once the missing sides are published, every merge invocation races a sweep of the very
+      // ids it holds: the sweeper emits a half while the merge completes it.
+      let racing = false;
+      let raced = 0;
+      const outcomes = { emitted: 0, settled: 0 };
       const pipeline: LocalPipeline = await ctx.start({
         join: JOIN,
         sweepEveryMs: NO_TIMER,
         records: 200,
         pageSize: 50,
         interceptMerge: (merge) => async (event) => {
-          if (!race) return merge(event);
-          const [summary, swept] = await Promise.all([merge(event), race()]);
-          if (swept) sweepsDuringMerge++;
+          if (!racing) return merge(event);
+          const ids = new Set(decodeMskEvent(event).flatMap((r) => (r.key ? [r.key] : [])));
+          const [swept, summary] = await Promise.all([
+            sweepWith(pipeline, { only: ids }),
+            merge(event),
+          ]);
+          if (typeof swept === 'string') throw new Error(`a racing sweep failed: ${swept}`);
+          raced += swept.due;
+          outcomes.emitted += swept.emitted + swept.duplicates;
+          outcomes.settled += swept.settled;
           return summary;
         },
       });
@@ -178,10 +196,10 @@ export const JOIN_SCENARIOS: Scenario[] = [
           });
       }
       await sleep(GRACE_MS + 100);
-      race = () => pipeline.sweep();
+      racing = true;
       await ctx.cycle(pipeline);
-      race = undefined;
-      if (sweepsDuringMerge === 0) problems.push('no sweep ran while the merge did');
+      racing = false;
+      if (raced === 0) problems.push('no sweep raced the merge on a due id');
       const last = (await pipeline.sweep()) as SweepSummary | undefined;
       if (!last || last.pending > 0)
         problems.push(`${last?.pending ?? '?'} id(s) still pending after both sides came`);
@@ -198,7 +216,7 @@ export const JOIN_SCENARIOS: Scenario[] = [
         else problems.push(`id ${id} received ${seen || 'nothing'}`);
       }
       ctx.note(
-        `${halves.length} halves completed during ${sweepsDuringMerge} sweeps: ${shapes.partialFirst} partial then complete, ${shapes.completeOnly} complete only, ${shapes.partialAfter} partial after the complete (a documented race)`,
+        `${raced} due ids swept while the merge completed them (${outcomes.emitted} emitted, ${outcomes.settled} found complete): ${shapes.partialFirst} partial then complete, ${shapes.completeOnly} complete only, ${shapes.partialAfter} partial after the complete (a documented race)`,
       );
       return { pipeline, problems };
     },

@@ -1,5 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { PendingAnswer } from '../../functions/sweep/handler.ts';
+import { stackName } from '../../infra/naming.ts';
 import { ageText, pendingLines } from '../../local/orphans.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
@@ -11,13 +15,18 @@ import { BUILT_IN_SOURCES } from '../../shared/sources/registry.ts';
 const USAGE = `Usage: npm run pending -- [options]
 
 Lists the ids still missing a required side of the join, oldest first, with their age and the
-sides they hold and lack, from the Redis at REDIS_URL. On AWS the sweeper answers the same
-listing: invoke it with {"list": 20}.
+sides they hold and lack, from the Redis at REDIS_URL. With --aws, asks the deployed stack's
+sweeper instead (the cache is in the VPC): it invokes the function named by the stack output
+SweepFunctionName with {"list": N}, using your AWS credentials and region.
 
   --prefix P     the Redis key prefix of the pipeline (a local run prints its own:
                  local:<run>:); without it, every prefix holding a pending index is listed
   --config FILE  the pipeline definition whose join to read (default: the bundled one)
   --limit N      ids shown per join (default 20)
+  --aws          ask the sweeper of the stack of --stage (needs lambda:InvokeFunction on it and
+                 cloudformation:DescribeStacks on the stack)
+  --stage S      the stack's stage with --aws (default dev)
+  --function F   the sweeper's function name or ARN with --aws, instead of the stack output
   --help         this text`;
 
 async function main(): Promise<number> {
@@ -26,6 +35,9 @@ async function main(): Promise<number> {
       prefix: { type: 'string' },
       config: { type: 'string' },
       limit: { type: 'string' },
+      aws: { type: 'boolean', default: false },
+      stage: { type: 'string' },
+      function: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -36,6 +48,9 @@ async function main(): Promise<number> {
   const limit = Number(values.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1)
     throw new Error(`--limit must be a whole number ≥ 1, got "${values.limit}"`);
+  if (values.aws) return listOnAws(values.stage ?? 'dev', values.function, limit);
+  if (values.stage !== undefined || values.function !== undefined)
+    throw new Error('--stage and --function go with --aws');
   let sources = [...BUILT_IN_SOURCES];
   let rawJoin: unknown = {};
   if (values.config) {
@@ -82,6 +97,49 @@ async function main(): Promise<number> {
     redis.disconnect();
   }
   return 0;
+}
+
+/** The listing from the deployed sweeper: the stack output names it, {"list": N} asks it. */
+async function listOnAws(
+  stage: string,
+  functionName: string | undefined,
+  limit: number,
+): Promise<number> {
+  const name = functionName ?? (await sweeperOf(stage));
+  const lambda = new LambdaClient({});
+  const answer = await lambda.send(
+    new InvokeCommand({
+      FunctionName: name,
+      Payload: new TextEncoder().encode(JSON.stringify({ list: limit })),
+    }),
+  );
+  const text = new TextDecoder().decode(answer.Payload ?? new Uint8Array());
+  if (answer.FunctionError)
+    throw new Error(`the sweeper ${name} failed (${answer.FunctionError}): ${text}`);
+  const listing = JSON.parse(text) as PendingAnswer;
+  const now = Date.now();
+  const { stats } = listing;
+  const oldest =
+    stats.oldestFirstSeenMs === null
+      ? ''
+      : `, the oldest waiting ${ageText(now - stats.oldestFirstSeenMs)}`;
+  console.log(`${stackName(stage)} join ${listing.join}: ${stats.pending} pending${oldest}`);
+  for (const line of pendingLines(listing, listing.pending, now)) console.log(line);
+  return 0;
+}
+
+/** The sweeper's function name, from the SweepFunctionName output of the stage's stack. */
+async function sweeperOf(stage: string): Promise<string> {
+  const stack = stackName(stage);
+  const { Stacks } = await new CloudFormationClient({}).send(
+    new DescribeStacksCommand({ StackName: stack }),
+  );
+  const output = Stacks?.[0]?.Outputs?.find((entry) => entry.OutputKey === 'SweepFunctionName');
+  if (!output?.OutputValue)
+    throw new Error(
+      `stack ${stack} has no SweepFunctionName output: deploy this version, or pass --function`,
+    );
+  return output.OutputValue;
 }
 
 main()
