@@ -1,9 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { PendingAnswer } from '../../functions/sweep/handler.ts';
-import { stackName } from '../../infra/naming.ts';
 import { ageText, pendingLines } from '../../local/orphans.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
@@ -11,6 +7,7 @@ import { loadLocalConfig } from '../../shared/config.ts';
 import { parseSourceDefinitions } from '../../shared/sources/definition.ts';
 import { parseJoinDefinition } from '../../shared/sources/join.ts';
 import { BUILT_IN_SOURCES } from '../../shared/sources/registry.ts';
+import { pendingOnAws } from './aws.ts';
 
 const USAGE = `Usage: npm run pending -- [options]
 
@@ -48,7 +45,11 @@ async function main(): Promise<number> {
   const limit = Number(values.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1)
     throw new Error(`--limit must be a whole number ≥ 1, got "${values.limit}"`);
-  if (values.aws) return listOnAws(values.stage ?? 'dev', values.function, limit);
+  if (values.aws) {
+    for (const line of await pendingOnAws(values.stage ?? 'dev', values.function, limit))
+      console.log(line);
+    return 0;
+  }
   if (values.stage !== undefined || values.function !== undefined)
     throw new Error('--stage and --function go with --aws');
   let sources = [...BUILT_IN_SOURCES];
@@ -97,49 +98,6 @@ async function main(): Promise<number> {
     redis.disconnect();
   }
   return 0;
-}
-
-/** The listing from the deployed sweeper: the stack output names it, {"list": N} asks it. */
-async function listOnAws(
-  stage: string,
-  functionName: string | undefined,
-  limit: number,
-): Promise<number> {
-  const name = functionName ?? (await sweeperOf(stage));
-  const lambda = new LambdaClient({});
-  const answer = await lambda.send(
-    new InvokeCommand({
-      FunctionName: name,
-      Payload: new TextEncoder().encode(JSON.stringify({ list: limit })),
-    }),
-  );
-  const text = new TextDecoder().decode(answer.Payload ?? new Uint8Array());
-  if (answer.FunctionError)
-    throw new Error(`the sweeper ${name} failed (${answer.FunctionError}): ${text}`);
-  const listing = JSON.parse(text) as PendingAnswer;
-  const now = Date.now();
-  const { stats } = listing;
-  const oldest =
-    stats.oldestFirstSeenMs === null
-      ? ''
-      : `, the oldest waiting ${ageText(now - stats.oldestFirstSeenMs)}`;
-  console.log(`${stackName(stage)} join ${listing.join}: ${stats.pending} pending${oldest}`);
-  for (const line of pendingLines(listing, listing.pending, now)) console.log(line);
-  return 0;
-}
-
-/** The sweeper's function name, from the SweepFunctionName output of the stage's stack. */
-async function sweeperOf(stage: string): Promise<string> {
-  const stack = stackName(stage);
-  const { Stacks } = await new CloudFormationClient({}).send(
-    new DescribeStacksCommand({ StackName: stack }),
-  );
-  const output = Stacks?.[0]?.Outputs?.find((entry) => entry.OutputKey === 'SweepFunctionName');
-  if (!output?.OutputValue)
-    throw new Error(
-      `stack ${stack} has no SweepFunctionName output: deploy this version, or pass --function`,
-    );
-  return output.OutputValue;
 }
 
 main()
