@@ -101,7 +101,7 @@ export function verdictOf(check: DeliveryCheck): string {
   }
   const partials =
     check.partials > 0
-      ? ` ${check.partials} distinct partial payload(s) (a side missing, null) went out before, each once.`
+      ? ` ${check.partials} distinct partial payload(s) (a required side null: emit after) were delivered as well, each once.`
       : '';
   return `OK: all ${check.expected} ids present in every required source were delivered exactly once (no duplicates).${partials}`;
 }

@@ -54,7 +54,7 @@ describe('the local exactly-once check with partial payloads', () => {
       deliveredOnce: 2,
     });
     expect(verdictOf(check)).toBe(
-      'OK: all 2 ids present in every required source were delivered exactly once (no duplicates). 2 distinct partial payload(s) (a side missing, null) went out before, each once.',
+      'OK: all 2 ids present in every required source were delivered exactly once (no duplicates). 2 distinct partial payload(s) (a required side null: emit after) were delivered as well, each once.',
     );
   });
 
