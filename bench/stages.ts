@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import type { Kafka } from 'kafkajs';
 import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime } from '../functions/fetch/runtime.ts';
+import { CODEC_ALIASES } from '../infra/constructs/pipeline-function.ts';
 import { AnalyticsMock } from '../local/mocks/analytics-mock.ts';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
 import { SourceMock } from '../local/mocks/servers.ts';
@@ -74,6 +75,7 @@ function bundledWorker(): Promise<string> {
       banner: {
         js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
+      alias: CODEC_ALIASES,
       logLevel: 'warning',
     });
     return outfile;

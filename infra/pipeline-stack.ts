@@ -216,6 +216,10 @@ export class PipelineStack extends Stack {
         // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
         // destination would get only their coordinates). docs/design.md argues the choice.
         onFailure: new KafkaDlq(failedTopicOf(topic)),
+        // FunctionResponseTypes ReportBatchItemFailures: the merge answers with the records
+        // whose payload another invocation holds, and Lambda retries each partition from its
+        // lowest failed offset instead of the whole batch (docs/design.md).
+        reportBatchItemFailures: true,
         // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
         // group of pollers, so the pair costs what one mapping would. LocalStack has none.
         ...(!localstack && {

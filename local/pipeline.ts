@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
-import { createMergeHandler } from '../functions/merge/handler.ts';
+import { createMergeHandler, type MergeResult } from '../functions/merge/handler.ts';
 import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
 import { redriveFailedBatches } from '../shared/adapters/failed-batch-redrive.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
@@ -9,6 +9,7 @@ import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
 import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
+import type { Publisher } from '../shared/ports.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { BUILT_IN_SOURCES, SOURCE_NAMES, TOPICS } from '../shared/sources/registry.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
@@ -23,6 +24,8 @@ export type LocalPipelineOptions = {
   redisUrl: string;
   /** The same Redis, as the merge reaches it, when that differs (a proxy, for fault injection). */
   mergeRedisUrl?: string;
+  /** The same Redis, as the fetch functions reach it (their sync state), when that differs. */
+  fetchRedisUrl?: string;
   /** Prefix of every topic name, so runs and tests do not see each other's records. */
   topicPrefix?: string;
   /** Prefix of every Redis key (join state, idempotency records, the sources' sync state). */
@@ -45,6 +48,8 @@ export type LocalPipelineOptions = {
   onMergeFailure?: (error: unknown, attempt: number) => void;
   /** Extra settings for the functions (LOG_LEVEL, HTTP_MAX_ATTEMPTS, …), as environment values. */
   settings?: Record<string, string>;
+  /** Wraps a fetch function's publish to its topic, by source name (fault injection). */
+  interceptPublish?: (source: string, publish: PublishFn) => PublishFn;
   /** Wraps the merge handler as the emulated event source mapping calls it (fault injection). */
   interceptMerge?: (merge: MergeHandler) => MergeHandler;
   fetchLogger?: (source: string) => Logger;
@@ -67,11 +72,12 @@ export type LocalPipelineOptions = {
   sweepEveryMs?: number;
 };
 
-export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
+export type MergeHandler = (event: MSKEvent) => Promise<MergeResult>;
+export type PublishFn = Publisher['publish'];
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
-  merge: Omit<MergeSummary, 'durationMs'> & {
+  merge: Omit<MergeSummary, 'durationMs' | 'retry'> & {
     batches: number;
     failedInvocations: number;
     /** Records the emulated mappings handed to failed_<topic> after their last retry. */
@@ -174,6 +180,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       posted: 0,
       duplicates: 0,
       deadLettered: 0,
+      held: 0,
       get ambiguousRetries() {
         return mergeRuntime.analyticsCalls.ambiguousRetries;
       },
@@ -204,6 +211,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
           'posted',
           'duplicates',
           'deadLettered',
+          'held',
         ] as const) {
           totals.merge[key] += summary[key];
         }

@@ -5,7 +5,7 @@ import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { startSideMocks } from './join-runtime.ts';
 import type { MockHost } from './mocks/mock-host.ts';
-import type { LocalPipelineOptions } from './pipeline.ts';
+import type { LocalPipelineOptions, PublishFn } from './pipeline.ts';
 
 /**
  * The fetch handlers (one per source definition) and the merge runtime, built from the
@@ -50,18 +50,20 @@ export async function wireHandlers(
         ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: mockUrlOf(source) }),
         PAGE_SIZE: String(options.pageSize ?? 100),
         // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
-        REDIS_URL: options.redisUrl,
+        REDIS_URL: options.fetchRedisUrl ?? options.redisUrl,
         REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
       });
       const runtime = buildFetchRuntime(config, options.fetchLogger?.(name));
       const ids = new Set<string>();
       publishedIds.set(name, ids);
       const publisher = runtime.publisher;
+      const publish: PublishFn = (topic, messages) => publisher.publish(topic, messages);
+      const intercepted = options.interceptPublish?.(name, publish) ?? publish;
       fetchRuntimes.push({
         ...runtime,
         publisher: {
           publish: async (topic, messages) => {
-            await publisher.publish(topic, messages);
+            await intercepted(topic, messages);
             for (const message of messages) if (message.key !== null) ids.add(message.key);
           },
           disconnect: () => publisher.disconnect(),

@@ -87,7 +87,7 @@ const fetchSchema = z.object({
   FETCH_TIME_LIMIT_MS: z.coerce.number().int().min(100).max(86_400_000).optional(),
   /** Time kept free at the end of an invocation: no page is started inside it. */
   FETCH_STOP_MARGIN_MS: int(0, 600_000, 10_000),
-  FETCH_LEASE_MS: int(1_000, 3_600_000, 120_000),
+  FETCH_LEASE_MS: int(1_000, 3_600_000, 30_000),
 });
 
 /**

@@ -15,6 +15,14 @@ type SecretSetting = Extract<keyof (FetchEnvironment & MergeEnvironment), `${str
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
+/** Packages the bundles replace with a stub that throws (infra/bundling/codec-unavailable.ts). */
+export const CODEC_ALIASES: Record<string, string> = Object.fromEntries(
+  ['avro-js', 'protobufjs'].map((name) => [
+    name,
+    join(ROOT, 'infra', 'bundling', 'codec-unavailable.ts'),
+  ]),
+);
+
 /**
  * esbuild settings of every function of ours. Everything is bundled, the AWS SDK included: the
  * runtime's SDK is whatever version Lambda ships that week, and some of our dependencies (the
@@ -32,6 +40,9 @@ export const BUNDLING = {
   banner:
     "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   externalModules: [],
+  esbuildArgs: Object.fromEntries(
+    Object.entries(CODEC_ALIASES).map(([name, path]) => [`--alias:${name}`, path]),
+  ),
 };
 
 export type PipelineFunctionProps = {

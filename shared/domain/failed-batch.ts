@@ -1,4 +1,4 @@
-import type { DecodedRecord } from './msk-event.ts';
+import type { DecodedRecord } from './kafka-record.ts';
 
 /**
  * Failed batches: what an event source mapping gave up on after its retries. Each source topic

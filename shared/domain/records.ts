@@ -84,6 +84,9 @@ export function checkRecord(rules: RecordRules, raw: unknown): RecordCheck {
   return { ok: true, id: id.id, record: raw as SourceRecord, change };
 }
 
+/** The reason a record whose value does not parse as JSON is quarantined with. */
+export const NOT_JSON = 'value is not JSON';
+
 /** The reason a record of this many bytes is refused, or undefined when it fits. */
 export function sizeProblem(bytes: number, maxBytes: number): string | undefined {
   return bytes > maxBytes ? `record is ${bytes} bytes, over the ${maxBytes}-byte limit` : undefined;

@@ -1,6 +1,5 @@
 import { createSweepHandler } from '../../functions/sweep/handler.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
-import { decodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics } from '../../shared/metrics.ts';
 import type { SweepSummary } from '../../shared/pipeline/sweep-pending.ts';
@@ -168,7 +167,11 @@ export const JOIN_SCENARIOS: Scenario[] = [
         pageSize: 50,
         interceptMerge: (merge) => async (event) => {
           if (!racing) return merge(event);
-          const ids = new Set(decodeMskEvent(event).flatMap((r) => (r.key ? [r.key] : [])));
+          const ids = new Set(
+            Object.values(event.records ?? {})
+              .flat()
+              .flatMap((r) => (r.key ? [Buffer.from(r.key, 'base64').toString('utf8')] : [])),
+          );
           const [swept, summary] = await Promise.all([
             sweepWith(pipeline, { only: ids }),
             merge(event),

@@ -7,6 +7,7 @@ import { produceRaw } from '../support/kafka.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
 import { JOIN_SCENARIOS } from './join-faults.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
+import { SOURCE_FAULT_SCENARIOS } from './source-faults.ts';
 
 /** What a scenario gets from the runner. */
 export type FaultContext = {
@@ -388,7 +389,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'concurrency: merge invocations race per topic',
-    budget: 'in-progress wait, then batch retried',
+    budget: 'in-progress wait, then held record retried',
     async run(ctx) {
       const pipeline = await ctx.start();
       const customers = mskBatchOf(pipeline.topics.customer, await pipeline.crm.records(), 'race');
@@ -421,5 +422,6 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   ...FAILED_BATCH_SCENARIOS,
+  ...SOURCE_FAULT_SCENARIOS,
   ...JOIN_SCENARIOS,
 ];

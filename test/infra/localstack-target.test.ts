@@ -73,6 +73,7 @@ describe('the localstack target swaps only what LocalStack cannot emulate', () =
         EventSourceArn: Match.absent(),
         ProvisionedPollerConfig: Match.absent(),
         DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
   });

@@ -101,6 +101,7 @@ describe('the synthesized stack', () => {
         AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: `test-pipeline-merge-${topic}` },
         DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
         ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 2 },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
   });

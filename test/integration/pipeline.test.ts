@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeMskEvent } from '../../local/msk-event.ts';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
 import { verifyDelivery } from '../../local/report.ts';
-import { encodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
 import { produceRaw, readTopic } from '../support/kafka.ts';
 
