@@ -1,5 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { DeliveryEnvironment } from '../shared/config.ts';
+import { type JoinDefinition, parseJoinDefinition } from '../shared/sources/join.ts';
+import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
 
 /** `pipeline:analytics*` context keys of the delivery mode, by the delivery setting each sets. */
@@ -55,6 +57,17 @@ export type DeployConfig = {
   alarmOffsetLag: number;
   /** Email to subscribe to alarms (optional). */
   alarmEmail?: string;
+  /** Alarm when an id of the join has been missing a required side for longer than this. */
+  alarmOldestPendingMinutes: number;
+  /** Alarm when a cache node uses more than this share of its memory (DatabaseMemoryUsagePercentage). */
+  alarmCacheMemoryPercent: number;
+  /**
+   * The join (shared/sources/join.ts), validated against the bundled sources: the default
+   * (each source's side, all required, `wait`) unless `pipeline:join` declares one.
+   */
+  join: JoinDefinition;
+  /** The declaration as given, which the merge, redrive and sweeper get as PIPELINE_JOIN. */
+  joinJson?: string;
   /**
    * Keep the MSK cluster, the cache and the dead-letter queues when the stack is deleted.
    * Default: false for the `dev` stage and the localstack target, true for any other.
@@ -95,6 +108,9 @@ const DEFAULT_CONFIG: DeployConfig = {
   cacheNodeType: 'cache.t4g.small',
   alarmMissedFetchPeriods: 3,
   alarmOffsetLag: 10_000,
+  alarmOldestPendingMinutes: 60,
+  alarmCacheMemoryPercent: 80,
+  join: parseJoinDefinition({}, BUILT_IN_SOURCES),
   retainData: false,
   sourceSecretArns: {},
 };
@@ -162,6 +178,22 @@ export function configFromContext(get: (key: string) => unknown): DeployConfig {
   positive('alarmMissedFetchPeriods', 1, 100);
   positive('alarmOffsetLag', 1, 100_000_000);
   positive('fetchReservedConcurrency', 1, 1000);
+  positive('alarmOldestPendingMinutes', 1, 7 * 24 * 60);
+  positive('alarmCacheMemoryPercent', 1, 100);
+  const join = read('join');
+  if (join !== undefined) {
+    // An object in cdk.json, JSON text with -c.
+    let raw: unknown = join;
+    if (typeof join === 'string') {
+      try {
+        raw = JSON.parse(join);
+      } catch (error) {
+        throw new Error(`context pipeline:join is not JSON (${(error as Error).message})`);
+      }
+    }
+    config.join = parseJoinDefinition(raw, BUILT_IN_SOURCES, 'context pipeline:join');
+    config.joinJson = JSON.stringify(raw);
+  }
   // CloudWatch evaluates an alarm over at most one day (periods x period).
   if (config.alarmMissedFetchPeriods * config.fetchRateMinutes > 24 * 60)
     throw new Error(

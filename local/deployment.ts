@@ -324,6 +324,8 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
     join,
     /** Runs the sweeper now (it also runs on its timer); its summary, or undefined if it failed. */
     sweep: () => sweeper.sweepNow(),
+    /** The merge's connected dependencies, which the sweeper shares (fault rows wrap them). */
+    mergeDeps: () => mergeRuntime.ready(),
     /** The oldest ids still missing a required side, with the sides they hold. */
     async pending(limit = 10) {
       const { pending } = await mergeRuntime.ready();

@@ -16,9 +16,17 @@ const NO_METRICS: MetricsSink = { addMetric: () => {}, publishStoredMetrics: () 
 /**
  * The metrics of one function, as CloudWatch embedded-metric-format lines on stdout. The
  * `service` dimension is the function's role (`fetch-crm`, `merge`), which the dashboard and the
- * alarms select on.
+ * alarms select on; `dimensions` go with every metric too (the sweeper's `join`).
  */
-export function createMetrics(service: string, mode: 'emf' | 'off'): MetricsSink {
+export function createMetrics(
+  service: string,
+  mode: 'emf' | 'off',
+  dimensions: Record<string, string> = {},
+): MetricsSink {
   if (mode === 'off') return NO_METRICS;
-  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
+  return new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: service,
+    defaultDimensions: dimensions,
+  });
 }

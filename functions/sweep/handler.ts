@@ -11,6 +11,15 @@ const LOCAL_CONTEXT = { getRemainingTimeInMillis: () => 60_000 };
 /** `{}` (the schedule) sweeps; `{"list": N}` answers the N oldest pending ids instead. */
 export type SweepEvent = { list?: number } | undefined;
 
+/** The answer to `{"list": N}`: the join, its pending count, the oldest first-seen time, the ids. */
+export type PendingAnswer = {
+  join: string;
+  /** The sides an id needs before its complete payload goes out. */
+  required: string[];
+  stats: { pending: number; oldestFirstSeenMs: number | null };
+  pending: PendingListing[];
+};
+
 /**
  * The sweeper handler: applies the join's missing-side policy and writes the orphan metrics.
  * Throws when Redis or the dead-letter sink fail; the next scheduled sweep redoes the work.
@@ -20,14 +29,17 @@ export function createSweepHandler(
   metrics: MetricsSink,
   limit: number,
 ) {
-  return async (
-    event?: SweepEvent,
-    context?: Context,
-  ): Promise<SweepSummary | { pending: PendingListing[] }> => {
+  return async (event?: SweepEvent, context?: Context): Promise<SweepSummary | PendingAnswer> => {
     const { logger } = runtime;
     if (context) logger.addContext(context);
     const deps = await runtime.ready();
-    if (event?.list !== undefined) return { pending: await deps.pending.list(event.list) };
+    if (event?.list !== undefined) {
+      const limit = Number(event.list);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+        throw new Error(`list must be a whole number from 1 to 10000, got ${String(event.list)}`);
+      const [stats, pending] = await Promise.all([deps.pending.stats(), deps.pending.list(limit)]);
+      return { join: deps.join.name, required: deps.join.required, stats, pending };
+    }
     deps.delivery.registerInvocation(context ?? LOCAL_CONTEXT);
     try {
       const summary = await sweepPending({ ...deps, now: Date.now, limit });

@@ -5,6 +5,7 @@ import type { ScriptedFault } from '../../local/mocks/faults.ts';
 import { mskBatchOf } from '../../local/msk-batch.ts';
 import { produceRaw } from '../support/kafka.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
+import { JOIN_SCENARIOS } from './join-faults.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
 import { SOURCE_FAULT_SCENARIOS } from './source-faults.ts';
 
@@ -422,4 +423,5 @@ export const SCENARIOS: Scenario[] = [
   },
   ...FAILED_BATCH_SCENARIOS,
   ...SOURCE_FAULT_SCENARIOS,
+  ...JOIN_SCENARIOS,
 ];

@@ -25,6 +25,8 @@ const LOADERS = {
   Merge: { settings: SETTINGS.merge, load: loadMergeConfig },
   Replay: { settings: SETTINGS.replay, load: loadReplayConfig },
   Redrive: { settings: SETTINGS.merge, load: loadMergeConfig },
+  // functions/sweep/index.ts loads the merge's settings (it delivers as the merge does).
+  'Sweep-main': { settings: SETTINGS.merge, load: loadMergeConfig },
 } as const;
 
 /** What a deploy-time value looks like once CloudFormation has resolved it. */
@@ -89,6 +91,31 @@ describe.each([
         value: merge?.environment[name],
       });
     expect(delivery.filter((name) => /^(KAFKA_|TOPIC_|DEAD_LETTER_)/.test(name))).toEqual([]);
+  });
+
+  it('gives the join declared in context to every function that joins or sweeps, as its loader reads it', () => {
+    const declared = synthesize({
+      'pipeline:stage': 'contract',
+      'pipeline:target': target,
+      'pipeline:join': '{"missing": "emit after 10m"}',
+    });
+    const withJoin = deployedFunctions(declared.template, declared.outdir).filter(
+      (fn) => fn.environment.PIPELINE_JOIN !== undefined,
+    );
+    // The replay re-delivers payloads already joined: it gets no join.
+    expect(withJoin.map((fn) => fn.name).sort()).toEqual(['Merge', 'Redrive', 'Sweep-main']);
+    for (const fn of withJoin) {
+      const env = Object.fromEntries(
+        Object.entries(fn.environment).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : deployTimeValue(name),
+        ]),
+      );
+      expect(loadMergeConfig({ ...env, AWS_REGION: 'eu-west-1' }).join.missing).toEqual({
+        policy: 'emit',
+        afterMs: 600_000,
+      });
+    }
   });
 
   it('names the merge dead-letter queue the template creates', () => {
