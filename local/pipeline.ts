@@ -1,9 +1,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { MSKEvent } from 'aws-lambda';
+import type { Context, MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import { createMergeHandler } from '../functions/merge/handler.ts';
 import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
 import { redriveFailedBatches } from '../shared/adapters/failed-batch-redrive.ts';
+import type { IoRedisCacheClient } from '../shared/adapters/idempotency-cache.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
@@ -47,6 +48,11 @@ export type LocalPipelineOptions = {
   settings?: Record<string, string>;
   /** Wraps the merge handler as the emulated event source mapping calls it (fault injection). */
   interceptMerge?: (merge: MergeHandler) => MergeHandler;
+  /**
+   * Wraps the Redis client the merge's idempotency records go through (fault injection: a
+   * process that dies between the POST and its completed marks).
+   */
+  interceptMergeCache?: (cache: IoRedisCacheClient) => IoRedisCacheClient;
   fetchLogger?: (source: string) => Logger;
   mergeLogger?: Logger;
   /** Source definitions (a `--config` file); the bundled ones when unset. */
@@ -67,7 +73,8 @@ export type LocalPipelineOptions = {
   sweepEveryMs?: number;
 };
 
-export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
+/** The merge handler; a wrapper may pass a Lambda context (its remaining time bounds the claims). */
+export type MergeHandler = (event: MSKEvent, context?: Context) => Promise<MergeSummary>;
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
@@ -158,7 +165,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       !options.sourceUrls?.[source.name],
   );
   const handler = createMergeHandler(mergeRuntime);
-  const merge: MergeHandler = (event) => handler(event);
+  const merge: MergeHandler = (event, context) => handler(event, context);
   const invokeMerge = options.interceptMerge?.(merge) ?? merge;
 
   const totals: StageTotals = {

@@ -91,6 +91,7 @@ export async function wireHandlers(
         DEAD_LETTER_TARGET: 'kafka',
       }),
       options.mergeLogger,
+      { ...(options.interceptMergeCache && { cache: options.interceptMergeCache }) },
     );
     await mergeRuntime.ready();
   } catch (error) {

@@ -45,7 +45,17 @@ export type MergeRuntime = {
 /** Either delivery mode, told the invocation's remaining time before each batch. */
 type InvocationDelivery = IdempotentDelivery | BatchedDelivery;
 
-export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRuntime {
+/** Test seams of the local runtime (fault injection); the functions pass none. */
+export type MergeRuntimeSeams = {
+  /** Wraps the idempotency records' Redis client both delivery modes use. */
+  cache?: (cache: IoRedisCacheClient) => IoRedisCacheClient;
+};
+
+export function buildMergeRuntime(
+  config: MergeConfig,
+  logger?: Logger,
+  seams: MergeRuntimeSeams = {},
+): MergeRuntime {
   const log = logger ?? createLogger('merge', config.LOG_LEVEL);
   const kafka = createKafka(kafkaConnectionOf(config, `merge`), (line) => log.warn(line));
   const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
@@ -60,6 +70,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
     const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
     redis = await connectRedis({
       url: config.REDIS_URL,
+      retryMaxDelayMs: config.REDIS_RETRY_MAX_DELAY_MS,
       ...(password !== undefined && { password }),
     });
     const token = secretReader(config.ANALYTICS_TOKEN_SECRET_ARN, 'token');
@@ -84,7 +95,8 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
     });
     const analytics = new TimedAnalyticsSink(http);
     timer = analytics;
-    const cache = new IoRedisCacheClient(redis);
+    const client = new IoRedisCacheClient(redis, { settleWithinMs: config.REDIS_SETTLE_MS });
+    const cache = seams.cache?.(client) ?? client;
     const format = config.analyticsBatch;
     const delivery: InvocationDelivery = format
       ? new BatchedDelivery({

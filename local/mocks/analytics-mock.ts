@@ -10,7 +10,16 @@ export type Received = {
   headers: Record<string, string>;
   body: unknown;
   at: number;
+  /**
+   * For an event of a batch request: the request's Idempotency-Key and every event id it held,
+   * in order (rejected and de-duplicated events included). One object per request, shared by
+   * its events.
+   */
+  request?: BatchRequestSeen;
 };
+
+/** A batch request as the mock read it. */
+export type BatchRequestSeen = { key: string | undefined; eventIds: (string | undefined)[] };
 
 /** What the Analytics mock saw, in counts. */
 export type AnalyticsStats = {
@@ -131,6 +140,14 @@ export class AnalyticsMock implements MockServer {
   #processBatch(events: unknown[], headers: Record<string, string>): Answer {
     this.batchRequests++;
     const results: { status: number; error?: string }[] = [];
+    const idOf = (event: unknown) => {
+      const value = ((event ?? {}) as Record<string, unknown>)[this.eventIdField];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const request: BatchRequestSeen = {
+      key: headers['idempotency-key'],
+      eventIds: events.map(idOf),
+    };
     for (const event of events) {
       const fields = (event ?? {}) as Record<string, unknown>;
       const id = String(fields.id ?? '');
@@ -138,10 +155,7 @@ export class AnalyticsMock implements MockServer {
         results.push({ status: 400, error: `id ${id} rejected by the mock` });
         continue;
       }
-      const eventId =
-        typeof fields[this.eventIdField] === 'string'
-          ? (fields[this.eventIdField] as string)
-          : undefined;
+      const eventId = idOf(event);
       if (eventId !== undefined && this.#eventsSeen.has(eventId)) {
         this.repeatedKeys++;
         if (this.honourIdempotencyKey) {
@@ -150,7 +164,7 @@ export class AnalyticsMock implements MockServer {
         }
       }
       if (eventId !== undefined) this.#eventsSeen.add(eventId);
-      this.received.push({ id, key: eventId, headers, body: event, at: Date.now() });
+      this.received.push({ id, key: eventId, headers, body: event, at: Date.now(), request });
       this.onReceive(event);
       results.push({ status: 200 });
     }

@@ -1,3 +1,5 @@
+import type { BatchRequestSeen } from '../../local/mocks/analytics-mock.ts';
+import { requestKey } from '../../shared/domain/analytics-batch.ts';
 import { buildMergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import { checkRecord, type SourceRecord } from '../../shared/domain/records.ts';
 import { SOURCES } from '../../shared/sources/registry.ts';
@@ -7,14 +9,32 @@ export type Observed = {
   /** Raw records the mock sources hold at the end (valid and invalid). */
   customers: Record<string, unknown>[];
   products: Record<string, unknown>[];
-  /** What Analytics processed, in order: the body and its Idempotency-Key header. */
-  receipts: { body: unknown; key: string | undefined }[];
-  /** Whether the Analytics mock honoured Idempotency-Key in this scenario. */
+  /**
+   * How the merge delivered: `single` (one payload per POST, its hash as Idempotency-Key) or
+   * `batch` (many per request, each event with its hash in `eventIdField`, the request's key
+   * derived from its events' ids: shared/domain/analytics-batch.ts).
+   */
+  mode: 'single' | 'batch';
+  /** The field batch events carry their id in (ANALYTICS_EVENT_ID_FIELD). */
+  eventIdField: string;
+  /**
+   * What Analytics processed, in order, one entry per payload: the body (a batch event: the
+   * payload with its id field), its key (Idempotency-Key, or a batch event's id) and, for a batch
+   * event, the request it came in (its Idempotency-Key and all its event ids).
+   */
+  receipts: { body: unknown; key: string | undefined; request?: BatchRequestSeen }[];
+  /** Whether the Analytics mock honoured Idempotency-Key (and batch event ids) in this scenario. */
   honoursKey: boolean;
   /** Requests whose key Analytics had processed before. */
   repeatedKeys: number;
-  /** POSTs the merge retried after a timeout or reset once sent. */
+  /** POSTs the merge retried after a timeout or reset once sent (per payload in a batch request). */
   ambiguousRetries: number;
+  /**
+   * Payloads the sink accepted whose completed marks a crash kept from Redis (the process died
+   * between the 2xx and the marks): the retried batch sends each again, unseen by the merge's
+   * ambiguous-retry count.
+   */
+  expectedResends: number;
   /** False when the scenario's faults fit the retry budget: then nothing may be dead-lettered. */
   deadLettersExpected: boolean;
   /** The retry budget the scenario assumes, for the report. */
@@ -36,6 +56,7 @@ export type Observed = {
 
 export type FaultRow = {
   fault: string;
+  mode: 'single' | 'batch';
   budget: string;
   recordsIn: number;
   deliveredOnce: number;
@@ -56,10 +77,13 @@ type Quarantined = { reason?: unknown };
  * The suite's invariant for one scenario. Every merged payload the sources imply (the newest
  * valid customer and product of each id both hold) was received by Analytics exactly once, or is
  * on the dead_letter topic with a reason; nothing is dead-lettered when the faults fit the retry
- * budget; every receipt carries the payload's identity as its Idempotency-Key; no payload was
- * received twice at a sink that honours the key, and at one that ignores it exactly as many
- * times as the merge counted ambiguous retries; every valid source record reached its topic;
- * every invalid input is in quarantine with a reason.
+ * budget; every receipt carries the payload's identity (single mode: its hash as the
+ * Idempotency-Key; batch mode: its hash as the event id, in a batch request whose Idempotency-Key
+ * is requestKey of its events' ids, and no payload outside a batch request); payloads are
+ * counted one by one in either mode. Duplicates: none at a sink that honours the key (and the
+ * event ids); at one that ignores them, exactly the ambiguous retries the merge counted plus the
+ * payloads a crash between the 2xx and the completed marks made the retried batch send again.
+ * Every valid source record reached its topic; every invalid input is in quarantine with a reason.
  */
 export function checkInvariant(fault: string, observed: Observed): FaultRow {
   const problems: string[] = [];
@@ -98,21 +122,49 @@ export function checkInvariant(fault: string, observed: Observed): FaultRow {
 
   const receivedCounts = new Map<string, number>();
   const keys = new Set<string | undefined>();
+  const batch = observed.mode === 'batch';
+  const requests = new Set<BatchRequestSeen>();
   let wrongKeys = 0;
-  for (const { body, key } of observed.receipts) {
-    const hash = payloadHash(body as Parameters<typeof payloadHash>[0]);
+  let outsideBatch = 0;
+  for (const { body, key, request } of observed.receipts) {
+    let payload = body as Record<string, unknown>;
+    let identity = key;
+    if (batch) {
+      const { [observed.eventIdField]: eventId, ...rest } = payload;
+      payload = rest;
+      identity = typeof eventId === 'string' ? eventId : undefined;
+      if (request) requests.add(request);
+      else outsideBatch++;
+    }
+    const hash = payloadHash(payload as unknown as Parameters<typeof payloadHash>[0]);
     receivedCounts.set(hash, (receivedCounts.get(hash) ?? 0) + 1);
-    keys.add(key);
-    if (key !== hash) wrongKeys++;
+    keys.add(identity);
+    if (identity !== hash) wrongKeys++;
   }
   if (wrongKeys > 0)
-    problems.push(`${wrongKeys} receipt(s) without the payload's identity as Idempotency-Key`);
+    problems.push(
+      batch
+        ? `${wrongKeys} receipt(s) without the payload's hash as its ${observed.eventIdField}`
+        : `${wrongKeys} receipt(s) without the payload's identity as Idempotency-Key`,
+    );
+  if (outsideBatch > 0)
+    problems.push(`${outsideBatch} payload(s) received outside a batch request in batch mode`);
+  const wrongRequestKeys = [...requests].filter(
+    (request) =>
+      request.eventIds.some((id) => id === undefined) ||
+      request.key !== requestKey(request.eventIds as string[]),
+  ).length;
+  if (wrongRequestKeys > 0)
+    problems.push(
+      `${wrongRequestKeys} batch request(s) whose Idempotency-Key is not derived from their events' ids`,
+    );
   const duplicates = [...receivedCounts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
+  const explained = observed.ambiguousRetries + observed.expectedResends;
   if (observed.honoursKey && duplicates > 0)
     problems.push(`${duplicates} payload(s) received more than once`);
-  if (!observed.honoursKey && duplicates !== observed.ambiguousRetries)
+  if (!observed.honoursKey && duplicates !== explained)
     problems.push(
-      `a sink that ignores the key received ${duplicates} duplicate(s), but the merge counted ${observed.ambiguousRetries} ambiguous retries`,
+      `a sink that ignores the key received ${duplicates} duplicate(s), but the merge counted ${observed.ambiguousRetries} ambiguous retries and a crash before the completed marks made ${observed.expectedResends} re-send(s)`,
     );
   if (!observed.deadLettersExpected && observed.deadLetters.length > 0)
     problems.push(
@@ -164,6 +216,7 @@ export function checkInvariant(fault: string, observed: Observed): FaultRow {
 
   return {
     fault,
+    mode: observed.mode,
     budget: observed.budget,
     recordsIn: observed.customers.length + observed.products.length,
     deliveredOnce,

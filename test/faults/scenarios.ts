@@ -7,9 +7,14 @@ import { produceRaw } from '../support/kafka.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
 
+/** How the merge delivers to Analytics in a row: one payload per POST, or batch requests. */
+export type DeliveryMode = 'single' | 'batch';
+
 /** What a scenario gets from the runner. */
 export type FaultContext = {
   broker: RunningBroker;
+  /** The delivery mode of this row: start() already sets ANALYTICS_DELIVERY for it. */
+  mode: DeliveryMode;
   /** Starts a pipeline with its own topics and Redis keys, fast retries and silent logs. */
   start(options?: Partial<LocalPipelineOptions>): Promise<LocalPipeline>;
   /** One schedule tick (fetch failures are noted, not thrown), then waits for the merge to catch up. */
@@ -32,6 +37,11 @@ export type ScenarioResult = {
   expectedQuarantined?: number;
   /** False when the scenario drove the merge function directly, not through the topics. */
   sourceTopicsChecked?: boolean;
+  /**
+   * Payloads the sink accepted whose completed marks a crash kept from Redis: the retried batch
+   * sends each again (a sink that ignores the key processes it twice).
+   */
+  expectedResends?: number;
   cleanup?: () => Promise<void>;
 };
 
@@ -44,6 +54,14 @@ export type Scenario = {
    */
   budget: string;
   deadLettersExpected?: boolean;
+  /**
+   * Runs with nothing else in flight: the row restarts the shared broker, or its timing would
+   * suffer from other rows. Rows that share nothing (own topics, keys, proxies, mocks) run side
+   * by side.
+   */
+  exclusive?: boolean;
+  /** Takes much longer than most rows: started first, so the pool ends together. */
+  long?: boolean;
   run(ctx: FaultContext): Promise<ScenarioResult>;
 };
 
@@ -259,6 +277,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'kafka: broker restarted while publishing',
+    exclusive: true,
     budget: 'producer retries, then the next fetch run',
     async run(ctx) {
       const pipeline = await ctx.start({ sourceFaults: { latencyMs: 150 } });
@@ -272,6 +291,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'kafka: broker restarted while consuming',
+    exclusive: true,
     budget: BATCH_RETRY,
     async run(ctx) {
       const pipeline = await ctx.start({ analyticsFaults: { latencyMs: 40 }, batchSize: 5 });
