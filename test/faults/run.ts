@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
-import { ensureRedis } from '../../local/environment.ts';
 import { startBroker } from '../../local/kafka-broker.ts';
 import {
   type LocalPipeline,
@@ -11,9 +10,9 @@ import {
 import { deleteRunState } from '../../local/run-state.ts';
 import { table } from '../../local/terminal.ts';
 import { mapWithConcurrency } from '../../shared/concurrency.ts';
-import { loadLocalConfig } from '../../shared/config.ts';
 import { readTopic } from '../support/kafka.ts';
 import { checkInvariant, type FaultRow } from './invariant.ts';
+import { faultsDir, OwnRedis } from './network.ts';
 import { type DeliveryMode, type FaultContext, SCENARIOS, type Scenario } from './scenarios.ts';
 
 /** Events per batch request in batch mode: small, so one merge batch makes several requests. */
@@ -122,10 +121,17 @@ async function main(): Promise<number> {
     })),
   );
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  const config = loadLocalConfig();
-  await ensureRedis(config.REDIS_URL, say);
-  // The suite restarts the broker, so it always runs its own.
-  const broker = await startBroker({ say });
+  // The suite restarts the broker, so it always runs its own; and a Redis of its own (in memory),
+  // so that finding a row's keys scans only the suite's and nothing stays in the user's Redis.
+  const redis = await new OwnRedis(faultsDir(`redis-suite-${process.pid}`), {
+    persistent: false,
+  }).start();
+  process.once('exit', () => void redis.kill());
+  const config = { REDIS_URL: redis.url };
+  const broker = await startBroker({ say }).catch(async (error: unknown) => {
+    await redis.stop();
+    throw error;
+  });
   const keys = new WeakMap<LocalPipeline, { redisUrl: string; prefix: string }>();
 
   const deleteKeys = async (pipeline: LocalPipeline, pattern: string) => {
@@ -239,23 +245,31 @@ async function main(): Promise<number> {
         lost: 0,
         problems: [`scenario failed: ${(error as Error).message}`],
       };
-    } finally {
-      if (result) {
-        await result.pipeline.stop();
-        // The run's keys go; a failure to remove them is reported, not hidden.
-        await result.pipeline
-          .deleteState()
-          .catch((error: unknown) =>
-            notes.push(`its Redis keys were not removed: ${(error as Error).message}`),
-          );
-        await result.cleanup?.();
-      }
     }
     if (kafkaErrors > 0) notes.push(`${kafkaErrors} Kafka error(s) met by the consumers`);
     if (fetchFailures.length > 0)
       notes.push(`${fetchFailures.length} fetch run(s) failed and the next run recovered`);
+    // Stopping a pipeline is mostly waiting (a consumer leaves its group after its last fetch,
+    // up to 5 s): it goes on while the next row runs, and is awaited before the broker stops.
+    if (result) {
+      const { pipeline, cleanup } = result;
+      cleanups.push(
+        (async () => {
+          await pipeline.stop();
+          // The run's keys go; a failure to remove them is reported, not hidden.
+          await pipeline.deleteState().catch((error: unknown) => {
+            say(`${job.name}: its Redis keys were not removed: ${(error as Error).message}`);
+            return 0;
+          });
+          await cleanup?.();
+        })().catch((error: unknown) => {
+          say(`${job.name}: stopping its pipeline failed: ${(error as Error).message}`);
+        }),
+      );
+    }
     return { row, notes };
   };
+  const cleanups: Promise<void>[] = [];
 
   // Rows that restart the broker run alone, first; the others share it, a few at a time, the
   // long ones started first. Each row has its own topics, Redis keys, mocks and proxies.
@@ -280,9 +294,14 @@ async function main(): Promise<number> {
   say(
     `${jobs.length} row(s): ${exclusive.length} alone, then ${shared.length} with ${parallel} at a time`,
   );
-  for (const job of exclusive) await run(job);
+  for (const job of exclusive) {
+    await run(job);
+    await Promise.all(cleanups);
+  }
   await mapWithConcurrency(shared, parallel, run);
+  await Promise.all(cleanups);
   await broker.stop();
+  await redis.stop();
   const elapsed = (Date.now() - started) / 1000;
 
   const rows = jobs.flatMap((job) => {

@@ -4,6 +4,7 @@ import type { ScriptedFault } from '../../local/mocks/faults.ts';
 import { mskBatchOf } from '../../local/msk-batch.ts';
 import type { LocalPipeline, LocalPipelineOptions } from '../../local/pipeline.ts';
 import { produceRaw } from '../support/kafka.ts';
+import { CRASH_SCENARIOS } from './crash-before-marks.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
 
@@ -439,5 +440,6 @@ export const SCENARIOS: Scenario[] = [
       return { pipeline };
     },
   },
+  ...CRASH_SCENARIOS,
   ...FAILED_BATCH_SCENARIOS,
 ];
