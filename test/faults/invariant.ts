@@ -30,11 +30,16 @@ export type Observed = {
   /** POSTs the merge retried after a timeout or reset once sent (per payload in a batch request). */
   ambiguousRetries: number;
   /**
-   * Payloads the sink accepted whose completed marks a crash kept from Redis (the process died
-   * between the 2xx and the marks): the retried batch sends each again, unseen by the merge's
-   * ambiguous-retry count.
+   * Completed marks that never reached Redis (the write failed after the sink's 2xx: a process
+   * that died there, or an outage past the settle window), counted by the runner: each payload
+   * is sent again by the retried batch, unseen by the merge's ambiguous-retry count.
    */
-  expectedResends: number;
+  lostMarks: number;
+  /**
+   * Payloads that reached the sink again (a key or event id it had processed), whether it
+   * answered from the first answer or processed them again.
+   */
+  repeatedPayloads: number;
   /** False when the scenario's faults fit the retry budget: then nothing may be dead-lettered. */
   deadLettersExpected: boolean;
   /** The retry budget the scenario assumes, for the report. */
@@ -66,6 +71,7 @@ export type FaultRow = {
   distinctKeys: number;
   repeatedKeys: number;
   ambiguousRetries: number;
+  lostMarks: number;
   lost: number;
   problems: string[];
 };
@@ -74,16 +80,23 @@ type Letter = { payload?: unknown; reason?: unknown };
 type Quarantined = { reason?: unknown };
 
 /**
- * The suite's invariant for one scenario. Every merged payload the sources imply (the newest
- * valid customer and product of each id both hold) was received by Analytics exactly once, or is
- * on the dead_letter topic with a reason; nothing is dead-lettered when the faults fit the retry
- * budget; every receipt carries the payload's identity (single mode: its hash as the
- * Idempotency-Key; batch mode: its hash as the event id, in a batch request whose Idempotency-Key
- * is requestKey of its events' ids, and no payload outside a batch request); payloads are
- * counted one by one in either mode. Duplicates: none at a sink that honours the key (and the
- * event ids); at one that ignores them, exactly the ambiguous retries the merge counted plus the
- * payloads a crash between the 2xx and the completed marks made the retried batch send again.
- * Every valid source record reached its topic; every invalid input is in quarantine with a reason.
+ * The suite's invariant for one scenario, in either delivery mode, counted payload by payload.
+ *
+ * - Every merged payload the sources imply (the newest valid customer and product of each id
+ *   both hold) was received by Analytics exactly once, or is on the dead_letter topic with a
+ *   reason; nothing is dead-lettered when the faults fit the retry budget.
+ * - Every receipt carries the payload's identity. Single mode: its hash as the Idempotency-Key.
+ *   Batch mode: its hash as the event id, in a batch request (none outside one) whose
+ *   Idempotency-Key is requestKey of all its events' ids, in order.
+ * - A payload reaches the sink again only when that is explained: by an ambiguous retry (a
+ *   timeout or reset once sent; the merge counts one per payload in the request) or by a
+ *   completed mark that never reached Redis after the sink's 2xx (a crash between the POST and
+ *   the marks, or an outage past the settle window; the runner counts them). So the repeated
+ *   payloads the sink saw are at most ambiguous retries + lost marks.
+ * - Duplicates: none at a sink that honours the key (and the event ids); at one that ignores
+ *   them, exactly ambiguous retries + lost marks (each re-send processed again).
+ * - Every valid source record reached its topic; every invalid input is in quarantine with a
+ *   reason.
  */
 export function checkInvariant(fault: string, observed: Observed): FaultRow {
   const problems: string[] = [];
@@ -159,12 +172,20 @@ export function checkInvariant(fault: string, observed: Observed): FaultRow {
       `${wrongRequestKeys} batch request(s) whose Idempotency-Key is not derived from their events' ids`,
     );
   const duplicates = [...receivedCounts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
-  const explained = observed.ambiguousRetries + observed.expectedResends;
+  // A payload goes to the sink again only after an ambiguous failure (the merge counts it) or a
+  // completed mark that never reached Redis (the runner counts it): any other repeat is a payload
+  // the merge had recorded as delivered and sent anyway, a broken dedupe even where the sink
+  // hides it.
+  const explained = observed.ambiguousRetries + observed.lostMarks;
+  if (observed.repeatedPayloads > explained)
+    problems.push(
+      `${observed.repeatedPayloads} payload(s) reached the sink again, but only ${explained} re-send(s) are explained (${observed.ambiguousRetries} ambiguous retries, ${observed.lostMarks} completed marks lost)`,
+    );
   if (observed.honoursKey && duplicates > 0)
     problems.push(`${duplicates} payload(s) received more than once`);
   if (!observed.honoursKey && duplicates !== explained)
     problems.push(
-      `a sink that ignores the key received ${duplicates} duplicate(s), but the merge counted ${observed.ambiguousRetries} ambiguous retries and a crash before the completed marks made ${observed.expectedResends} re-send(s)`,
+      `a sink that ignores the key received ${duplicates} duplicate(s), but the merge counted ${observed.ambiguousRetries} ambiguous retries and ${observed.lostMarks} completed marks were lost`,
     );
   if (!observed.deadLettersExpected && observed.deadLetters.length > 0)
     problems.push(
@@ -226,6 +247,7 @@ export function checkInvariant(fault: string, observed: Observed): FaultRow {
     distinctKeys: keys.size,
     repeatedKeys: observed.repeatedKeys,
     ambiguousRetries: observed.ambiguousRetries,
+    lostMarks: observed.lostMarks,
     lost,
     problems,
   };

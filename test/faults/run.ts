@@ -12,6 +12,7 @@ import { table } from '../../local/terminal.ts';
 import { mapWithConcurrency } from '../../shared/concurrency.ts';
 import { readTopic } from '../support/kafka.ts';
 import { checkInvariant, type FaultRow } from './invariant.ts';
+import { countingLostMarks } from './marks.ts';
 import { faultsDir, OwnRedis } from './network.ts';
 import { type DeliveryMode, type FaultContext, SCENARIOS, type Scenario } from './scenarios.ts';
 
@@ -145,6 +146,7 @@ async function main(): Promise<number> {
     const notes: string[] = [];
     const fetchFailures: string[] = [];
     let kafkaErrors = 0;
+    let lostMarks = 0;
     const ctx: FaultContext = {
       broker,
       mode,
@@ -162,6 +164,12 @@ async function main(): Promise<number> {
           batchSize: 20,
           onKafkaError: () => kafkaErrors++,
           ...options,
+          // Outside any cache wrapper of the scenario's: counts every completed mark that
+          // failed to reach Redis, whoever failed it.
+          interceptMergeCache: (cache) =>
+            countingLostMarks(options.interceptMergeCache?.(cache) ?? cache, (marks) => {
+              lostMarks += marks;
+            }),
           settings: { ...SETTINGS, ...MODE_SETTINGS[mode], ...options.settings },
         });
         keys.set(pipeline, { redisUrl, prefix });
@@ -217,7 +225,8 @@ async function main(): Promise<number> {
         honoursKey: pipeline.analyticsHonoursKey,
         repeatedKeys: stats.repeatedKeys,
         ambiguousRetries: pipeline.totals.merge.ambiguousRetries,
-        expectedResends: result.expectedResends ?? 0,
+        lostMarks,
+        repeatedPayloads: stats.repeatedPayloads,
         deadLettersExpected: scenario.deadLettersExpected ?? false,
         budget: scenario.budget,
         deadLetters: (deadLetters ?? []).map((m) => m.value),
@@ -242,6 +251,7 @@ async function main(): Promise<number> {
         distinctKeys: 0,
         repeatedKeys: 0,
         ambiguousRetries: 0,
+        lostMarks,
         lost: 0,
         problems: [`scenario failed: ${(error as Error).message}`],
       };
@@ -320,6 +330,7 @@ async function main(): Promise<number> {
         'distinct keys',
         'repeated keys',
         'ambiguous retries',
+        'marks lost',
         'duplicates',
         'lost',
         'invariant',
@@ -335,6 +346,7 @@ async function main(): Promise<number> {
         row.distinctKeys,
         row.repeatedKeys,
         row.ambiguousRetries,
+        row.lostMarks,
         row.duplicates,
         row.lost,
         row.problems.length === 0 ? 'holds' : 'BROKEN',

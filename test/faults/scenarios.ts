@@ -38,11 +38,6 @@ export type ScenarioResult = {
   expectedQuarantined?: number;
   /** False when the scenario drove the merge function directly, not through the topics. */
   sourceTopicsChecked?: boolean;
-  /**
-   * Payloads the sink accepted whose completed marks a crash kept from Redis: the retried batch
-   * sends each again (a sink that ignores the key processes it twice).
-   */
-  expectedResends?: number;
   cleanup?: () => Promise<void>;
 };
 
