@@ -50,6 +50,8 @@ describe('configuration', () => {
       IDEMPOTENCY_TTL_SECONDS: 86_400,
       LOG_LEVEL: 'INFO',
       DEAD_LETTER_TARGET: 'kafka',
+      REDIS_RETRY_MAX_DELAY_MS: 2_000,
+      REDIS_SETTLE_MS: 30_000,
     });
   });
 
