@@ -23,14 +23,14 @@ const DEFAULT_PARALLEL = 3;
 
 const USAGE = `npm run test:faults -- [--mode single|batch|both] [--parallel N] [--only <text>] [--sabotage dedupe]
 
-Drives the pipeline (real Kafka broker started here, the Redis at REDIS_URL, mock APIs) through
-each fault, in each delivery mode, then checks: every payload the sources imply was received by
+Drives the pipeline (a real Kafka broker and an in-memory redis-server started here, mock APIs)
+through each fault, in each delivery mode, then checks: every payload the sources imply was received by
 Analytics exactly once or is on the dead_letter topic with its reason, and none is dead-lettered
 when the faults fit the retry budget the row states; every receipt carries the payload's identity
 (single mode: its hash as Idempotency-Key; batch mode: its hash as the event id, the request's
-key derived from its events' ids); none was received twice at a sink that honours the key (and at
-one that ignores it, exactly as often as the merge counted ambiguous retries, plus the payloads a
-crash between the 2xx and the completed marks sent again); no valid source record was lost;
+key derived from its events' ids); a payload reached the sink again only after an ambiguous retry
+or a completed mark lost after the 2xx; none was received twice at a sink that honours the key
+(and at one that ignores it, exactly ambiguous retries + lost marks); no valid record was lost;
 every invalid input is in quarantine with its reason. Exits 1 when any row breaks it.
 
   --mode <mode>        single (one payload per POST), batch (ANALYTICS_DELIVERY=batch, requests
