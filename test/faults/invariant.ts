@@ -30,9 +30,9 @@ export type Observed = {
   /** POSTs the merge retried after a timeout or reset once sent (per payload in a batch request). */
   ambiguousRetries: number;
   /**
-   * Completed marks that never reached Redis (the write failed after the sink's 2xx: a process
-   * that died there, or an outage past the settle window), counted by the runner: each payload
-   * is sent again by the retried batch, unseen by the merge's ambiguous-retry count.
+   * Completed marks lost, counted by the runner: payloads claimed again while the COMPLETED
+   * write after their 2xx had not reached Redis (a process that died there, an outage past the
+   * settle window). Each may be sent again, unseen by the merge's ambiguous-retry count.
    */
   lostMarks: number;
   /**
@@ -90,8 +90,8 @@ type Quarantined = { reason?: unknown };
  *   Idempotency-Key is requestKey of all its events' ids, in order.
  * - A payload reaches the sink again only when that is explained: by an ambiguous retry (a
  *   timeout or reset once sent; the merge counts one per payload in the request) or by a
- *   completed mark that never reached Redis after the sink's 2xx (a crash between the POST and
- *   the marks, or an outage past the settle window; the runner counts them). So the repeated
+ *   completed mark that had not reached Redis when the payload was claimed again (a crash
+ *   between the 2xx and the marks, or an outage past the settle window; the runner counts them). So the repeated
  *   payloads the sink saw are at most ambiguous retries + lost marks.
  * - Duplicates: none at a sink that honours the key (and the event ids); at one that ignores
  *   them, exactly ambiguous retries + lost marks (each re-send processed again).
