@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { sampleCustomers, sampleProducts } from '../../local/mocks/dataset.ts';
+import type { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { requestKey } from '../../shared/domain/analytics-batch.ts';
 import { buildMergedPayload, type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import { checkRecord } from '../../shared/domain/records.ts';
 import { SOURCES } from '../../shared/sources/registry.ts';
 import { checkInvariant, type Observed } from '../faults/invariant.ts';
+import { countingLostMarks } from '../faults/marks.ts';
 
 // The fault suite's invariant, on hand-made observations: what it accepts and what it reports.
 
@@ -141,5 +143,60 @@ describe('the fault invariant', () => {
     expect(
       checkInvariant('batch', { ...observed, honoursKey: true, ambiguousRetries: 3 }).problems,
     ).toEqual(['3 payload(s) received more than once']);
+  });
+});
+
+describe('the count of lost completed marks', () => {
+  const inProgress = JSON.stringify({ status: 'INPROGRESS' });
+  const completed = JSON.stringify({ status: 'COMPLETED' });
+  /** A cache whose writes succeed, except setMany while `failing`. */
+  function cache() {
+    const state = { failing: false };
+    const client = {
+      claimMany: async (records: unknown[]) => records.map(() => true),
+      setMany: async () => {
+        if (state.failing) throw new Error('Redis unreachable');
+      },
+      set: async () => {
+        if (state.failing) throw new Error('Redis unreachable');
+        return 'OK';
+      },
+    };
+    return { state, client: client as unknown as IoRedisCacheClient };
+  }
+
+  it('counts a payload claimed again after its mark failed, once per claim after it', async () => {
+    const { state, client } = cache();
+    let lost = 0;
+    const counted = countingLostMarks(client, (n) => {
+      lost += n;
+    });
+    await counted.claimMany([{ key: 'a', value: inProgress }], 60);
+    state.failing = true;
+    await expect(counted.setMany([{ key: 'a', value: completed }], 60)).rejects.toThrow();
+    state.failing = false;
+    expect(lost).toBe(0);
+    await counted.claimMany([{ key: 'a', value: inProgress }], 60);
+    await counted.set('a', inProgress, { EX: 60 });
+    expect(lost).toBe(1);
+    // Single mode's marks (Powertools' set) count the same way.
+    await counted.set('b', inProgress, { EX: 60, NX: true });
+    state.failing = true;
+    await expect(counted.set('b', completed, { EX: 60 })).rejects.toThrow();
+    state.failing = false;
+    await counted.set('b', inProgress, { EX: 60, NX: true });
+    expect(lost).toBe(2);
+  });
+
+  it('does not count a mark that reached Redis, even if it vanished later (a broken dedupe)', async () => {
+    const { client } = cache();
+    let lost = 0;
+    const counted = countingLostMarks(client, (n) => {
+      lost += n;
+    });
+    await counted.claimMany([{ key: 'a', value: inProgress }], 60);
+    await counted.setMany([{ key: 'a', value: completed }], 60);
+    await counted.claimMany([{ key: 'a', value: inProgress }], 60);
+    expect(lost).toBe(0);
   });
 });
