@@ -1,9 +1,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { MSKEvent } from 'aws-lambda';
+import type { Context, MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
 import { createMergeHandler, type MergeResult } from '../functions/merge/handler.ts';
 import { redriveFailedBatches } from '../functions/redrive/failed-topics.ts';
 import { replayDeadLetterTopic } from '../functions/replay/dead-letter-topic.ts';
+import type { IoRedisCacheClient } from '../shared/adapters/idempotency-cache.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
@@ -52,6 +53,11 @@ export type LocalDeploymentOptions = {
   interceptPublish?: (source: string, publish: PublishFn) => PublishFn;
   /** Wraps the merge handler as the emulated event source mapping calls it (fault injection). */
   interceptMerge?: (merge: MergeHandler) => MergeHandler;
+  /**
+   * Wraps the Redis client the merge's idempotency records go through (fault injection: a
+   * process that dies between the POST and its completed marks).
+   */
+  interceptMergeCache?: (cache: IoRedisCacheClient) => IoRedisCacheClient;
   fetchLogger?: (source: string) => Logger;
   mergeLogger?: Logger;
   /** Source definitions (a `--config` file); the bundled ones when unset. */
@@ -72,7 +78,8 @@ export type LocalDeploymentOptions = {
   sweepEveryMs?: number;
 };
 
-export type MergeHandler = (event: MSKEvent) => Promise<MergeResult>;
+/** The merge handler; a wrapper may pass a Lambda context (its remaining time bounds the claims). */
+export type MergeHandler = (event: MSKEvent, context?: Context) => Promise<MergeResult>;
 export type PublishFn = Publisher['publish'];
 
 export type StageTotals = {
@@ -164,7 +171,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       !options.sourceUrls?.[source.name],
   );
   const handler = createMergeHandler(mergeRuntime);
-  const merge: MergeHandler = (event) => handler(event);
+  const merge: MergeHandler = (event, context) => handler(event, context);
   const invokeMerge = options.interceptMerge?.(merge) ?? merge;
 
   const totals: StageTotals = {

@@ -93,6 +93,7 @@ export async function wireHandlers(
         DEAD_LETTER_TARGET: 'kafka',
       }),
       options.mergeLogger,
+      { ...(options.interceptMergeCache && { cache: options.interceptMergeCache }) },
     );
     await mergeRuntime.ready();
   } catch (error) {

@@ -139,6 +139,10 @@ const deliverySettings = {
   REDIS_URL: redisUrl,
   REDIS_AUTH_SECRET_ARN: z.string().startsWith('arn:').optional(),
   REDIS_KEY_PREFIX: z.string().default(''),
+  /** Cap of the Redis client's reconnect backoff: a command fails after 3 failed reconnects. */
+  REDIS_RETRY_MAX_DELAY_MS: int(10, 60_000, 2_000),
+  /** How long the writes after a POST (completed marks, releases) retry through an outage. */
+  REDIS_SETTLE_MS: int(0, 600_000, 30_000),
   IDEMPOTENCY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
   ANALYTICS_URL: httpUrl,
   ANALYTICS_TOKEN_SECRET_ARN: z.string().startsWith('arn:').optional(),

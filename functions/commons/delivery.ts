@@ -28,12 +28,18 @@ export type DeliveryHooks = {
   onAmbiguousRetry?: (payloads: number) => void;
   /** Told each Analytics request's time to its final answer, retries included. */
   onLatency?: (ms: number) => void;
+  /** Wraps the idempotency records' Redis client (fault injection in the local runtime). */
+  wrapCache?: (cache: IoRedisCacheClient) => IoRedisCacheClient;
 };
 
 /** Connects the Redis of the idempotency records, with its AUTH secret when one is set. */
 export async function connectDeliveryRedis(config: DeliveryConfig): Promise<Redis> {
   const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
-  return connectRedis({ url: config.REDIS_URL, ...(password !== undefined && { password }) });
+  return connectRedis({
+    url: config.REDIS_URL,
+    retryMaxDelayMs: config.REDIS_RETRY_MAX_DELAY_MS,
+    ...(password !== undefined && { password }),
+  });
 }
 
 /** The delivery ANALYTICS_DELIVERY names, over the idempotency records in `redis`. */
@@ -56,7 +62,8 @@ export function buildDelivery(
     hooks.onAmbiguousRetry?.(failure.events ?? 1);
     log.warn('analytics request retried after an ambiguous failure', failure);
   };
-  const cache = new IoRedisCacheClient(redis);
+  const client = new IoRedisCacheClient(redis, { settleWithinMs: config.REDIS_SETTLE_MS });
+  const cache = hooks.wrapCache?.(client) ?? client;
   const format = config.analyticsBatch;
   if (format) {
     return new BatchedDelivery({

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Redis } from 'ioredis';
+import type { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { createKafka, KafkaPublisher, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
 import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
@@ -35,7 +36,17 @@ export type MergeRuntime = {
   close(): Promise<void>;
 };
 
-export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRuntime {
+/** Test seams of the local runtime (fault injection); the functions pass none. */
+export type MergeRuntimeSeams = {
+  /** Wraps the idempotency records' Redis client both delivery modes use. */
+  cache?: (cache: IoRedisCacheClient) => IoRedisCacheClient;
+};
+
+export function buildMergeRuntime(
+  config: MergeConfig,
+  logger?: Logger,
+  seams: MergeRuntimeSeams = {},
+): MergeRuntime {
   const log = logger ?? createLogger('merge', config.LOG_LEVEL);
   const kafka = createKafka(kafkaConnectionOf(config, `merge`), (line) => log.warn(line));
   const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
@@ -50,6 +61,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
       log,
       onAmbiguousRetry: (payloads) => calls.ambiguousRetry(payloads),
       onLatency: (ms) => calls.latency(ms),
+      ...(seams.cache && { wrapCache: seams.cache }),
     });
     const deadLetter =
       config.DEAD_LETTER_TARGET === 'sqs' && config.DEAD_LETTER_QUEUE_URL

@@ -60,6 +60,7 @@ async function everyBatchGivenUp(ctx: FaultContext, problems: string[]): Promise
 export const FAILED_BATCH_SCENARIOS: Scenario[] = [
   {
     name: 'redis: down past all batch retries, then re-drive',
+    long: true,
     budget: BUDGET,
     async run(ctx): Promise<ScenarioResult> {
       const problems: string[] = [];
@@ -80,6 +81,7 @@ export const FAILED_BATCH_SCENARIOS: Scenario[] = [
   },
   {
     name: 'redis: re-drive crashes midway (Redis lost again), run again',
+    long: true,
     budget: `${BUDGET}, run twice`,
     async run(ctx): Promise<ScenarioResult> {
       const problems: string[] = [];

@@ -232,14 +232,17 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     );
     const before = mock.received.length;
     expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
-    // The mock honours ids: the retried events are acknowledged, not processed a second time.
+    // The mock honours ids: the retried events are acknowledged, not processed a second time,
+    // and counted as payloads that arrived again.
     expect(receivedIds(before)).toEqual([]);
+    expect(mock.stats().repeatedPayloads).toBe(2);
     mock.honourIdempotencyKey = false;
     try {
       await new IoRedisCacheClient(redis).del(await redis.keys(`${prefix}delivered*`));
       expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
       // A sink that ignores ids and keys processes them again: the documented duplicate.
       expect(receivedIds(before)).toEqual(['1', '2']);
+      expect(mock.stats().repeatedPayloads).toBe(4);
     } finally {
       mock.honourIdempotencyKey = true;
     }

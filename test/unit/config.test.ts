@@ -20,6 +20,8 @@ describe('the merge and fetch settings', () => {
     expect(config).toMatchObject({
       KAFKA_BROKERS: ['localhost:9092'],
       IDEMPOTENCY_TTL_SECONDS: 86_400,
+      REDIS_RETRY_MAX_DELAY_MS: 2_000,
+      REDIS_SETTLE_MS: 30_000,
       LOG_LEVEL: 'INFO',
       DEAD_LETTER_TARGET: 'kafka',
     });
@@ -59,6 +61,8 @@ describe('the replay settings', () => {
     expect(config).toMatchObject({
       REDIS_KEY_PREFIX: '',
       IDEMPOTENCY_TTL_SECONDS: 86_400,
+      REDIS_RETRY_MAX_DELAY_MS: 2_000,
+      REDIS_SETTLE_MS: 30_000,
       analyticsBatch: { maxEvents: 500, body: 'array', eventIdField: 'eventId' },
     });
     expect(config).not.toHaveProperty('KAFKA_BROKERS');
