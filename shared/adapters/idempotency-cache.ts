@@ -1,5 +1,5 @@
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
-import type { Redis } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 
 /** The option object CachePersistenceLayer passes to set(). */
 type SetOptions = { EX?: number; NX?: boolean };
@@ -14,8 +14,10 @@ export type CacheClientOptions = {
 };
 
 /**
- * Lets Powertools' CachePersistenceLayer use ioredis. The layer calls set(key, value, {EX, NX})
- * in the node-redis style and del([keys]); ioredis wants positional arguments.
+ * Powertools' CacheClient (get, set(key, value, {EX, NX}) in the node-redis style, del([keys]))
+ * on ioredis, which wants positional arguments. DeliveryRecords stores the idempotency records
+ * through it. Concurrent calls share round trips through ioredis auto-pipelining, so a batch's
+ * claims or marks, issued together, go out as a few pipelines.
  *
  * The claim (SET NX) and reads fail fast, so a batch fails before anything is posted. The writes
  * after a POST (SET without NX, DEL) are retried through a Redis outage of up to `settleWithinMs`.
@@ -32,39 +34,6 @@ export class IoRedisCacheClient implements CacheClient {
 
   get(name: string): Promise<string | null> {
     return this.redis.get(name);
-  }
-
-  /** Many reads in few commands (MGET of up to 1,000 keys each), for the batch pre-check. */
-  async getMany(names: string[]): Promise<(string | null)[]> {
-    const chunks: Promise<(string | null)[]>[] = [];
-    for (let from = 0; from < names.length; from += 1000) {
-      chunks.push(this.redis.mget(...names.slice(from, from + 1000)));
-    }
-    return (await Promise.all(chunks)).flat();
-  }
-
-  /**
-   * Claims many keys in one round trip (a pipeline of SET NX EX), the way the persistence layer
-   * claims one: true for each key this call set, false where a record already exists. Fails fast.
-   */
-  async claimMany(
-    records: { key: string; value: string }[],
-    ttlSeconds: number,
-  ): Promise<boolean[]> {
-    if (records.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { key, value } of records) pipeline.set(key, value, 'EX', ttlSeconds, 'NX');
-    return replies(await pipeline.exec()).map((reply) => reply === 'OK');
-  }
-
-  /** Writes many records (SET EX) in one round trip, retried through an outage like set(). */
-  setMany(records: { key: string; value: string }[], ttlSeconds: number): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
-    return this.#settle(async () => {
-      const pipeline = this.redis.pipeline();
-      for (const { key, value } of records) pipeline.set(key, value, 'EX', ttlSeconds);
-      replies(await pipeline.exec());
-    });
   }
 
   async set(name: string | Uint8Array, value: unknown, options?: unknown): Promise<string | null> {
@@ -91,18 +60,9 @@ export class IoRedisCacheClient implements CacheClient {
       try {
         return await write();
       } catch (error) {
-        if ((error as Error).name === 'ReplyError' || Date.now() + pause > deadline) throw error;
+        if (error instanceof ReplyError || Date.now() + pause > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
   }
-}
-
-/** The replies of a pipeline; throws the first command error (a pipeline never rejects for one). */
-function replies(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new Error('Redis pipeline was discarded');
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
 }

@@ -9,21 +9,22 @@ export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDe
 }
 
 /**
- * The merge's step 4 and 5 in batch mode: the payloads not already known as delivered go to the
- * port in one call (it claims, posts in batches, marks and releases in bulk); each rejected one
+ * The merge's step 4 and 5 in batch mode: every payload goes to the port in one call (it claims,
+ * which finds the duplicates, posts in batches, marks and releases in bulk); each rejected one
  * becomes a dead letter with the sink's reason. Returns one outcome per payload, in order, as
- * the single mode does.
+ * the single mode does. The payload's identity is computed once, here, and is the event id,
+ * the record's key, the log `hash` and the dead letter's `hash`.
  */
 export async function deliverInBatches(
   payloads: { payload: MergedPayload; record: DecodedRecord }[],
-  known: boolean[],
   delivery: BatchOnceDelivery,
   log: Log,
 ): Promise<('posted' | 'duplicate' | DeadLetter)[]> {
-  const todo = payloads
-    .map((entry, index) => ({ ...entry, index }))
-    .filter(({ index }) => !known[index])
-    .map((entry) => ({ ...entry, hash: payloadHash(entry.payload) }));
+  const todo = payloads.map((entry, index) => ({
+    ...entry,
+    index,
+    hash: payloadHash(entry.payload),
+  }));
   const delivered = await delivery.deliverMany(todo);
   const outcomes: ('posted' | 'duplicate' | DeadLetter)[] = payloads.map(() => 'duplicate');
   for (const [i, { payload, record, hash, index }] of todo.entries()) {
