@@ -95,20 +95,59 @@ export function collapseById<T extends { id: string }>(items: readonly T[]): T[]
   return [...latest.values()];
 }
 
-/** JSON with object keys sorted at every depth, so equal payloads give equal text. */
+/**
+ * JSON with object keys sorted at every depth, so equal payloads give equal text. Keys are in
+ * the order JSON.stringify gives an object built from the sorted keys: array-index keys ("0",
+ * "12") first in numeric order, then the others by UTF-16 code units. Written straight to text
+ * (no sorted copies of the objects): it runs once per payload on the merge's hot path.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  const parts: string[] = [];
+  writeCanonical(value, parts);
+  return parts.join('');
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return Object.fromEntries(entries.map(([k, v]) => [k, sortKeys(v)]));
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** A key an object keeps in index order: a canonical array index (0 to 2^32 - 2). */
+const isIndexKey = (key: string) => /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
+
+function writeCanonical(value: unknown, parts: string[]): void {
+  if (value === null || typeof value !== 'object') {
+    // Strings, numbers and booleans as JSON writes them; undefined and functions as null (the
+    // only place they reach here is an array slot, where JSON writes null).
+    parts.push(JSON.stringify(value) ?? 'null');
+    return;
   }
-  return value;
+  if (Array.isArray(value)) {
+    parts.push('[');
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) parts.push(',');
+      writeCanonical(value[index], parts);
+    }
+    parts.push(']');
+    return;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).filter((key) => {
+    const type = typeof record[key];
+    return type !== 'undefined' && type !== 'function' && type !== 'symbol';
+  });
+  keys.sort(byCodeUnits);
+  const indexKeys = keys.filter(isIndexKey);
+  const ordered =
+    indexKeys.length === 0
+      ? keys
+      : [
+          ...indexKeys.sort((a, b) => Number(a) - Number(b)),
+          ...keys.filter((key) => !isIndexKey(key)),
+        ];
+  parts.push('{');
+  for (const [position, key] of ordered.entries()) {
+    if (position > 0) parts.push(',');
+    parts.push(JSON.stringify(key), ':');
+    writeCanonical(record[key], parts);
+  }
+  parts.push('}');
 }
 
 /** SHA-256 (hex) of the canonical JSON of a payload: its identity for de-duplication. */
