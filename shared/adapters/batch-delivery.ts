@@ -67,18 +67,19 @@ export class BatchedDelivery implements BatchOnceDelivery {
     throw new AnalyticsDeliveryError(rejected.status, rejected.attempts, rejected.rejected);
   }
 
-  async deliverMany(items: { payload: MergedPayload; hash: string }[]): Promise<BatchOutcome[]> {
+  async deliverMany(
+    items: { payload: MergedPayload; hash: string; canonical?: string }[],
+  ): Promise<BatchOutcome[]> {
     const outcomes = new Array<BatchOutcome>(items.length);
     const claimed = await this.#claim(items, outcomes);
-    const events: BatchEvent<Claimed>[] = claimed.map((claim) => ({
-      item: claim,
-      id: claim.hash,
-      json: eventJson(
-        (items[claim.index] as { payload: MergedPayload }).payload,
-        claim.hash,
-        this.options.format,
-      ),
-    }));
+    const events: BatchEvent<Claimed>[] = claimed.map((claim) => {
+      const { payload, canonical } = items[claim.index] as (typeof items)[number];
+      return {
+        item: claim,
+        id: claim.hash,
+        json: eventJson(payload, claim.hash, this.options.format, canonical),
+      };
+    });
     const { requests, oversized } = planRequests(events, this.options.format);
     for (const event of oversized) {
       outcomes[event.item.index] = {

@@ -1,7 +1,10 @@
-import { type MergedPayload, payloadHash } from '../domain/merge.ts';
+import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
 import type { DecodedRecord } from '../domain/msk-event.ts';
 import type { Log } from '../logger.ts';
 import type { BatchOnceDelivery, DeadLetter, OnceDelivery } from '../ports.ts';
+
+/** Payloads hashed between two turns of the event loop. */
+const HASH_CHUNK = 1_000;
 
 /** Whether the delivery port takes many payloads per call (ANALYTICS_DELIVERY=batch). */
 export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDelivery {
@@ -20,11 +23,19 @@ export async function deliverInBatches(
   delivery: BatchOnceDelivery,
   log: Log,
 ): Promise<('posted' | 'duplicate' | DeadLetter)[]> {
-  const todo = payloads.map((entry, index) => ({
-    ...entry,
-    index,
-    hash: payloadHash(entry.payload),
-  }));
+  // Hashing is CPU-bound: in chunks, with the event loop free between them.
+  const todo: {
+    payload: MergedPayload;
+    record: DecodedRecord;
+    index: number;
+    hash: string;
+    canonical: string;
+  }[] = [];
+  for (const [index, entry] of payloads.entries()) {
+    if (index > 0 && index % HASH_CHUNK === 0)
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    todo.push({ ...entry, index, ...payloadIdentity(entry.payload) });
+  }
   const delivered = await delivery.deliverMany(todo);
   const outcomes: ('posted' | 'duplicate' | DeadLetter)[] = payloads.map(() => 'duplicate');
   for (const [i, { payload, record, hash, index }] of todo.entries()) {
