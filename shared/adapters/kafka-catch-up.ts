@@ -1,15 +1,8 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { DecodedRecord } from '../domain/kafka-record.ts';
 
-/** One stored record read back from a topic, key, value and headers as text. */
-export type StoredRecord = {
-  topic: string;
-  partition: number;
-  offset: string;
-  timestamp: number;
-  key: string | null;
-  value: string | null;
-  headers: Record<string, string>;
-};
+/** One stored record read back from a topic, key, value and headers as text (not checked). */
+export type StoredRecord = Omit<DecodedRecord, 'checked'>;
 
 /** Where a chunk came from, and the offset its partition is read up to (exclusive). */
 export type ChunkOrigin = { topic: string; partition: number; end: bigint };

@@ -21,15 +21,8 @@ export const FAILED_HEADERS = {
   reason: 'failed-reason',
 } as const;
 
-/** A record as read back from an on-failure topic. */
-export type FailedMessage = {
-  partition: number;
-  offset: string;
-  timestamp: number;
-  key: string | null;
-  value: string | null;
-  headers: Record<string, string>;
-};
+/** A record as read back from an on-failure topic (its topic is the one being read). */
+export type FailedMessage = Omit<DecodedRecord, 'topic' | 'checked'>;
 
 /** A record of an MSK event, as a JSON envelope may carry it (base64 key and value). */
 type EnvelopeRecord = {
