@@ -123,6 +123,11 @@ export interface PendingIndex {
   markEmitted(id: string): Promise<void>;
   /** Forgets the id's join state if it is still incomplete and first seen at or before `cutoffMs`. */
   drop(id: string, cutoffMs: number): Promise<boolean>;
+  /**
+   * Removes ids whose join state expired or completed from the index, looking at up to `limit`
+   * ids per call (in turn, across calls); returns how many it removed.
+   */
+  prune(limit: number): Promise<number>;
   /** How many ids are pending, and when the oldest was first seen (null when none). */
   stats(): Promise<{ pending: number; oldestFirstSeenMs: number | null }>;
   /** The oldest pending ids with the sides they hold. */

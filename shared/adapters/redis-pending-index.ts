@@ -56,7 +56,24 @@ end
 return 0
 `;
 
+/**
+ * KEYS: hash, pending, due. ARGV: id, required… Removes the id from the index when its join
+ * state is gone (expired after JOIN_TTL_SECONDS) or complete; returns 1 then.
+ */
+const PRUNE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  ${COMPLETE(2)}
+  if not complete then
+    return 0
+  end
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+`;
+
 type IndexCommands = {
+  prunePending(hash: string, pending: string, due: string, ...args: string[]): Promise<number>;
   lookPending(hash: string, pending: string, due: string, ...args: string[]): Promise<unknown[]>;
   markPendingEmitted(hash: string, due: string, id: string): Promise<number>;
   dropPending(hash: string, pending: string, due: string, ...args: string[]): Promise<number>;
@@ -83,6 +100,7 @@ export class RedisPendingIndex implements PendingIndex {
       redis.defineCommand('lookPending', { numberOfKeys: 3, lua: LOOK_LUA });
       redis.defineCommand('markPendingEmitted', { numberOfKeys: 2, lua: MARK_EMITTED_LUA });
       redis.defineCommand('dropPending', { numberOfKeys: 3, lua: DROP_LUA });
+      redis.defineCommand('prunePending', { numberOfKeys: 3, lua: PRUNE_LUA });
     }
     this.#redis = redis as Redis & IndexCommands;
   }
@@ -131,6 +149,38 @@ export class RedisPendingIndex implements PendingIndex {
       ...this.options.join.required,
     );
     return dropped === 1;
+  }
+
+  /**
+   * Looks at up to `limit` ids of the index, half the oldest and half a window that moves on at
+   * each call (its start kept in `<pending>:prune-at`), so every id is looked at in turn even
+   * behind old ids that stay pending; removes those whose state expired or completed.
+   */
+  async prune(limit: number): Promise<number> {
+    const half = Math.max(1, Math.floor(limit / 2));
+    const cursorKey = `${this.keys.pending}:prune-at`;
+    const at = Number(await this.#redis.get(cursorKey)) || 0;
+    const [oldest, window] = await Promise.all([
+      this.#redis.zrange(this.keys.pending, '0', String(half - 1)),
+      this.#redis.zrange(this.keys.pending, String(at), String(at + half - 1)),
+    ]);
+    const ids = [...new Set([...oldest, ...window])];
+    const removed = await Promise.all(
+      ids.map((id) =>
+        this.#redis.prunePending(
+          this.keys.hash(id),
+          this.keys.pending,
+          this.keys.due,
+          id,
+          ...this.options.join.required,
+        ),
+      ),
+    );
+    const gone = new Set(ids.filter((_, index) => removed[index] === 1));
+    // The window moves past what it kept; removed ids shift the later ones down by as many.
+    const kept = window.filter((id) => !gone.has(id)).length;
+    await this.#redis.set(cursorKey, String(window.length < half ? 0 : at + kept));
+    return gone.size;
   }
 
   async stats(): Promise<{ pending: number; oldestFirstSeenMs: number | null }> {

@@ -50,6 +50,10 @@ export type SweepSummary = {
  *    meanwhile wins over the drop).
  * 4. Dead-letter what Analytics refused after its retries (it counts as emitted: replay
  *    delivers it). Throws when Redis or the dead-letter sink fail, so the next sweep redoes it.
+ * 5. Whatever the policy, prune the index of ids whose join state expired (JOIN_TTL_SECONDS)
+ *    or completed, up to `limit` looked at per sweep, before counting: an id that waited out
+ *    its state's lifetime leaves the pending count and the oldest age instead of holding the
+ *    OldestPending alarm forever.
  */
 export async function sweepPending(deps: SweepDeps): Promise<SweepSummary> {
   const started = deps.now();
@@ -121,6 +125,14 @@ export async function sweepPending(deps: SweepDeps): Promise<SweepSummary> {
       for (const id of lettered) await deps.pending.markEmitted(id);
     }
     summary.deadLettered = letters.length;
+  }
+  const pruned = await deps.pending.prune(deps.limit);
+  if (pruned > 0) {
+    summary.settled += pruned;
+    deps.log.info('expired or complete ids left the pending index', {
+      join: deps.join.name,
+      pruned,
+    });
   }
   const stats = await deps.pending.stats();
   summary.pending = stats.pending;

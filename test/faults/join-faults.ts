@@ -70,6 +70,7 @@ async function sweepWith(
       due: async (cutoff, limit) =>
         (await pending.due(cutoff, limit)).filter((entry) => !only || only.has(entry.id)),
       stats: () => pending.stats(),
+      prune: (limit) => alive(() => pending.prune(limit)),
       list: (limit) => pending.list(limit),
       drop: (id, cutoff) => alive(() => pending.drop(id, cutoff)),
       look: (id) => alive(() => pending.look(id)),

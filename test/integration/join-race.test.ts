@@ -79,6 +79,7 @@ function invocation(
     markEmitted: index.markEmitted.bind(index),
     drop: index.drop.bind(index),
     stats: index.stats.bind(index),
+    prune: index.prune.bind(index),
     list: index.list.bind(index),
   };
   return threeSidedDeps(join, pair, clock, delivery);

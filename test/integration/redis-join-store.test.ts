@@ -43,6 +43,7 @@ function freshPair(required: readonly string[], clock: { now: number }): JoinSto
     markEmitted: (id) => index.markEmitted(id),
     drop: (id, cutoff) => index.drop(id, cutoff),
     stats: () => index.stats(),
+    prune: (limit) => index.prune(limit),
     list: (limit) => index.list(limit),
   };
 }
@@ -77,6 +78,47 @@ describe('RedisJoinStore (the Lua script production runs), on real Redis', () =>
     ]);
     expect(state?.sides.customer?.name).toBe('Customer 1');
     expect(await redis.ttl(key)).toBeGreaterThan(TTL_SECONDS - 60);
+  });
+
+  it('prunes from the pending index the ids whose join state expired, behind live old ids too', async () => {
+    const keyPrefix = newPrefix();
+    const index = new RedisPendingIndex(redis, { keyPrefix, join: JOIN });
+    const clock = { now: 1_000 };
+    const lasting = new RedisJoinStore(redis, {
+      keyPrefix,
+      ttlSeconds: TTL_SECONDS,
+      join: JOIN,
+      now: () => clock.now,
+    });
+    const brief = new RedisJoinStore(redis, {
+      keyPrefix,
+      ttlSeconds: 1,
+      join: JOIN,
+      now: () => clock.now,
+    });
+    // The two oldest ids stay pending (live state); eight younger ones expire after a second.
+    await lasting.upsertMany(
+      ['a', 'b'].map((id) => ({ id, side: 'customer', record: aCustomer(id), version: 1 })),
+    );
+    clock.now = 2_000;
+    await brief.upsertMany(
+      Array.from({ length: 8 }, (_, i) => ({
+        id: `x${i}`,
+        side: 'inventory',
+        record: aProduct(`x${i}`),
+        version: 1,
+      })),
+    );
+    expect((await index.stats()).pending).toBe(10);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    // Four looked at per call (two oldest, two in a moving window): the expired ids behind the
+    // live ones go over a few calls, and the live ones stay.
+    let removed = 0;
+    for (let call = 0; call < 6; call++) removed += await index.prune(4);
+    expect(removed).toBe(8);
+    expect(await index.stats()).toEqual({ pending: 2, oldestFirstSeenMs: 1_000 });
+    expect(await redis.zcard(`${keyPrefix}pending-due:main`)).toBe(2);
+    expect((await index.list(10)).map((entry) => entry.id)).toEqual(['a', 'b']);
   });
 
   it('keeps join state with no expiry when the TTL is 0', async () => {

@@ -100,6 +100,17 @@ export class MemoryJoinStore implements JoinStore, PendingIndex {
     return true;
   }
 
+  async prune(limit: number): Promise<number> {
+    let removed = 0;
+    for (const [id] of [...this.pending].sort((a, b) => a[1] - b[1]).slice(0, limit)) {
+      const row = this.rows.get(id);
+      if (row && !this.#complete(row)) continue;
+      this.#unindex(id);
+      removed++;
+    }
+    return removed;
+  }
+
   async stats() {
     const oldest = Math.min(...this.pending.values());
     return {

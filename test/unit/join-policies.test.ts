@@ -118,6 +118,21 @@ describe('the missing-side policy', () => {
     expect(analytics.received).toEqual([]);
   });
 
+  it('wait: an id whose join state expired leaves the count and the oldest age at the next sweep', async () => {
+    const { merge, sweep, clock, store } = setup();
+    await mergeBatch([aThreeSidedRecord('customer', '1')], merge);
+    clock.now = 1_000;
+    await mergeBatch([aThreeSidedRecord('customer', '2')], merge);
+    // JOIN_TTL_SECONDS passed for id 1: its state is gone, as Redis expires it.
+    store.rows.delete('1');
+    clock.now = 3_600_000;
+    expect(await sweepPending(sweep)).toMatchObject({
+      settled: 1,
+      pending: 1,
+      oldestAgeMs: 3_599_000,
+    });
+  });
+
   it('emit after: a partial payload with nulls after the grace period, then each arrival, then the complete one', async () => {
     const { analytics, merge, sweep, clock } = setup({ ...JOIN, missing: 'emit after 1m' });
     await mergeBatch(
@@ -157,6 +172,7 @@ describe('the missing-side policy', () => {
       due: store.due.bind(store),
       look: store.look.bind(store),
       stats: store.stats.bind(store),
+      prune: store.prune.bind(store),
       drop: store.drop.bind(store),
       list: store.list.bind(store),
       markEmitted: () => Promise.reject(new Error('Redis went away')),
