@@ -198,6 +198,36 @@ describe('sweepPending, emit after', () => {
       oldestAgeMs: 0,
     });
   });
+  it('costs no dead-letter write when Analytics refused nothing', async () => {
+    const { merge, sweep, clock } = setup('emit after 1s');
+    await mergeBatch([aThreeSidedRecord('customer', '1')], merge);
+    clock.now = 5_000;
+    const untouchable = { send: () => Promise.reject(new Error('nothing was refused')) };
+    expect(await sweepPending({ ...sweep, deadLetter: untouchable })).toMatchObject({
+      emitted: 1,
+      deadLettered: 0,
+    });
+  });
+
+  it('marks as emitted exactly the ids it delivered or dead-lettered', async () => {
+    const { merge, sweep, clock, store, analytics } = setup('emit after 1s');
+    analytics.refuse.add('2');
+    await mergeBatch(
+      ['1', '2'].map((id) => aThreeSidedRecord('customer', id)),
+      merge,
+    );
+    clock.now = 5_000;
+    const marked: string[] = [];
+    const recording: PendingIndex = {
+      ...racing(store, async () => {}),
+      markEmitted: (id) => {
+        marked.push(id);
+        return store.markEmitted(id);
+      },
+    };
+    await sweepPending({ ...sweep, pending: recording });
+    expect(marked.sort()).toEqual(['1', '2']);
+  });
 });
 
 describe('sweepPending, drop after', () => {
