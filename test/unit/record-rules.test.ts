@@ -148,7 +148,11 @@ describe('identity and cursors', () => {
     const one = { id: '1', b: { y: 1, x: [{ d: 1, c: 2 }] }, a: 'z' };
     const two = { a: 'z', b: { x: [{ c: 2, d: 1 }], y: 1 }, id: '1' };
     expect(canonicalJson(one)).toBe('{"a":"z","b":{"x":[{"c":2,"d":1}],"y":1},"id":"1"}');
+    expect(canonicalJson(two)).toBe(canonicalJson(one));
     expect(payloadHash(one)).toBe(payloadHash(two));
+    expect(canonicalJson({ c: 1, a: 2, d: 3, b: 4, u: undefined })).toBe(
+      '{"a":2,"b":4,"c":1,"d":3}',
+    );
   });
 
   it('moves a cursor only forwards, negative values included, and keeps it when nothing was seen', () => {
