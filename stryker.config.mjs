@@ -4,7 +4,7 @@
  * one small edit at a time and runs the tests that cover the edit (test/mutation/vitest.config.ts:
  * unit tests and the Redis/HTTP adapter tests, no Kafka). A mutant no test notices is a guarantee
  * the suites do not hold. tools/mutation/score.ts then prints the score per folder and fails when
- * shared/domain or shared/pipeline is under 80 % (Stryker has one break threshold per run).
+ * shared/domain or shared/use-cases is under 80 % (Stryker has one break threshold per run).
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {

@@ -9,8 +9,8 @@ import { RedisSyncState } from '../shared/adapters/redis-sync-state.ts';
 import { createAuthenticator } from '../shared/adapters/source-auth.ts';
 import { HttpSourceReader } from '../shared/adapters/source-reader.ts';
 import { loadLocalConfig } from '../shared/config.ts';
-import { type FetchSummary, fetchSource } from '../shared/pipeline/fetch-source.ts';
 import { parseSourceDefinitions } from '../shared/sources/definition.ts';
+import { type FetchSummary, fetchSource } from '../shared/use-cases/fetch-source.ts';
 
 /**
  * `npm run bench:incremental -- [--records N] [--changed R]`: a source of N records (default

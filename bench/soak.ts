@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { startLocalDeployment } from '../local/deployment.ts';
 import { ensureRedis, provideKafka } from '../local/environment.ts';
-import { startLocalPipeline } from '../local/pipeline.ts';
 import { summarize, verifyDelivery } from '../local/report.ts';
 import { measureRunState, redisUsedMemory } from '../local/run-state.ts';
 import { table } from '../local/terminal.ts';
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const kafka = await provideKafka(config.KAFKA_BROKERS, say);
   const prefix = `soak-${randomUUID().slice(0, 8)}.`;
   const memoryBefore = await redisUsedMemory(config.REDIS_URL);
-  const pipeline = await startLocalPipeline({
+  const pipeline = await startLocalDeployment({
     brokers: kafka.brokers,
     redisUrl: config.REDIS_URL,
     topicPrefix: prefix,

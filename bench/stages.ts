@@ -6,16 +6,17 @@ import { build } from 'esbuild';
 import type { Kafka } from 'kafkajs';
 import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime } from '../functions/fetch/runtime.ts';
+import { CODEC_ALIASES } from '../infra/constructs/pipeline-function.ts';
+import { startLocalDeployment } from '../local/deployment.ts';
 import { AnalyticsMock } from '../local/mocks/analytics-mock.ts';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
 import { SourceMock } from '../local/mocks/servers.ts';
-import { startLocalPipeline } from '../local/pipeline.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { loadFetchConfig } from '../shared/config.ts';
 import { TOPICS } from '../shared/sources/registry.ts';
 
 /** Settings shared by every stage: logs at WARN (per-record INFO lines are measured apart). */
-export const BENCH_SETTINGS = { LOG_LEVEL: 'WARN', METRICS: 'off' };
+const BENCH_SETTINGS = { LOG_LEVEL: 'WARN', METRICS: 'off' };
 
 export type Env = { brokers: string; redisUrl: string; kafka: Kafka };
 
@@ -74,6 +75,7 @@ function bundledWorker(): Promise<string> {
       banner: {
         js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
+      alias: CODEC_ALIASES,
       logLevel: 'warning',
     });
     return outfile;
@@ -137,7 +139,7 @@ const percentile = (sorted: number[], p: number) =>
  */
 export async function endToEnd(env: Env, records: number) {
   const topicPrefix = prefix('e2e');
-  const pipeline = await startLocalPipeline({
+  const pipeline = await startLocalDeployment({
     brokers: env.brokers,
     redisUrl: env.redisUrl,
     topicPrefix,

@@ -1,8 +1,10 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { MergeEnvironment } from '../shared/config.ts';
+import type { DeliveryEnvironment } from '../shared/config.ts';
+import { type JoinDefinition, parseJoinDefinition } from '../shared/sources/join.ts';
+import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
 
-/** `pipeline:analytics*` context keys of the delivery mode, by the merge setting each sets. */
+/** `pipeline:analytics*` context keys of the delivery mode, by the delivery setting each sets. */
 const ANALYTICS_CONTEXT = {
   analyticsDelivery: 'ANALYTICS_DELIVERY',
   analyticsBatchMaxEvents: 'ANALYTICS_BATCH_MAX_EVENTS',
@@ -10,21 +12,21 @@ const ANALYTICS_CONTEXT = {
   analyticsBatchBody: 'ANALYTICS_BATCH_BODY',
   analyticsBatchEnvelopeField: 'ANALYTICS_BATCH_ENVELOPE_FIELD',
   analyticsEventIdField: 'ANALYTICS_EVENT_ID_FIELD',
-} as const satisfies Record<string, keyof MergeEnvironment>;
+} as const satisfies Record<string, keyof DeliveryEnvironment>;
 
 /**
  * Where the stack is deployed. `aws` is the real thing; `localstack` keeps every function,
  * mapping, queue, secret and alarm and swaps what LocalStack cannot emulate for the containers
  * of docker-compose.localstack.yml (infra/localstack.ts).
  */
-export const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
+const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
 export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
 
 /**
  * Everything a deployment may change, typed, with the defaults below. Each field can be set as
  * CDK context (`-c pipeline:stage=prod`, or in cdk.json) and is validated here.
  */
-export type PipelineConfig = {
+export type DeployConfig = {
   /** `aws` (the default) or `localstack`. */
   target: DeployTarget;
   /** Prefix of resource names and tag of every resource. */
@@ -32,8 +34,8 @@ export type PipelineConfig = {
   /** Base URLs of the source APIs, by source name; Analytics endpoint. */
   sourceBaseUrls: Record<string, string>;
   analyticsUrl: string;
-  /** Delivery mode and batch limits for the merge (docs/deploy.md); the merge validates them. */
-  analyticsDelivery: MergeEnvironment;
+  /** Delivery mode and batch limits of the merge and the replay (docs/deploy.md), which validate them. */
+  analyticsDelivery: DeliveryEnvironment;
   /** How often each source is fetched, in minutes. */
   fetchRateMinutes: number;
   /** Records per merge invocation, and how long the mapping waits to fill a batch. */
@@ -55,6 +57,17 @@ export type PipelineConfig = {
   alarmOffsetLag: number;
   /** Email to subscribe to alarms (optional). */
   alarmEmail?: string;
+  /** Alarm when an id of the join has been missing a required side for longer than this. */
+  alarmOldestPendingMinutes: number;
+  /** Alarm when a cache node uses more than this share of its memory (DatabaseMemoryUsagePercentage). */
+  alarmCacheMemoryPercent: number;
+  /**
+   * The join (shared/sources/join.ts), validated against the bundled sources: the default
+   * (each source's side, all required, `wait`) unless `pipeline:join` declares one.
+   */
+  join: JoinDefinition;
+  /** The declaration as given, which the merge, redrive and sweeper get as PIPELINE_JOIN. */
+  joinJson?: string;
   /**
    * Keep the MSK cluster, the cache and the dead-letter queues when the stack is deleted.
    * Default: false for the `dev` stage and the localstack target, true for any other.
@@ -75,7 +88,7 @@ export type PipelineConfig = {
   sourceSecretArns: Record<string, string>;
 };
 
-export const DEFAULT_CONFIG: PipelineConfig = {
+const DEFAULT_CONFIG: DeployConfig = {
   target: 'aws',
   stage: 'dev',
   sourceBaseUrls: {
@@ -95,6 +108,9 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   cacheNodeType: 'cache.t4g.small',
   alarmMissedFetchPeriods: 3,
   alarmOffsetLag: 10_000,
+  alarmOldestPendingMinutes: 60,
+  alarmCacheMemoryPercent: 80,
+  join: parseJoinDefinition({}, BUILT_IN_SOURCES),
   retainData: false,
   sourceSecretArns: {},
 };
@@ -108,10 +124,10 @@ const RETENTION: Record<string, RetentionDays> = {
 };
 
 /** Reads `pipeline:*` context over the defaults. Throws naming the bad key. */
-export function configFromContext(get: (key: string) => unknown): PipelineConfig {
-  const config: PipelineConfig = structuredClone(DEFAULT_CONFIG);
+export function configFromContext(get: (key: string) => unknown): DeployConfig {
+  const config: DeployConfig = structuredClone(DEFAULT_CONFIG);
   const read = (key: string) => get(`pipeline:${key}`);
-  const positive = (key: keyof PipelineConfig, min: number, max: number) => {
+  const positive = (key: keyof DeployConfig, min: number, max: number) => {
     const raw = read(key);
     if (raw === undefined) return;
     const value = Number(raw);
@@ -162,6 +178,22 @@ export function configFromContext(get: (key: string) => unknown): PipelineConfig
   positive('alarmMissedFetchPeriods', 1, 100);
   positive('alarmOffsetLag', 1, 100_000_000);
   positive('fetchReservedConcurrency', 1, 1000);
+  positive('alarmOldestPendingMinutes', 1, 7 * 24 * 60);
+  positive('alarmCacheMemoryPercent', 1, 100);
+  const join = read('join');
+  if (join !== undefined) {
+    // An object in cdk.json, JSON text with -c.
+    let raw: unknown = join;
+    if (typeof join === 'string') {
+      try {
+        raw = JSON.parse(join);
+      } catch (error) {
+        throw new Error(`context pipeline:join is not JSON (${(error as Error).message})`);
+      }
+    }
+    config.join = parseJoinDefinition(raw, BUILT_IN_SOURCES, 'context pipeline:join');
+    config.joinJson = JSON.stringify(raw);
+  }
   // CloudWatch evaluates an alarm over at most one day (periods x period).
   if (config.alarmMissedFetchPeriods * config.fetchRateMinutes > 24 * 60)
     throw new Error(

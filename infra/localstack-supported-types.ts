@@ -8,16 +8,9 @@
  * test/infra/localstack-target.test.ts checks that the localstack target's template uses none
  * but these. Refresh the lists from that page when LocalStack's coverage changes.
  */
-export const LOCALSTACK_DOCS_SOURCE = {
-  page: 'https://docs.localstack.cloud/aws/services/cloudformation/',
-  repository: 'localstack/localstack-docs',
-  path: 'src/content/docs/aws/services/cloudformation.mdx',
-  commit: '0998e5212870c09253f8c3986b95d729e68b4441',
-  read: '2026-11-26',
-} as const;
 
 /** "Community image": deployed by every LocalStack image. */
-export const COMMUNITY_IMAGE_TYPES: readonly string[] = [
+const COMMUNITY_IMAGE_TYPES: readonly string[] = [
   'AWS::Amplify::Branch',
   'AWS::ApiGateway::Account',
   'AWS::ApiGateway::ApiKey',
@@ -130,7 +123,7 @@ export const COMMUNITY_IMAGE_TYPES: readonly string[] = [
  * "Pro image": deployed only by a licensed LocalStack (the page notes that the Community image
  * skips what it does not support instead of failing).
  */
-export const PRO_IMAGE_TYPES: readonly string[] = [
+const PRO_IMAGE_TYPES: readonly string[] = [
   'AWS::Amplify::App',
   'AWS::ApiGateway::Authorizer',
   'AWS::ApiGateway::VpcLink',
@@ -296,7 +289,7 @@ export const SUPPORTED_INTRINSICS: readonly string[] = [
 ];
 
 /** How the page lists custom resources; a template names them Custom::<Name>. */
-export const CUSTOM_RESOURCE_TYPE = 'AWS::CloudFormation::CustomResource';
+const CUSTOM_RESOURCE_TYPE = 'AWS::CloudFormation::CustomResource';
 
 /** Whether LocalStack documents `type` as deployable, and by which image. */
 export function localstackSupport(type: string): 'community' | 'pro' | undefined {

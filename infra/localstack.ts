@@ -6,7 +6,7 @@
  */
 export const COMPOSE_NETWORK = 'kafka-merge-pipeline';
 
-export const COMPOSE_SERVICES = {
+const COMPOSE_SERVICES = {
   /** apache/kafka in KRaft mode, PLAINTEXT listener advertised as kafka:9092. */
   kafka: { host: 'kafka', port: 9092 },
   /** Valkey without TLS or AUTH. */

@@ -5,10 +5,16 @@ import { KafkaDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
-import type { AdminEnvironment, FetchEnvironment, MergeEnvironment } from '../shared/config.ts';
+import type {
+  AdminEnvironment,
+  FetchEnvironment,
+  MergeEnvironment,
+  ReplayEnvironment,
+} from '../shared/config.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
+import type { MissingSidePolicy } from '../shared/sources/join.ts';
 import { SOURCES, TOPICS } from '../shared/sources/registry.ts';
-import type { PipelineConfig } from './config.ts';
+import type { DeployConfig } from './config.ts';
 import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
 import {
   describeShape,
@@ -25,7 +31,7 @@ import { Streaming } from './constructs/streaming.ts';
 import { LOCALSTACK_ENDPOINTS, LOCALSTACK_REGION } from './localstack.ts';
 import { logGroupName } from './naming.ts';
 
-export type PipelineStackProps = StackProps & { config: PipelineConfig };
+export type PipelineStackProps = StackProps & { config: DeployConfig };
 
 const REPLAY_TIMEOUT_MINUTES = 5;
 const REDRIVE_TIMEOUT_MINUTES = 15;
@@ -172,13 +178,19 @@ export class PipelineStack extends Stack {
       config.analyticsTokenSecretArn === undefined
         ? undefined
         : existingSecret(this, 'AnalyticsToken', config.analyticsTokenSecretArn);
-    const mergeEnv = {
-      ...kafkaEnv,
+    // Where and how payloads are delivered once: the merge and the replay read the same.
+    const deliveryEnv = {
+      LOG_LEVEL: 'INFO',
       REDIS_URL: cache.url,
       ANALYTICS_URL: config.analyticsUrl,
       ...config.analyticsDelivery,
+    } satisfies ReplayEnvironment;
+    const mergeEnv = {
+      ...kafkaEnv,
+      ...deliveryEnv,
       DEAD_LETTER_TARGET: 'sqs',
       DEAD_LETTER_QUEUE_URL: deadLetters.queueUrl,
+      ...(config.joinJson !== undefined && { PIPELINE_JOIN: config.joinJson }),
     } satisfies MergeEnvironment;
     const merge = new PipelineFunction(this, 'Merge', {
       entry: 'functions/merge/index.ts',
@@ -214,6 +226,10 @@ export class PipelineStack extends Stack {
         // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
         // destination would get only their coordinates). docs/design.md argues the choice.
         onFailure: new KafkaDlq(failedTopicOf(topic)),
+        // FunctionResponseTypes ReportBatchItemFailures: the merge answers with the records
+        // whose payload another invocation holds, and Lambda retries each partition from its
+        // lowest failed offset instead of the whole batch (docs/design.md).
+        reportBatchItemFailures: true,
         // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
         // group of pollers, so the pair costs what one mapping would. LocalStack has none.
         ...(!localstack && {
@@ -238,7 +254,8 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetention,
       logGroupName: logGroupName(config.stage, 'replay'),
       timeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES),
-      environment: mergeEnv,
+      // Redis and Analytics only: the replay neither reads Kafka nor writes the queue it drains.
+      environment: deliveryEnv,
     });
     bindCacheAuth(replay, cache);
     if (analyticsToken) replay.bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
@@ -272,6 +289,32 @@ export class PipelineStack extends Stack {
     streaming.grantConsume(redrive.fn, failedTopics, [REDRIVE_GROUP]);
     redrive.fn.node.addDependency(streaming.topicsResource);
 
+    // The join's sweeper, every minute: applies its missing-side policy (emit or drop after the
+    // grace period) and reports its pending ids. It delivers and dead-letters as the merge does
+    // (same settings), and needs neither Kafka nor any topic: its role gets no Kafka grant.
+    const { join } = config;
+    const sweeper = new PipelineFunction(this, `Sweep-${join.name}`, {
+      entry: 'functions/sweep/index.ts',
+      description: `Sweeps join ${join.name}: its missing-side policy (${policyText(join.missing)}) and its pending-id metrics`,
+      vpc: network.vpc,
+      securityGroup: network.mergeSg,
+      logRetention: config.logRetention,
+      logGroupName: logGroupName(config.stage, `sweep-${join.name}`),
+      timeout: Duration.minutes(1),
+      environment: mergeEnv,
+    });
+    bindCacheAuth(sweeper, cache);
+    if (analyticsToken) sweeper.bindSecret('ANALYTICS_TOKEN_SECRET_ARN', analyticsToken);
+    deadLetters.grantSendMessages(sweeper.fn);
+    // A failed sweep is not retried: the next one, a minute later, redoes its work.
+    sweeper.fn.configureAsyncInvoke({ retryAttempts: 0 });
+    scheduleFetch(this, `Schedule-sweep-${join.name}`, {
+      target: config.target,
+      fn: sweeper.fn,
+      rateMinutes: 1,
+      description: `Sweep join ${join.name} every minute`,
+    });
+
     new Observability(this, 'Observability', {
       stage: config.stage,
       target: config.target,
@@ -285,10 +328,16 @@ export class PipelineStack extends Stack {
       deadLetters,
       missedRuns,
       failedBatchMappings: mappings.map((mapping) => mapping.eventSourceMappingId),
+      sweepers: [{ join: join.name, fn: sweeper.fn }],
+      ...(cache.memoryUsedPercent && { cacheMemoryUsedPercent: cache.memoryUsedPercent }),
       config,
     });
 
-    this.invokedFunctions = [streaming.topicAdmin, ...fetchers.map(({ fetcher }) => fetcher.fn)];
+    this.invokedFunctions = [
+      streaming.topicAdmin,
+      ...fetchers.map(({ fetcher }) => fetcher.fn),
+      sweeper.fn,
+    ];
 
     new CfnOutput(this, 'BootstrapBrokers', { value: streaming.bootstrapBrokers });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetters.queueUrl });
@@ -299,9 +348,20 @@ export class PipelineStack extends Stack {
       value: redrive.fn.functionName,
       description: 'Invoke by hand to re-drive failed merge batches (docs/deploy.md)',
     });
+    new CfnOutput(this, 'SweepFunctionName', {
+      value: sweeper.fn.functionName,
+      description: `The sweeper of join ${join.name}; npm run pending -- --aws invokes it with {"list": N}`,
+    });
     for (const { source, fetcher } of fetchers)
       new CfnOutput(this, `Fetch${source.name}FunctionName`, { value: fetcher.fn.functionName });
   }
+}
+
+/** `wait`, `emit after 600s`, `drop after 7d`: the policy as the description shows it. */
+function policyText(missing: MissingSidePolicy): string {
+  if (missing.policy === 'wait') return 'wait';
+  const seconds = Math.round(missing.afterMs / 1000);
+  return `${missing.policy} after ${seconds}s`;
 }
 
 /** Tells a function the cache's AUTH secret, when the cache has one (not on LocalStack). */

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadLocalConfig } from '../shared/config.ts';
 import { createLogger, maskEmails } from '../shared/logger.ts';
+import { type LocalDeployment, startLocalDeployment } from './deployment.ts';
 import { checkRedis, provideKafka } from './environment.ts';
 import { javaMapString } from './mocks/servers.ts';
 import { orphanReport } from './orphans.ts';
-import { type LocalPipeline, startLocalPipeline } from './pipeline.ts';
 import { summarize, verifyDelivery } from './report.ts';
 import { AUTH_TYPES, localSources, PAGING_STYLES } from './sources.ts';
 import { Terminal } from './terminal.ts';
@@ -178,7 +178,7 @@ async function main(): Promise<number> {
   // start (a broker it started is empty anyway), so the delivery check covers this run alone.
   const redisKeyPrefix = `local:${runId}:`;
   const topicPrefix = kafka.started ? '' : `run-${runId}.`;
-  let pipeline: LocalPipeline | undefined;
+  let pipeline: LocalDeployment | undefined;
   let stopping = false;
   let sourceMocks: { close(): Promise<void> }[] = [];
   const stop = async (code: number) => {
@@ -219,7 +219,7 @@ async function main(): Promise<number> {
   const limit = flags.invocationLimitMs;
   terminal.captureLogs();
   const runtimeLog = createLogger('local-runtime', config.LOG_LEVEL);
-  pipeline = await startLocalPipeline({
+  pipeline = await startLocalDeployment({
     ...chosen.options,
     full: flags.full,
     brokers: kafka.brokers,

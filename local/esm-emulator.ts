@@ -1,7 +1,8 @@
 import type { MSKEvent } from 'aws-lambda';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { FAILED_HEADERS } from '../shared/domain/failed-batch.ts';
-import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
+import type { DecodedRecord } from '../shared/domain/kafka-record.ts';
+import { encodeMskEvent } from './msk-event.ts';
 
 /** Lambda's default for the stack's mappings (pipeline:mergeRetryAttempts). */
 export const DEFAULT_RETRY_ATTEMPTS = 10;
@@ -26,7 +27,10 @@ export type EsmOptions = {
   onGiveUp?: (error: unknown, records: number) => void;
   /** Told about each failed invocation; the batch is then retried after a backoff. */
   onFailure?: (error: unknown, attempt: number, records: number) => void;
+  /** Told about each invocation that returned, a partial batch response included. */
   onSuccess?: (result: unknown, records: number) => void;
+  /** Told when an invocation reports records failed: the batch is retried from `offset`. */
+  onPartialFailure?: (offset: string, records: number) => void;
   /** Told when the consumer crashes; `restart` says whether kafkajs starts it again. */
   onCrash?: (error: Error, restart: boolean) => void;
 };
@@ -34,7 +38,9 @@ export type EsmOptions = {
 /**
  * Stands in for Lambda's MSK event source mapping: consumes a topic, builds the exact MSK event
  * for each batch (at most batchSize records of one partition), invokes the handler, and commits
- * the offsets only after it succeeds. A failed batch is retried, with backoff, up to the
+ * the offsets only after it succeeds. A partial batch response (ReportBatchItemFailures) commits
+ * the records before the lowest failed offset and retries the batch from that offset. A failed
+ * batch is retried, with backoff, up to the
  * configured retry attempts (nothing after it in that partition is processed meanwhile); then,
  * as Lambda does with a Kafka on-failure destination, its records go to the failed topic and the
  * offsets are committed past them. A batch is committed only once it succeeded or its records
@@ -45,6 +51,8 @@ export class EsmEmulator {
   /** Next offset to process, per partition: what has been committed. */
   readonly committed = new Map<number, bigint>();
   failures = 0;
+  /** Invocations that answered with a partial batch response (some records to retry). */
+  partialFailures = 0;
   invocations = 0;
   /** Batches, and their records, handed to the failed topic after the last retry. */
   gaveUp = { batches: 0, records: 0 };
@@ -92,30 +100,39 @@ export class EsmEmulator {
             ),
           ),
         }));
-        for (let start = 0; start < records.length; start += this.options.batchSize) {
-          if (!isRunning() || isStale() || this.#stopping) return;
-          const chunk = records.slice(start, start + this.options.batchSize);
-          await this.#invokeUntilSuccess(chunk, heartbeat);
-          const last = chunk[chunk.length - 1];
-          if (!last) continue;
-          const next = (BigInt(last.offset) + 1n).toString();
+        /** Commits the partition up to `next` (the next offset to process). */
+        const checkpoint = async (next: string) => {
           await this.#consumer.commitOffsets([
             { topic: batch.topic, partition: batch.partition, offset: next },
           ]);
           this.committed.set(batch.partition, BigInt(next));
-          resolveOffset(last.offset);
+          resolveOffset((BigInt(next) - 1n).toString());
           await heartbeat();
+        };
+        for (let start = 0; start < records.length; start += this.options.batchSize) {
+          if (!isRunning() || isStale() || this.#stopping) return;
+          const chunk = records.slice(start, start + this.options.batchSize);
+          await this.#invokeUntilSuccess(chunk, heartbeat, checkpoint);
+          const last = chunk[chunk.length - 1];
+          if (!last) continue;
+          await checkpoint((BigInt(last.offset) + 1n).toString());
         }
       },
     });
   }
 
-  async #invokeUntilSuccess(chunk: DecodedRecord[], heartbeat: () => Promise<void>): Promise<void> {
+  async #invokeUntilSuccess(
+    chunk: DecodedRecord[],
+    heartbeat: () => Promise<void>,
+    checkpoint: (next: string) => Promise<void>,
+  ): Promise<void> {
     const retries = this.options.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
-    const event = encodeMskEvent(chunk, {
-      eventSourceArn: `arn:aws:kafka:local:000000000000:cluster/local/${this.options.groupId}`,
-      bootstrapServers: this.options.bootstrapServers,
-    });
+    let remaining = chunk;
+    let event = this.#eventOf(remaining);
+    const backoff = async (attempt: number) => {
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
+      await heartbeat().catch(() => {});
+    };
     for (let attempt = 1; ; attempt++) {
       this.invocations++;
       // kafkajs only heartbeats when told to: an invocation longer than the session timeout
@@ -136,10 +153,9 @@ export class EsmEmulator {
         if (this.#stopping) throw error;
         if (this.options.failedTopic && attempt > retries) {
           clearInterval(beating);
-          if (await this.#giveUp(chunk, error, attempt)) return;
+          if (await this.#giveUp(remaining, error, attempt)) return;
         }
-        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
-        await heartbeat().catch(() => {});
+        await backoff(attempt);
         continue;
       } finally {
         clearInterval(beating);
@@ -147,9 +163,41 @@ export class EsmEmulator {
       // The group moved on (a rebalance): kafkajs rejoins and hands the batch out again, and
       // its payloads, already delivered, are skipped then.
       if (heartbeatError) throw heartbeatError;
-      this.options.onSuccess?.(result, chunk.length);
-      return;
+      this.options.onSuccess?.(result, remaining.length);
+      const from = retryFrom(result, remaining);
+      if (from === undefined) return;
+      // A partial batch response, as Lambda reads it: the records before the lowest failed
+      // offset are done (checkpointed); the batch is retried from that offset, and the records
+      // after it are handed out again (the merge's de-duplication absorbs them). An identifier
+      // that names no record of the batch makes the whole batch a failure.
+      const error =
+        from === 'invalid'
+          ? new Error('the partial batch response names a record that is not in the batch')
+          : new Error(`records from offset ${remaining[from]?.offset} reported failed`);
+      if (from === 'invalid') {
+        this.failures++;
+        this.options.onFailure?.(error, attempt, remaining.length);
+      } else {
+        this.partialFailures++;
+        const first = remaining[from] as DecodedRecord;
+        this.options.onPartialFailure?.(first.offset, remaining.length - from);
+        if (from > 0) await checkpoint(first.offset);
+        remaining = remaining.slice(from);
+        event = this.#eventOf(remaining);
+      }
+      if (this.#stopping) throw error;
+      if (this.options.failedTopic && attempt > retries) {
+        if (await this.#giveUp(remaining, error, attempt)) return;
+      }
+      await backoff(attempt);
     }
+  }
+
+  #eventOf(records: DecodedRecord[]): MSKEvent {
+    return encodeMskEvent(records, {
+      eventSourceArn: `arn:aws:kafka:local:000000000000:cluster/local/${this.options.groupId}`,
+      bootstrapServers: this.options.bootstrapServers,
+    });
   }
 
   /**
@@ -196,6 +244,34 @@ export class EsmEmulator {
     await this.#consumer.disconnect();
     await this.#producer?.disconnect();
   }
+}
+
+/**
+ * Where a partial batch response ({"batchItemFailures":[{"itemIdentifier":{"partition":
+ * "topic-0","offset":N}}]}) says to retry the batch from: the index of its lowest failed record;
+ * undefined when it reports none (or is not a partial batch response: a complete success);
+ * 'invalid' when an identifier names no record of the batch.
+ */
+export function retryFrom(
+  result: unknown,
+  batch: readonly DecodedRecord[],
+): number | 'invalid' | undefined {
+  const failures = (result as { batchItemFailures?: unknown } | null)?.batchItemFailures;
+  if (!Array.isArray(failures) || failures.length === 0) return undefined;
+  let lowest: number | undefined;
+  for (const failure of failures) {
+    const id = (failure as { itemIdentifier?: { partition?: unknown; offset?: unknown } })
+      ?.itemIdentifier;
+    const index = batch.findIndex(
+      (record) =>
+        id?.partition === `${record.topic}-${record.partition}` &&
+        typeof id.offset === 'number' &&
+        String(id.offset) === record.offset,
+    );
+    if (index < 0) return 'invalid';
+    lowest = lowest === undefined ? index : Math.min(lowest, index);
+  }
+  return lowest;
 }
 
 /**

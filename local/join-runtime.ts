@@ -1,9 +1,9 @@
 import type { MergeRuntime } from '../functions/merge/runtime.ts';
 import { createSweepHandler } from '../functions/sweep/handler.ts';
 import { createMetrics } from '../shared/metrics.ts';
-import type { SweepSummary } from '../shared/pipeline/sweep-pending.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import type { JoinDefinition } from '../shared/sources/join.ts';
+import type { SweepSummary } from '../shared/use-cases/sweep-pending.ts';
 import type { FaultRates } from './mocks/faults.ts';
 import { SourceMock } from './mocks/servers.ts';
 import { sampleSideRecords } from './mocks/side-dataset.ts';

@@ -40,7 +40,7 @@ export function freePort(): Promise<number> {
  * Makes sure the Kafka jars are in .local/kafka/lib, fetching them with Maven the first time
  * (and again when local/pom.xml changes). Throws with Maven's output when the fetch fails.
  */
-export async function ensureKafkaJars(say: (line: string) => void = () => {}): Promise<string> {
+async function ensureKafkaJars(say: (line: string) => void = () => {}): Promise<string> {
   const stamp = join(KAFKA_HOME, 'pom.stamp');
   const pom = readFileSync(POM, 'utf8');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === pom && readdirSync(LIB).length > 0)

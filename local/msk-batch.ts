@@ -1,5 +1,6 @@
 import type { MSKEvent } from 'aws-lambda';
-import { type DecodedRecord, encodeMskEvent } from '../shared/domain/msk-event.ts';
+import type { DecodedRecord } from '../shared/domain/kafka-record.ts';
+import { encodeMskEvent } from './msk-event.ts';
 
 /**
  * An MSK event of source records as the fetch function would have published them (key = id,

@@ -1,5 +1,6 @@
 import { canonicalJson } from '../shared/domain/merge.ts';
-import type { LocalPipeline } from './pipeline.ts';
+import type { JoinDefinition } from '../shared/sources/join.ts';
+import type { LocalDeployment } from './deployment.ts';
 import { table } from './terminal.ts';
 
 export type DeliveryCheck = {
@@ -8,7 +9,13 @@ export type DeliveryCheck = {
   deliveredOnce: number;
   /** Receipts beyond the first of a payload (by content): 0 when nothing was processed twice. */
   duplicates: number;
+  /** Ids present in every required source whose complete payload never arrived. */
   missing: string[];
+  /**
+   * Distinct partial payloads (a required side null: the emit-after policy), each a payload of
+   * its own; the complete payload of the same id that follows is not a repeat of it.
+   */
+  partials: number;
   /** Payloads Analytics processed, and the distinct Idempotency-Keys among them. */
   processed: number;
   distinctKeys: number;
@@ -29,22 +36,27 @@ export type DeliveryCheck = {
  */
 export async function verifyDelivery(
   pipeline: Pick<
-    LocalPipeline,
+    LocalDeployment,
     'idsInBoth' | 'analytics' | 'totals' | 'analyticsHonoursKey' | 'analyticsTarget'
-  >,
+  > & { join?: Pick<JoinDefinition, 'required'> },
 ): Promise<DeliveryCheck> {
   const [expected, receipts, stats] = await Promise.all([
     pipeline.idsInBoth(),
     pipeline.analytics.receipts(),
     pipeline.analytics.stats(),
   ]);
+  const required = pipeline.join?.required ?? [];
   const byPayload = new Map<string, number>();
+  /** Receipts of each id's complete payloads (every required side present). */
   const byId = new Map<string, number>();
+  const partials = new Set<string>();
   for (const entry of receipts) {
     const content = canonicalJson(entry.body);
     byPayload.set(content, (byPayload.get(content) ?? 0) + 1);
-    byId.set(entry.id, (byId.get(entry.id) ?? 0) + 1);
+    if (isPartial(entry.body, required)) partials.add(content);
+    else byId.set(entry.id, (byId.get(entry.id) ?? 0) + 1);
   }
+  // By content: the same payload twice is a duplicate, a partial and its complete payload are not.
   const duplicates = [...byPayload.values()].reduce((sum, n) => sum + n - 1, 0);
   const missing = [...expected].filter((id) => !byId.has(id));
   const ambiguousRetries = pipeline.totals.merge.ambiguousRetries;
@@ -56,6 +68,7 @@ export async function verifyDelivery(
     deliveredOnce: [...expected].filter((id) => byId.get(id) === 1).length,
     duplicates,
     missing,
+    partials: partials.size,
     processed: stats.received,
     distinctKeys: stats.distinctKeys,
     repeatedKeys: stats.repeatedKeys,
@@ -63,6 +76,13 @@ export async function verifyDelivery(
     honoursKey,
     target: pipeline.analyticsTarget,
   };
+}
+
+/** A payload the sweeper delivered before every required side came: one of them is null. */
+function isPartial(body: unknown, required: readonly string[]): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const sides = body as Record<string, unknown>;
+  return required.some((side) => sides[side] === null || sides[side] === undefined);
 }
 
 /** The one-line verdict of a delivery check. */
@@ -79,11 +99,15 @@ export function verdictOf(check: DeliveryCheck): string {
   if (check.duplicates > 0) {
     return `OK at this sink: all ${check.expected} ids delivered; ${check.duplicates} payload(s) processed twice, all after one of the ${check.ambiguousRetries} ambiguous retries, because ${ignores}.`;
   }
-  return `OK: all ${check.expected} ids present in every required source were delivered exactly once (no duplicates).`;
+  const partials =
+    check.partials > 0
+      ? ` ${check.partials} distinct partial payload(s) (a required side null: emit after) were delivered as well, each once.`
+      : '';
+  return `OK: all ${check.expected} ids present in every required source were delivered exactly once (no duplicates).${partials}`;
 }
 
 /** The end-of-run report: one row per stage, what Analytics saw, then the delivery check. */
-export async function summarize(pipeline: LocalPipeline, cycles: number): Promise<string> {
+export async function summarize(pipeline: LocalDeployment, cycles: number): Promise<string> {
   const { fetch, merge } = pipeline.totals;
   const stats = await pipeline.analytics.stats();
   const rows: (string | number)[][] = [];

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseSourceDefinitions, type SourceDefinition } from '../shared/sources/definition.ts';
 import { parseJoinDefinition } from '../shared/sources/join.ts';
 import { SOURCES } from '../shared/sources/registry.ts';
+import type { LocalDeploymentOptions } from './deployment.ts';
 import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
 import {
   definitionFor,
@@ -11,7 +12,6 @@ import {
   type MockPaging,
   StyledSourceMock,
 } from './mocks/styled-source.ts';
-import type { LocalPipelineOptions } from './pipeline.ts';
 
 export const PAGING_STYLES: MockPaging[] = ['none', 'page', 'offset', 'cursor', 'link'];
 export const AUTH_TYPES: MockAuth[] = [
@@ -51,11 +51,11 @@ type PipelineFile = {
  * (`--source-style`, `--source-auth`). Throws an Error naming the flag, file or source at fault.
  */
 export async function localSources(flags: SourceFlags): Promise<{
-  options: Partial<LocalPipelineOptions>;
+  options: Partial<LocalDeploymentOptions>;
   mocks: StyledSourceMock[];
   lines: string[];
 }> {
-  const options: Partial<LocalPipelineOptions> = {};
+  const options: Partial<LocalDeploymentOptions> = {};
   const lines: string[] = [];
   const mocks: StyledSourceMock[] = [];
   if (flags.config) {

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
-export const LOG_DIR = join(ROOT, '.local', 'logs');
+const LOG_DIR = join(ROOT, '.local', 'logs');
 
 /**
  * The local runtime's terminal: JSON log lines written to stdout by the functions (as Lambda

@@ -3,9 +3,9 @@ import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
+import type { LocalDeploymentOptions, PublishFn } from './deployment.ts';
 import { startSideMocks } from './join-runtime.ts';
 import type { MockHost } from './mocks/mock-host.ts';
-import type { LocalPipelineOptions } from './pipeline.ts';
 
 /**
  * The fetch handlers (one per source definition) and the merge runtime, built from the
@@ -14,7 +14,7 @@ import type { LocalPipelineOptions } from './pipeline.ts';
  * the delivery check when a source is not a mock.
  */
 export async function wireHandlers(
-  options: LocalPipelineOptions,
+  options: LocalDeploymentOptions,
   baseEnv: Record<string, string>,
   sources: SourceDefinition[],
   mocks: MockHost,
@@ -50,18 +50,20 @@ export async function wireHandlers(
         ...(url ? { SOURCE_URL: url } : { SOURCE_BASE_URL: mockUrlOf(source) }),
         PAGE_SIZE: String(options.pageSize ?? 100),
         // Sync state (cursor, checkpoint, lease) beside the merge's keys, under the run's prefix.
-        REDIS_URL: options.redisUrl,
+        REDIS_URL: options.fetchRedisUrl ?? options.redisUrl,
         REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
       });
       const runtime = buildFetchRuntime(config, options.fetchLogger?.(name));
       const ids = new Set<string>();
       publishedIds.set(name, ids);
       const publisher = runtime.publisher;
+      const publish: PublishFn = (topic, messages) => publisher.publish(topic, messages);
+      const intercepted = options.interceptPublish?.(name, publish) ?? publish;
       fetchRuntimes.push({
         ...runtime,
         publisher: {
           publish: async (topic, messages) => {
-            await publisher.publish(topic, messages);
+            await intercepted(topic, messages);
             for (const message of messages) if (message.key !== null) ids.add(message.key);
           },
           disconnect: () => publisher.disconnect(),
@@ -91,6 +93,7 @@ export async function wireHandlers(
         DEAD_LETTER_TARGET: 'kafka',
       }),
       options.mergeLogger,
+      { ...(options.interceptMergeCache && { cache: options.interceptMergeCache }) },
     );
     await mergeRuntime.ready();
   } catch (error) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { BatchFormat } from './domain/analytics-batch.ts';
+import type { RetryPolicy } from './domain/retry-policy.ts';
 import { ConfigError } from './errors.ts';
 import { parseSourceDefinitions, type SourceDefinition } from './sources/definition.ts';
 import { type JoinDefinition, parseJoinDefinition } from './sources/join.ts';
@@ -54,6 +55,25 @@ const common = {
   MAX_RECORD_BYTES: int(100, 100_000, 100_000),
 };
 
+/** The HTTP retry settings every function parses (HTTP_MAX_ATTEMPTS, …). */
+type HttpRetrySettings = {
+  [Name in
+    | 'HTTP_MAX_ATTEMPTS'
+    | 'HTTP_BASE_DELAY_MS'
+    | 'HTTP_MAX_DELAY_MS'
+    | 'HTTP_TIMEOUT_MS']: number;
+};
+
+/** The retry policy (http-retry.ts) a function's HTTP_* settings describe. */
+export function retryPolicyOf(config: HttpRetrySettings): RetryPolicy {
+  return {
+    maxAttempts: config.HTTP_MAX_ATTEMPTS,
+    baseDelayMs: config.HTTP_BASE_DELAY_MS,
+    maxDelayMs: config.HTTP_MAX_DELAY_MS,
+    timeoutMs: config.HTTP_TIMEOUT_MS,
+  };
+}
+
 const redisUrl = z
   .string()
   .regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port or rediss://host:port');
@@ -87,7 +107,7 @@ const fetchSchema = z.object({
   FETCH_TIME_LIMIT_MS: z.coerce.number().int().min(100).max(86_400_000).optional(),
   /** Time kept free at the end of an invocation: no page is started inside it. */
   FETCH_STOP_MARGIN_MS: int(0, 600_000, 10_000),
-  FETCH_LEASE_MS: int(1_000, 3_600_000, 120_000),
+  FETCH_LEASE_MS: int(1_000, 3_600_000, 30_000),
 });
 
 /**
@@ -111,28 +131,59 @@ const analyticsBatchSettings = {
     .default('eventId'),
 };
 
+/**
+ * Where and how payloads are delivered once: the idempotency records in Redis, the Analytics
+ * API and its delivery mode. The merge and the replay parse the same settings.
+ */
+const deliverySettings = {
+  REDIS_URL: redisUrl,
+  REDIS_AUTH_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  REDIS_KEY_PREFIX: z.string().default(''),
+  /** Cap of the Redis client's reconnect backoff: a command fails after 3 failed reconnects. */
+  REDIS_RETRY_MAX_DELAY_MS: int(10, 60_000, 2_000),
+  /** How long the writes after a POST (completed marks, releases) retry through an outage. */
+  REDIS_SETTLE_MS: int(0, 600_000, 30_000),
+  IDEMPOTENCY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
+  ANALYTICS_URL: httpUrl,
+  ANALYTICS_TOKEN_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  ANALYTICS_CONCURRENCY: int(1, 1024, 32),
+  ...analyticsBatchSettings,
+};
+
 const mergeSchema = z
   .object({
     ...common,
     ...sourcesSetting,
-    REDIS_URL: redisUrl,
-    REDIS_AUTH_SECRET_ARN: z.string().startsWith('arn:').optional(),
-    REDIS_KEY_PREFIX: z.string().default(''),
+    ...deliverySettings,
     JOIN_TTL_SECONDS: int(0, 365 * 86_400, 7 * 86_400),
-    IDEMPOTENCY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
-    ANALYTICS_URL: httpUrl,
-    ANALYTICS_TOKEN_SECRET_ARN: z.string().startsWith('arn:').optional(),
-    ANALYTICS_CONCURRENCY: int(1, 1024, 32),
     DEAD_LETTER_TARGET: z.enum(['kafka', 'sqs']).default('kafka'),
     DEAD_LETTER_QUEUE_URL: httpUrl.optional(),
     /** Most pending ids one sweep acts on. */
     SWEEP_LIMIT: int(1, 100_000, 1_000),
-    ...analyticsBatchSettings,
   })
   .refine((config) => config.DEAD_LETTER_TARGET !== 'sqs' || config.DEAD_LETTER_QUEUE_URL, {
     path: ['DEAD_LETTER_QUEUE_URL'],
     message: 'is required when DEAD_LETTER_TARGET=sqs',
   });
+
+/** The replay function's settings: a logger, HTTP retries and the delivery, nothing of Kafka. */
+const replaySchema = z.object({
+  LOG_LEVEL: common.LOG_LEVEL,
+  HTTP_MAX_ATTEMPTS: common.HTTP_MAX_ATTEMPTS,
+  HTTP_BASE_DELAY_MS: common.HTTP_BASE_DELAY_MS,
+  HTTP_MAX_DELAY_MS: common.HTTP_MAX_DELAY_MS,
+  HTTP_TIMEOUT_MS: common.HTTP_TIMEOUT_MS,
+  ...deliverySettings,
+});
+
+/** `npm run replay`: the replay's settings, plus the broker and topic prefix of dead_letter. */
+const topicReplaySchema = replaySchema.extend({
+  KAFKA_BROKERS: common.KAFKA_BROKERS,
+  KAFKA_AUTH: common.KAFKA_AUTH,
+  KAFKA_CLIENT_ID: common.KAFKA_CLIENT_ID,
+  AWS_REGION: common.AWS_REGION,
+  TOPIC_PREFIX: common.TOPIC_PREFIX,
+});
 
 function parseEnv<T>(schema: z.ZodType<T>, env: Env): T {
   const parsed = schema.safeParse(env);
@@ -177,12 +228,17 @@ export type FetchConfig = z.infer<typeof fetchSchema> & {
   /** Where its secret comes from, when its auth needs one. */
   secret?: { arn: string } | { file: string } | { text: string };
 };
-export type MergeConfig = z.infer<typeof mergeSchema> & {
-  sources: SourceDefinition[];
-  join: JoinDefinition;
+/** The delivery settings, with the batch format they describe. */
+type WithBatchFormat<Parsed> = Parsed & {
   /** The batch format when ANALYTICS_DELIVERY=batch; undefined in single mode. */
   analyticsBatch?: BatchFormat;
 };
+export type MergeConfig = WithBatchFormat<z.infer<typeof mergeSchema>> & {
+  sources: SourceDefinition[];
+  join: JoinDefinition;
+};
+export type ReplayConfig = WithBatchFormat<z.infer<typeof replaySchema>>;
+export type TopicReplayConfig = WithBatchFormat<z.infer<typeof topicReplaySchema>>;
 
 /** The source definitions of a deployment: PIPELINE_SOURCES, else the bundled registry. */
 function sourcesOf(json: string | undefined): SourceDefinition[] {
@@ -223,12 +279,18 @@ type EnvironmentOf<Schema extends z.ZodObject> = { [Name in keyof z.input<Schema
 export type AdminEnvironment = EnvironmentOf<typeof adminSchema>;
 export type FetchEnvironment = EnvironmentOf<typeof fetchSchema>;
 export type MergeEnvironment = EnvironmentOf<typeof mergeSchema>;
+export type ReplayEnvironment = EnvironmentOf<typeof replaySchema>;
+/** The delivery settings a deployment chooses (mode and batch limits), shared by merge and replay. */
+export type DeliveryEnvironment = {
+  [Name in keyof typeof analyticsBatchSettings]?: string;
+};
 
 /** Every setting each loader parses (the env contract test compares the template with these). */
 export const SETTINGS = {
   admin: Object.keys(adminSchema.shape),
   fetch: Object.keys(fetchSchema.shape),
   merge: Object.keys(mergeSchema.shape),
+  replay: Object.keys(replaySchema.shape),
 } as const;
 
 /** Settings of the fetch function. Throws ConfigError naming the first bad setting. */
@@ -271,26 +333,38 @@ export function loadFetchConfig(env: Env = process.env): FetchConfig {
   return { ...parsed, source, endpoint, ...(secret && { secret }) };
 }
 
-/** Settings of the merge function. Throws ConfigError naming the first bad setting. */
-export function loadMergeConfig(env: Env = process.env): MergeConfig {
-  const parsed = withIam(parseEnv(mergeSchema, env));
-  const sources = sourcesOf(parsed.PIPELINE_SOURCES);
-  const analyticsBatch: BatchFormat | undefined =
-    parsed.ANALYTICS_DELIVERY === 'batch'
-      ? {
-          maxEvents: parsed.ANALYTICS_BATCH_MAX_EVENTS,
-          maxBytes: parsed.ANALYTICS_BATCH_MAX_BYTES,
-          body: parsed.ANALYTICS_BATCH_BODY,
-          envelopeField: parsed.ANALYTICS_BATCH_ENVELOPE_FIELD,
-          eventIdField: parsed.ANALYTICS_EVENT_ID_FIELD,
-        }
-      : undefined;
+/** The batch format ANALYTICS_DELIVERY=batch and its limits describe, else nothing. */
+function withBatchFormat<Parsed extends z.infer<typeof replaySchema>>(
+  parsed: Parsed,
+): WithBatchFormat<Parsed> {
+  if (parsed.ANALYTICS_DELIVERY !== 'batch') return parsed;
   return {
     ...parsed,
-    sources,
-    join: joinOf(parsed.PIPELINE_JOIN, sources),
-    ...(analyticsBatch && { analyticsBatch }),
+    analyticsBatch: {
+      maxEvents: parsed.ANALYTICS_BATCH_MAX_EVENTS,
+      maxBytes: parsed.ANALYTICS_BATCH_MAX_BYTES,
+      body: parsed.ANALYTICS_BATCH_BODY,
+      envelopeField: parsed.ANALYTICS_BATCH_ENVELOPE_FIELD,
+      eventIdField: parsed.ANALYTICS_EVENT_ID_FIELD,
+    },
   };
+}
+
+/** Settings of the merge function. Throws ConfigError naming the first bad setting. */
+export function loadMergeConfig(env: Env = process.env): MergeConfig {
+  const parsed = withBatchFormat(withIam(parseEnv(mergeSchema, env)));
+  const sources = sourcesOf(parsed.PIPELINE_SOURCES);
+  return { ...parsed, sources, join: joinOf(parsed.PIPELINE_JOIN, sources) };
+}
+
+/** Settings of the replay function (SQS). Throws ConfigError naming the first bad setting. */
+export function loadReplayConfig(env: Env = process.env): ReplayConfig {
+  return withBatchFormat(parseEnv(replaySchema, env));
+}
+
+/** Settings of `npm run replay` (the dead_letter topic). Throws ConfigError like the others. */
+export function loadTopicReplayConfig(env: Env = process.env): TopicReplayConfig {
+  return withBatchFormat(withIam(parseEnv(topicReplaySchema, env)));
 }
 
 const localSchema = z.object({

@@ -36,6 +36,8 @@ export type SyncCheckpoint = {
   published: number;
   /** The highest change value published so far (ms for timestamps), or null. */
   maxChange: number | null;
+  /** The newest sync token the run's pages carried so far (a source with `syncToken`). */
+  syncToken?: string;
   startedAt: string;
 };
 
@@ -53,8 +55,13 @@ export interface SyncStateStore {
   readCursor(source: string): Promise<number | null>;
   readCheckpoint(source: string): Promise<SyncCheckpoint | null>;
   saveCheckpoint(source: string, checkpoint: SyncCheckpoint): Promise<void>;
-  /** Ends a run: moves the cursor (unless null) and deletes the checkpoint, atomically. */
-  completeRun(source: string, cursor: number | null): Promise<void>;
+  /** The sync token of the last complete run that got one, or null. */
+  readSyncToken(source: string): Promise<string | null>;
+  /**
+   * Ends a run: moves the cursor (unless null) and the sync token (when given) and deletes the
+   * checkpoint, atomically.
+   */
+  completeRun(source: string, cursor: number | null, syncToken?: string): Promise<void>;
   /** Forgets an unfinished run (a full re-sync asked for while one was paused). */
   clearCheckpoint(source: string): Promise<void>;
 }
@@ -144,7 +151,10 @@ export interface AnalyticsSink {
 
 /** Delivers a payload at most once per hash within the idempotency window. */
 export interface OnceDelivery {
-  /** 'posted' when this call delivered it; 'duplicate' when it was delivered before. */
+  /**
+   * 'posted' when this call delivered it; 'duplicate' when it was delivered before. Throws
+   * DeliveryInProgressError when another invocation holds it in progress past the wait.
+   */
   deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'>;
   /** For each payload, whether it is known to be delivered already (a cheap batch pre-check). */
   delivered(payloads: MergedPayload[]): Promise<boolean[]>;
@@ -154,6 +164,8 @@ export interface OnceDelivery {
 export type BatchOutcome =
   | 'posted'
   | 'duplicate'
+  /** Another invocation held it in progress for longer than this one could wait. */
+  | 'held'
   | { rejected: string; attempts: number; status?: number | undefined };
 
 /** One event of a batch request: its id (the payload hash) and its JSON, id field included. */

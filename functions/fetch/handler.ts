@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { publishFetchMetrics } from '../../shared/metrics.ts';
-import { type FetchSummary, fetchSource } from '../../shared/pipeline/fetch-source.ts';
+import { type FetchSummary, fetchSource } from '../../shared/use-cases/fetch-source.ts';
+import { publishFetchMetrics } from './metrics.ts';
 import type { FetchRuntime } from './runtime.ts';
 
 /**

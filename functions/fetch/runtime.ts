@@ -9,8 +9,7 @@ import { secretReader } from '../../shared/adapters/secrets.ts';
 import { createAuthenticator, type SecretText } from '../../shared/adapters/source-auth.ts';
 import { HttpSourceReader } from '../../shared/adapters/source-reader.ts';
 import { TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
-import type { FetchConfig } from '../../shared/config.ts';
-import type { RetryPolicy } from '../../shared/domain/retry-policy.ts';
+import { type FetchConfig, retryPolicyOf } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { Publisher, SyncStateStore } from '../../shared/ports.ts';
@@ -32,20 +31,6 @@ export type FetchRuntime = {
   state: () => Promise<SyncStateStore | undefined>;
   close(): Promise<void>;
 };
-
-export function retryPolicyOf(
-  config: Pick<
-    FetchConfig,
-    'HTTP_MAX_ATTEMPTS' | 'HTTP_BASE_DELAY_MS' | 'HTTP_MAX_DELAY_MS' | 'HTTP_TIMEOUT_MS'
-  >,
-): RetryPolicy {
-  return {
-    maxAttempts: config.HTTP_MAX_ATTEMPTS,
-    baseDelayMs: config.HTTP_BASE_DELAY_MS,
-    maxDelayMs: config.HTTP_MAX_DELAY_MS,
-    timeoutMs: config.HTTP_TIMEOUT_MS,
-  };
-}
 
 /** The source secret's text, from Secrets Manager, a file (read once) or the setting itself. */
 function secretTextOf(secret: FetchConfig['secret']): SecretText | undefined {

@@ -1,42 +1,83 @@
 import type { Context, MSKEvent } from 'aws-lambda';
-import { decodeMskEvent } from '../../shared/domain/msk-event.ts';
-import { publishMergeMetrics } from '../../shared/metrics.ts';
-import { type MergeSummary, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import type { MergeRuntime } from './runtime.ts';
+import { createMskReader, recordSchemaOf } from '../../shared/adapters/msk-records.ts';
+import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
+import {
+  type HeldRecord,
+  type MergeSummary,
+  mergeBatch,
+} from '../../shared/use-cases/merge-batch.ts';
+import { publishMergeMetrics } from './metrics.ts';
+import type { MergeReady, MergeRuntime } from './runtime.ts';
 
 /** A context for callers that are not Lambda (the local runtime): 60 s to finish a batch. */
 const LOCAL_CONTEXT = { getRemainingTimeInMillis: () => 60_000 };
 
 /**
- * The merge handler over a built runtime. Throws when the batch must be retried (Redis, Kafka
- * or the dead-letter sink failed), so the event source mapping does not move past it.
+ * Lambda's partial batch response for a Kafka event source mapping (ReportBatchItemFailures):
+ * each failed record by its "topic-partition" and offset. Lambda retries each partition from
+ * its lowest failed offset; an empty list is a complete success.
+ */
+export type KafkaBatchResponse = {
+  batchItemFailures: { itemIdentifier: { partition: string; offset: number } }[];
+};
+
+/** The merge's summary of a batch and the partial batch response it makes. */
+export type MergeResult = MergeSummary & KafkaBatchResponse;
+
+/** The held records as batch item failures, one per record. */
+export function batchItemFailuresOf(held: readonly HeldRecord[]): KafkaBatchResponse {
+  return {
+    batchItemFailures: held.map((record) => ({
+      itemIdentifier: {
+        partition: `${record.topic}-${record.partition}`,
+        offset: Number(record.offset),
+      },
+    })),
+  };
+}
+
+/**
+ * The merge handler over a built runtime. The MSK event is decoded here, at the edge, with
+ * Powertools' Kafka consumer and each source topic's schema. Records whose payload another
+ * invocation holds in progress come back as batch item failures (retried by the mapping);
+ * throws when the whole batch must be retried (Redis, Kafka or the dead-letter sink failed),
+ * so the event source mapping does not move past it.
  */
 export function createMergeHandler(runtime: MergeRuntime) {
-  return async (event: MSKEvent, context?: Context): Promise<MergeSummary> => {
+  let read: ((event: MSKEvent) => Promise<DecodedRecord[]>) | undefined;
+  const readerOf = (deps: MergeReady) => {
+    read ??= createMskReader({
+      schemaFor: (topic) => {
+        const source = deps.sourceForTopic(topic);
+        return source && recordSchemaOf(source);
+      },
+      maxRecordBytes: deps.maxRecordBytes,
+    });
+    return read;
+  };
+  return async (event: MSKEvent, context?: Context): Promise<MergeResult> => {
     const { logger } = runtime;
     if (context) logger.addContext(context);
-    const records = decodeMskEvent(event);
-    const correlationIds = [
-      ...new Set(records.map((record) => record.headers['correlation-id']).filter(Boolean)),
-    ];
+    const received = Object.values(event.records ?? {}).reduce((n, group) => n + group.length, 0);
+    let correlationIds: string[] = [];
     try {
       const deps = await runtime.ready();
+      const records = await readerOf(deps)(event);
+      correlationIds = [
+        ...new Set(records.map((record) => record.headers['correlation-id']).filter(Boolean)),
+      ] as string[];
       deps.delivery.registerInvocation(context ?? LOCAL_CONTEXT);
       const summary = await mergeBatch(records, deps);
       logger.info('merge summary', { summary, correlationIds: correlationIds.slice(0, 10) });
-      publishMergeMetrics(runtime.metrics, records.length, summary, runtime.analyticsCalls.drain());
-      return summary;
+      publishMergeMetrics(runtime.metrics, received, summary, runtime.analyticsCalls.drain());
+      return { ...summary, ...batchItemFailuresOf(summary.retry) };
     } catch (error) {
       logger.error('merge batch failed; it will be retried', {
         error: error as Error,
-        records: records.length,
+        records: received,
+        correlationIds: correlationIds.slice(0, 10),
       });
-      publishMergeMetrics(
-        runtime.metrics,
-        records.length,
-        undefined,
-        runtime.analyticsCalls.drain(),
-      );
+      publishMergeMetrics(runtime.metrics, received, undefined, runtime.analyticsCalls.drain());
       throw error;
     }
   };

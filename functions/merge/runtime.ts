@@ -1,32 +1,26 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Redis } from 'ioredis';
-import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
-import { HttpBatchAnalyticsSink } from '../../shared/adapters/batch-analytics-client.ts';
-import { BatchedDelivery } from '../../shared/adapters/batch-delivery.ts';
-import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
+import type { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { createKafka, KafkaPublisher, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
-import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
-import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
 import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
-import { secretReader } from '../../shared/adapters/secrets.ts';
 import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { MergeConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
-import {
-  type AnalyticsCalls,
-  createMetrics,
-  type MetricsSink,
-  TimedAnalyticsSink,
-} from '../../shared/metrics.ts';
-import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
+import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { PendingIndex } from '../../shared/ports.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
-import { retryPolicyOf } from '../fetch/runtime.ts';
+import type { MergeDeps } from '../../shared/use-cases/merge-batch.ts';
+import {
+  buildDelivery,
+  connectDeliveryRedis,
+  type InvocationDelivery,
+} from '../commons/delivery.ts';
+import { AnalyticsCallRecorder, type AnalyticsCalls } from './metrics.ts';
 
-/** What the merge (and the sweeper and replay, which deliver the same way) work with. */
+/** What the merge (and the sweeper and re-drive, which run on its runtime) work with. */
 export type MergeReady = MergeDeps & { delivery: InvocationDelivery; pending: PendingIndex };
 
 /** The merge function's dependencies, connected once per container and reused while warm. */
@@ -42,72 +36,33 @@ export type MergeRuntime = {
   close(): Promise<void>;
 };
 
-/** Either delivery mode, told the invocation's remaining time before each batch. */
-type InvocationDelivery = IdempotentDelivery | BatchedDelivery;
+/** Test seams of the local runtime (fault injection); the functions pass none. */
+export type MergeRuntimeSeams = {
+  /** Wraps the idempotency records' Redis client both delivery modes use. */
+  cache?: (cache: IoRedisCacheClient) => IoRedisCacheClient;
+};
 
-export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRuntime {
+export function buildMergeRuntime(
+  config: MergeConfig,
+  logger?: Logger,
+  seams: MergeRuntimeSeams = {},
+): MergeRuntime {
   const log = logger ?? createLogger('merge', config.LOG_LEVEL);
   const kafka = createKafka(kafkaConnectionOf(config, `merge`), (line) => log.warn(line));
   const publisher = new KafkaPublisher(kafka, config.KAFKA_BROKERS);
   const prefix = config.TOPIC_PREFIX;
+  const calls = new AnalyticsCallRecorder();
   let redis: Redis | undefined;
-  let timer: TimedAnalyticsSink | undefined;
-  let ambiguousTotal = 0;
-  let ambiguousSinceDrain = 0;
   let deps: Promise<MergeReady> | undefined;
 
   const connect = async (): Promise<MergeReady> => {
-    const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
-    redis = await connectRedis({
-      url: config.REDIS_URL,
-      ...(password !== undefined && { password }),
+    redis = await connectDeliveryRedis(config);
+    const delivery = buildDelivery(config, redis, {
+      log,
+      onAmbiguousRetry: (payloads) => calls.ambiguousRetry(payloads),
+      onLatency: (ms) => calls.latency(ms),
+      ...(seams.cache && { wrapCache: seams.cache }),
     });
-    const token = secretReader(config.ANALYTICS_TOKEN_SECRET_ARN, 'token');
-    const http = new HttpAnalyticsSink({
-      url: config.ANALYTICS_URL,
-      policy: retryPolicyOf(config),
-      ...(token && { token }),
-      onRetry: (failure) => {
-        if (!failure.ambiguous) {
-          log.warn('analytics request retried', failure);
-          return;
-        }
-        // The sink may have processed the first try: a sink that ignores the Idempotency-Key
-        // receives this payload twice. The hash lets an operator reconcile it.
-        // A batch request counts once per payload in it: each may be processed twice.
-        const exposed =
-          'events' in failure && typeof failure.events === 'number' ? failure.events : 1;
-        ambiguousTotal += exposed;
-        ambiguousSinceDrain += exposed;
-        log.warn('analytics request retried after an ambiguous failure', failure);
-      },
-    });
-    const analytics = new TimedAnalyticsSink(http);
-    timer = analytics;
-    const cache = new IoRedisCacheClient(redis);
-    const format = config.analyticsBatch;
-    const delivery: InvocationDelivery = format
-      ? new BatchedDelivery({
-          cache,
-          analytics: new HttpBatchAnalyticsSink({
-            url: config.ANALYTICS_URL,
-            policy: retryPolicyOf(config),
-            format,
-            ...(token && { token }),
-            onRetry: (failure) => http.options.onRetry?.(failure),
-            onLatency: (ms) => analytics.record(ms),
-          }),
-          format,
-          ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-          keyPrefix: config.REDIS_KEY_PREFIX,
-          concurrency: config.ANALYTICS_CONCURRENCY,
-        })
-      : new IdempotentDelivery({
-          cache,
-          analytics,
-          ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-          keyPrefix: config.REDIS_KEY_PREFIX,
-        });
     const deadLetter =
       config.DEAD_LETTER_TARGET === 'sqs' && config.DEAD_LETTER_QUEUE_URL
         ? new SqsDeadLetterSink(new SQSClient({}), config.DEAD_LETTER_QUEUE_URL)
@@ -139,16 +94,7 @@ export function buildMergeRuntime(config: MergeConfig, logger?: Logger): MergeRu
   return {
     logger: log,
     metrics: createMetrics('merge', config.METRICS),
-    analyticsCalls: {
-      drain() {
-        const ambiguousRetries = ambiguousSinceDrain;
-        ambiguousSinceDrain = 0;
-        return { latenciesMs: timer?.drain() ?? [], ambiguousRetries };
-      },
-      get ambiguousRetries() {
-        return ambiguousTotal;
-      },
-    },
+    analyticsCalls: calls,
     ready() {
       deps ??= connect().catch((error: unknown) => {
         deps = undefined;

@@ -1,9 +1,9 @@
 import type { Context } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
-import { redriveFailedBatches } from '../../shared/adapters/failed-batch-redrive.ts';
 import type { MergeConfig } from '../../shared/config.ts';
-import type { RedriveSummary } from '../../shared/pipeline/redrive-batches.ts';
+import type { RedriveSummary } from '../../shared/use-cases/redrive-batches.ts';
 import type { MergeRuntime } from '../merge/runtime.ts';
+import { redriveFailedBatches } from './failed-topics.ts';
 
 /** What an operator may pass when invoking the function by hand (all optional). */
 export type RedriveRequest = { chunkSize?: number; lockSeconds?: number };
@@ -14,7 +14,7 @@ export type RedriveRequest = { chunkSize?: number; lockSeconds?: number };
  * re-drive that stops midway leaves its in-flight payloads locked this long at most; the next
  * re-drive waits for them (inProgressWaitMs) or leaves them for the one after.
  */
-export const DEFAULT_LOCK_SECONDS = 60;
+const DEFAULT_LOCK_SECONDS = 60;
 
 /** Time kept back from the invocation's budget to commit and report. */
 const MARGIN_MS = 20_000;

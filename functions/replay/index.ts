@@ -1,10 +1,8 @@
-import { loadMergeConfig } from '../../shared/config.ts';
-import { createLogger } from '../../shared/logger.ts';
-import { buildMergeRuntime } from '../merge/runtime.ts';
+import { loadReplayConfig } from '../../shared/config.ts';
 import { createReplayHandler } from './handler.ts';
+import { buildReplayRuntime } from './runtime.ts';
 
-const config = loadMergeConfig();
-const runtime = buildMergeRuntime(config, createLogger('replay', config.LOG_LEVEL));
+const runtime = buildReplayRuntime(loadReplayConfig());
 
 /** Lambda entry point for draining the dead-letter queue back into Analytics. */
 export const handler = createReplayHandler(() => runtime.ready());

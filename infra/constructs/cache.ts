@@ -1,4 +1,5 @@
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { type IMetric, MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IVpc, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
@@ -11,6 +12,8 @@ export interface JoinStateCache {
   readonly url: string;
   /** Secret with {"password": …}, when the cache asks for AUTH (REDIS_AUTH_SECRET_ARN). */
   readonly authSecret?: ISecret;
+  /** Share of its memory the fullest node uses, in percent (ElastiCache only). */
+  readonly memoryUsedPercent?: IMetric;
 }
 
 /**
@@ -41,6 +44,7 @@ export class Cache extends Construct implements JoinStateCache {
   readonly group: CfnReplicationGroup;
   /** rediss://host:port of the primary endpoint (no credentials in it). */
   readonly url: string;
+  readonly memoryUsedPercent: IMetric;
 
   constructor(scope: Construct, id: string, props: CacheProps) {
     super(scope, id);
@@ -76,5 +80,32 @@ export class Cache extends Construct implements JoinStateCache {
     this.group.applyRemovalPolicy(props.removalPolicy);
     this.authSecret.applyRemovalPolicy(props.removalPolicy);
     this.url = `rediss://${this.group.attrPrimaryEndPointAddress}:${this.group.attrPrimaryEndPointPort}`;
+    this.memoryUsedPercent = memoryUsedPercent(this.group.ref, props.nodes);
   }
+}
+
+/**
+ * DatabaseMemoryUsagePercentage (used_memory / maxmemory, per node, every minute) of the fullest
+ * node. ElastiCache names the nodes of a replication group without cluster mode
+ * `<group id>-001`, `-002`, …, and publishes the metric per node (CacheClusterId); which one is
+ * the primary changes with a failover, so the alarm takes the largest of them all.
+ */
+function memoryUsedPercent(groupId: string, nodes: number): IMetric {
+  const period = Duration.minutes(1);
+  const usingMetrics: Record<string, Metric> = {};
+  for (let node = 1; node <= nodes; node++) {
+    usingMetrics[`node${node}`] = new Metric({
+      namespace: 'AWS/ElastiCache',
+      metricName: 'DatabaseMemoryUsagePercentage',
+      dimensionsMap: { CacheClusterId: `${groupId}-${String(node).padStart(3, '0')}` },
+      statistic: 'Maximum',
+      period,
+    });
+  }
+  return new MathExpression({
+    expression: `MAX([${Object.keys(usingMetrics).join(', ')}])`,
+    usingMetrics,
+    period,
+    label: 'cache memory used (%), fullest node',
+  });
 }

@@ -13,30 +13,32 @@ export type FetchScheduleProps = {
   fn: IFunction;
   rateMinutes: number;
   description: string;
-  /** Where runs that could not be handed to Lambda go. */
-  missedRuns: IQueue;
+  /**
+   * Where runs that could not be handed to Lambda go; none for the sweeper, whose next run a
+   * minute later does the same work.
+   */
+  missedRuns?: IQueue;
 };
 
 /**
- * Runs a fetch function on a rate, once per period, with no retries: the next run reads the
- * source again. EventBridge Scheduler on AWS; an EventBridge rule on LocalStack, whose Scheduler
- * is a mock that never fires. Both are created as `id` in `scope`.
+ * Runs a function (a fetch, a sweeper) on a rate, once per period, with no retries: the next
+ * run does the work again. EventBridge Scheduler on AWS; an EventBridge rule on LocalStack,
+ * whose Scheduler is a mock that never fires. Both are created as `id` in `scope`.
  */
 export function scheduleFetch(scope: Construct, id: string, props: FetchScheduleProps): void {
   const rate = Duration.minutes(props.rateMinutes);
+  const deadLetterQueue = props.missedRuns && { deadLetterQueue: props.missedRuns };
   if (props.target === 'localstack') {
     new Rule(scope, id, {
       description: props.description,
       schedule: RuleSchedule.rate(rate),
-      targets: [
-        new LambdaFunction(props.fn, { retryAttempts: 0, deadLetterQueue: props.missedRuns }),
-      ],
+      targets: [new LambdaFunction(props.fn, { retryAttempts: 0, ...deadLetterQueue })],
     });
     return;
   }
   new Schedule(scope, id, {
     description: props.description,
     schedule: ScheduleExpression.rate(rate),
-    target: new LambdaInvoke(props.fn, { retryAttempts: 0, deadLetterQueue: props.missedRuns }),
+    target: new LambdaInvoke(props.fn, { retryAttempts: 0, ...deadLetterQueue }),
   });
 }

@@ -4,6 +4,7 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  type IMetric,
   MathExpression,
   Metric,
   TreatMissingData,
@@ -18,7 +19,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/metrics-names.ts';
-import type { DeployTarget, PipelineConfig } from '../config.ts';
+import type { DeployConfig, DeployTarget } from '../config.ts';
 import { LOG_QUERY_FIELDS } from '../naming.ts';
 
 export type ObservabilityProps = {
@@ -36,7 +37,11 @@ export type ObservabilityProps = {
   missedRuns: Queue;
   /** UUIDs of the merge mappings whose failed batches go to their failed_<topic> topics. */
   failedBatchMappings: string[];
-  config: PipelineConfig;
+  /** The sweeper of each join, whose metrics (dimensions service=sweep, join) it reports. */
+  sweepers: { join: string; fn: IFunction }[];
+  /** The cache's memory use in percent, when the stack has an ElastiCache cache. */
+  cacheMemoryUsedPercent?: IMetric;
+  config: DeployConfig;
 };
 
 /**
@@ -172,6 +177,30 @@ export class Observability extends Construct {
             treatMissingData: TreatMissingData.BREACHING,
           }),
       ),
+      ...props.sweepers.map(
+        ({ join }) =>
+          new Alarm(this, `OldestPending-${join}`, {
+            alarmDescription: `An id of join ${join} has been missing a required side for more than ${config.alarmOldestPendingMinutes} min (npm run pending -- --aws lists them), or its sweeper has reported nothing for 5 min.`,
+            metric: sweepMetric('OldestPendingAge', join),
+            threshold: config.alarmOldestPendingMinutes * 60,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluationPeriods: 1,
+            // The sweeper reports every minute, 0 when nothing is pending: silence means it fails.
+            treatMissingData: TreatMissingData.BREACHING,
+          }),
+      ),
+      ...(props.cacheMemoryUsedPercent
+        ? [
+            new Alarm(this, 'CacheMemoryHigh', {
+              alarmDescription: `A cache node uses more than ${config.alarmCacheMemoryPercent}% of its memory (DatabaseMemoryUsagePercentage). A full node evicts keys or refuses writes, as its maxmemory-policy says: lost join halves never join, lost delivered-payload records let a payload go out twice, refused writes fail the merge. Use a larger pipeline:cacheNodeType, or a shorter JOIN_TTL_SECONDS.`,
+              metric: props.cacheMemoryUsedPercent,
+              threshold: config.alarmCacheMemoryPercent,
+              comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluationPeriods: 5,
+              treatMissingData: TreatMissingData.NOT_BREACHING,
+            }),
+          ]
+        : []),
     ];
     for (const alarm of alarms) alarm.addAlarmAction(notify);
     if (props.target === 'aws')
@@ -230,12 +259,35 @@ export class Observability extends Construct {
         left: [failedBatchRecords],
         width: 12,
       }),
+      ...props.sweepers.map(
+        ({ join }) =>
+          new GraphWidget({
+            title: `Join ${join}: ids missing a side, and the oldest one's age (s)`,
+            left: [sweepMetric('PendingIds', join).with({ label: 'pending ids' })],
+            right: [sweepMetric('OldestPendingAge', join).with({ label: 'oldest age (s)' })],
+            rightAnnotations: [
+              { value: props.config.alarmOldestPendingMinutes * 60, label: 'alarm' },
+            ],
+            width: 12,
+          }),
+      ),
+      ...(props.cacheMemoryUsedPercent
+        ? [
+            new GraphWidget({
+              title: 'Cache memory used (%)',
+              left: [props.cacheMemoryUsedPercent],
+              leftAnnotations: [{ value: props.config.alarmCacheMemoryPercent, label: 'alarm' }],
+              width: 12,
+            }),
+          ]
+        : []),
       new GraphWidget({
         title: 'Errors and throttles',
-        left: [props.merge, ...props.fetchers.map((f) => f.fn)].flatMap((fn) => [
-          fn.metricErrors(),
-          fn.metricThrottles(),
-        ]),
+        left: [
+          props.merge,
+          ...props.fetchers.map((f) => f.fn),
+          ...props.sweepers.map((s) => s.fn),
+        ].flatMap((fn) => [fn.metricErrors(), fn.metricThrottles()]),
         width: 12,
       }),
     );
@@ -309,8 +361,22 @@ function failedBatchMetric(mappingIds: string[]): MathExpression {
   });
 }
 
+/**
+ * A sweeper's EMF metric of one join (dimensions service=sweep, join), its largest value over
+ * five minutes: the sweeper writes one every minute.
+ */
+function sweepMetric(metricName: string, join: string): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: 'sweep', join },
+    statistic: 'Maximum',
+    period: Duration.minutes(5),
+  });
+}
+
 /** A metric the functions publish as EMF, over one schedule period. */
-function pipelineMetricOf(config: PipelineConfig) {
+function pipelineMetricOf(config: DeployConfig) {
   const period = Duration.minutes(config.fetchRateMinutes);
   return (metricName: string, dimensions: Record<string, string>, statistic = 'Sum') =>
     new Metric({

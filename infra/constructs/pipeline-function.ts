@@ -8,12 +8,23 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { FetchEnvironment, MergeEnvironment } from '../../shared/config.ts';
+import type { FetchEnvironment, MergeEnvironment, ReplayEnvironment } from '../../shared/config.ts';
 
 /** A setting that carries a secret's ARN, as the config module names it. */
-type SecretSetting = Extract<keyof (FetchEnvironment & MergeEnvironment), `${string}_SECRET_ARN`>;
+type SecretSetting = Extract<
+  keyof (FetchEnvironment & MergeEnvironment & ReplayEnvironment),
+  `${string}_SECRET_ARN`
+>;
 
 const ROOT = join(import.meta.dirname, '..', '..');
+
+/** Packages the bundles replace with a stub that throws (infra/bundling/codec-unavailable.ts). */
+export const CODEC_ALIASES: Record<string, string> = Object.fromEntries(
+  ['avro-js', 'protobufjs'].map((name) => [
+    name,
+    join(ROOT, 'infra', 'bundling', 'codec-unavailable.ts'),
+  ]),
+);
 
 /**
  * esbuild settings of every function of ours. Everything is bundled, the AWS SDK included: the
@@ -21,7 +32,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
  * MSK IAM signer) import SDK packages the runtime does not have at all. test/artifact loads
  * these bundles where nothing but Node's builtins resolves.
  */
-export const BUNDLING = {
+const BUNDLING = {
   format: OutputFormat.ESM,
   target: 'node22',
   minify: true,
@@ -32,6 +43,9 @@ export const BUNDLING = {
   banner:
     "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   externalModules: [],
+  esbuildArgs: Object.fromEntries(
+    Object.entries(CODEC_ALIASES).map(([name, path]) => [`--alias:${name}`, path]),
+  ),
 };
 
 export type PipelineFunctionProps = {

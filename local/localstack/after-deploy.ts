@@ -52,7 +52,7 @@ export async function afterDeploy(outputs: StackOutputs, deps: AfterDeployDeps):
 }
 
 /** Reads the outputs file `cdk deploy --outputs-file` writes: { "<stack>": { key: value } }. */
-export function readStackOutputs(path: string): StackOutputs {
+function readStackOutputs(path: string): StackOutputs {
   const stacks = JSON.parse(readFileSync(path, 'utf8')) as Record<string, StackOutputs>;
   const [outputs, ...others] = Object.values(stacks);
   if (!outputs || others.length > 0)

@@ -10,7 +10,16 @@ export type Received = {
   headers: Record<string, string>;
   body: unknown;
   at: number;
+  /**
+   * For an event of a batch request: the request's Idempotency-Key and every event id it held,
+   * in order (rejected and de-duplicated events included). One object per request, shared by
+   * its events.
+   */
+  request?: BatchRequestSeen;
 };
+
+/** A batch request as the mock read it. */
+export type BatchRequestSeen = { key: string | undefined; eventIds: (string | undefined)[] };
 
 /** What the Analytics mock saw, in counts. */
 export type AnalyticsStats = {
@@ -25,6 +34,13 @@ export type AnalyticsStats = {
    * processed again when the mock honours the key, processed again when it ignores it.
    */
   repeatedKeys: number;
+  /**
+   * Payloads that arrived again, counted one by one: a single POST whose key, or a batch event
+   * whose id (or whose request's key), the mock had processed before, whether answered from the
+   * first answer or processed again. The pipeline sends a payload again only after an ambiguous
+   * failure or when its completed mark was lost.
+   */
+  repeatedPayloads: number;
   /** Requests answered with an injected fault before being processed. */
   rejected: number;
 };
@@ -50,6 +66,7 @@ export class AnalyticsMock implements MockServer {
   requests = 0;
   rejected = 0;
   repeatedKeys = 0;
+  repeatedPayloads = 0;
   /** The field batch events carry their id in (ANALYTICS_EVENT_ID_FIELD). */
   eventIdField = 'eventId';
   /** Payload ids whose events a batch request rejects (per-event, the rest accepted). */
@@ -85,6 +102,7 @@ export class AnalyticsMock implements MockServer {
       received: this.received.length,
       distinctKeys: new Set(this.received.map((entry) => entry.key)).size,
       repeatedKeys: this.repeatedKeys,
+      repeatedPayloads: this.repeatedPayloads,
       rejected: this.rejected,
     };
   }
@@ -106,14 +124,19 @@ export class AnalyticsMock implements MockServer {
     }
     const key = headerValue(req, 'idempotency-key');
     const first = key === undefined ? undefined : this.#answers.get(key);
+    const text = Buffer.concat(chunks).toString('utf8');
     if (first) {
       this.repeatedKeys++;
+      const events = batchEvents(text, headerValue(req, 'content-type') ?? '');
       if (this.honourIdempotencyKey) {
+        this.repeatedPayloads += events?.length ?? 1;
         res.writeHead(first.status, { 'content-type': 'application/json' }).end(first.body);
         return;
       }
+      // Processed again: a batch's events are counted one by one as they are.
+      if (events === undefined) this.repeatedPayloads++;
     }
-    const answer = this.#process(req, Buffer.concat(chunks).toString('utf8'), key);
+    const answer = this.#process(req, text, key);
     if (key !== undefined && !first) this.#answers.set(key, answer);
     if (fault?.kind === 'reset-after-processing') {
       res.socket?.destroy();
@@ -131,6 +154,14 @@ export class AnalyticsMock implements MockServer {
   #processBatch(events: unknown[], headers: Record<string, string>): Answer {
     this.batchRequests++;
     const results: { status: number; error?: string }[] = [];
+    const idOf = (event: unknown) => {
+      const value = ((event ?? {}) as Record<string, unknown>)[this.eventIdField];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const request: BatchRequestSeen = {
+      key: headers['idempotency-key'],
+      eventIds: events.map(idOf),
+    };
     for (const event of events) {
       const fields = (event ?? {}) as Record<string, unknown>;
       const id = String(fields.id ?? '');
@@ -138,19 +169,17 @@ export class AnalyticsMock implements MockServer {
         results.push({ status: 400, error: `id ${id} rejected by the mock` });
         continue;
       }
-      const eventId =
-        typeof fields[this.eventIdField] === 'string'
-          ? (fields[this.eventIdField] as string)
-          : undefined;
+      const eventId = idOf(event);
       if (eventId !== undefined && this.#eventsSeen.has(eventId)) {
         this.repeatedKeys++;
+        this.repeatedPayloads++;
         if (this.honourIdempotencyKey) {
           results.push({ status: 200 });
           continue;
         }
       }
       if (eventId !== undefined) this.#eventsSeen.add(eventId);
-      this.received.push({ id, key: eventId, headers, body: event, at: Date.now() });
+      this.received.push({ id, key: eventId, headers, body: event, at: Date.now(), request });
       this.onReceive(event);
       results.push({ status: 200 });
     }

@@ -54,6 +54,7 @@ export class AnalyticsRecorder {
       received: this.received.length,
       distinctKeys: this.#acceptedKeys.size,
       repeatedKeys: this.repeatedKeys,
+      repeatedPayloads: this.repeatedKeys,
       rejected: this.rejected,
     };
   }

@@ -25,7 +25,7 @@ export type FaultRates = {
   throttleRate: number;
 };
 
-export const NO_FAULTS: FaultRates = { latencyMs: 0, errorRate: 0, throttleRate: 0 };
+const NO_FAULTS: FaultRates = { latencyMs: 0, errorRate: 0, throttleRate: 0 };
 
 /**
  * Decides what a mock does with each request: a scripted fault first, then the random ones.

@@ -15,12 +15,20 @@ export type StyledSourceOptions = {
   records: MockRecord[];
   /** Query parameter filtering on `updatedAt` >= value (ISO-8601), when set. */
   changeParam?: string;
+  /**
+   * Query parameter of a sync token, when set (page and cursor paging only: the token is a field
+   * of the envelope). The listing's last page carries `syncToken`; sent back, it lists only the
+   * records changed (`updatedAt` later) since that listing.
+   */
+  syncTokenParam?: string;
   /** Lifetime of an OAuth2 token, in seconds (default 3600). */
   tokenSeconds?: number;
   /** Answer every cursor page with this same next cursor (a loop), for fault tests. */
   loopCursor?: boolean;
   /** Put the Link rel=next on this other origin, for fault tests. */
   foreignLinkOrigin?: string;
+  /** After this many list answers, every OAuth2 token issued so far expires (once), for fault tests. */
+  expireTokensAfter?: number;
 };
 
 /** The credentials every styled mock accepts. */
@@ -42,10 +50,18 @@ export class StyledSourceMock {
   requests = 0;
   /** Records served, counted over every page answer. */
   served = 0;
+  /** List answers given (200s), and OAuth2 tokens issued. */
+  pages = 0;
+  tokensIssued = 0;
   readonly #tokens = new Map<string, number>();
   #server: Server;
 
   constructor(readonly options: StyledSourceOptions) {
+    if (options.syncTokenParam && !['page', 'cursor'].includes(options.paging)) {
+      throw new Error(
+        `a sync token needs an envelope body: page or cursor paging, not ${options.paging}`,
+      );
+    }
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -89,6 +105,7 @@ export class StyledSourceMock {
       return;
     }
     const { value, headers } = this.#list(url);
+    if (++this.pages === this.options.expireTokensAfter) this.expireTokens();
     res.writeHead(200, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(value));
   }
@@ -124,6 +141,7 @@ export class StyledSourceMock {
     }
     const seconds = this.options.tokenSeconds ?? 3600;
     const token = randomUUID();
+    this.tokensIssued++;
     this.#tokens.set(token, Date.now() + seconds * 1000);
     res
       .writeHead(200, { 'content-type': 'application/json' })
@@ -132,9 +150,21 @@ export class StyledSourceMock {
 
   #list(url: URL): { value: unknown; headers?: Record<string, string> } {
     const since = this.options.changeParam && url.searchParams.get(this.options.changeParam);
-    const all = since
-      ? this.options.records.filter((r) => typeof r.updatedAt === 'string' && r.updatedAt >= since)
-      : this.options.records;
+    const tokenParam = this.options.syncTokenParam;
+    const token = tokenParam ? url.searchParams.get(tokenParam) : null;
+    const after = token ? Buffer.from(token, 'base64url').toString() : undefined;
+    const all = this.options.records.filter(
+      (r) =>
+        (!since || (typeof r.updatedAt === 'string' && r.updatedAt >= since)) &&
+        (after === undefined || (typeof r.updatedAt === 'string' && r.updatedAt > after)),
+    );
+    // The token of this listing: the newest change the source holds now.
+    const changes = this.options.records.flatMap((r) =>
+      typeof r.updatedAt === 'string' ? [r.updatedAt] : [],
+    );
+    const newest = [after ?? '', ...changes].sort().at(-1) ?? '';
+    const syncToken = (last: boolean) =>
+      tokenParam ? { syncToken: last ? Buffer.from(newest).toString('base64url') : null } : {};
     const size = Number(url.searchParams.get('limit') ?? url.searchParams.get('pageSize') ?? 100);
     const json = (value: unknown, headers: Record<string, string> = {}) => ({ value, headers });
     let items: MockRecord[];
@@ -146,7 +176,8 @@ export class StyledSourceMock {
         const page = Number(url.searchParams.get('page') ?? 1);
         items = all.slice((page - 1) * size, page * size);
         this.served += items.length;
-        return json({ data: items, next: page * size < all.length ? page + 1 : null });
+        const more = page * size < all.length;
+        return json({ data: items, next: more ? page + 1 : null, ...syncToken(!more) });
       }
       case 'offset': {
         const offset = Number(url.searchParams.get('offset') ?? 0);
@@ -163,7 +194,11 @@ export class StyledSourceMock {
         const next = this.options.loopCursor
           ? 'MA'
           : Buffer.from(String(end)).toString('base64url');
-        return json({ data: items, next: end < all.length ? next : null });
+        return json({
+          data: items,
+          next: end < all.length ? next : null,
+          ...syncToken(end >= all.length),
+        });
       }
       case 'link': {
         const page = Number(url.searchParams.get('page') ?? 1);
@@ -206,6 +241,9 @@ export function definitionFor(mock: StyledSourceMock, extra: { pageSize?: number
     auth,
     ...(mock.options.changeParam && {
       change: { path: 'updatedAt', param: mock.options.changeParam, overlap: 1 },
+    }),
+    ...(mock.options.syncTokenParam && {
+      syncToken: { path: 'syncToken', param: mock.options.syncTokenParam },
     }),
   };
 }

@@ -10,6 +10,8 @@ export type AnalyticsClientOptions = {
   token?: () => Promise<string | undefined>;
   /** Called before each retry; `ambiguous` retries may reach a sink that ignores the key twice. */
   onRetry?: (failure: HttpAttemptFailure & { hash: string }) => void;
+  /** Called with each delivered payload's time to its 2xx, retries included. */
+  onLatency?: (ms: number) => void;
   /** How the client waits between tries (tests pass one that records the delays). */
   sleep?: (ms: number) => Promise<void>;
 };
@@ -33,6 +35,7 @@ export class HttpAnalyticsSink implements AnalyticsSink {
       'idempotency-key': hash,
     };
     if (token) headers.authorization = `Bearer ${token}`;
+    const started = performance.now();
     try {
       const result = await requestWithRetry(
         this.options.url,
@@ -43,7 +46,10 @@ export class HttpAnalyticsSink implements AnalyticsSink {
           ...(this.options.sleep && { sleep: this.options.sleep }),
         },
       );
-      if (result.status >= 200 && result.status < 300) return { attempts: result.attempts };
+      if (result.status >= 200 && result.status < 300) {
+        this.options.onLatency?.(performance.now() - started);
+        return { attempts: result.attempts };
+      }
       throw new AnalyticsDeliveryError(
         result.status,
         result.attempts,

@@ -38,8 +38,8 @@ const ORPHAN_LOCK_SECONDS = 10;
  *
  * 1. claim every payload in one pipeline of SET NX EX (an INPROGRESS record);
  * 2. read the records that were there: COMPLETED and unexpired is a duplicate; INPROGRESS and
- *    unexpired belongs to another invocation (wait for it, then fail the batch); anything else is
- *    an orphan, taken over under a lock, as Powertools does;
+ *    unexpired belongs to another invocation (wait for it, then report it 'held', for its record
+ *    to be retried); anything else is an orphan, taken over under a lock, as Powertools does;
  * 3. POST the claimed payloads in requests within the count and byte limits, some at a time;
  * 4. after each answer, mark the accepted payloads COMPLETED (one pipeline) and release (DEL) the
  *    rejected ones, whose outcome carries the sink's reason for the dead-letter queue.
@@ -91,6 +91,7 @@ export class BatchedDelivery implements BatchOnceDelivery {
   async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {
     const [outcome] = await this.deliverMany([{ payload, hash }]);
     if (outcome === 'posted' || outcome === 'duplicate') return outcome;
+    if (outcome === 'held') throw new DeliveryInProgressError(hash);
     const rejected = outcome as Exclude<BatchOutcome, string>;
     throw new AnalyticsDeliveryError(rejected.status, rejected.attempts, rejected.rejected);
   }
@@ -121,7 +122,10 @@ export class BatchedDelivery implements BatchOnceDelivery {
     return outcomes;
   }
 
-  /** Claims what it can; fills `outcomes` for duplicates; waits out other invocations' claims. */
+  /**
+   * Claims what it can; fills `outcomes` for duplicates; waits out other invocations' claims,
+   * and marks 'held' those still in progress elsewhere when the wait is over.
+   */
   async #claim(
     items: { payload: MergedPayload; hash: string }[],
     outcomes: BatchOutcome[],
@@ -153,11 +157,13 @@ export class BatchedDelivery implements BatchOnceDelivery {
         } else if (await this.#takeOrphan(claim.key, value)) claimed.push(claim);
         else busy.push(claim);
       }
-      if (busy.length === 0) return claimed.sort((a, b) => a.index - b.index);
+      // Past the wait, what is still held elsewhere is left to a retry of its record; the rest
+      // goes on.
       if (Date.now() + pause > deadline) {
-        await this.options.cache.del(claimed.map(({ key }) => key));
-        throw new DeliveryInProgressError((busy[0] as Claimed).hash);
+        for (const claim of busy) outcomes[claim.index] = 'held';
+        busy.length = 0;
       }
+      if (busy.length === 0) return claimed.sort((a, b) => a.index - b.index);
       await new Promise((resolve) => setTimeout(resolve, pause));
       pending = busy;
     }

@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 /** A topic as the stack declares it and the topic admin creates it (infra and functions share it). */
 export type TopicSpec = { topic: string; numPartitions: number };
@@ -53,12 +53,7 @@ export async function ensureTopics(
         throw new TopicShrinkError(spec.topic, count, spec.numPartitions);
     }
     const missing = specs.filter((spec) => !existing.has(spec.topic));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((spec) => ({ ...spec, replicationFactor })),
-      });
-    }
+    if (missing.length > 0) await createAndWait(admin, missing, replicationFactor);
     const grow = present.filter((spec) => (counts.get(spec.topic) ?? 0) < spec.numPartitions);
     if (grow.length > 0) {
       await admin.createPartitions({
@@ -68,5 +63,42 @@ export async function ensureTopics(
     return { created: missing.map((spec) => spec.topic), grown: grow.map((spec) => spec.topic) };
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Metadata errors a broker gives for a topic it created a moment ago. */
+const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Creates the topics and waits for their leaders. A KRaft broker under load can answer the
+ * metadata request that follows the creation with UNKNOWN_TOPIC_OR_PARTITION, before the new
+ * topics reach its metadata cache (kafkajs waits out only LEADER_NOT_AVAILABLE there): the
+ * metadata is then asked again, for up to 30 s, until every partition has a leader.
+ */
+async function createAndWait(
+  admin: Admin,
+  specs: TopicSpec[],
+  replicationFactor: number,
+): Promise<void> {
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: specs.map((spec) => ({ ...spec, replicationFactor })),
+    });
+    return;
+  } catch (error) {
+    if (!NOT_YET_KNOWN.has((error as { type?: string }).type ?? '')) throw error;
+  }
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+      if (topics.every((topic) => topic.partitions.every((p) => p.leader >= 0))) return;
+      if (Date.now() > deadline) throw new Error("timed out waiting for the new topics' leaders");
+    } catch (error) {
+      const type = (error as { type?: string }).type ?? '';
+      if (!NOT_YET_KNOWN.has(type) || Date.now() > deadline) throw error;
+    }
   }
 }

@@ -7,10 +7,12 @@ export type RedisConnection = {
   /** AUTH password or token, when the server asks for one (ElastiCache with auth). */
   password?: string;
   username?: string;
+  /** Cap of the reconnect backoff (200 ms more per attempt; default 2 s). */
+  retryMaxDelayMs?: number;
 };
 
 /** The URL with any password replaced, for messages and logs. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -34,7 +36,7 @@ export async function connectRedis(connection: RedisConnection): Promise<Redis> 
     // A server that accepts connections and drops them resets ioredis's retry count on every
     // connect, so without this a command could wait until the Lambda timeout.
     commandTimeout: 10_000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+    retryStrategy: (times) => Math.min(times * 200, connection.retryMaxDelayMs ?? 2000),
     ...(connection.password !== undefined && { password: connection.password }),
     ...(connection.username !== undefined && { username: connection.username }),
   });

@@ -7,7 +7,7 @@ import type {
 } from '../ports.ts';
 
 /** Raw inputs longer than this are cut in quarantine (with their full length noted). */
-export const MAX_QUARANTINE_RAW_CHARS = 512_000;
+const MAX_QUARANTINE_RAW_CHARS = 512_000;
 
 /** Quarantine on a Kafka topic: one message per entry, keyed by the record id when known. */
 export class TopicQuarantineSink implements QuarantineSink {
@@ -51,7 +51,7 @@ export class TopicDeadLetterSink implements DeadLetterSink {
   }
 }
 
-export function truncateRaw(raw: string): string {
+function truncateRaw(raw: string): string {
   if (raw.length <= MAX_QUARANTINE_RAW_CHARS) return raw;
   return `${raw.slice(0, MAX_QUARANTINE_RAW_CHARS)}…[truncated, ${raw.length} chars in all]`;
 }

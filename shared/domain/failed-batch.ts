@@ -1,11 +1,11 @@
-import type { DecodedRecord } from './msk-event.ts';
+import type { DecodedRecord } from './kafka-record.ts';
 
 /**
  * Failed batches: what an event source mapping gave up on after its retries. Each source topic
  * has its own on-failure topic on the same cluster (`failed_customer_data`, …), so a record read
  * back from one is known to belong to its source topic whatever metadata Lambda writes with it.
  */
-export const FAILED_TOPIC_PREFIX = 'failed_';
+const FAILED_TOPIC_PREFIX = 'failed_';
 
 /** The on-failure topic of a source topic (both without any run prefix). */
 export function failedTopicOf(sourceTopic: string): string {

@@ -9,9 +9,6 @@ import type { SourceRecord } from './records.ts';
  */
 export type MergedPayload = { readonly id?: string; readonly [field: string]: unknown };
 
-/** One side of the join as it is stored: the record plus the version that orders updates. */
-export type StoredSide<T> = { record: T; version: number };
-
 /**
  * The join state of one id after an upsert: the sides known, by side name, and whether the
  * missing-side policy already emitted the id (from then on every change is delivered).
@@ -35,7 +32,7 @@ export function recordVersion(change: number | null, fetchedAtMs: number): numbe
 }
 
 /** Whether every required side of the join is present. */
-export function isComplete(shape: Pick<PayloadShape, 'required'>, state: JoinState): boolean {
+function isComplete(shape: Pick<PayloadShape, 'required'>, state: JoinState): boolean {
   return shape.required.every((side) => state.sides[side] !== undefined);
 }
 
@@ -67,7 +64,7 @@ export function missingSides(shape: Pick<PayloadShape, 'required'>, sides: Itera
 }
 
 /** The default two-sided shape (`{id, customer, inventory}`), for callers with no join at hand. */
-export const TWO_SIDED: PayloadShape = {
+const TWO_SIDED: PayloadShape = {
   key: 'id',
   sides: ['customer', 'inventory'],
   required: ['customer', 'inventory'],

@@ -84,6 +84,9 @@ export function checkRecord(rules: RecordRules, raw: unknown): RecordCheck {
   return { ok: true, id: id.id, record: raw as SourceRecord, change };
 }
 
+/** The reason a record whose value does not parse as JSON is quarantined with. */
+export const NOT_JSON = 'value is not JSON';
+
 /** The reason a record of this many bytes is refused, or undefined when it fits. */
 export function sizeProblem(bytes: number, maxBytes: number): string | undefined {
   return bytes > maxBytes ? `record is ${bytes} bytes, over the ${maxBytes}-byte limit` : undefined;
@@ -145,7 +148,7 @@ function fieldProblem(value: unknown, type: FieldType): string | undefined {
  * A change value as a number that orders versions (milliseconds for timestamps), null when the
  * record has none, or a string saying why it cannot be read.
  */
-export function readChange(kind: 'timestamp' | 'number', value: unknown): number | null | string {
+function readChange(kind: 'timestamp' | 'number', value: unknown): number | null | string {
   if (value === undefined || value === null) return null;
   if (kind === 'number') {
     return typeof value === 'number' && Number.isFinite(value)

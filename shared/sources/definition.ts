@@ -16,13 +16,14 @@ const path = z
 const param = z.string().regex(/^[A-Za-z0-9_.[\]-]+$/, 'must be a query parameter name');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
-const requiredField = z.union([
-  path.transform((p) => ({ path: p, type: 'any' as FieldType })),
+/** `"name"` or `{"path": "stock", "type": "integer"}`; read as the object, so an error names its field. */
+const requiredField = z.preprocess(
+  (field) => (typeof field === 'string' ? { path: field } : field),
   z.object({
     path,
     type: z.enum(FIELD_TYPES as [FieldType, ...FieldType[]]).default('any'),
   }),
-]);
+);
 
 const pagination = z.discriminatedUnion('style', [
   /** One request answers every record. */
@@ -79,7 +80,7 @@ const auth = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const sourceDefinitionSchema = z
+const sourceDefinitionSchema = z
   .object({
     /** Used in config (SOURCE=…), logs, metrics, resource names and state keys. */
     name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must be lower-case letters, digits, dashes'),
@@ -115,6 +116,12 @@ export const sourceDefinitionSchema = z
         overlap: z.number().min(0).default(60),
       })
       .optional(),
+    /**
+     * A cursor the API keeps: a token in the run's last page (`path`, read from any page that has
+     * it, the last one winning), sent back as `param` on the next run, which then lists only what
+     * changed. Saved only after every page of the run is published. Instead of `change.param`.
+     */
+    syncToken: z.object({ path, param }).optional(),
     pagination: pagination.default({ style: 'none' }),
     auth: auth.default({ type: 'none' }),
     /** Requests per second this source accepts; Retry-After is honoured on top. */
@@ -123,13 +130,27 @@ export const sourceDefinitionSchema = z
   .refine((source) => source.url !== undefined || source.path !== undefined, {
     path: ['url'],
     message: 'is required (a full URL), or a path under the deployment base URL',
-  });
+  })
+  .refine((source) => !(source.syncToken && source.change?.param), {
+    path: ['syncToken'],
+    message:
+      "cannot be declared with change.param: a source keeps one cursor, the API's token or the highest change value",
+  })
+  .refine(
+    (source) =>
+      !source.syncToken ||
+      !(
+        source.pagination.style === 'cursor' &&
+        source.pagination.cursorParam === source.syncToken.param
+      ),
+    {
+      path: ['syncToken', 'param'],
+      message: 'is the pagination cursorParam too; they must differ',
+    },
+  );
 
-/** A definition as written (defaults not applied yet). */
-export type SourceDefinitionInput = z.input<typeof sourceDefinitionSchema>;
 /** A validated definition, defaults applied. */
 export type SourceDefinition = z.output<typeof sourceDefinitionSchema> & { topic: string };
-export type Pagination = SourceDefinition['pagination'];
 export type SourceAuth = SourceDefinition['auth'];
 
 /**

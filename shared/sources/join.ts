@@ -47,7 +47,7 @@ const missingPolicy = z.string().transform((text, context): MissingSidePolicy =>
   return { policy: match[1] as 'emit' | 'drop', afterMs };
 });
 
-export const joinDefinitionSchema = z.object({
+const joinDefinitionSchema = z.object({
   /** Used in metric dimensions and Redis keys. */
   name: z
     .string()

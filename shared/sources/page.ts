@@ -9,6 +9,8 @@ export type SourcePage = {
   next: string | null;
   /** The total number of records, when the source says. */
   total?: number;
+  /** The sync token the page carries, for a source that declares `syncToken`. */
+  syncToken?: string;
 };
 
 /** A page answer: the URL that was asked, the body, and the `Link` header if any. */
@@ -28,6 +30,7 @@ export function firstPageUrl(
   endpoint: string,
   pageSize: number,
   since?: string,
+  syncToken?: string,
 ): string {
   const url = new URL(endpoint);
   const p = source.pagination;
@@ -41,6 +44,8 @@ export function firstPageUrl(
     url.searchParams.set(p.sizeParam, String(pageSize));
   }
   if (since !== undefined && source.change?.param) url.searchParams.set(source.change.param, since);
+  if (syncToken !== undefined && source.syncToken)
+    url.searchParams.set(source.syncToken.param, syncToken);
   return url.toString();
 }
 
@@ -73,10 +78,19 @@ export function parsePage(
     throw new PageShapeError(`field "${source.records}" is not an array`);
   }
   const total = source.total && !isArray ? readPath(body, source.total) : undefined;
+  const token = source.syncToken && !isArray ? readPath(body, source.syncToken.path) : undefined;
+  if (token !== undefined && token !== null && !['string', 'number'].includes(typeof token)) {
+    throw new PageShapeError(
+      `field "${source.syncToken?.path}" (the sync token) is neither a string nor null`,
+    );
+  }
   return {
     items,
     next: nextPageUrl(source, answer, isArray ? undefined : body, items.length, pageSize),
     ...(Number.isInteger(total) ? { total: total as number } : {}),
+    ...((typeof token === 'string' && token !== '') || typeof token === 'number'
+      ? { syncToken: String(token) }
+      : {}),
   };
 }
 

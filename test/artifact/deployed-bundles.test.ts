@@ -47,6 +47,13 @@ const ANALYTICS_SECRET_ARN =
 const JOINED = Array.from({ length: RECORDS }, (_, i) => String(i + 1)).filter(
   (id) => Number(id) % 10 !== 0 && Number(id) % 7 !== 0,
 );
+/** Ids one source holds and the other lacks: the sweeper delivers them with the other side null. */
+const HALVES = Array.from({ length: RECORDS }, (_, i) => String(i + 1)).filter(
+  (id) => !JOINED.includes(id),
+);
+/** The join the stack declares here: the default one, with a grace period short enough to wait. */
+const GRACE_MS = 1_500;
+const JOIN = JSON.stringify({ missing: `emit after ${GRACE_MS}ms` });
 /**
  * Packages the AWS SDK's signer asks for only to sign with SigV4a (multi-region endpoints), inside
  * a try/catch that names the package to install. Nothing here signs with SigV4a, and the Lambda
@@ -144,11 +151,13 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
               'pipeline:inventoryBaseUrl': inventory.url,
               'pipeline:analyticsUrl': analytics.url,
               'pipeline:analyticsTokenSecretArn': ANALYTICS_SECRET_ARN,
+              'pipeline:join': JOIN,
             }
           : {
               'pipeline:stage': 'artifact',
               'pipeline:target': 'localstack',
               'pipeline:analyticsTokenSecretArn': ANALYTICS_SECRET_ARN,
+              'pipeline:join': JOIN,
             },
         { bundle: true },
       );
@@ -176,6 +185,7 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
         'Merge',
         'Redrive',
         'Replay',
+        'Sweep-main',
         'TopicAdmin',
       ]);
       for (const fn of functions) {
@@ -210,10 +220,9 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
           /\b(kafka:9092|valkey|mocks:)/.test(value),
         );
         expect({ fn: fn.name, compose }).toEqual({ fn: fn.name, compose: [] });
-        expect({ fn: fn.name, auth: environment.KAFKA_AUTH }).toEqual({
-          fn: fn.name,
-          auth: 'none',
-        });
+        // The replay has no Kafka settings at all; the others reach the broker without IAM.
+        const auth = environment.KAFKA_BROKERS === undefined ? 'none' : environment.KAFKA_AUTH;
+        expect({ fn: fn.name, auth }).toEqual({ fn: fn.name, auth: 'none' });
       }
     });
 
@@ -303,10 +312,56 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
       expect([...new Set(deliveredIds)].sort()).toEqual([...JOINED].sort());
       expect(deliveredIds).toHaveLength(JOINED.length);
 
-      // The same batches again (a retried invocation): nothing is delivered twice.
+      // The same batches again (a retried invocation): nothing is delivered twice, and the
+      // answer is the partial batch response alone, with no record to retry.
       const again = expectSuccess(await merge.invoke(productEvent), merge.logs);
-      expect(again).toMatchObject({ posted: 0 });
+      expect(again).toEqual({ batchItemFailures: [] });
       expect(analytics.received).toHaveLength(JOINED.length);
+    });
+
+    it('sweep delivers the halves whose grace period passed with the missing side null, once, and reports them', async () => {
+      // The merge test above joined what both sources hold; the halves have waited since then.
+      await new Promise((resolveWait) => setTimeout(resolveWait, GRACE_MS + 200));
+      const sweep = await sandbox('Sweep-main');
+      const before = analytics.received.length;
+      const summary = expectSuccess(await sweep.invoke({}), sweep.logs);
+      expect(summary).toMatchObject({
+        join: 'main',
+        policy: 'emit',
+        due: HALVES.length,
+        emitted: HALVES.length,
+        pending: HALVES.length,
+      });
+      const partials = analytics.received.slice(before);
+      expect(partials.map((entry) => entry.id).sort()).toEqual([...HALVES].sort());
+      for (const { id, body } of partials) {
+        // sampleCustomers leaves out every 10th id: those have only the product.
+        const missing = Number(id) % 10 === 0 ? 'customer' : 'inventory';
+        expect({ id, side: (body as Record<string, unknown>)[missing] }).toEqual({
+          id,
+          side: null,
+        });
+      }
+      // The metrics of the join, as the alarm reads them (EMF on stdout).
+      const emf = sweep
+        .jsonLogs()
+        .filter((line) => line._aws !== undefined && line.PendingIds !== undefined);
+      expect(emf.at(-1)).toMatchObject({
+        service: 'sweep',
+        join: 'main',
+        PendingIds: HALVES.length,
+      });
+      expect(Number(emf.at(-1)?.OldestPendingAge)).toBeGreaterThan(GRACE_MS / 1000);
+
+      // The next scheduled sweep: nothing is due again, nothing delivered twice.
+      const again = expectSuccess(await sweep.invoke({}), sweep.logs);
+      expect(again).toMatchObject({ due: 0, emitted: 0, pending: HALVES.length });
+      expect(analytics.received.length).toBe(before + HALVES.length);
+
+      // What npm run pending -- --aws asks for.
+      const listing = expectSuccess(await sweep.invoke({ list: 3 }), sweep.logs);
+      expect(listing).toMatchObject({ join: 'main', stats: { pending: HALVES.length } });
+      expect((listing as { pending: unknown[] }).pending).toHaveLength(3);
     });
 
     it('merge dead-letters what Analytics refuses to SQS, and replay delivers it once Analytics is back', async () => {
@@ -326,7 +381,8 @@ describe.each<DeployTarget>(['aws', 'localstack'])(
         await merge.invoke(kafkaEventOf(fresh, 'customer_data')),
         merge.logs,
       );
-      expect(summary).toMatchObject({ deadLettered: 1 });
+      // Refused is final, not held: nothing for the mapping to retry; the letter is on SQS.
+      expect(summary).toEqual({ batchItemFailures: [] });
       const letters = aws.messages.filter((message) =>
         message.queueUrl.includes('DeadLetterQueue'),
       );

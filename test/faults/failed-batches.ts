@@ -1,4 +1,4 @@
-import type { LocalPipeline } from '../../local/pipeline.ts';
+import type { LocalDeployment } from '../../local/deployment.ts';
 import { TcpProxy } from './network.ts';
 import type { FaultContext, Scenario, ScenarioResult } from './scenarios.ts';
 
@@ -7,7 +7,7 @@ const RETRY_ATTEMPTS = 2;
 const BUDGET = `${RETRY_ATTEMPTS} batch retries, then failed_<topic> and a re-drive`;
 
 type Setup = {
-  pipeline: LocalPipeline;
+  pipeline: LocalDeployment;
   proxy: TcpProxy;
   /** Analytics receipts so far (counted in this process). */
   receipts: () => number;
@@ -60,6 +60,7 @@ async function everyBatchGivenUp(ctx: FaultContext, problems: string[]): Promise
 export const FAILED_BATCH_SCENARIOS: Scenario[] = [
   {
     name: 'redis: down past all batch retries, then re-drive',
+    long: true,
     budget: BUDGET,
     async run(ctx): Promise<ScenarioResult> {
       const problems: string[] = [];
@@ -80,6 +81,7 @@ export const FAILED_BATCH_SCENARIOS: Scenario[] = [
   },
   {
     name: 'redis: re-drive crashes midway (Redis lost again), run again',
+    long: true,
     budget: `${BUDGET}, run twice`,
     async run(ctx): Promise<ScenarioResult> {
       const problems: string[] = [];

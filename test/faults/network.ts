@@ -63,9 +63,9 @@ export class TcpProxy {
 }
 
 /**
- * A redis-server of the suite's own, on a free port, with an append-only file synced on every
- * write, so restart() keeps what was written (as a persistent or replicated production cache
- * would).
+ * A redis-server of the suite's own, on a free port, by default with an append-only file synced
+ * on every write, so restart() keeps what was written (as a persistent or replicated production
+ * cache would). `persistent: false` keeps everything in memory (the suite's shared server).
  */
 export class OwnRedis {
   #child: ChildProcess | undefined;
@@ -74,7 +74,7 @@ export class OwnRedis {
   /** `password` turns on AUTH (requirepass), as ElastiCache with an auth token does. */
   constructor(
     private readonly dir: string,
-    private readonly options: { password?: string } = {},
+    private readonly options: { password?: string; persistent?: boolean } = {},
   ) {}
 
   get url(): string {
@@ -93,10 +93,9 @@ export class OwnRedis {
         '127.0.0.1',
         '--dir',
         this.dir,
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
+        ...(this.options.persistent === false
+          ? ['--appendonly', 'no']
+          : ['--appendonly', 'yes', '--appendfsync', 'always']),
         '--save',
         '',
         ...(this.options.password ? ['--requirepass', this.options.password] : []),

@@ -1,30 +1,41 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
-import { ensureRedis } from '../../local/environment.ts';
-import { startBroker } from '../../local/kafka-broker.ts';
 import {
-  type LocalPipeline,
-  type LocalPipelineOptions,
-  startLocalPipeline,
-} from '../../local/pipeline.ts';
+  type LocalDeployment,
+  type LocalDeploymentOptions,
+  startLocalDeployment,
+} from '../../local/deployment.ts';
+import { startBroker } from '../../local/kafka-broker.ts';
 import { deleteRunState } from '../../local/run-state.ts';
 import { table } from '../../local/terminal.ts';
-import { loadLocalConfig } from '../../shared/config.ts';
+import { mapWithConcurrency } from '../../shared/concurrency.ts';
 import { readTopic } from '../support/kafka.ts';
 import { checkInvariant, type FaultRow } from './invariant.ts';
-import { type FaultContext, SCENARIOS } from './scenarios.ts';
+import { countingLostMarks } from './marks.ts';
+import { faultsDir, OwnRedis } from './network.ts';
+import { type DeliveryMode, type FaultContext, SCENARIOS, type Scenario } from './scenarios.ts';
 
-const USAGE = `npm run test:faults -- [--only <text>] [--sabotage dedupe]
+/** Events per batch request in batch mode: small, so one merge batch makes several requests. */
+const BATCH_EVENTS = 5;
+const EVENT_ID_FIELD = 'eventId';
+const DEFAULT_PARALLEL = 3;
 
-Drives the pipeline (real Kafka broker started here, the Redis at REDIS_URL, mock APIs) through
-each fault, then checks: every payload the sources imply was received by Analytics exactly once
-or is on the dead_letter topic with its reason, and none is dead-lettered when the faults fit the
-retry budget the row states; every receipt carries the payload's identity as Idempotency-Key;
-none was received twice at a sink that honours the key (and at one that ignores it, exactly as
-often as the merge counted ambiguous retries); no valid source record was lost; every invalid
-input is in quarantine with its reason. Exits 1 when any row breaks it.
+const USAGE = `npm run test:faults -- [--mode single|batch|both] [--parallel N] [--only <text>] [--sabotage dedupe]
 
+Drives the pipeline (a real Kafka broker and an in-memory redis-server started here, mock APIs)
+through each fault, in each delivery mode, then checks: every payload the sources imply was received by
+Analytics exactly once or is on the dead_letter topic with its reason, and none is dead-lettered
+when the faults fit the retry budget the row states; every receipt carries the payload's identity
+(single mode: its hash as Idempotency-Key; batch mode: its hash as the event id, the request's
+key derived from its events' ids); a payload reached the sink again only after an ambiguous retry
+or a completed mark lost after the 2xx; none was received twice at a sink that honours the key
+(and at one that ignores it, exactly ambiguous retries + lost marks); no valid record was lost;
+every invalid input is in quarantine with its reason. Exits 1 when any row breaks it.
+
+  --mode <mode>        single (one payload per POST), batch (ANALYTICS_DELIVERY=batch, requests
+                       of up to ${BATCH_EVENTS} events) or both (default): each fault is a row per mode
+  --parallel <n>       rows run side by side (default ${DEFAULT_PARALLEL}); rows that restart the broker run alone
   --only <text>        run the scenarios whose name contains the text
   --sabotage dedupe    forget every delivered-payload record after each cycle (a broken dedupe);
                        the suite must then fail`;
@@ -36,7 +47,22 @@ const SETTINGS = {
   HTTP_BASE_DELAY_MS: '20',
   HTTP_MAX_DELAY_MS: '1500',
   HTTP_TIMEOUT_MS: '1000',
+  // Redis unreachable: a command fails after about 0.3 s, not 6 s (2 s reconnect backoff); the
+  // writes after a POST ride out 5 s of outage, more than any row that must absorb one injects.
+  REDIS_RETRY_MAX_DELAY_MS: '100',
+  REDIS_SETTLE_MS: '5000',
 };
+
+const MODE_SETTINGS: Record<DeliveryMode, Record<string, string>> = {
+  single: { ANALYTICS_DELIVERY: 'single' },
+  batch: {
+    ANALYTICS_DELIVERY: 'batch',
+    ANALYTICS_BATCH_MAX_EVENTS: String(BATCH_EVENTS),
+    ANALYTICS_EVENT_ID_FIELD: EVENT_ID_FIELD,
+  },
+};
+
+type Job = { scenario: Scenario; mode: DeliveryMode; name: string };
 
 async function readAll(kafka: Kafka, topic: string) {
   const admin = kafka.admin();
@@ -53,6 +79,8 @@ async function readAll(kafka: Kafka, topic: string) {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
+      mode: { type: 'string', default: 'both' },
+      parallel: { type: 'string', default: String(DEFAULT_PARALLEL) },
       only: { type: 'string' },
       sabotage: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -66,36 +94,67 @@ async function main(): Promise<number> {
     console.error(`--sabotage takes "dedupe", got "${values.sabotage}"`);
     return 2;
   }
+  const modes: DeliveryMode[] | undefined =
+    values.mode === 'both'
+      ? ['single', 'batch']
+      : values.mode === 'single' || values.mode === 'batch'
+        ? [values.mode]
+        : undefined;
+  if (!modes) {
+    console.error(`--mode takes single, batch or both, got "${values.mode}"`);
+    return 2;
+  }
+  const parallel = Number(values.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 16) {
+    console.error(`--parallel takes a whole number from 1 to 16, got "${values.parallel}"`);
+    return 2;
+  }
   const scenarios = SCENARIOS.filter((s) => !values.only || s.name.includes(values.only));
   if (scenarios.length === 0) {
     console.error(`no scenario name contains "${values.only}"`);
     return 2;
   }
+  const jobs: Job[] = scenarios.flatMap((scenario) =>
+    modes.map((mode) => ({
+      scenario,
+      mode,
+      name: mode === 'batch' ? `${scenario.name} [batch]` : scenario.name,
+    })),
+  );
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  const config = loadLocalConfig();
-  await ensureRedis(config.REDIS_URL, say);
-  // The suite restarts the broker, so it always runs its own.
-  const broker = await startBroker({ say });
-  const keys = new WeakMap<LocalPipeline, { redisUrl: string; prefix: string }>();
+  // The suite restarts the broker, so it always runs its own; and a Redis of its own (in memory),
+  // so that finding a row's keys scans only the suite's and nothing stays in the user's Redis.
+  const redis = await new OwnRedis(faultsDir(`redis-suite-${process.pid}`), {
+    persistent: false,
+  }).start();
+  process.once('exit', () => void redis.kill());
+  const config = { REDIS_URL: redis.url };
+  const broker = await startBroker({ say }).catch(async (error: unknown) => {
+    await redis.stop();
+    throw error;
+  });
+  const keys = new WeakMap<LocalDeployment, { redisUrl: string; prefix: string }>();
 
-  const deleteKeys = async (pipeline: LocalPipeline, pattern: string) => {
+  const deleteKeys = async (pipeline: LocalDeployment, pattern: string) => {
     const where = keys.get(pipeline);
     return where ? deleteRunState(where.redisUrl, where.prefix, pattern) : 0;
   };
 
-  const rows: FaultRow[] = [];
-  const started = Date.now();
-  for (const [index, scenario] of scenarios.entries()) {
+  /** One fault in one mode: the scenario, then the invariant over what it left. */
+  const runJob = async (job: Job): Promise<{ row: FaultRow; notes: string[] }> => {
+    const { scenario, mode } = job;
     const notes: string[] = [];
     const fetchFailures: string[] = [];
     let kafkaErrors = 0;
+    let lostMarks = 0;
     const ctx: FaultContext = {
       broker,
+      mode,
       redisUrl: config.REDIS_URL,
-      async start(options: Partial<LocalPipelineOptions> = {}) {
+      async start(options: Partial<LocalDeploymentOptions> = {}) {
         const prefix = `faults-${randomUUID().slice(0, 8)}.`;
         const redisUrl = options.redisUrl ?? config.REDIS_URL;
-        const pipeline = await startLocalPipeline({
+        const pipeline = await startLocalDeployment({
           brokers: broker.brokers,
           redisUrl,
           topicPrefix: prefix,
@@ -105,7 +164,13 @@ async function main(): Promise<number> {
           batchSize: 20,
           onKafkaError: () => kafkaErrors++,
           ...options,
-          settings: { ...SETTINGS, ...options.settings },
+          // Outside any cache wrapper of the scenario's: counts every completed mark that
+          // failed to reach Redis, whoever failed it.
+          interceptMergeCache: (cache) =>
+            countingLostMarks(options.interceptMergeCache?.(cache) ?? cache, (marks) => {
+              lostMarks += marks;
+            }),
+          settings: { ...SETTINGS, ...MODE_SETTINGS[mode], ...options.settings },
         });
         keys.set(pipeline, { redisUrl, prefix });
         return pipeline;
@@ -128,8 +193,6 @@ async function main(): Promise<number> {
       note: (text) => notes.push(text),
       deleteKeys,
     };
-    const t0 = Date.now();
-    say(`[${index + 1}/${scenarios.length}] ${scenario.name}…`);
     let row: FaultRow;
     let result: Awaited<ReturnType<typeof scenario.run>> | undefined;
     try {
@@ -149,13 +212,21 @@ async function main(): Promise<number> {
         pipeline.crm.records(),
         pipeline.inventory.records(),
       ]);
-      row = checkInvariant(scenario.name, {
+      row = checkInvariant(job.name, {
+        mode,
+        eventIdField: EVENT_ID_FIELD,
         customers,
         products,
-        receipts: receipts.map(({ body, key }) => ({ body, key })),
+        receipts: receipts.map(({ body, key, request }) => ({
+          body,
+          key,
+          ...(request && { request }),
+        })),
         honoursKey: pipeline.analyticsHonoursKey,
         repeatedKeys: stats.repeatedKeys,
         ambiguousRetries: pipeline.totals.merge.ambiguousRetries,
+        lostMarks,
+        repeatedPayloads: stats.repeatedPayloads,
         deadLettersExpected: scenario.deadLettersExpected ?? false,
         budget: scenario.budget,
         deadLetters: (deadLetters ?? []).map((m) => m.value),
@@ -169,7 +240,8 @@ async function main(): Promise<number> {
       row.problems.push(...(result.problems ?? []));
     } catch (error) {
       row = {
-        fault: scenario.name,
+        fault: job.name,
+        mode,
         budget: scenario.budget,
         recordsIn: 0,
         deliveredOnce: 0,
@@ -179,32 +251,73 @@ async function main(): Promise<number> {
         distinctKeys: 0,
         repeatedKeys: 0,
         ambiguousRetries: 0,
+        lostMarks,
         lost: 0,
         problems: [`scenario failed: ${(error as Error).message}`],
       };
-    } finally {
-      if (result) {
-        await result.pipeline.stop();
-        // The run's keys go; a failure to remove them is reported, not hidden.
-        await result.pipeline
-          .deleteState()
-          .catch((error: unknown) =>
-            notes.push(`its Redis keys were not removed: ${(error as Error).message}`),
-          );
-        await result.cleanup?.();
-      }
     }
     if (kafkaErrors > 0) notes.push(`${kafkaErrors} Kafka error(s) met by the consumers`);
     if (fetchFailures.length > 0)
       notes.push(`${fetchFailures.length} fetch run(s) failed and the next run recovered`);
-    rows.push(row);
+    // Stopping a pipeline is mostly waiting (a consumer leaves its group after its last fetch,
+    // up to 5 s): it goes on while the next row runs, and is awaited before the broker stops.
+    if (result) {
+      const { pipeline, cleanup } = result;
+      cleanups.push(
+        (async () => {
+          await pipeline.stop();
+          // The run's keys go; a failure to remove them is reported, not hidden.
+          await pipeline.deleteState().catch((error: unknown) => {
+            say(`${job.name}: its Redis keys were not removed: ${(error as Error).message}`);
+            return 0;
+          });
+          await cleanup?.();
+        })().catch((error: unknown) => {
+          say(`${job.name}: stopping its pipeline failed: ${(error as Error).message}`);
+        }),
+      );
+    }
+    return { row, notes };
+  };
+  const cleanups: Promise<void>[] = [];
+
+  // Rows that restart the broker run alone, first; the others share it, a few at a time, the
+  // long ones started first. Each row has its own topics, Redis keys, mocks and proxies.
+  const exclusive = jobs.filter((job) => job.scenario.exclusive);
+  const shared = [
+    ...jobs.filter((job) => !job.scenario.exclusive && job.scenario.long),
+    ...jobs.filter((job) => !job.scenario.exclusive && !job.scenario.long),
+  ];
+  const results = new Map<Job, { row: FaultRow; seconds: number }>();
+  let done = 0;
+  const started = Date.now();
+  const run = async (job: Job) => {
+    const t0 = Date.now();
+    const { row, notes } = await runJob(job);
+    const seconds = (Date.now() - t0) / 1000;
+    results.set(job, { row, seconds });
     const verdict = row.problems.length === 0 ? 'ok' : `BROKEN: ${row.problems.join('; ')}`;
     say(
-      `    ${verdict} (${((Date.now() - t0) / 1000).toFixed(1)} s)${notes.length ? ` — ${notes.join('; ')}` : ''}`,
+      `[${++done}/${jobs.length}] ${job.name}: ${verdict} (${seconds.toFixed(1)} s)${notes.length ? ` — ${notes.join('; ')}` : ''}`,
     );
+  };
+  say(
+    `${jobs.length} row(s): ${exclusive.length} alone, then ${shared.length} with ${parallel} at a time`,
+  );
+  for (const job of exclusive) {
+    await run(job);
+    await Promise.all(cleanups);
   }
+  await mapWithConcurrency(shared, parallel, run);
+  await Promise.all(cleanups);
   await broker.stop();
+  await redis.stop();
+  const elapsed = (Date.now() - started) / 1000;
 
+  const rows = jobs.flatMap((job) => {
+    const result = results.get(job);
+    return result ? [result] : [];
+  });
   console.log(
     table(
       [
@@ -217,11 +330,13 @@ async function main(): Promise<number> {
         'distinct keys',
         'repeated keys',
         'ambiguous retries',
+        'marks lost',
         'duplicates',
         'lost',
         'invariant',
+        's',
       ],
-      rows.map((row) => [
+      rows.map(({ row, seconds }) => [
         row.fault,
         row.budget,
         row.recordsIn,
@@ -231,21 +346,24 @@ async function main(): Promise<number> {
         row.distinctKeys,
         row.repeatedKeys,
         row.ambiguousRetries,
+        row.lostMarks,
         row.duplicates,
         row.lost,
         row.problems.length === 0 ? 'holds' : 'BROKEN',
+        seconds.toFixed(1),
       ]),
     ),
   );
-  const broken = rows.filter((row) => row.problems.length > 0);
+  const broken = rows.filter(({ row }) => row.problems.length > 0);
+  const rowSeconds = rows.reduce((sum, { seconds }) => sum + seconds, 0);
   console.log(
-    `\n${rows.length} fault(s) in ${((Date.now() - started) / 1000).toFixed(0)} s: ${
+    `\n${rows.length} fault row(s) (${modes.join(' and ')} delivery) in ${elapsed.toFixed(0)} s total (${rowSeconds.toFixed(0)} s of row time, up to ${parallel} at a time): ${
       broken.length === 0
         ? 'the invariant held in every one.'
         : `the invariant broke in ${broken.length}:`
     }`,
   );
-  for (const row of broken) console.log(`  ${row.fault}: ${row.problems.join('; ')}`);
+  for (const { row } of broken) console.log(`  ${row.fault}: ${row.problems.join('; ')}`);
   return broken.length === 0 ? 0 : 1;
 }
 

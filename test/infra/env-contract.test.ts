@@ -4,6 +4,7 @@ import {
   loadAdminConfig,
   loadFetchConfig,
   loadMergeConfig,
+  loadReplayConfig,
   SETTINGS,
 } from '../../shared/config.ts';
 import { synthesize } from '../support/synth.ts';
@@ -22,8 +23,10 @@ const LOADERS = {
   'Fetch-crm': { settings: SETTINGS.fetch, load: loadFetchConfig },
   'Fetch-inventory': { settings: SETTINGS.fetch, load: loadFetchConfig },
   Merge: { settings: SETTINGS.merge, load: loadMergeConfig },
-  Replay: { settings: SETTINGS.merge, load: loadMergeConfig },
+  Replay: { settings: SETTINGS.replay, load: loadReplayConfig },
   Redrive: { settings: SETTINGS.merge, load: loadMergeConfig },
+  // functions/sweep/index.ts loads the merge's settings (it delivers as the merge does).
+  'Sweep-main': { settings: SETTINGS.merge, load: loadMergeConfig },
 } as const;
 
 /** What a deploy-time value looks like once CloudFormation has resolved it. */
@@ -72,7 +75,46 @@ describe.each([
         ]),
       );
       const config = loader.load({ ...env, AWS_REGION: 'eu-west-1' });
-      expect(config).toMatchObject({ KAFKA_AUTH: auth });
+      if ('KAFKA_AUTH' in config) expect(config).toMatchObject({ KAFKA_AUTH: auth });
+      else expect({ fn: fn.name, kafka: fn.environment.KAFKA_BROKERS }).toEqual({ fn: fn.name });
+    }
+  });
+
+  it('gives the replay the delivery settings the merge has, and nothing of Kafka', () => {
+    const merge = functions.find((fn) => fn.name === 'Merge');
+    const replay = functions.find((fn) => fn.name === 'Replay');
+    const delivery = Object.keys(replay?.environment ?? {}).filter((name) => !PLATFORM.has(name));
+    expect(delivery).toEqual(expect.arrayContaining(['REDIS_URL', 'ANALYTICS_URL', 'LOG_LEVEL']));
+    for (const name of delivery)
+      expect({ name, value: replay?.environment[name] }).toEqual({
+        name,
+        value: merge?.environment[name],
+      });
+    expect(delivery.filter((name) => /^(KAFKA_|TOPIC_|DEAD_LETTER_)/.test(name))).toEqual([]);
+  });
+
+  it('gives the join declared in context to every function that joins or sweeps, as its loader reads it', () => {
+    const declared = synthesize({
+      'pipeline:stage': 'contract',
+      'pipeline:target': target,
+      'pipeline:join': '{"missing": "emit after 10m"}',
+    });
+    const withJoin = deployedFunctions(declared.template, declared.outdir).filter(
+      (fn) => fn.environment.PIPELINE_JOIN !== undefined,
+    );
+    // The replay re-delivers payloads already joined: it gets no join.
+    expect(withJoin.map((fn) => fn.name).sort()).toEqual(['Merge', 'Redrive', 'Sweep-main']);
+    for (const fn of withJoin) {
+      const env = Object.fromEntries(
+        Object.entries(fn.environment).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : deployTimeValue(name),
+        ]),
+      );
+      expect(loadMergeConfig({ ...env, AWS_REGION: 'eu-west-1' }).join.missing).toEqual({
+        policy: 'emit',
+        afterMs: 600_000,
+      });
     }
   });
 

@@ -39,12 +39,15 @@ const fn = (name: string) => {
 };
 
 describe('the localstack target swaps only what LocalStack cannot emulate', () => {
-  it('has no MSK cluster: the functions use the compose broker, without IAM auth', () => {
+  it('has no MSK cluster: the functions that use Kafka use the compose broker, without IAM auth', () => {
     expect([...typesOf(local)].filter((type) => type.startsWith('AWS::MSK::'))).toEqual([]);
     // Nor the SDK-call custom resource that reads MSK's bootstrap brokers.
     expect(Object.keys(local.findResources('Custom::AWS'))).toEqual([]);
     expect(functions.length).toBeGreaterThan(0);
-    for (const deployed of functions) {
+    // The replay reads the SQS queue and delivers to Analytics: no Kafka at all.
+    const kafkaUsers = functions.filter((deployed) => deployed.name !== 'Replay');
+    expect(kafkaUsers.length).toBe(functions.length - 1);
+    for (const deployed of kafkaUsers) {
       expect({ fn: deployed.name, env: deployed.environment }).toMatchObject({
         fn: deployed.name,
         env: { KAFKA_BROKERS: LOCALSTACK_ENDPOINTS.kafkaBootstrapServers, KAFKA_AUTH: 'none' },
@@ -73,6 +76,7 @@ describe('the localstack target swaps only what LocalStack cannot emulate', () =
         EventSourceArn: Match.absent(),
         ProvisionedPollerConfig: Match.absent(),
         DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
   });
@@ -108,6 +112,19 @@ describe('the localstack target swaps only what LocalStack cannot emulate', () =
         Principal: 'events.amazonaws.com',
       });
     }
+  });
+
+  it('sweeps the join every minute on an EventBridge rule', () => {
+    local.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [fn('Sweep-main').logicalId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 0 },
+        }),
+      ],
+    });
   });
 
   it('has no dashboard, Logs Insights query definitions or flow log', () => {
@@ -165,8 +182,14 @@ describe('the localstack target keeps the rest of the stack', () => {
     expect(named(local, 'AWS::SQS::Queue', 'QueueName')).toEqual(
       named(aws, 'AWS::SQS::Queue', 'QueueName'),
     );
-    expect(named(local, 'AWS::CloudWatch::Alarm', 'AlarmDescription')).toEqual(
-      named(aws, 'AWS::CloudWatch::Alarm', 'AlarmDescription'),
+    // All but the cache memory alarm: the Valkey container is no ElastiCache node.
+    const alarms = (template: Template) =>
+      named(template, 'AWS::CloudWatch::Alarm', 'AlarmDescription').filter(
+        (description) => !description.includes('A cache node uses more than'),
+      );
+    expect(alarms(local)).toEqual(alarms(aws));
+    expect(alarms(aws)).toHaveLength(
+      named(aws, 'AWS::CloudWatch::Alarm', 'AlarmDescription').length - 1,
     );
     const secrets = (template: Template) =>
       named(template, 'AWS::SecretsManager::Secret', 'Description').filter((d) =>

@@ -69,7 +69,8 @@ describe('the synthesized stack', () => {
         Environment: { Variables: Match.objectLike({ SOURCE: source, KAFKA_AUTH: 'iam' }) },
       });
     }
-    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    // Two fetch schedules and the sweeper's.
+    template.resourceCountIs('AWS::Scheduler::Schedule', 3);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(5 minutes)',
       Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0 } }),
@@ -100,6 +101,7 @@ describe('the synthesized stack', () => {
         AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: `test-pipeline-merge-${topic}` },
         DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
         ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 2 },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
   });
@@ -176,6 +178,141 @@ describe('the synthesized stack', () => {
   });
 });
 
+describe('the sweeper of the join', () => {
+  type FnResource = { Properties: { Role: { 'Fn::GetAtt': string[] } } };
+  const sweeper = () => {
+    const found = Object.entries(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'Sweep-main' } } },
+      }) as Record<string, FnResource>,
+    );
+    expect(found).toHaveLength(1);
+    return found[0] as [string, FnResource];
+  };
+
+  it('runs every minute on Scheduler, once per run', () => {
+    const [logicalId] = sweeper();
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Target: Match.objectLike({
+        Arn: { 'Fn::GetAtt': [logicalId, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 0 },
+      }),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it('has its own role: its log group, the cache secret, the dead-letter queue, and no Kafka', () => {
+    const [, fn] = sweeper();
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0] ?? '';
+    expect(roleId).toMatch(/^SweepmainRole/);
+    const policies = Object.values(
+      template.findResources('AWS::IAM::Policy') as Record<
+        string,
+        PolicyResource & { Properties: { Roles: { Ref: string }[] } }
+      >,
+    ).filter((policy) => policy.Properties.Roles.some((role) => role.Ref === roleId));
+    const actions = policies
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .flatMap(actionsOf);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'logs:PutLogEvents',
+        'secretsmanager:GetSecretValue',
+        'sqs:SendMessage',
+      ]),
+    );
+    expect(actions.filter((action) => action.startsWith('kafka'))).toEqual([]);
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/test-pipeline/sweep-main',
+    });
+  });
+
+  it("alarms when the join's oldest pending id passes the threshold, or the sweeper falls silent", () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'KafkaMergePipeline',
+      MetricName: 'OldestPendingAge',
+      Dimensions: Match.arrayWith([
+        { Name: 'join', Value: 'main' },
+        { Name: 'service', Value: 'sweep' },
+      ]),
+      Statistic: 'Maximum',
+      Threshold: 60 * 60,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    const { template: tighter } = synthesize({
+      'pipeline:stage': 'test',
+      'pipeline:alarmOldestPendingMinutes': 15,
+      'pipeline:alarmCacheMemoryPercent': 70,
+    });
+    tighter.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'OldestPendingAge',
+      Threshold: 15 * 60,
+    });
+    tighter.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ MetricName: 'DatabaseMemoryUsagePercentage' }),
+          }),
+        }),
+      ]),
+      Threshold: 70,
+    });
+  });
+
+  it("alarms on the fullest cache node's memory, every node of the replication group", () => {
+    const { template: multiAz } = synthesize({
+      'pipeline:stage': 'test',
+      'pipeline:cacheNodes': 2,
+    });
+    const alarms = Object.values(
+      multiAz.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { Threshold: 80, Metrics: Match.anyValue() },
+      }),
+    ) as { Properties: { Metrics: Record<string, unknown>[] } }[];
+    const memory = alarms.find((alarm) =>
+      JSON.stringify(alarm).includes('DatabaseMemoryUsagePercentage'),
+    );
+    if (!memory) throw new Error('no cache memory alarm');
+    const metrics = memory.Properties.Metrics;
+    expect(metrics.find((metric) => 'Expression' in metric)).toMatchObject({
+      Expression: 'MAX([node1, node2])',
+      ReturnData: true,
+    });
+    const nodes = metrics.flatMap((metric) => {
+      const stat = metric.MetricStat as
+        | { Metric: { Namespace: string; Dimensions: { Name: string; Value: unknown }[] } }
+        | undefined;
+      return stat ? [stat.Metric] : [];
+    });
+    expect(nodes.map((metric) => metric.Namespace)).toEqual(['AWS/ElastiCache', 'AWS/ElastiCache']);
+    const [group] = Object.keys(multiAz.findResources('AWS::ElastiCache::ReplicationGroup'));
+    expect(nodes.map((metric) => metric.Dimensions)).toEqual(
+      ['-001', '-002'].map((suffix) => [
+        { Name: 'CacheClusterId', Value: { 'Fn::Join': ['', [{ Ref: group }, suffix]] } },
+      ]),
+    );
+  });
+
+  it('shows pending ids, the oldest age and the cache memory on the dashboard', () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties?.DashboardBody);
+    for (const text of [
+      'Join main: ids missing a side',
+      'PendingIds',
+      'OldestPendingAge',
+      'Cache memory used (%)',
+      'DatabaseMemoryUsagePercentage',
+    ])
+      expect({ text, found: body.includes(text) }).toEqual({ text, found: true });
+  });
+});
+
 describe('stack configuration', () => {
   it('names the bad context key', () => {
     expect(() =>
@@ -191,5 +328,16 @@ describe('stack configuration', () => {
     expect(() => configFromContext((key) => context[key])).toThrow(
       /alarmMissedFetchPeriods x pipeline:fetchRateMinutes must be at most 1440 minutes/,
     );
+    expect(() =>
+      configFromContext((key) =>
+        key === 'pipeline:join' ? '{"missing": "emit after soon"}' : undefined,
+      ),
+    ).toThrow(/context pipeline:join: missing must be "wait", "emit after <duration>"/);
+    expect(() =>
+      configFromContext((key) => (key === 'pipeline:join' ? '{"missing": ' : undefined)),
+    ).toThrow(/context pipeline:join is not JSON/);
+    expect(() =>
+      configFromContext((key) => (key === 'pipeline:alarmCacheMemoryPercent' ? 120 : undefined)),
+    ).toThrow('context pipeline:alarmCacheMemoryPercent must be a whole number from 1 to 100');
   });
 });

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
+import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
-import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
 import type { RetryPolicy } from '../../shared/domain/retry-policy.ts';
 import { AnalyticsDeliveryError } from '../../shared/errors.ts';
 import type { Log } from '../../shared/logger.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import { MemoryCache, MemoryJoinStore, MemorySinks, memoryLog } from '../support/in-memory.ts';
 import { recordingSleep, ScriptedHttpServer } from '../support/scripted-server.ts';

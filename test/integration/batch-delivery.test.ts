@@ -191,6 +191,29 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     expect(mock.batchRequests - requests).toBeGreaterThan(1);
   });
 
+  it('reports held what another live invocation holds past the wait, and delivers the rest', async () => {
+    const prefix = newPrefix();
+    const batch = items(['1', '2', '3']);
+    // Another invocation's live claim on payload 2 (its deadline a minute away).
+    await batchDelivery(prefix).deliverMany([batch[1] as (typeof batch)[number]]);
+    const [key] = await redis.keys(`${prefix}delivered*`);
+    await redis.set(
+      key as string,
+      JSON.stringify({
+        status: 'INPROGRESS',
+        expiration: Math.round(Date.now() / 1000 + TTL_SECONDS),
+        in_progress_expiration: Date.now() + 60_000,
+      }),
+    );
+    const before = mock.received.length;
+    expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'held', 'posted']);
+    expect(receivedIds(before)).toEqual(['1', '3']);
+    // The claim stays the other invocation's: nothing of it was released or overwritten.
+    expect(JSON.parse((await redis.get(key as string)) ?? '{}')).toMatchObject({
+      status: 'INPROGRESS',
+    });
+  });
+
   it('takes over the claims of an invocation that died between the POST and the marks', async () => {
     const prefix = newPrefix();
     const batch = items(['1', '2']);
@@ -209,14 +232,17 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     );
     const before = mock.received.length;
     expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
-    // The mock honours ids: the retried events are acknowledged, not processed a second time.
+    // The mock honours ids: the retried events are acknowledged, not processed a second time,
+    // and counted as payloads that arrived again.
     expect(receivedIds(before)).toEqual([]);
+    expect(mock.stats().repeatedPayloads).toBe(2);
     mock.honourIdempotencyKey = false;
     try {
       await new IoRedisCacheClient(redis).del(await redis.keys(`${prefix}delivered*`));
       expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
       // A sink that ignores ids and keys processes them again: the documented duplicate.
       expect(receivedIds(before)).toEqual(['1', '2']);
+      expect(mock.stats().repeatedPayloads).toBe(4);
     } finally {
       mock.honourIdempotencyKey = true;
     }

@@ -3,7 +3,6 @@ import { EsmEmulator, waitForDrain } from '../../local/esm-emulator.ts';
 import { createKafka } from '../../shared/adapters/kafka.ts';
 import { ensureTopics } from '../../shared/adapters/kafka-topics.ts';
 import { decodeFailedMessage, FAILED_HEADERS } from '../../shared/domain/failed-batch.ts';
-import { decodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { testServices, uniquePrefix } from '../support/factories.ts';
 import { produceRaw, readTopic } from '../support/kafka.ts';
 
@@ -46,7 +45,9 @@ describe('the emulated event source mapping, on a batch that keeps failing', () 
         gaveUp += records;
       },
       invoke: async (event) => {
-        const keys = decodeMskEvent(event).map((record) => record.key ?? '');
+        const keys = Object.values(event.records)
+          .flat()
+          .map((record) => Buffer.from(record.key ?? '', 'base64').toString('utf8'));
         seen.push(keys);
         if (keys.some((key) => key.startsWith('p'))) throw new Error('Redis unreachable');
         return { ok: true };

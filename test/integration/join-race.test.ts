@@ -5,11 +5,11 @@ import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { connectRedis } from '../../shared/adapters/redis.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
 import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts';
+import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import { canonicalJson, type MergedPayload } from '../../shared/domain/merge.ts';
-import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { sweepPending } from '../../shared/pipeline/sweep-pending.ts';
 import type { AnalyticsSink } from '../../shared/ports.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import { sweepPending } from '../../shared/use-cases/sweep-pending.ts';
 import { testServices, uniquePrefix } from '../support/factories.ts';
 import { aThreeSidedRecord, threeSidedDeps } from '../support/three-sources.ts';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
+import { type LocalDeployment, startLocalDeployment } from '../../local/deployment.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { parseLogLines } from '../../tools/logs/entries.ts';
 import { matches } from '../../tools/logs/filters.ts';
@@ -13,7 +13,7 @@ type EmfLine = {
   [metric: string]: unknown;
 };
 
-let pipeline: LocalPipeline | undefined;
+let pipeline: LocalDeployment | undefined;
 afterEach(async () => {
   vi.restoreAllMocks();
   await pipeline?.stop();
@@ -32,7 +32,7 @@ async function oneCycleOutput(): Promise<string[]> {
     else write(chunk);
     return true;
   }) as typeof process.stdout.write);
-  pipeline = await startLocalPipeline({
+  pipeline = await startLocalDeployment({
     brokers,
     redisUrl,
     topicPrefix: prefix,

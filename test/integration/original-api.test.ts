@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { type LocalDeployment, startLocalDeployment } from '../../local/deployment.ts';
 import {
   OriginalApiMock,
   originalCustomers,
   originalProducts,
 } from '../../local/mocks/original-api.ts';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
 import { verifyDelivery } from '../../local/report.ts';
 import { testServices, uniquePrefix } from '../support/factories.ts';
 
-let pipeline: LocalPipeline | undefined;
+let pipeline: LocalDeployment | undefined;
 let original: OriginalApiMock | undefined;
 
 afterEach(async () => {
@@ -23,7 +23,7 @@ describe('against a server that speaks the original APIs exactly', () => {
     original = await new OriginalApiMock(originalCustomers(30), originalProducts(30)).start();
     const { brokers, redisUrl } = testServices();
     const prefix = uniquePrefix('orig');
-    pipeline = await startLocalPipeline({
+    pipeline = await startLocalDeployment({
       brokers,
       redisUrl,
       topicPrefix: prefix,

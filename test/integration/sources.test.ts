@@ -15,8 +15,8 @@ import { createAuthenticator } from '../../shared/adapters/source-auth.ts';
 import { HttpSourceReader } from '../../shared/adapters/source-reader.ts';
 import { PaginationError } from '../../shared/errors.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type FetchDeps, fetchSource } from '../../shared/pipeline/fetch-source.ts';
 import { parseSourceDefinitions, type SourceDefinition } from '../../shared/sources/definition.ts';
+import { type FetchDeps, fetchSource } from '../../shared/use-cases/fetch-source.ts';
 import { testServices, uniquePrefix } from '../support/factories.ts';
 import { MemorySinks, memoryLog } from '../support/in-memory.ts';
 
@@ -167,6 +167,31 @@ describe('incremental and resumable runs', () => {
     });
   });
 
+  it("keeps the API's sync token as the cursor: the next run lists only what changed", async () => {
+    for (const paging of ['page', 'cursor'] as const) {
+      const data = records(20, '2025-01-01T00:00:00.000Z');
+      const mock = await aMock({ paging, records: data, syncTokenParam: 'syncToken' });
+      const source = sourceFor(mock);
+      const store = state();
+      const first = await fetchOnce(source, new MemorySinks(), { state: store });
+      expect({ paging, ...first }).toMatchObject({ paging, mode: 'full', published: 20, pages: 3 });
+      const token = await store.readSyncToken('styled');
+      expect(token).not.toBeNull();
+
+      (data[4] as MockRecord).updatedAt = '2025-01-02T00:00:00.000Z';
+      (data[11] as MockRecord).updatedAt = '2025-01-03T00:00:00.000Z';
+      const sinks = new MemorySinks();
+      const second = await fetchOnce(source, sinks, { state: store });
+      expect({ paging, ...second }).toMatchObject({ paging, mode: 'incremental', published: 2 });
+      expect(publishedIds(sinks)).toEqual(['5', '12']);
+      expect(await store.readSyncToken('styled')).not.toBe(token);
+
+      const idle = new MemorySinks();
+      expect(await fetchOnce(source, idle, { state: store })).toMatchObject({ published: 0 });
+      expect(mock.served).toBe(22);
+    }
+  });
+
   it('fails on a cursor that repeats, and leaves the cursor where it was', async () => {
     const mock = await aMock({ paging: 'cursor', records: records(30), loopCursor: true });
     const store = state();
@@ -207,15 +232,32 @@ describe('incremental and resumable runs', () => {
     expect(summary).toMatchObject({ outcome: 'busy', fetched: 0 });
   });
 
+  it('takes a lease it already holds again (a command resent after a lost reply), never another', async () => {
+    const store = state();
+    expect(await store.acquireLease('styled', 'run-a', 10_000)).toBe(true);
+    expect(await store.acquireLease('styled', 'run-a', 10_000)).toBe(true);
+    expect(await store.acquireLease('styled', 'run-b', 10_000)).toBe(false);
+    await store.releaseLease('styled', 'run-a');
+    expect(await store.acquireLease('styled', 'run-b', 10_000)).toBe(true);
+  });
+
   it('completes a 200,000-record source across short invocations, nothing lost or published twice', async () => {
     const mock = await aMock({ paging: 'offset', records: records(200_000) });
     const source = sourceFor(mock, 1_000);
     const store = state();
     const sinks = new MemorySinks();
+    // A virtual clock that moves 10 ms each time it is read (a few reads a page): the limit of
+    // 1.5 s per invocation is reached after the same pages on a fast machine as on a slow one.
+    let virtualMs = 0;
+    const clock = () => (virtualMs += 10);
     let invocations = 0;
     for (;;) {
       invocations++;
-      const summary = await fetchOnce(source, sinks, { state: store, stopAt: Date.now() + 1_500 });
+      const summary = await fetchOnce(source, sinks, {
+        state: store,
+        clock,
+        stopAt: clock() + 1_500,
+      });
       if (summary.outcome === 'complete') break;
       expect(summary.outcome).toBe('paused');
       expect(invocations).toBeLessThan(500);
@@ -223,7 +265,8 @@ describe('incremental and resumable runs', () => {
     const ids = publishedIds(sinks);
     expect(ids).toHaveLength(200_000);
     expect(new Set(ids).size).toBe(200_000);
+    // 200 pages of at least 10 virtual ms each cannot fit in one invocation of 1.5 virtual s.
     expect(invocations).toBeGreaterThan(1);
-    console.log(`200,000 records in ${invocations} invocations of ~1.5 s`);
+    console.log(`200,000 records in ${invocations} invocations of 1.5 virtual s`);
   });
 });

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { encodeMskEvent } from '../../shared/domain/msk-event.ts';
+import { encodeMskEvent } from '../../local/msk-event.ts';
 import { readTopic, type TopicMessage } from './kafka.ts';
 import type { Invocation } from './lambda-sandbox.ts';
 

@@ -1,4 +1,4 @@
-import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
+import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 
 let nextOffset = 0;
 

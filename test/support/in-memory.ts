@@ -244,6 +244,7 @@ export class MemorySourceReader implements SourcePageReader {
  */
 export class MemorySyncState implements SyncStateStore {
   readonly cursors = new Map<string, number>();
+  readonly tokens = new Map<string, string>();
   readonly checkpoints = new Map<string, SyncCheckpoint>();
   readonly leases = new Map<string, { owner: string; expires: number }>();
   readonly saved: SyncCheckpoint[] = [];
@@ -277,9 +278,13 @@ export class MemorySyncState implements SyncStateStore {
     this.checkpoints.set(source, structuredClone(checkpoint));
     this.saved.push(structuredClone(checkpoint));
   }
-  async completeRun(source: string, cursor: number | null) {
+  async readSyncToken(source: string) {
+    return this.tokens.get(source) ?? null;
+  }
+  async completeRun(source: string, cursor: number | null, syncToken?: string) {
     this.checkpoints.delete(source);
     if (cursor !== null) this.cursors.set(source, cursor);
+    if (syncToken !== undefined) this.tokens.set(source, syncToken);
   }
   async clearCheckpoint(source: string) {
     this.checkpoints.delete(source);

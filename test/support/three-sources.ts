@@ -1,11 +1,11 @@
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import type { Log } from '../../shared/logger.ts';
-import type { MergeDeps } from '../../shared/pipeline/merge-batch.ts';
-import type { SweepDeps } from '../../shared/pipeline/sweep-pending.ts';
 import type { JoinStore, OnceDelivery, PendingIndex } from '../../shared/ports.ts';
 import { parseSourceDefinitions } from '../../shared/sources/definition.ts';
 import { type JoinDefinitionInput, parseJoinDefinition } from '../../shared/sources/join.ts';
 import { sourceForTopic } from '../../shared/sources/registry.ts';
+import type { MergeDeps } from '../../shared/use-cases/merge-batch.ts';
+import type { SweepDeps } from '../../shared/use-cases/sweep-pending.ts';
 import { aDecodedRecord } from './decoded-records.ts';
 import { aCustomer, aProduct } from './factories.ts';
 import { MemoryAnalytics, MemoryCache, MemorySinks, memoryLog } from './in-memory.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildMergedPayload, type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import type { Log } from '../../shared/logger.ts';
-import { deliverInBatches, isBatchDelivery } from '../../shared/pipeline/deliver-batches.ts';
-import type { BatchOnceDelivery, BatchOutcome } from '../../shared/ports.ts';
+import type { BatchOnceDelivery, BatchOutcome, DeadLetter } from '../../shared/ports.ts';
+import { deliverInBatches, isBatchDelivery } from '../../shared/use-cases/deliver-batches.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import { memoryLog } from '../support/in-memory.ts';
@@ -77,7 +77,7 @@ describe('deliverInBatches', () => {
     );
     expect(outcomes.slice(0, 1)).toEqual(['posted']);
     expect(outcomes[2]).toBe('duplicate');
-    const letter = outcomes[1] as Exclude<(typeof outcomes)[number], string>;
+    const letter = outcomes[1] as DeadLetter;
     expect(letter).toEqual({
       payload: aPayload('b'),
       hash: payloadHash(aPayload('b')),

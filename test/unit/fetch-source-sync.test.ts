@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PaginationError, SourceHttpError } from '../../shared/errors.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type FetchDeps, fetchSource } from '../../shared/pipeline/fetch-source.ts';
 import { parseSourceDefinitions, type SourceDefinition } from '../../shared/sources/definition.ts';
+import { type FetchDeps, fetchSource } from '../../shared/use-cases/fetch-source.ts';
 import { aCustomer } from '../support/factories.ts';
 import {
   MemorySinks,
@@ -213,5 +213,173 @@ describe('fetchSource with sync state', () => {
     expect(reader.read).toEqual([`${ENDPOINT}?page=1&pageSize=2`]);
     expect((await state.readCheckpoint('crm'))?.next).toBe(pageUrl(2));
     expect(JSON.stringify(log.lines)).not.toContain('s3cret');
+  });
+
+  it('a run whose state cannot be written fails with that error, leaves the cursor, and the next run continues once its lease lapses', async () => {
+    // The lease expires by a clock of the test's own, so "busy" and "lapsed" do not race timers.
+    let virtualMs = 0;
+    const { state, crm, run, ids } = setup(new MemorySyncState(() => virtualMs));
+    state.cursors.set('crm', Date.parse(at(1)));
+    crm.records.push(aCustomer('6', { updatedAt: at(10) }), aCustomer('7', { updatedAt: at(11) }));
+    // Redis goes away after the first checkpoint: the second is not written, nor the release.
+    const save = state.saveCheckpoint.bind(state);
+    const release = state.releaseLease.bind(state);
+    let saves = 0;
+    state.saveCheckpoint = async (source, checkpoint) => {
+      if (++saves === 2) throw new Error('Redis unreachable');
+      return save(source, checkpoint);
+    };
+    state.releaseLease = async () => {
+      throw new Error('Redis unreachable (release)');
+    };
+    await expect(run({ leaseMs: 1_000 })).rejects.toThrow(/^Redis unreachable$/);
+    expect(ids()).toEqual(['1', '2', '3', '4']);
+    expect(await state.readCursor('crm')).toBe(Date.parse(at(1)));
+    expect((await state.readCheckpoint('crm'))?.next).toBe(pageUrl(2, at(1)));
+
+    state.saveCheckpoint = save;
+    state.releaseLease = release;
+    // The failed run's lease is still there: the next run is busy and reads nothing…
+    expect(await run({ leaseMs: 1_000 })).toMatchObject({ outcome: 'busy', fetched: 0 });
+    // …until it lapses; then the run continues from the checkpoint, re-reading the page whose
+    // checkpoint was not written, and nothing is missed.
+    virtualMs += 1_001;
+    const next = await run({ leaseMs: 1_000 });
+    expect(next).toMatchObject({ outcome: 'complete', mode: 'incremental' });
+    expect(ids()).toEqual(['1', '2', '3', '4', '3', '4', '5', '6', '7']);
+    expect(await state.readCursor('crm')).toBe(Date.parse(at(11)));
+    expect(state.leases.size).toBe(0);
+  });
+
+  it('does not fail a complete run whose lease cannot be released, and warns', async () => {
+    const { state, run, log } = setup();
+    state.releaseLease = async () => {
+      throw new Error('Redis unreachable');
+    };
+    expect(await run()).toMatchObject({ outcome: 'complete', published: 5 });
+    expect(await state.readCursor('crm')).toBe(Date.parse(at(5)));
+    expect(log.lines.map((line) => line.message)).toContain(
+      'could not release the lease; it lapses by itself',
+    );
+  });
+
+  it('keeps its lease through a page slower than the lease, renewing it on a timer', async () => {
+    const { state, crm, run } = setup();
+    const reader = new MemorySourceReader(PAGED, 2, crm.answer);
+    const read = reader.readPage.bind(reader);
+    let taken: boolean | undefined;
+    reader.readPage = async (url) => {
+      if (new URL(url).searchParams.get('page') === '2') {
+        // Page 2 takes 1 s, over three times the lease; another run tries at 0.8 s. (Renewed
+        // every 100 ms, the lease lapses only if the timers fall 200 ms behind.)
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        taken = await state.acquireLease('crm', 'other-run', 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      return read(url);
+    };
+    expect(await run({ reader, leaseMs: 300 })).toMatchObject({ outcome: 'complete' });
+    expect(taken).toBe(false);
+  });
+});
+
+describe("fetchSource with the API's sync token as the cursor", () => {
+  const TOKENED = (() => {
+    const [source] = parseSourceDefinitions([
+      {
+        name: 'crm',
+        side: 'customer',
+        url: ENDPOINT,
+        records: 'items',
+        required: [{ path: 'email', type: 'string' }],
+        syncToken: { path: 'sync', param: 'syncToken' },
+        pagination: { style: 'page', next: 'nextPage' },
+      },
+    ]);
+    if (!source) throw new Error('no source');
+    return source;
+  })();
+
+  /** Records with a revision; the last page's token is the newest revision; sent back, it lists later ones. */
+  class TokenCrm extends Crm {
+    revisions = new Map(this.records.map((r, i) => [r.id, i + 1]));
+    override answer = (url: URL): string | Error => {
+      const page = Number(url.searchParams.get('page'));
+      this.onRead(page);
+      if (page === this.failPage) return new SourceHttpError(url.toString(), 503, 5, 'HTTP 503');
+      const after = Number(url.searchParams.get('syncToken') ?? 0);
+      const listed = this.records.filter((r) => (this.revisions.get(r.id) ?? 0) > after);
+      const items = listed.slice((page - 1) * 2, page * 2);
+      const last = listed.length <= page * 2;
+      const newest = Math.max(after, ...this.revisions.values());
+      return JSON.stringify({
+        items,
+        nextPage: last ? null : page + 1,
+        sync: last ? `${newest}` : null,
+      });
+    };
+    change(id: string) {
+      this.revisions.set(id, Math.max(...this.revisions.values()) + 1);
+    }
+  }
+  const tokenUrl = (page: number, token?: string) =>
+    `${ENDPOINT}?page=${page}&pageSize=2${token ? `&syncToken=${token}` : ''}`;
+
+  it("saves the last page's token after the run, and the next run lists only what changed", async () => {
+    const crm = new TokenCrm();
+    const { state, run, ids, read } = setup(new MemorySyncState(), crm, TOKENED);
+    expect(await run()).toMatchObject({ outcome: 'complete', mode: 'full', published: 5 });
+    expect(await state.readSyncToken('crm')).toBe('5');
+    crm.change('2');
+    crm.change('4');
+    const second = await run({ correlationId: 'run-2' });
+    expect(second).toMatchObject({ mode: 'incremental', published: 2, pages: 1 });
+    expect(read.slice(3)).toEqual([tokenUrl(1, '5')]);
+    expect(ids().slice(5)).toEqual(['2', '4']);
+    expect(await state.readSyncToken('crm')).toBe('7');
+    // Nothing changed: the run lists nothing and keeps the token.
+    expect(await run({ correlationId: 'run-3' })).toMatchObject({ published: 0 });
+    expect(await state.readSyncToken('crm')).toBe('7');
+    // A full re-sync ignores the token.
+    expect(await run({ full: true })).toMatchObject({ mode: 'full', published: 5 });
+    expect(read.at(-3)).toBe(tokenUrl(1));
+  });
+
+  it('keeps the old token when a run fails or pauses, saving the new one only after the last page', async () => {
+    const crm = new TokenCrm();
+    const { state, run, ids } = setup(new MemorySyncState(), crm, TOKENED);
+    state.tokens.set('crm', '1');
+    expect(await run({ stopAt: Date.now() })).toMatchObject({ outcome: 'paused', pages: 1 });
+    expect(await state.readSyncToken('crm')).toBe('1');
+    crm.failPage = 2;
+    await expect(run()).rejects.toBeInstanceOf(SourceHttpError);
+    expect(await state.readSyncToken('crm')).toBe('1');
+    crm.failPage = undefined;
+    expect(await run()).toMatchObject({ outcome: 'complete', mode: 'incremental', pages: 1 });
+    expect(await state.readSyncToken('crm')).toBe('5');
+    expect(ids()).toEqual(['2', '3', '4', '5']);
+  });
+});
+
+describe('a page of the wrong shape', () => {
+  it('is quarantined with the reason, and the run fails without moving the cursor', async () => {
+    const crm = new Crm();
+    const answer = crm.answer;
+    crm.answer = (url) =>
+      url.searchParams.get('page') === '2' ? '{"items": {"not": "a list"}}' : answer(url);
+    const { state, sinks, run, ids } = setup(new MemorySyncState(), crm);
+    state.cursors.set('crm', Date.parse(at(1)));
+    await expect(run()).rejects.toThrow('field "items" is not an array');
+    expect(sinks.quarantined).toEqual([
+      expect.objectContaining({
+        stage: 'fetch',
+        source: 'crm',
+        raw: '{"items": {"not": "a list"}}',
+        reason: expect.stringContaining('field "items" is not an array'),
+      }),
+    ]);
+    expect(ids()).toEqual(['1', '2']);
+    expect(await state.readCursor('crm')).toBe(Date.parse(at(1)));
+    expect((await state.readCheckpoint('crm'))?.pages).toBe(1);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SourceHttpError, SourceResponseError } from '../../shared/errors.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type FetchDeps, fetchSource } from '../../shared/pipeline/fetch-source.ts';
 import { SOURCES } from '../../shared/sources/registry.ts';
+import { type FetchDeps, fetchSource } from '../../shared/use-cases/fetch-source.ts';
 import { aCustomer } from '../support/factories.ts';
 import { MemorySinks, MemorySourceReader, memoryLog } from '../support/in-memory.ts';
 

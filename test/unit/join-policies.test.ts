@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { payloadHash } from '../../shared/domain/merge.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { sweepPending } from '../../shared/pipeline/sweep-pending.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import { sweepPending } from '../../shared/use-cases/sweep-pending.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import { MemoryJoinStore } from '../support/in-memory.ts';

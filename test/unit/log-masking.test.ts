@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskSensitive } from '../../shared/logger.ts';
+import { maskEmails, maskSensitive } from '../../shared/logger.ts';
 
 describe('what a log line may contain (the replacer every log line goes through)', () => {
   it('masks emails in every string field, nested ones included, and hides secrets', () => {
@@ -28,5 +28,19 @@ describe('what a log line may contain (the replacer every log line goes through)
       apiKey: '***',
     });
     expect(maskSensitive('token', undefined)).toBeUndefined();
+  });
+});
+
+describe('log masking', () => {
+  it('masks emails wherever they appear', () => {
+    expect(maskEmails('to jane.doe@example.com and x@y.org')).toBe(
+      'to j***@e***.com and x***@y***.org',
+    );
+  });
+
+  it('hides secret fields whatever their value', () => {
+    expect(maskSensitive('password', 'hunter2')).toBe('***');
+    expect(maskSensitive('authorization', 'Bearer abc')).toBe('***');
+    expect(maskSensitive('name', 'Ada')).toBe('Ada');
   });
 });

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
-import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
+import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import {
-  addToRedrive,
-  emptyRedriveSummary,
-  redriveFailedRecords,
-} from '../../shared/pipeline/redrive-batches.ts';
-import { replayLetters } from '../../shared/pipeline/replay-letters.ts';
 import type { OnceDelivery } from '../../shared/ports.ts';
 import { parseJoinDefinition } from '../../shared/sources/join.ts';
 import {
@@ -17,6 +10,13 @@ import {
   SOURCES,
   sourceForTopic,
 } from '../../shared/sources/registry.ts';
+import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import {
+  addToRedrive,
+  emptyRedriveSummary,
+  redriveFailedRecords,
+} from '../../shared/use-cases/redrive-batches.ts';
+import { replayLetters } from '../../shared/use-cases/replay-letters.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import {

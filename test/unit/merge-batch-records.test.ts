@@ -2,8 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
+import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import {

@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
+import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
-import type { DecodedRecord } from '../../shared/domain/msk-event.ts';
 import type { Log } from '../../shared/logger.ts';
-import { type MergeDeps, mergeBatch } from '../../shared/pipeline/merge-batch.ts';
 import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
+import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { CountingCache } from '../support/counting-cache.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import {

@@ -4,7 +4,6 @@ import {
   checkRecord,
   type FieldType,
   type RecordRules,
-  readChange,
   sizeProblem,
 } from '../../shared/domain/records.ts';
 import { nextCursor } from '../../shared/domain/sync.ts';
@@ -120,20 +119,30 @@ describe('the record and its id', () => {
 });
 
 describe('the change value and the size limit', () => {
+  /** The change value `checkRecord` reads from `{id: '1', v: value}`, or its reason. */
+  const readChange = (kind: 'timestamp' | 'number', value: unknown) => {
+    const check = checkRecord(
+      { id: { path: 'id', numbers: 'reject' }, required: [], change: { path: 'v', kind } },
+      { id: '1', v: value },
+    );
+    return check.ok ? check.change : check.reason;
+  };
+
   it('reads a number change, and refuses one that is not a finite number', () => {
     expect(readChange('number', 12)).toBe(12);
     expect(readChange('number', null)).toBeNull();
-    expect(readChange('number', '12')).toBe('must be a number, got "12"');
-    expect(readChange('number', Number.NaN)).toBe('must be a number, got number NaN');
+    expect(readChange('number', undefined)).toBeNull();
+    expect(readChange('number', '12')).toBe('v: must be a number, got "12"');
+    expect(readChange('number', Number.NaN)).toBe('v: must be a number, got number NaN');
   });
 
   it('reads an ISO-8601 timestamp as milliseconds, and refuses a number or free text', () => {
     expect(readChange('timestamp', '2026-01-02T03:04:05Z')).toBe(Date.UTC(2026, 0, 2, 3, 4, 5));
     expect(readChange('timestamp', 1_700_000_000_000)).toBe(
-      'must be an ISO-8601 timestamp, got number 1700000000000',
+      'v: must be an ISO-8601 timestamp, got number 1700000000000',
     );
     expect(readChange('timestamp', 'yesterday')).toBe(
-      'must be an ISO-8601 timestamp, got "yesterday"',
+      'v: must be an ISO-8601 timestamp, got "yesterday"',
     );
   });
 

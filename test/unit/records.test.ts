@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { encodeMskEvent } from '../../local/msk-event.ts';
+import { createMskReader, recordSchemaOf } from '../../shared/adapters/msk-records.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
-import { decodeMskEvent, encodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { checkRecord, type RecordRules } from '../../shared/domain/records.ts';
 import type { Log } from '../../shared/logger.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { publishPage } from '../../shared/pipeline/publish-page.ts';
 import { BUILT_IN_JOIN, SOURCES, sourceForTopic } from '../../shared/sources/registry.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import { publishPage } from '../../shared/use-cases/publish-page.ts';
 import {
   MemoryAnalytics,
   MemoryCache,
@@ -137,7 +138,14 @@ describe('every field kept (property)', () => {
           keyPrefix: 'p:',
         });
         delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
-        await mergeBatch(decodeMskEvent(event), {
+        const read = createMskReader({
+          schemaFor: (topic) => {
+            const source = sourceForTopic(topic);
+            return source && recordSchemaOf(source);
+          },
+          maxRecordBytes: 100_000,
+        });
+        await mergeBatch(await read(event), {
           joinStore: new MemoryJoinStore(),
           join: BUILT_IN_JOIN,
           delivery,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { buildMergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import type { Log } from '../../shared/logger.ts';
-import { replayLetters } from '../../shared/pipeline/replay-letters.ts';
+import { replayLetters } from '../../shared/use-cases/replay-letters.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import { MemoryAnalytics, MemoryCache, memoryLog } from '../support/in-memory.ts';
 

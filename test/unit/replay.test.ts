@@ -1,4 +1,4 @@
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createReplayHandler } from '../../functions/replay/handler.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
@@ -56,5 +56,28 @@ describe('the replay function (SQS dead-letter queue)', () => {
       duplicates: 1,
       failed: 2,
     });
+  });
+
+  it('bounds the lock on a payload in flight by the invocation, not the idempotency window', async () => {
+    const told: number[] = [];
+    const delivery = new IdempotentDelivery({
+      cache: new MemoryCache(),
+      analytics: new MemoryAnalytics(),
+      ttlSeconds: 86_400,
+      keyPrefix: 't:',
+    });
+    const register = delivery.registerInvocation.bind(delivery);
+    delivery.registerInvocation = (context) => {
+      told.push(context.getRemainingTimeInMillis());
+      register(context);
+    };
+    const handler = createReplayHandler(async () => ({
+      delivery,
+      log: memoryLog() as unknown as Log,
+    }));
+    await handler({ Records: [anSqsRecord('m1', letter('1'))] }, {
+      getRemainingTimeInMillis: () => 42_000,
+    } as Context);
+    expect(told).toEqual([42_000]);
   });
 });

@@ -60,12 +60,79 @@ describe('source definitions', () => {
     );
     expect(bad({ url: undefined })).toMatch(/source "s": url is required/);
     expect(bad({ records: 'a..b' })).toMatch(/source "s": records must be a dotted field path/);
+    expect(bad({ id: { path: 'id', numbers: 'guess' } })).toMatch(/source "s": id.numbers /);
+    expect(bad({ change: { path: 'updatedAt', kind: 'date' } })).toMatch(
+      /source "s": change.kind /,
+    );
+    expect(bad({ pagination: { style: 'offset', size: 0 } })).toMatch(
+      /source "s": pagination.size /,
+    );
+    expect(bad({ auth: { type: 'oauth2', tokenUrl: 'ftp://h/token' } })).toMatch(
+      /source "s": auth.tokenUrl must be an http\(s\) URL/,
+    );
+    expect(bad({ rateLimit: -1 })).toMatch(/source "s": rateLimit /);
     expect(() =>
       parseSourceDefinitions([
         { name: 'a', side: 'customer', url: 'http://h' },
         { name: 'a', side: 'inventory', url: 'http://h' },
       ]),
     ).toThrow('source "a": name "a" is used by two sources');
+  });
+
+  it('names the source and the field of a bad sync token declaration', () => {
+    const message = (entry: Record<string, unknown>) => {
+      try {
+        define(entry);
+        return 'no error';
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+    };
+    expect(message({ syncToken: { path: 'sync..token', param: 'token' } })).toMatch(
+      /source "s": syncToken.path must be a dotted field path/,
+    );
+    expect(message({ syncToken: { path: 'syncToken' } })).toContain(
+      'source "s": syncToken.param is required',
+    );
+    expect(
+      message({
+        syncToken: { path: 'syncToken', param: 'token' },
+        change: { path: 'updatedAt', param: 'since' },
+      }),
+    ).toMatch(/source "s": syncToken cannot be declared with change.param/);
+    expect(
+      message({
+        syncToken: { path: 'syncToken', param: 'cursor' },
+        pagination: { style: 'cursor' },
+      }),
+    ).toContain('source "s": syncToken.param is the pagination cursorParam too; they must differ');
+    // A change field without a param is only the records' version: allowed with a sync token.
+    expect(
+      define({ syncToken: { path: 'meta.sync', param: 'token' }, change: { path: 'updatedAt' } }),
+    ).toMatchObject({ syncToken: { path: 'meta.sync', param: 'token' } });
+  });
+
+  it('stops the fetch function at start-up with a line naming the source and the field', () => {
+    const env = (sources: unknown[]) => ({
+      KAFKA_BROKERS: 'k:9092',
+      SOURCE: 'crm',
+      PIPELINE_SOURCES: JSON.stringify(sources),
+    });
+    const crm = { name: 'crm', side: 'customer', url: 'http://h/r' };
+    const cases: [unknown[], RegExp][] = [
+      [[{ ...crm, pagination: { style: 'link', size: 'ten' } }], /source "crm": pagination.size /],
+      [[{ ...crm, required: [{ path: 'email', type: 'text' }] }], /source "crm": required.0.type /],
+      [[{ ...crm, url: 'crm.example.com' }], /source "crm": url must be an http\(s\) URL/],
+      [[{ ...crm, syncToken: { path: 'next', param: 'a b' } }], /source "crm": syncToken.param /],
+      [
+        [crm, { ...crm, name: 'other', topic: 'crm_data' }],
+        /source "other": topic "crm_data" is used/,
+      ],
+    ];
+    for (const [sources, expected] of cases) {
+      expect(() => loadFetchConfig(env(sources))).toThrow(expected);
+    }
   });
 
   it('says at start-up when a source that needs a secret has none', () => {
@@ -131,6 +198,31 @@ describe('pagination', () => {
     expect(nextLink('</r?page=3>; rel=next', base)).toBe('http://h/r?page=3');
     expect(nextLink('<http://h/r?page=1>; rel="prev"', base)).toBeNull();
     expect(() => nextLink('<http://evil/r?page=2>; rel="next"', base)).toThrow(/refused/);
+  });
+
+  it('reads the sync token of a page, and sends a saved one on the first page', () => {
+    const source = define({
+      records: 'data',
+      pagination: { style: 'page', next: 'next' },
+      syncToken: { path: 'meta.sync', param: 'syncToken' },
+    });
+    expect(firstPageUrl(source, 'http://h/r', 2)).toBe('http://h/r?page=1&pageSize=2');
+    const first = firstPageUrl(source, 'http://h/r', 2, undefined, 'tok/1');
+    expect(first).toBe('http://h/r?page=1&pageSize=2&syncToken=tok%2F1');
+    expect(page(source, first, { data: [], next: 2, meta: { sync: null } })).toEqual({
+      items: [],
+      next: 'http://h/r?page=2&pageSize=2&syncToken=tok%2F1',
+    });
+    expect(page(source, first, { data: [], next: null, meta: { sync: 'tok/2' } })).toMatchObject({
+      syncToken: 'tok/2',
+    });
+    expect(page(source, first, { data: [], next: null, meta: { sync: 42 } }).syncToken).toBe('42');
+    expect(() => page(source, first, { data: [], next: null, meta: { sync: { t: 1 } } })).toThrow(
+      'field "meta.sync" (the sync token) is neither a string nor null',
+    );
+    // The token is not asked of a source that does not declare one.
+    const plain = define({ records: 'data' });
+    expect(firstPageUrl(plain, 'http://h/r', 2, undefined, 'tok')).toBe('http://h/r');
   });
 
   it('says what is wrong with a malformed page', () => {

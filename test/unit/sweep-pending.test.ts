@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { payloadHash } from '../../shared/domain/merge.ts';
-import { mergeBatch } from '../../shared/pipeline/merge-batch.ts';
-import { sweepPending } from '../../shared/pipeline/sweep-pending.ts';
 import type { DeadLetter, OnceDelivery, PendingIndex } from '../../shared/ports.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import { sweepPending } from '../../shared/use-cases/sweep-pending.ts';
 import { aCustomer } from '../support/factories.ts';
 import { MemoryJoinStore, type memoryLog } from '../support/in-memory.ts';
 import { aThreeSidedRecord, threeSidedDeps } from '../support/three-sources.ts';

@@ -11,7 +11,7 @@ export type LogFilter = {
   function?: string;
 };
 
-export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL'] as const;
+const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL'] as const;
 export type LogLevel = (typeof LEVELS)[number];
 
 /** One log line, with the fields the pipeline writes pulled out. */

@@ -7,17 +7,23 @@ import { loadLocalConfig } from '../../shared/config.ts';
 import { parseSourceDefinitions } from '../../shared/sources/definition.ts';
 import { parseJoinDefinition } from '../../shared/sources/join.ts';
 import { BUILT_IN_SOURCES } from '../../shared/sources/registry.ts';
+import { pendingOnAws } from './aws.ts';
 
 const USAGE = `Usage: npm run pending -- [options]
 
 Lists the ids still missing a required side of the join, oldest first, with their age and the
-sides they hold and lack, from the Redis at REDIS_URL. On AWS the sweeper answers the same
-listing: invoke it with {"list": 20}.
+sides they hold and lack, from the Redis at REDIS_URL. With --aws, asks the deployed stack's
+sweeper instead (the cache is in the VPC): it invokes the function named by the stack output
+SweepFunctionName with {"list": N}, using your AWS credentials and region.
 
   --prefix P     the Redis key prefix of the pipeline (a local run prints its own:
                  local:<run>:); without it, every prefix holding a pending index is listed
   --config FILE  the pipeline definition whose join to read (default: the bundled one)
   --limit N      ids shown per join (default 20)
+  --aws          ask the sweeper of the stack of --stage (needs lambda:InvokeFunction on it and
+                 cloudformation:DescribeStacks on the stack)
+  --stage S      the stack's stage with --aws (default dev)
+  --function F   the sweeper's function name or ARN with --aws, instead of the stack output
   --help         this text`;
 
 async function main(): Promise<number> {
@@ -26,6 +32,9 @@ async function main(): Promise<number> {
       prefix: { type: 'string' },
       config: { type: 'string' },
       limit: { type: 'string' },
+      aws: { type: 'boolean', default: false },
+      stage: { type: 'string' },
+      function: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -36,6 +45,13 @@ async function main(): Promise<number> {
   const limit = Number(values.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1)
     throw new Error(`--limit must be a whole number ≥ 1, got "${values.limit}"`);
+  if (values.aws) {
+    for (const line of await pendingOnAws(values.stage ?? 'dev', values.function, limit))
+      console.log(line);
+    return 0;
+  }
+  if (values.stage !== undefined || values.function !== undefined)
+    throw new Error('--stage and --function go with --aws');
   let sources = [...BUILT_IN_SOURCES];
   let rawJoin: unknown = {};
   if (values.config) {

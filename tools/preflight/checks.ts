@@ -10,13 +10,13 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 export type CheckResult = { check: string; status: 'ok' | 'warn' | 'fail'; detail: string };
 
 /** Lambda keeps this many executions unreserved in every account; a stack may not go below it. */
-export const LAMBDA_MIN_UNRESERVED = 10;
+const LAMBDA_MIN_UNRESERVED = 10;
 
 /**
  * Regions where the MSK developer guide ("What is MSK Serverless?") lists MSK Serverless, as read
  * in November 2026. A region outside it is a warning, not a failure: the list may have grown.
  */
-export const MSK_SERVERLESS_REGIONS = [
+const MSK_SERVERLESS_REGIONS = [
   'us-east-1',
   'us-east-2',
   'us-west-2',

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { configFromContext, type PipelineConfig } from '../../infra/config.ts';
+import { configFromContext, type DeployConfig } from '../../infra/config.ts';
 import {
   ANALYTICS_SECRET_SHAPE,
   sourceSecretShape,
@@ -28,7 +28,7 @@ named in context (pipeline:analyticsTokenSecretArn, pipeline:<source>SecretArn) 
 check fails.`;
 
 /** The secrets this deployment reads: Analytics' when configured, each source's with auth. */
-function expectedSecrets(config: PipelineConfig): ExpectedSecret[] {
+function expectedSecrets(config: DeployConfig): ExpectedSecret[] {
   const expected: ExpectedSecret[] = [];
   if (config.analyticsTokenSecretArn)
     expected.push({

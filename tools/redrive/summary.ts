@@ -1,4 +1,4 @@
-import type { RedriveSummary } from '../../shared/pipeline/redrive-batches.ts';
+import type { RedriveSummary } from '../../shared/use-cases/redrive-batches.ts';
 
 /** One line for the operator: what was re-driven, and what is left for the next run. */
 export function summaryLine(summary: RedriveSummary): string {

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { buildMergeRuntime } from '../../functions/merge/runtime.ts';
-import { replayDeadLetterTopic } from '../../shared/adapters/dead-letter-replay.ts';
+import { replayDeadLetterTopic } from '../../functions/replay/dead-letter-topic.ts';
+import { buildReplayRuntime } from '../../functions/replay/runtime.ts';
 import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
-import { loadMergeConfig } from '../../shared/config.ts';
+import { loadTopicReplayConfig } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
 
@@ -10,9 +10,9 @@ const USAGE = `npm run replay -- [--group <consumer group>] [--timeout <seconds>
 
 Re-drives the dead_letter topic into Analytics through the merge function's idempotent delivery:
 payloads Analytics already has are skipped, ones it refuses again stay for the next replay.
-Settings are the merge function's (KAFKA_BROKERS, REDIS_URL, REDIS_KEY_PREFIX, ANALYTICS_URL,
-TOPIC_PREFIX, …; see README). On AWS, enable the replay function's SQS trigger instead
-(docs/deploy.md). The local runner does the same with: npm run local -- --replay`;
+Settings are the replay function's (REDIS_URL, REDIS_KEY_PREFIX, ANALYTICS_URL, ANALYTICS_*,
+HTTP_*), plus KAFKA_BROKERS and TOPIC_PREFIX for the topic (see README). On AWS, enable the
+replay function's SQS trigger instead (docs/deploy.md). The local runner does the same with: npm run local -- --replay`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -31,8 +31,8 @@ async function main(): Promise<number> {
     console.error(`--timeout must be a number of seconds, got "${values.timeout}"`);
     return 2;
   }
-  const config = loadMergeConfig();
-  const runtime = buildMergeRuntime(config);
+  const config = loadTopicReplayConfig();
+  const runtime = buildReplayRuntime(config);
   const kafka = createKafka(kafkaConnectionOf(config, `replay`));
   try {
     const { delivery, log } = await runtime.ready();

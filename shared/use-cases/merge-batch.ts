@@ -1,4 +1,5 @@
 import { mapWithConcurrency } from '../concurrency.ts';
+import type { DecodedRecord } from '../domain/kafka-record.ts';
 import {
   buildPayload,
   collapseById,
@@ -7,9 +8,8 @@ import {
   payloadHash,
   recordVersion,
 } from '../domain/merge.ts';
-import type { DecodedRecord } from '../domain/msk-event.ts';
-import { checkRecord } from '../domain/records.ts';
-import { AnalyticsDeliveryError } from '../errors.ts';
+import { checkRecord, NOT_JSON, type RecordCheck } from '../domain/records.ts';
+import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
 import type { Log } from '../logger.ts';
 import type {
   DeadLetter,
@@ -50,8 +50,21 @@ export type MergeSummary = {
   posted: number;
   duplicates: number;
   deadLettered: number;
+  /** Payloads another invocation held in progress past the wait: not finished here. */
+  held: number;
+  /**
+   * The records whose payload was held, to be retried (the handler reports them as batch item
+   * failures; the event source mapping retries each partition from its lowest one).
+   */
+  retry: HeldRecord[];
   durationMs: number;
 };
+
+/** Where a held payload's record is, and the payload's hash (for the log lines). */
+export type HeldRecord = { topic: string; partition: number; offset: string; hash: string };
+
+/** What became of one payload: delivered now, delivered before, held elsewhere, or refused. */
+export type DeliveryOutcome = 'posted' | 'duplicate' | { held: string } | DeadLetter;
 
 type Accepted = { upsert: JoinUpsert; record: DecodedRecord };
 type Joined = { id: string; state: JoinState; record: DecodedRecord };
@@ -78,6 +91,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * 4. Skip the payloads the idempotency store already holds as delivered (one batched read), then
  *    deliver each of the others once (idempotency by SHA-256), a bounded number at a time.
  * 5. Dead-letter what Analytics refused after its retries, with the reason.
+ * 6. Hand back, in `retry`, the records whose payload another invocation held in progress for
+ *    longer than this one could wait (a transient state): everything else is finished.
  *
  * Throws (so the batch is retried and offsets stay put) when Redis, Kafka or the dead-letter
  * sink fail; a bad record never throws.
@@ -115,8 +130,21 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     : await mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }, index) =>
         known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
       );
-  const letters = outcomes.filter((outcome): outcome is DeadLetter => typeof outcome === 'object');
+  const letters = outcomes.filter(
+    (outcome): outcome is DeadLetter => typeof outcome === 'object' && 'reason' in outcome,
+  );
   if (letters.length > 0) await deps.deadLetter.send(letters);
+  const retry: HeldRecord[] = [];
+  for (const [index, outcome] of outcomes.entries()) {
+    const record = payloads[index]?.record;
+    if (typeof outcome !== 'object' || !('held' in outcome) || !record) continue;
+    retry.push({
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      hash: outcome.held,
+    });
+  }
 
   return {
     records: records.length,
@@ -126,6 +154,8 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     posted: outcomes.filter((outcome) => outcome === 'posted').length,
     duplicates: outcomes.filter((outcome) => outcome === 'duplicate').length,
     deadLettered: letters.length,
+    held: retry.length,
+    retry,
     durationMs: Date.now() - started,
   };
 }
@@ -169,14 +199,7 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
       );
       continue;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(record.value);
-    } catch {
-      reject('value is not JSON', record.key ?? undefined);
-      continue;
-    }
-    const checked = checkRecord(source, parsed);
+    const checked = record.checked ?? parseAndCheck(source, record.value, record.key);
     if (!checked.ok) {
       reject(checked.reason, checked.id);
       continue;
@@ -210,6 +233,17 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
   return { accepted, rejected };
 }
 
+/** A value the edge did not read (the redrive's records): parsed and checked here. */
+function parseAndCheck(source: SourceDefinition, value: string, key: string | null): RecordCheck {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return { ok: false, reason: NOT_JSON, ...(key !== null && { id: key }) };
+  }
+  return checkRecord(source, parsed);
+}
+
 /** The record a payload came from, for its log lines. */
 function whereFrom(payload: MergedPayload, record: DecodedRecord) {
   return {
@@ -234,7 +268,7 @@ async function deliverOne(
   payload: MergedPayload,
   record: DecodedRecord,
   deps: MergeDeps,
-): Promise<'posted' | 'duplicate' | DeadLetter> {
+): Promise<DeliveryOutcome> {
   const hash = payloadHash(payload);
   const context = { ...whereFrom(payload, record), hash };
   try {
@@ -243,6 +277,10 @@ async function deliverOne(
     else deps.log.debug('payload already delivered', context);
     return outcome;
   } catch (error) {
+    if (error instanceof DeliveryInProgressError) {
+      deps.log.warn('payload held by another invocation; its record will be retried', context);
+      return { held: hash };
+    }
     if (!(error instanceof AnalyticsDeliveryError)) throw error;
     deps.log.error('payload dead-lettered', { ...context, reason: error.message });
     return {

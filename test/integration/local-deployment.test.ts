@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
+import { type LocalDeployment, startLocalDeployment } from '../../local/deployment.ts';
+import { encodeMskEvent } from '../../local/msk-event.ts';
 import { verifyDelivery } from '../../local/report.ts';
-import { encodeMskEvent } from '../../shared/domain/msk-event.ts';
 import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
 import { produceRaw, readTopic } from '../support/kafka.ts';
 
@@ -13,12 +13,12 @@ const FAST_RETRIES = {
   HTTP_TIMEOUT_MS: '2000',
 };
 
-let pipeline: LocalPipeline | undefined;
+let pipeline: LocalDeployment | undefined;
 
 async function start(records = 40) {
   const { brokers, redisUrl } = testServices();
   const prefix = uniquePrefix('pipe');
-  pipeline = await startLocalPipeline({
+  pipeline = await startLocalDeployment({
     brokers,
     redisUrl,
     topicPrefix: prefix,
@@ -31,13 +31,13 @@ async function start(records = 40) {
   return pipeline;
 }
 
-async function countsById(p: LocalPipeline): Promise<Map<string, number>> {
+async function countsById(p: LocalDeployment): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const { id } of await p.analytics.receipts()) counts.set(id, (counts.get(id) ?? 0) + 1);
   return counts;
 }
 
-async function cycle(p: LocalPipeline) {
+async function cycle(p: LocalDeployment) {
   const results = await p.runCycle();
   for (const result of results) if (result.status === 'rejected') throw result.reason;
   await p.drain(60_000);

@@ -1,16 +1,18 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { MSKEvent } from 'aws-lambda';
+import type { Context, MSKEvent } from 'aws-lambda';
 import type { Kafka } from 'kafkajs';
-import { createMergeHandler } from '../functions/merge/handler.ts';
-import { replayDeadLetterTopic } from '../shared/adapters/dead-letter-replay.ts';
-import { redriveFailedBatches } from '../shared/adapters/failed-batch-redrive.ts';
+import { createMergeHandler, type MergeResult } from '../functions/merge/handler.ts';
+import { redriveFailedBatches } from '../functions/redrive/failed-topics.ts';
+import { replayDeadLetterTopic } from '../functions/replay/dead-letter-topic.ts';
+import type { IoRedisCacheClient } from '../shared/adapters/idempotency-cache.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
-import type { FetchSummary } from '../shared/pipeline/fetch-source.ts';
-import type { MergeSummary } from '../shared/pipeline/merge-batch.ts';
+import type { Publisher } from '../shared/ports.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import { BUILT_IN_SOURCES, SOURCE_NAMES, TOPICS } from '../shared/sources/registry.ts';
+import type { FetchSummary } from '../shared/use-cases/fetch-source.ts';
+import type { MergeSummary } from '../shared/use-cases/merge-batch.ts';
 import { EsmEmulator, waitForDrain } from './esm-emulator.ts';
 import { startSweeper } from './join-runtime.ts';
 import type { FaultRates } from './mocks/faults.ts';
@@ -18,11 +20,13 @@ import { startMockHost } from './mocks/mock-host.ts';
 import { deleteRunState } from './run-state.ts';
 import { wireHandlers } from './wiring.ts';
 
-export type LocalPipelineOptions = {
+export type LocalDeploymentOptions = {
   brokers: string;
   redisUrl: string;
   /** The same Redis, as the merge reaches it, when that differs (a proxy, for fault injection). */
   mergeRedisUrl?: string;
+  /** The same Redis, as the fetch functions reach it (their sync state), when that differs. */
+  fetchRedisUrl?: string;
   /** Prefix of every topic name, so runs and tests do not see each other's records. */
   topicPrefix?: string;
   /** Prefix of every Redis key (join state, idempotency records, the sources' sync state). */
@@ -45,8 +49,15 @@ export type LocalPipelineOptions = {
   onMergeFailure?: (error: unknown, attempt: number) => void;
   /** Extra settings for the functions (LOG_LEVEL, HTTP_MAX_ATTEMPTS, …), as environment values. */
   settings?: Record<string, string>;
+  /** Wraps a fetch function's publish to its topic, by source name (fault injection). */
+  interceptPublish?: (source: string, publish: PublishFn) => PublishFn;
   /** Wraps the merge handler as the emulated event source mapping calls it (fault injection). */
   interceptMerge?: (merge: MergeHandler) => MergeHandler;
+  /**
+   * Wraps the Redis client the merge's idempotency records go through (fault injection: a
+   * process that dies between the POST and its completed marks).
+   */
+  interceptMergeCache?: (cache: IoRedisCacheClient) => IoRedisCacheClient;
   fetchLogger?: (source: string) => Logger;
   mergeLogger?: Logger;
   /** Source definitions (a `--config` file); the bundled ones when unset. */
@@ -67,11 +78,13 @@ export type LocalPipelineOptions = {
   sweepEveryMs?: number;
 };
 
-export type MergeHandler = (event: MSKEvent) => Promise<MergeSummary>;
+/** The merge handler; a wrapper may pass a Lambda context (its remaining time bounds the claims). */
+export type MergeHandler = (event: MSKEvent, context?: Context) => Promise<MergeResult>;
+export type PublishFn = Publisher['publish'];
 
 export type StageTotals = {
   fetch: Record<string, FetchSummary & { runs: number; failures: number }>;
-  merge: Omit<MergeSummary, 'durationMs'> & {
+  merge: Omit<MergeSummary, 'durationMs' | 'retry'> & {
     batches: number;
     failedInvocations: number;
     /** Records the emulated mappings handed to failed_<topic> after their last retry. */
@@ -82,12 +95,12 @@ export type StageTotals = {
 };
 
 /**
- * The whole pipeline on one machine: mock sources and Analytics on loopback, in a worker thread
- * of their own (mocks/mock-host.ts), the fetch handlers called on demand (the scheduler's job),
- * and one emulated event source mapping per topic invoking the merge handler. The handlers and
- * their wiring are the Lambda ones, unchanged.
+ * The whole pipeline deployed on one machine, the stand-in for the stack: mock sources and
+ * Analytics on loopback, in a worker thread of their own (mocks/mock-host.ts), the fetch handlers
+ * called on demand (the scheduler's job), and one emulated event source mapping per topic
+ * invoking the merge handler. The handlers and their wiring are the Lambda ones, unchanged.
  */
-export async function startLocalPipeline(options: LocalPipelineOptions) {
+export async function startLocalDeployment(options: LocalDeploymentOptions) {
   const topicPrefix = options.topicPrefix ?? '';
   const records = options.records ?? 50;
   const baseEnv: Record<string, string> = {
@@ -158,7 +171,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       !options.sourceUrls?.[source.name],
   );
   const handler = createMergeHandler(mergeRuntime);
-  const merge: MergeHandler = (event) => handler(event);
+  const merge: MergeHandler = (event, context) => handler(event, context);
   const invokeMerge = options.interceptMerge?.(merge) ?? merge;
 
   const totals: StageTotals = {
@@ -174,6 +187,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       posted: 0,
       duplicates: 0,
       deadLettered: 0,
+      held: 0,
       get ambiguousRetries() {
         return mergeRuntime.analyticsCalls.ambiguousRetries;
       },
@@ -204,6 +218,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
           'posted',
           'duplicates',
           'deadLettered',
+          'held',
         ] as const) {
           totals.merge[key] += summary[key];
         }
@@ -316,6 +331,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     join,
     /** Runs the sweeper now (it also runs on its timer); its summary, or undefined if it failed. */
     sweep: () => sweeper.sweepNow(),
+    /** The merge's connected dependencies, which the sweeper shares (fault rows wrap them). */
+    mergeDeps: () => mergeRuntime.ready(),
     /** The oldest ids still missing a required side, with the sides they hold. */
     async pending(limit = 10) {
       const { pending } = await mergeRuntime.ready();
@@ -380,4 +397,4 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   };
 }
 
-export type LocalPipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+export type LocalDeployment = Awaited<ReturnType<typeof startLocalDeployment>>;

@@ -18,9 +18,14 @@ export type FetchDeps = PagePublishDeps & {
   full?: boolean;
   /** Epoch ms after which no new page is started; the run pauses at a page boundary. */
   stopAt?: number;
-  /** How long the lease lasts without renewal (it is renewed after each page). */
+  /**
+   * How long the lease outlives a run that could not release it (a crash, or Redis away when it
+   * ended). While the run lives it is renewed every third of this, and checked after each page.
+   */
   leaseMs?: number;
   now?: () => Date;
+  /** Epoch ms for the time budget (`stopAt`) and durations; Date.now unless a test steers it. */
+  clock?: () => number;
 };
 
 export type FetchSummary = {
@@ -45,20 +50,22 @@ export type FetchSummary = {
 /**
  * Fetches a source and publishes its records, keyed by id, each exactly as the source sent it.
  *
- * 1. Take the source's lease (another run holds it: return `busy`).
+ * 1. Take the source's lease (another run holds it: return `busy`); renew it while the run lives.
  * 2. Continue the saved run, or start one: full, or from the saved cursor less the overlap.
  * 3. Read page n+1 while page n is checked and published; after each page, save where the run
  *    is and renew the lease. Stop at a page boundary when the time or page budget runs out.
- * 4. After the last page, move the cursor to the highest change value published and delete
- *    the checkpoint, together. A run that fails leaves the cursor where it was.
+ * 4. After the last page, move the cursor to the highest change value published (or save the
+ *    API's newest sync token) and delete the checkpoint, together. A run that fails leaves the
+ *    cursor and the token where they were.
  *
  * Throws when a page cannot be read (after quarantining a malformed body) or pagination loops.
  */
 export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
   const { source, reader, log, correlationId, state } = deps;
   const now = deps.now ?? (() => new Date());
-  const started = Date.now();
-  const leaseMs = deps.leaseMs ?? 120_000;
+  const clock = deps.clock ?? Date.now;
+  const started = clock();
+  const leaseMs = deps.leaseMs ?? 30_000;
   const summary: FetchSummary = {
     source: source.name,
     correlationId,
@@ -78,6 +85,17 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
     summary.outcome = 'busy';
     return summary;
   }
+  // Renewed on a timer too, so a page that takes longer than the lease (a slow source, retries)
+  // does not let it lapse, and the lease can be short: one left behind by a run that could not
+  // release it keeps the next run out for `leaseMs` at most. A failed renewal here is only noted;
+  // the renewal after each page is the one that decides.
+  const heartbeat = state
+    ? setInterval(
+        () => void state.renewLease(source.name, owner, leaseMs).catch(() => false),
+        Math.max(50, Math.floor(leaseMs / 3)),
+      )
+    : undefined;
+  heartbeat?.unref();
   let url = '';
   try {
     const run = await startOrResume(deps, now);
@@ -90,7 +108,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
     let pending: Promise<SourcePage> | undefined = prefetch(reader, url);
     let invocationPages = 0;
     while (pending) {
-      const pageStarted = Date.now();
+      const pageStarted = clock();
       const page: SourcePage = await pending;
       summary.pages++;
       invocationPages++;
@@ -103,7 +121,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
       if (next !== null) seen.add(next);
       const budgetLeft =
         invocationPages < deps.maxPages &&
-        (deps.stopAt === undefined || Date.now() + 2 * slowestPageMs < deps.stopAt);
+        (deps.stopAt === undefined || clock() + 2 * slowestPageMs < deps.stopAt);
       pending = next !== null && budgetLeft ? prefetch(reader, next) : undefined;
       const outcome = await publishPage(
         page.items,
@@ -118,7 +136,8 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
       summary.unchanged += outcome.unchanged;
       run.published += outcome.published;
       run.maxChange = nextCursor(run.maxChange, outcome.maxChange);
-      slowestPageMs = Math.max(slowestPageMs, Date.now() - pageStarted);
+      if (page.syncToken !== undefined) run.syncToken = page.syncToken;
+      slowestPageMs = Math.max(slowestPageMs, clock() - pageStarted);
       if (next === null) break;
       url = next;
       if (state) {
@@ -138,7 +157,7 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
         return summary;
       }
     }
-    if (state) await state.completeRun(source.name, run.maxChange);
+    if (state) await state.completeRun(source.name, run.maxChange, run.syncToken);
     if (
       summary.expected !== undefined &&
       summary.expected !== summary.fetched &&
@@ -167,8 +186,17 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
     throw error;
   } finally {
     summary.retries = reader.retries;
-    summary.durationMs = Date.now() - started;
-    if (state) await state.releaseLease(source.name, owner);
+    summary.durationMs = clock() - started;
+    clearInterval(heartbeat);
+    // A release that fails (Redis away) must neither hide why the run failed nor fail a run whose
+    // state is saved: the lease then lapses after leaseMs and the next run continues.
+    await state?.releaseLease(source.name, owner).catch((error: unknown) =>
+      log.warn('could not release the lease; it lapses by itself', {
+        source: source.name,
+        leaseMs,
+        error: (error as Error).message,
+      }),
+    );
   }
 }
 
@@ -191,9 +219,11 @@ async function startOrResume(deps: FetchDeps, now: () => Date): Promise<Run> {
   }
   if (saved) await state?.clearCheckpoint(source.name);
   const cursor = change && !deps.full && state ? await state.readCursor(source.name) : null;
+  const token =
+    source.syncToken && !deps.full && state ? await state.readSyncToken(source.name) : null;
   const run: Run = {
     runId: deps.correlationId,
-    mode: cursor === null ? 'full' : 'incremental',
+    mode: cursor === null && token === null ? 'full' : 'incremental',
     next: '',
     pages: 0,
     published: 0,
@@ -205,8 +235,15 @@ async function startOrResume(deps: FetchDeps, now: () => Date): Promise<Run> {
     run.threshold = sinceThreshold(change, cursor);
     run.since = formatSince(change, run.threshold);
   }
-  run.next = deps.reader.redact(firstPageUrl(source, deps.endpoint, deps.pageSize, run.since));
-  log.info('starting a run', { source: source.name, mode: run.mode, since: run.since });
+  run.next = deps.reader.redact(
+    firstPageUrl(source, deps.endpoint, deps.pageSize, run.since, token ?? undefined),
+  );
+  log.info('starting a run', {
+    source: source.name,
+    mode: run.mode,
+    since: run.since,
+    ...(token !== null && { fromSyncToken: true }),
+  });
   return run;
 }
 

@@ -1,7 +1,8 @@
+import type { DecodedRecord } from '../domain/kafka-record.ts';
 import { type MergedPayload, payloadHash } from '../domain/merge.ts';
-import type { DecodedRecord } from '../domain/msk-event.ts';
 import type { Log } from '../logger.ts';
-import type { BatchOnceDelivery, DeadLetter, OnceDelivery } from '../ports.ts';
+import type { BatchOnceDelivery, OnceDelivery } from '../ports.ts';
+import type { DeliveryOutcome } from './merge-batch.ts';
 
 /** Whether the delivery port takes many payloads per call (ANALYTICS_DELIVERY=batch). */
 export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDelivery {
@@ -11,21 +12,22 @@ export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDe
 /**
  * The merge's step 4 and 5 in batch mode: the payloads not already known as delivered go to the
  * port in one call (it claims, posts in batches, marks and releases in bulk); each rejected one
- * becomes a dead letter with the sink's reason. Returns one outcome per payload, in order, as
- * the single mode does.
+ * becomes a dead letter with the sink's reason, and each one another invocation held in progress
+ * past the wait comes back held. Returns one outcome per payload, in order, as the single mode
+ * does.
  */
 export async function deliverInBatches(
   payloads: { payload: MergedPayload; record: DecodedRecord }[],
   known: boolean[],
   delivery: BatchOnceDelivery,
   log: Log,
-): Promise<('posted' | 'duplicate' | DeadLetter)[]> {
+): Promise<DeliveryOutcome[]> {
   const todo = payloads
     .map((entry, index) => ({ ...entry, index }))
     .filter(({ index }) => !known[index])
     .map((entry) => ({ ...entry, hash: payloadHash(entry.payload) }));
   const delivered = await delivery.deliverMany(todo);
-  const outcomes: ('posted' | 'duplicate' | DeadLetter)[] = payloads.map(() => 'duplicate');
+  const outcomes: DeliveryOutcome[] = payloads.map(() => 'duplicate');
   for (const [i, { payload, record, hash, index }] of todo.entries()) {
     const outcome = delivered[i];
     if (outcome === undefined) throw new Error(`batch delivery gave no outcome for ${hash}`);
@@ -42,6 +44,9 @@ export async function deliverInBatches(
       outcomes[index] = outcome;
     } else if (outcome === 'duplicate') {
       log.debug('payload already delivered', context);
+    } else if (outcome === 'held') {
+      log.warn('payload held by another invocation; its record will be retried', context);
+      outcomes[index] = { held: hash };
     } else {
       log.error('payload dead-lettered', { ...context, reason: outcome.rejected });
       outcomes[index] = {

@@ -1,4 +1,5 @@
 import { decodeFailedMessage, type FailedMessage } from '../domain/failed-batch.ts';
+import { DeliveryInProgressError } from '../errors.ts';
 import { type MergeDeps, type MergeSummary, mergeBatch } from './merge-batch.ts';
 
 /** What a re-drive did, over every failed topic it read. */
@@ -31,8 +32,9 @@ export const emptyRedriveSummary = (): RedriveSummary => ({
  * Re-drives records an event source mapping gave up on through the same merge as a live batch:
  * decoded back into records of their source topic, joined, checked against the idempotency
  * store (payloads already delivered are skipped) and delivered once. Throws like a live batch
- * (Redis, Kafka or the dead-letter sink failed): the caller then leaves these records where they
- * are, so the next re-drive reads them again.
+ * (Redis, Kafka or the dead-letter sink failed) and when a payload is held by another
+ * invocation: the caller then leaves these records where they are, so the next re-drive reads
+ * them again.
  */
 export async function redriveFailedRecords(
   messages: readonly FailedMessage[],
@@ -40,7 +42,12 @@ export async function redriveFailedRecords(
   deps: MergeDeps,
 ): Promise<MergeSummary> {
   const records = messages.map((message) => decodeFailedMessage(message, sourceTopic));
-  return mergeBatch(records, deps);
+  const summary = await mergeBatch(records, deps);
+  // A payload another invocation still holds: the chunk stays on the failed topic, and the
+  // next re-drive reads it again (its delivered payloads are skipped then).
+  const held = summary.retry[0];
+  if (held) throw new DeliveryInProgressError(held.hash);
+  return summary;
 }
 
 /** Adds one chunk's merge summary to the running re-drive summary. */

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { batchItemFailuresOf } from '../../functions/merge/handler.ts';
+import { retryFrom } from '../../local/esm-emulator.ts';
+import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
+import { DeliveryInProgressError } from '../../shared/errors.ts';
+import type { Log } from '../../shared/logger.ts';
+import type { BatchOnceDelivery, BatchOutcome, OnceDelivery } from '../../shared/ports.ts';
+import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
+import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import { aDecodedRecord } from '../support/decoded-records.ts';
+import { aCustomer, aProduct } from '../support/factories.ts';
+import { MemoryJoinStore, MemorySinks, memoryLog } from '../support/in-memory.ts';
+
+/** A delivery port on which another invocation holds the payloads of `heldIds` in progress. */
+class HeldElsewhere implements OnceDelivery {
+  posted: string[] = [];
+  constructor(private readonly heldIds: string[]) {}
+  async delivered(payloads: MergedPayload[]) {
+    return payloads.map(() => false);
+  }
+  async deliver(payload: MergedPayload, hash: string): Promise<'posted'> {
+    if (this.heldIds.includes(payload.id as string)) throw new DeliveryInProgressError(hash);
+    this.posted.push(payload.id as string);
+    return 'posted';
+  }
+}
+
+/** The same in batch mode: held payloads come back 'held', the others posted. */
+class HeldElsewhereInBatches extends HeldElsewhere implements BatchOnceDelivery {
+  constructor(private readonly held: string[]) {
+    super(held);
+  }
+  async deliverMany(items: { payload: MergedPayload }[]): Promise<BatchOutcome[]> {
+    return items.map(({ payload }) => {
+      if (this.held.includes(payload.id as string)) return 'held';
+      this.posted.push(payload.id as string);
+      return 'posted';
+    });
+  }
+}
+
+function depsWith(delivery: OnceDelivery): MergeDeps & { sinks: MemorySinks } {
+  const sinks = new MemorySinks();
+  return {
+    joinStore: new MemoryJoinStore(),
+    join: BUILT_IN_JOIN,
+    delivery,
+    deadLetter: sinks,
+    quarantine: sinks,
+    log: memoryLog() as unknown as Log,
+    sourceForTopic,
+    concurrency: 2,
+    maxRecordBytes: 10_000,
+    sinks,
+  };
+}
+
+describe('the merge reports the records it could not finish for a transient reason', () => {
+  for (const [mode, delivery] of [
+    ['one payload at a time', () => new HeldElsewhere(['2', '4'])],
+    ['in batch requests', () => new HeldElsewhereInBatches(['2', '4'])],
+  ] as const) {
+    it(`${mode}: finishes the rest and hands back each held payload's record`, async () => {
+      const port = delivery();
+      const deps = depsWith(port);
+      await mergeBatch(
+        ['1', '2', '3', '4'].map((id) => aDecodedRecord('inventory_data', aProduct(id))),
+        deps,
+      );
+      const customers = ['1', '2', '3', '4'].map((id) =>
+        aDecodedRecord('customer_data', aCustomer(id)),
+      );
+      const summary = await mergeBatch(customers, deps);
+      expect(summary).toMatchObject({ merged: 4, posted: 2, held: 2, deadLettered: 0 });
+      expect(port.posted.sort()).toEqual(['1', '3']);
+      expect(summary.retry).toEqual(
+        [customers[1], customers[3]].map((record) => ({
+          topic: 'customer_data',
+          partition: 0,
+          offset: record?.offset,
+          hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        })),
+      );
+      // Held is not refused: nothing goes to the dead-letter path.
+      expect(deps.sinks.deadLetters).toEqual([]);
+    });
+  }
+
+  it('reports nothing when every payload finished', async () => {
+    const deps = depsWith(new HeldElsewhere([]));
+    const summary = await mergeBatch([aDecodedRecord('customer_data', aCustomer('1'))], deps);
+    expect(summary).toMatchObject({ held: 0, retry: [] });
+    expect(batchItemFailuresOf(summary.retry)).toEqual({ batchItemFailures: [] });
+  });
+
+  it('writes the held records as Kafka batch item failures: "topic-partition" and a numeric offset', () => {
+    const hash = payloadHash({ id: '1' } as MergedPayload);
+    expect(
+      batchItemFailuresOf([
+        { topic: 'customer_data', partition: 2, offset: '41', hash },
+        { topic: 'customer_data', partition: 0, offset: '7', hash },
+      ]),
+    ).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: 'customer_data-2', offset: 41 } },
+        { itemIdentifier: { partition: 'customer_data-0', offset: 7 } },
+      ],
+    });
+  });
+});
+
+describe('the local event source mapping reads a partial batch response as Lambda does', () => {
+  const batch = [5, 6, 7, 8].map((offset) => ({
+    ...aDecodedRecord('customer_data', aCustomer(String(offset))),
+    partition: 3,
+    offset: String(offset),
+  }));
+  const failure = (partition: string, offset: unknown) => ({
+    itemIdentifier: { partition, offset },
+  });
+
+  it('retries from the lowest failed offset of the batch', () => {
+    expect(
+      retryFrom(
+        { batchItemFailures: [failure('customer_data-3', 8), failure('customer_data-3', 6)] },
+        batch,
+      ),
+    ).toBe(1);
+  });
+
+  it('takes an empty list, or any other answer, as a complete success', () => {
+    expect(retryFrom({ batchItemFailures: [] }, batch)).toBeUndefined();
+    expect(retryFrom({ posted: 4 }, batch)).toBeUndefined();
+    expect(retryFrom(undefined, batch)).toBeUndefined();
+  });
+
+  it('fails the whole batch when an identifier names no record of it', () => {
+    expect(retryFrom({ batchItemFailures: [failure('customer_data-0', 6)] }, batch)).toBe(
+      'invalid',
+    );
+    expect(retryFrom({ batchItemFailures: [failure('customer_data-3', '6')] }, batch)).toBe(
+      'invalid',
+    );
+    expect(retryFrom({ batchItemFailures: [{}] }, batch)).toBe('invalid');
+  });
+});
