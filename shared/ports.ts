@@ -187,5 +187,12 @@ export interface BatchAnalyticsSink {
 /** A OnceDelivery that delivers many payloads per request (ANALYTICS_DELIVERY=batch). */
 export interface BatchOnceDelivery extends OnceDelivery {
   /** One outcome per item, in order; claims, marks and releases are done in bulk. */
-  deliverMany(items: { payload: MergedPayload; hash: string }[]): Promise<BatchOutcome[]>;
+  deliverMany(
+    items: {
+      payload: MergedPayload;
+      hash: string;
+      /** The payload's canonical JSON, when the caller has it (it is not serialised again). */
+      canonical?: string;
+    }[],
+  ): Promise<BatchOutcome[]>;
 }

@@ -1,4 +1,4 @@
-import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
 import type { Context } from 'aws-lambda';
 import { mapWithConcurrency } from '../concurrency.ts';
 import {
@@ -7,14 +7,14 @@ import {
   eventJson,
   planRequests,
 } from '../domain/analytics-batch.ts';
-import type { MergedPayload } from '../domain/merge.ts';
+import { type MergedPayload, payloadHash } from '../domain/merge.ts';
 import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
 import type { BatchAnalyticsSink, BatchOnceDelivery, BatchOutcome } from '../ports.ts';
-import type { IoRedisCacheClient } from './idempotency-cache.ts';
-import { DeliveryRecords } from './once-delivery.ts';
+import { DeliveryRecords } from './delivery-records.ts';
 
 export type BatchedDeliveryOptions = {
-  cache: Pick<IoRedisCacheClient, 'claimMany' | 'setMany' | 'getMany' | 'set' | 'del'>;
+  /** Where the idempotency records live: Redis through IoRedisCacheClient in production. */
+  cache: CacheClient;
   analytics: BatchAnalyticsSink;
   format: BatchFormat;
   ttlSeconds: number;
@@ -25,47 +25,31 @@ export type BatchedDeliveryOptions = {
   inProgressWaitMs?: number;
 };
 
-type Claimed = { index: number; key: string; hash: string };
-type StoredRecord = { status?: string; expiration?: number; in_progress_expiration?: number };
-
-/** How long the lock on an orphaned record lasts, as Powertools takes it (seconds). */
-const ORPHAN_LOCK_SECONDS = 10;
+type Claimed = { index: number; hash: string };
 
 /**
- * Delivers payloads in batch requests, exactly once per payload, over the same Redis records
- * Powertools idempotency writes in single mode (key `<prefix>delivered#<sha256 base64>`, value
- * `{"status","expiration","in_progress_expiration"}` then `{"status":"COMPLETED",…,"data"}`):
+ * Delivers payloads in batch requests, exactly once per payload, over the same records as single
+ * mode (DeliveryRecords, keyed by the payload's identity through Powertools' key derivation):
  *
- * 1. claim every payload in one pipeline of SET NX EX (an INPROGRESS record);
- * 2. read the records that were there: COMPLETED and unexpired is a duplicate; INPROGRESS and
- *    unexpired belongs to another invocation (wait for it, then report it 'held', for its record
- *    to be retried); anything else is an orphan, taken over under a lock, as Powertools does;
- * 3. POST the claimed payloads in requests within the count and byte limits, some at a time;
- * 4. after each answer, mark the accepted payloads COMPLETED (one pipeline) and release (DEL) the
- *    rejected ones, whose outcome carries the sink's reason for the dead-letter queue.
+ * 1. claim every payload (an INPROGRESS record, SET NX); the claims are issued together and go
+ *    out as a few pipelines. A COMPLETED, unexpired record is a duplicate; one in progress
+ *    elsewhere is waited for, then reported 'held' (for its record to be retried); an orphan is
+ *    taken over under a lock;
+ * 2. POST the claimed payloads in requests within the count and byte limits, some at a time;
+ * 3. after each answer, mark the accepted payloads COMPLETED and release (DEL) the rejected
+ *    ones, whose outcome carries the sink's reason for the dead-letter queue.
  *
- * A request that fails after its retries releases its payloads and reports them rejected.
+ * A request that fails after its retries releases its payloads and reports them rejected. No
+ * pre-check is needed: the claim itself finds the duplicates.
  */
 export class BatchedDelivery implements BatchOnceDelivery {
   #records: DeliveryRecords;
-  #keys = new WeakMap<MergedPayload, string>();
   #remainingMs: () => number = () => 60_000;
   #waitMs: number;
 
   constructor(private readonly options: BatchedDeliveryOptions) {
     this.#waitMs = options.inProgressWaitMs ?? 5000;
-    this.#records = new DeliveryRecords({
-      client: options.cache as never,
-      statusAttr: 'status',
-      expiryAttr: 'expiration',
-    });
-    this.#records.configure({
-      config: new IdempotencyConfig({
-        expiresAfterSeconds: options.ttlSeconds,
-        hashFunction: 'sha256',
-      }),
-      keyPrefix: `${options.keyPrefix}delivered`,
-    });
+    this.#records = new DeliveryRecords(options.cache, options);
   }
 
   /** Bounds how long an in-progress claim locks its payload: the invocation's remaining time. */
@@ -73,19 +57,8 @@ export class BatchedDelivery implements BatchOnceDelivery {
     this.#remainingMs = () => context.getRemainingTimeInMillis();
   }
 
-  #keyOf(payload: MergedPayload): string {
-    let key = this.#keys.get(payload);
-    if (key === undefined) {
-      key = this.#records.keyOf(payload);
-      this.#keys.set(payload, key);
-    }
-    return key;
-  }
-
-  async delivered(payloads: MergedPayload[]): Promise<boolean[]> {
-    const now = Date.now();
-    const records = await this.options.cache.getMany(payloads.map((p) => this.#keyOf(p)));
-    return records.map((text) => isCompleted(parseRecord(text), now));
+  delivered(payloads: MergedPayload[]): Promise<boolean[]> {
+    return Promise.all(payloads.map((payload) => this.#records.isDelivered(payloadHash(payload))));
   }
 
   async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {
@@ -96,18 +69,19 @@ export class BatchedDelivery implements BatchOnceDelivery {
     throw new AnalyticsDeliveryError(rejected.status, rejected.attempts, rejected.rejected);
   }
 
-  async deliverMany(items: { payload: MergedPayload; hash: string }[]): Promise<BatchOutcome[]> {
+  async deliverMany(
+    items: { payload: MergedPayload; hash: string; canonical?: string }[],
+  ): Promise<BatchOutcome[]> {
     const outcomes = new Array<BatchOutcome>(items.length);
     const claimed = await this.#claim(items, outcomes);
-    const events: BatchEvent<Claimed>[] = claimed.map((claim) => ({
-      item: claim,
-      id: claim.hash,
-      json: eventJson(
-        (items[claim.index] as { payload: MergedPayload }).payload,
-        claim.hash,
-        this.options.format,
-      ),
-    }));
+    const events: BatchEvent<Claimed>[] = claimed.map((claim) => {
+      const { payload, canonical } = items[claim.index] as (typeof items)[number];
+      return {
+        item: claim,
+        id: claim.hash,
+        json: eventJson(payload, claim.hash, this.options.format, canonical),
+      };
+    });
     const { requests, oversized } = planRequests(events, this.options.format);
     for (const event of oversized) {
       outcomes[event.item.index] = {
@@ -115,7 +89,7 @@ export class BatchedDelivery implements BatchOnceDelivery {
         attempts: 0,
       };
     }
-    await this.options.cache.del(oversized.map((event) => event.item.key));
+    await this.#release(oversized.map((event) => event.item));
     await mapWithConcurrency(requests, this.options.concurrency, (request) =>
       this.#send(request, outcomes),
     );
@@ -131,35 +105,29 @@ export class BatchedDelivery implements BatchOnceDelivery {
     outcomes: BatchOutcome[],
   ): Promise<Claimed[]> {
     const claimed: Claimed[] = [];
-    let pending: Claimed[] = items.map(({ payload, hash }, index) => ({
-      index,
-      hash,
-      key: this.#keyOf(payload),
-    }));
+    let pending: Claimed[] = items.map(({ hash }, index) => ({ index, hash }));
     const deadline = Date.now() + this.#waitMs;
     for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
-      const value = this.#inProgressRecord();
-      const won = await this.options.cache.claimMany(
-        pending.map(({ key }) => ({ key, value })),
-        this.options.ttlSeconds,
+      const remainingMs = this.#remainingMs();
+      const results = await Promise.allSettled(
+        pending.map(({ hash }) => this.#records.claim(hash, remainingMs)),
       );
-      const taken = pending.filter((_, i) => won[i]);
-      claimed.push(...taken);
-      const lost = pending.filter((_, i) => !won[i]);
-      const now = Date.now();
-      const existing = await this.options.cache.getMany(lost.map(({ key }) => key));
       const busy: Claimed[] = [];
-      for (const [i, claim] of lost.entries()) {
-        const record = parseRecord(existing[i] ?? null);
-        if (isCompleted(record, now)) outcomes[claim.index] = 'duplicate';
-        else if (record?.status === 'INPROGRESS' && (record.in_progress_expiration ?? 0) > now) {
-          busy.push(claim);
-        } else if (await this.#takeOrphan(claim.key, value)) claimed.push(claim);
+      let failure: { reason: unknown } | undefined;
+      for (const [i, result] of results.entries()) {
+        const claim = pending[i] as Claimed;
+        if (result.status === 'rejected') failure ??= result;
+        else if (result.value === 'claimed') claimed.push(claim);
+        else if (result.value === 'duplicate') outcomes[claim.index] = 'duplicate';
         else busy.push(claim);
+      }
+      if (failure) {
+        await this.#release(claimed);
+        throw failure.reason;
       }
       // Past the wait, what is still held elsewhere is left to a retry of its record; the rest
       // goes on.
-      if (Date.now() + pause > deadline) {
+      if (busy.length > 0 && Date.now() + pause > deadline) {
         for (const claim of busy) outcomes[claim.index] = 'held';
         busy.length = 0;
       }
@@ -169,15 +137,9 @@ export class BatchedDelivery implements BatchOnceDelivery {
     }
   }
 
-  /** An expired or unreadable record: take it over under a short lock, as Powertools does. */
-  async #takeOrphan(key: string, value: string): Promise<boolean> {
-    const lock = await this.options.cache.set(`${key}:lock`, 'true', {
-      EX: ORPHAN_LOCK_SECONDS,
-      NX: true,
-    });
-    if (lock === null) return false;
-    await this.options.cache.set(key, value, { EX: this.options.ttlSeconds });
-    return true;
+  /** Releases claims (concurrent DELs that share round trips). */
+  async #release(claims: readonly Claimed[]): Promise<void> {
+    await Promise.all(claims.map(({ hash }) => this.#records.release(hash)));
   }
 
   async #send(request: BatchEvent<Claimed>[], outcomes: BatchOutcome[]): Promise<void> {
@@ -185,7 +147,7 @@ export class BatchedDelivery implements BatchOnceDelivery {
     try {
       answer = await this.options.analytics.postBatch(request);
     } catch (error) {
-      await this.options.cache.del(request.map((event) => event.item.key));
+      await this.#release(request.map((event) => event.item));
       if (!(error instanceof AnalyticsDeliveryError)) throw error;
       for (const event of request) {
         outcomes[event.item.index] = {
@@ -196,57 +158,23 @@ export class BatchedDelivery implements BatchOnceDelivery {
       }
       return;
     }
-    const done: { key: string; value: string }[] = [];
-    const released: string[] = [];
-    const expiration = Math.round(Date.now() / 1000 + this.options.ttlSeconds);
+    const writes: Promise<void>[] = [];
     const postedAt = new Date().toISOString();
     for (const [i, event] of request.entries()) {
       const verdict = answer.verdicts[i] ?? { accepted: false, reason: 'no verdict for the event' };
       if (verdict.accepted) {
         outcomes[event.item.index] = 'posted';
         const data = { hash: event.id, attempts: answer.attempts, postedAt };
-        done.push({
-          key: event.item.key,
-          value: JSON.stringify({ status: 'COMPLETED', expiration, data }),
-        });
+        writes.push(this.#records.complete(event.id, data));
       } else {
         outcomes[event.item.index] = {
           rejected: `rejected by Analytics: ${verdict.reason}`,
           attempts: answer.attempts,
           status: 'status' in verdict ? verdict.status : undefined,
         };
-        released.push(event.item.key);
+        writes.push(this.#records.release(event.id));
       }
     }
-    await Promise.all([
-      this.options.cache.setMany(done, this.options.ttlSeconds),
-      this.options.cache.del(released),
-    ]);
+    await Promise.all(writes);
   }
-
-  #inProgressRecord(): string {
-    const now = Date.now();
-    return JSON.stringify({
-      status: 'INPROGRESS',
-      expiration: Math.round(now / 1000 + this.options.ttlSeconds),
-      in_progress_expiration: now + this.#remainingMs(),
-    });
-  }
-}
-
-function parseRecord(text: string | null): StoredRecord | undefined {
-  if (text === null) return undefined;
-  try {
-    return JSON.parse(text) as StoredRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-function isCompleted(record: StoredRecord | undefined, nowMs: number): boolean {
-  return (
-    record?.status === 'COMPLETED' &&
-    typeof record.expiration === 'number' &&
-    record.expiration > nowMs / 1000
-  );
 }

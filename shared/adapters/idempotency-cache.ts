@@ -1,5 +1,5 @@
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
-import type { Redis } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 
 /** The option object CachePersistenceLayer passes to set(). */
 type SetOptions = { EX?: number; NX?: boolean };
@@ -13,58 +13,99 @@ export type CacheClientOptions = {
   settleWithinMs?: number;
 };
 
+/** Each KEYS[i] set to ARGV[2i-1] with TTL ARGV[2i] unless it exists: 1 where it was set. */
+const CLAIM_LUA = `
+local claimed = {}
+for i = 1, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i], 'NX') then
+    claimed[i] = 1
+  else
+    claimed[i] = 0
+  end
+end
+return claimed`;
+
+/** Each KEYS[i] set to ARGV[2i-1] with TTL ARGV[2i]. */
+const WRITE_LUA = `
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i])
+end
+return #KEYS`;
+
+/** Each KEYS[i] deleted: 1 where it existed. */
+const DELETE_LUA = `
+local deleted = {}
+for i = 1, #KEYS do
+  deleted[i] = redis.call('DEL', KEYS[i])
+end
+return deleted`;
+
+/** Keys per command of a tick's batch: Redis is held a few milliseconds at most by one. */
+const KEYS_PER_COMMAND = 1_000;
+
+type RecordCommands = {
+  claimRecords(keys: number, ...args: (string | number)[]): Promise<number[]>;
+  writeRecords(keys: number, ...args: (string | number)[]): Promise<number>;
+  deleteRecords(keys: number, ...args: string[]): Promise<number[]>;
+};
+
+type Entry = { key: string; text: string; ttl: number };
+
 /**
- * Lets Powertools' CachePersistenceLayer use ioredis. The layer calls set(key, value, {EX, NX})
- * in the node-redis style and del([keys]); ioredis wants positional arguments.
+ * Powertools' CacheClient (get, set(key, value, {EX, NX}) in the node-redis style, del([keys]))
+ * on ioredis, which wants positional arguments. DeliveryRecords stores the idempotency records
+ * through it, one record per call.
+ *
+ * The calls made in one turn of the event loop (a batch's claims, or its marks, issued together)
+ * go to Redis as one command per 1,000 keys: a script of SET NX EX (claims), of SET EX (writes)
+ * or of DEL, or one MGET (reads). Each call still gets its own answer.
  *
  * The claim (SET NX) and reads fail fast, so a batch fails before anything is posted. The writes
  * after a POST (SET without NX, DEL) are retried through a Redis outage of up to `settleWithinMs`.
  */
 export class IoRedisCacheClient implements CacheClient {
   readonly #settleWithinMs: number;
+  readonly #commands: RecordCommands;
+  readonly #reads: TickBatch<string, string | null>;
+  readonly #claims: TickBatch<Entry, string | null>;
+  readonly #writes: TickBatch<Entry, string>;
+  readonly #deletes: TickBatch<string, number>;
 
   constructor(
     private readonly redis: Redis,
     options: CacheClientOptions = {},
   ) {
     this.#settleWithinMs = options.settleWithinMs ?? 30_000;
+    if (!('claimRecords' in redis)) {
+      redis.defineCommand('claimRecords', { lua: CLAIM_LUA });
+      redis.defineCommand('writeRecords', { lua: WRITE_LUA });
+      redis.defineCommand('deleteRecords', { lua: DELETE_LUA });
+    }
+    this.#commands = redis as unknown as RecordCommands;
+    this.#reads = new TickBatch((keys) => inSlices(keys, (slice) => this.redis.mget(...slice)));
+    this.#claims = new TickBatch((entries) =>
+      inSlices(entries, async (slice) => {
+        const claimed = await this.#commands.claimRecords(slice.length, ...keysAndValues(slice));
+        return claimed.map((won): string | null => (won === 1 ? 'OK' : null));
+      }),
+    );
+    this.#writes = new TickBatch((entries) =>
+      this.#settle(() =>
+        inSlices(entries, async (slice) => {
+          await this.#commands.writeRecords(slice.length, ...keysAndValues(slice));
+          return slice.map((): string => 'OK');
+        }),
+      ),
+    );
+    this.#deletes = new TickBatch((keys) =>
+      this.#settle(() =>
+        inSlices(keys, (slice) => this.#commands.deleteRecords(slice.length, ...slice)),
+      ),
+    );
   }
 
   get(name: string): Promise<string | null> {
-    return this.redis.get(name);
-  }
-
-  /** Many reads in few commands (MGET of up to 1,000 keys each), for the batch pre-check. */
-  async getMany(names: string[]): Promise<(string | null)[]> {
-    const chunks: Promise<(string | null)[]>[] = [];
-    for (let from = 0; from < names.length; from += 1000) {
-      chunks.push(this.redis.mget(...names.slice(from, from + 1000)));
-    }
-    return (await Promise.all(chunks)).flat();
-  }
-
-  /**
-   * Claims many keys in one round trip (a pipeline of SET NX EX), the way the persistence layer
-   * claims one: true for each key this call set, false where a record already exists. Fails fast.
-   */
-  async claimMany(
-    records: { key: string; value: string }[],
-    ttlSeconds: number,
-  ): Promise<boolean[]> {
-    if (records.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { key, value } of records) pipeline.set(key, value, 'EX', ttlSeconds, 'NX');
-    return replies(await pipeline.exec()).map((reply) => reply === 'OK');
-  }
-
-  /** Writes many records (SET EX) in one round trip, retried through an outage like set(). */
-  setMany(records: { key: string; value: string }[], ttlSeconds: number): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
-    return this.#settle(async () => {
-      const pipeline = this.redis.pipeline();
-      for (const { key, value } of records) pipeline.set(key, value, 'EX', ttlSeconds);
-      replies(await pipeline.exec());
-    });
+    return this.#reads.add(name);
   }
 
   async set(name: string | Uint8Array, value: unknown, options?: unknown): Promise<string | null> {
@@ -74,14 +115,20 @@ export class IoRedisCacheClient implements CacheClient {
     if (EX !== undefined && !(Number.isInteger(EX) && EX > 0)) {
       throw new RangeError(`cache TTL must be a positive whole number of seconds, got ${EX}`);
     }
+    if (typeof key === 'string' && EX !== undefined) {
+      return NX
+        ? this.#claims.add({ key, text, ttl: EX })
+        : this.#writes.add({ key, text, ttl: EX });
+    }
     if (EX !== undefined && NX) return this.redis.set(key, text, 'EX', EX, 'NX');
     if (NX) return this.redis.set(key, text, 'NX');
     if (EX !== undefined) return this.#settle(() => this.redis.set(key, text, 'EX', EX));
     return this.#settle(() => this.redis.set(key, text));
   }
 
-  del(keys: string[]): Promise<number> {
-    return keys.length === 0 ? Promise.resolve(0) : this.#settle(() => this.redis.del(...keys));
+  async del(keys: string[]): Promise<number> {
+    const deleted = await Promise.all(keys.map((key) => this.#deletes.add(key)));
+    return deleted.reduce((sum, one) => sum + one, 0);
   }
 
   /** Retries a write that must land while the failure is the connection, not Redis's answer. */
@@ -91,18 +138,57 @@ export class IoRedisCacheClient implements CacheClient {
       try {
         return await write();
       } catch (error) {
-        if ((error as Error).name === 'ReplyError' || Date.now() + pause > deadline) throw error;
+        if (error instanceof ReplyError || Date.now() + pause > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
   }
 }
 
-/** The replies of a pipeline; throws the first command error (a pipeline never rejects for one). */
-function replies(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new Error('Redis pipeline was discarded');
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
+/**
+ * Collects the calls made in one turn of the event loop and runs them as one batch (flushed by
+ * setImmediate, after the turn's promise callbacks); each call gets its own result, or the
+ * batch's error.
+ */
+class TickBatch<In, Out> {
+  #pending: { input: In; resolve: (out: Out) => void; reject: (error: unknown) => void }[] = [];
+
+  constructor(private readonly run: (inputs: In[]) => Promise<Out[]>) {}
+
+  add(input: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      if (this.#pending.length === 0) setImmediate(() => void this.#flush());
+      this.#pending.push({ input, resolve, reject });
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      const outputs = await this.run(batch.map(({ input }) => input));
+      for (const [index, { resolve }] of batch.entries()) resolve(outputs[index] as Out);
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+    }
+  }
+}
+
+/** Runs `command` on slices of at most KEYS_PER_COMMAND items (concurrently), results in order. */
+async function inSlices<In, Out>(
+  items: In[],
+  command: (slice: In[]) => Promise<Out[]>,
+): Promise<Out[]> {
+  const slices: Promise<Out[]>[] = [];
+  for (let from = 0; from < items.length; from += KEYS_PER_COMMAND) {
+    slices.push(command(items.slice(from, from + KEYS_PER_COMMAND)));
+  }
+  return (await Promise.all(slices)).flat();
+}
+
+/** A script's arguments: the keys, then value and TTL of each. */
+function keysAndValues(entries: Entry[]): (string | number)[] {
+  const args: (string | number)[] = entries.map(({ key }) => key);
+  for (const { text, ttl } of entries) args.push(text, ttl);
+  return args;
 }

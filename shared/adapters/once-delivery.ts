@@ -1,16 +1,18 @@
-import type { JSONValue } from '@aws-lambda-powertools/commons/types';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyInconsistentStateError,
+  IdempotencyItemNotFoundError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
 import type { Context } from 'aws-lambda';
-import type { MergedPayload } from '../domain/merge.ts';
+import { type MergedPayload, payloadHash } from '../domain/merge.ts';
 import { DeliveryInProgressError } from '../errors.ts';
 import type { AnalyticsSink, OnceDelivery } from '../ports.ts';
+import { DeliveryRecords } from './delivery-records.ts';
 
-/** The cache Powertools uses, plus a batched read for the pre-check. */
-export type DeliveryCache = CacheClient & {
-  getMany(names: string[]): Promise<(string | null)[]>;
-};
+/** Where the idempotency records live: Powertools' cache client shape (Redis in production). */
+export type DeliveryCache = CacheClient;
 
 export type OnceDeliveryOptions = {
   /** Where the idempotency records live: Redis through IoRedisCacheClient in production. */
@@ -23,99 +25,75 @@ export type OnceDeliveryOptions = {
   inProgressWaitMs?: number;
 };
 
-/**
- * Powertools' Redis persistence, with the one extra the batch pre-check needs: the record key.
- * Batch delivery (batch-delivery.ts) builds its keys with it too, so both modes share records.
- */
-export class DeliveryRecords extends CachePersistenceLayer {
-  keyOf(payload: MergedPayload): string {
-    return this.getHashedIdempotencyKey(payload as unknown as JSONValue);
-  }
-}
+/** What the idempotent POST returns, and Powertools stores as the record's data. */
+type Delivered = { hash: string; attempts: number; postedAt: string; replayed?: true };
 
 /**
- * Delivers each distinct payload once, with Powertools idempotency over Redis: the key is the
- * SHA-256 of the payload's canonical JSON (sorted keys). A failed POST deletes the in-progress
- * record, so the payload can be delivered by a later replay.
+ * Delivers each distinct payload once, with Powertools idempotency (`makeIdempotent`) over the
+ * records of DeliveryRecords: the record is keyed by the payload's identity (`payloadHash`, the
+ * hash the caller passes, the same one in the Idempotency-Key header, the logs and dead
+ * letters). A failed POST deletes the in-progress record, so a later replay can deliver it.
  */
 export class IdempotentDelivery implements OnceDelivery {
-  #config: IdempotencyConfig;
-  #postOnce: (payload: MergedPayload, hash: string) => Promise<unknown>;
-  #executed = new WeakSet<MergedPayload>();
+  #postOnce: (payload: MergedPayload, hash: string) => Promise<Delivered>;
   #waitMs: number;
   #records: DeliveryRecords;
-  #cache: DeliveryCache;
 
   constructor(options: OnceDeliveryOptions) {
     this.#waitMs = options.inProgressWaitMs ?? 5000;
-    this.#config = new IdempotencyConfig({
-      expiresAfterSeconds: options.ttlSeconds,
-      hashFunction: 'sha256',
-    });
-    this.#cache = options.cache;
-    const keyPrefix = `${options.keyPrefix}delivered`;
-    const persistenceStore = new DeliveryRecords({
-      client: options.cache,
-      statusAttr: 'status',
-      expiryAttr: 'expiration',
-    });
-    persistenceStore.configure({ config: this.#config, keyPrefix });
-    this.#records = persistenceStore;
+    this.#records = new DeliveryRecords(options.cache, options);
     this.#postOnce = makeIdempotent(
-      async (payload: MergedPayload, hash: string) => {
+      async (payload: MergedPayload, hash: string): Promise<Delivered> => {
         const { attempts } = await options.analytics.post(payload, hash);
-        this.#executed.add(payload);
         return { hash, attempts, postedAt: new Date().toISOString() };
       },
       {
-        persistenceStore,
-        config: this.#config,
-        keyPrefix,
-        dataIndexArgument: 0,
+        persistenceStore: this.#records,
+        config: this.#records.config,
+        keyPrefix: this.#records.keyPrefix,
+        // The identity, not the payload, is what Powertools hashes into the record key.
+        dataIndexArgument: 1,
       },
     );
   }
 
   /** Bounds how long an in-progress record stays locked: the invocation's remaining time. */
   registerInvocation(context: Pick<Context, 'getRemainingTimeInMillis'>): void {
-    this.#config.registerLambdaContext(context as Context);
+    this.#records.config.registerLambdaContext(context as Context);
   }
 
   /**
-   * Which payloads already have a COMPLETED, unexpired record, read in a few MGETs. The merge
-   * skips these without going through the per-payload idempotency calls; the rest go through
-   * deliver().
+   * Which payloads already have a COMPLETED, unexpired record (concurrent reads that share
+   * round trips). The merge skips these without going through the per-payload idempotency
+   * calls; the rest go through deliver().
    */
-  async delivered(payloads: MergedPayload[]): Promise<boolean[]> {
-    const now = Date.now() / 1000;
-    const records = await this.#cache.getMany(
-      payloads.map((payload) => this.#records.keyOf(payload)),
-    );
-    return records.map((record) => {
-      if (record === null) return false;
-      try {
-        const { status, expiration } = JSON.parse(record) as {
-          status?: string;
-          expiration?: number;
-        };
-        return status === 'COMPLETED' && typeof expiration === 'number' && expiration > now;
-      } catch {
-        return false;
-      }
-    });
+  delivered(payloads: MergedPayload[]): Promise<boolean[]> {
+    return Promise.all(payloads.map((payload) => this.#records.isDelivered(payloadHash(payload))));
   }
 
   async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {
     const deadline = Date.now() + this.#waitMs;
     for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
       try {
-        await this.#postOnce(payload, hash);
-        return this.#executed.has(payload) ? 'posted' : 'duplicate';
+        const result = await this.#postOnce(payload, hash);
+        return result.replayed === true ? 'duplicate' : 'posted';
       } catch (error) {
-        if ((error as Error).name !== 'IdempotencyAlreadyInProgressError') throw error;
+        if (!isHeldElsewhere(error)) throw error;
         if (Date.now() + pause > deadline) throw new DeliveryInProgressError(hash);
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
   }
+}
+
+/**
+ * Another invocation holds the payload: in progress, or its orphaned record is being taken over
+ * (Powertools reports that as an inconsistent state after its own retries, or a record gone).
+ */
+function isHeldElsewhere(error: unknown): boolean {
+  return (
+    error instanceof IdempotencyAlreadyInProgressError ||
+    error instanceof IdempotencyInconsistentStateError ||
+    error instanceof IdempotencyItemNotFoundError
+  );
 }

@@ -4,48 +4,60 @@ import type { SourceRecord } from '../domain/records.ts';
 import type { JoinStore, JoinUpsert } from '../ports.ts';
 
 /**
- * One atomic step per record: store the side unless the stored one is newer (equal versions:
- * the later arrival wins), refresh the TTL, keep the pending index exact (the id is in it while
- * a required side is missing: KEYS[2] by first-seen time; KEYS[3] the same until the policy
- * emitted it), and return every field of the hash.
- * ARGV: side, record, version, ttl seconds, now ms, id, required sides…
+ * One atomic step per record, for a slice of a batch in batch order: store the side unless the
+ * stored one is newer (equal versions: the later arrival wins), refresh the TTL, keep the
+ * pending index exact (the id is in it while a required side is missing: KEYS[1] by first-seen
+ * time; KEYS[2] the same until the policy emitted it), and return every field of each hash.
+ * KEYS: pending, due, then the hash of each record. ARGV: ttl seconds, now ms, the number of
+ * required sides, the required sides, then side, record, version and id of each record.
  */
-const UPSERT_SIDE_LUA = `
-local side = ARGV[1]
-local versionField = side .. ':v'
-local stored = redis.call('HGET', KEYS[1], versionField)
-if (not stored) or tonumber(stored) <= tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[1], side, ARGV[2], versionField, ARGV[3])
-end
-if tonumber(ARGV[4]) > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
-end
-local complete = true
-for i = 7, #ARGV do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then
-    complete = false
-    break
+const UPSERT_SIDES_LUA = `
+local ttl = tonumber(ARGV[1])
+local now = ARGV[2]
+local required = tonumber(ARGV[3])
+local first = 4 + required
+local states = {}
+for i = 3, #KEYS do
+  local hash = KEYS[i]
+  local at = first + (i - 3) * 4
+  local side, record, version, id = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local versionField = side .. ':v'
+  local stored = redis.call('HGET', hash, versionField)
+  if (not stored) or tonumber(stored) <= tonumber(version) then
+    redis.call('HSET', hash, side, record, versionField, version)
   end
-end
-if complete then
-  redis.call('ZREM', KEYS[2], ARGV[6])
-  redis.call('ZREM', KEYS[3], ARGV[6])
-else
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[6])
-  if redis.call('HEXISTS', KEYS[1], '_e') == 0 then
-    redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[6])
+  if ttl > 0 then
+    redis.call('EXPIRE', hash, ttl)
   end
+  local complete = true
+  for r = 4, 3 + required do
+    if redis.call('HEXISTS', hash, ARGV[r]) == 0 then
+      complete = false
+      break
+    end
+  end
+  if complete then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+  else
+    redis.call('ZADD', KEYS[1], 'NX', now, id)
+    if redis.call('HEXISTS', hash, '_e') == 0 then
+      redis.call('ZADD', KEYS[2], 'NX', now, id)
+    end
+  end
+  states[i - 2] = redis.call('HGETALL', hash)
 end
-return redis.call('HGETALL', KEYS[1])
+return states
 `;
 
+/**
+ * Records per script call: a 10,000-record batch is 20 calls in one pipeline, so the client
+ * builds 20 commands instead of 10,000, and Redis is held by one call for a few milliseconds.
+ */
+const UPSERT_SLICE = 500;
+
 type JoinCommands = {
-  upsertJoinSide(
-    hash: string,
-    pending: string,
-    due: string,
-    ...args: (string | number)[]
-  ): Promise<string[]>;
+  upsertJoinSides(numberOfKeys: number, ...args: (string | number)[]): Promise<string[][]>;
 };
 
 export type RedisJoinOptions = {
@@ -91,8 +103,8 @@ export class JoinKeys {
 
 /**
  * Join state in Redis: one hash per id, any number of sides. A whole batch goes out as one
- * pipeline of EVALSHA calls (ioredis loads the script on first use), so a 10,000-record batch
- * costs a few round trips. The script touches the id's hash and the join's two index keys, so
+ * pipeline of EVALSHA calls, each for a slice of records in batch order (ioredis loads the
+ * script on first use), so a 10,000-record batch costs a few round trips. The script touches the id's hash and the join's two index keys, so
  * it needs a Redis that is not in cluster mode (the stack's replication group is not).
  */
 export class RedisJoinStore implements JoinStore {
@@ -105,8 +117,8 @@ export class RedisJoinStore implements JoinStore {
   ) {
     this.keys = new JoinKeys(options.keyPrefix, options.join.name);
     this.#now = options.now ?? Date.now;
-    if (!('upsertJoinSide' in redis)) {
-      redis.defineCommand('upsertJoinSide', { numberOfKeys: 3, lua: UPSERT_SIDE_LUA });
+    if (!('upsertJoinSides' in redis)) {
+      redis.defineCommand('upsertJoinSides', { lua: UPSERT_SIDES_LUA });
     }
   }
 
@@ -116,26 +128,30 @@ export class RedisJoinStore implements JoinStore {
       exec(): Promise<[Error | null, unknown][] | null>;
     };
     const now = this.#now();
-    for (const upsert of upserts) {
-      pipeline.upsertJoinSide(
-        this.keys.hash(upsert.id),
-        this.keys.pending,
-        this.keys.due,
-        upsert.side,
-        JSON.stringify(upsert.record),
-        upsert.version,
+    const { required } = this.options.join;
+    for (let from = 0; from < upserts.length; from += UPSERT_SLICE) {
+      const slice = upserts.slice(from, from + UPSERT_SLICE);
+      const keys = [this.keys.pending, this.keys.due];
+      const args: (string | number)[] = [
         this.options.ttlSeconds,
         now,
-        upsert.id,
-        ...this.options.join.required,
-      );
+        required.length,
+        ...required,
+      ];
+      for (const upsert of slice) {
+        keys.push(this.keys.hash(upsert.id));
+        args.push(upsert.side, JSON.stringify(upsert.record), upsert.version, upsert.id);
+      }
+      pipeline.upsertJoinSides(keys.length, ...keys, ...args);
     }
     const results = await pipeline.exec();
     if (results === null) throw new Error('Redis pipeline was discarded');
-    return results.map(([error, reply]) => {
+    const states: JoinState[] = [];
+    for (const [error, reply] of results) {
       if (error) throw error;
-      return joinStateOf(reply as string[]);
-    });
+      for (const flat of reply as string[][]) states.push(joinStateOf(flat));
+    }
+    return states;
   }
 
   keyFor(id: string): string {

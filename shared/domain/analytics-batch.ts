@@ -18,9 +18,21 @@ export type BatchFormat = {
 /** One payload ready for a batch: its id (the payload hash) and its JSON with the id in it. */
 export type BatchEvent<T> = { item: T; id: string; json: string };
 
-/** The payload with its id in the declared field, as JSON. */
-export function eventJson(payload: MergedPayload, id: string, format: BatchFormat): string {
-  return JSON.stringify({ ...payload, [format.eventIdField]: id });
+/**
+ * The payload with its id in the declared field, as JSON. With the payload's canonical JSON at
+ * hand (payloadIdentity) the id is put in front of it, so the payload is not serialised again.
+ */
+export function eventJson(
+  payload: MergedPayload,
+  id: string,
+  format: BatchFormat,
+  canonical?: string,
+): string {
+  if (canonical === undefined || Object.hasOwn(payload, format.eventIdField)) {
+    return JSON.stringify({ ...payload, [format.eventIdField]: id });
+  }
+  const field = `${JSON.stringify(format.eventIdField)}:${JSON.stringify(id)}`;
+  return canonical === '{}' ? `{${field}}` : `{${field},${canonical.slice(1)}`;
 }
 
 /** The body of a request holding these events (already JSON each). */

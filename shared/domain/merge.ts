@@ -92,26 +92,91 @@ export function collapseById<T extends { id: string }>(items: readonly T[]): T[]
   return [...latest.values()];
 }
 
-/** JSON with object keys sorted at every depth, so equal payloads give equal text. */
+/**
+ * JSON with object keys sorted at every depth, so equal payloads give equal text. Keys are in
+ * the order JSON.stringify gives an object built from the sorted keys: array-index keys ("0",
+ * "12") first in numeric order, then the others by UTF-16 code units. Written straight to text
+ * (no sorted copies of the objects): it runs once per payload on the merge's hot path.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return canonicalText(value);
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>);
-    // Stryker disable next-line MethodExpression,ConditionalExpression: JSON.stringify leaves undefined fields out anyway
-    const defined = entries.filter(([, v]) => v !== undefined);
-    // Keys of one object are distinct: a !== b, so no comparison answers 0.
-    // Stryker disable next-line EqualityOperator: with distinct keys, a <= b is a < b
-    defined.sort(([a], [b]) => (a < b ? -1 : 1));
-    return Object.fromEntries(defined.map(([k, v]) => [k, sortKeys(v)]));
+function canonicalText(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    // Strings, numbers and booleans as JSON writes them; undefined and functions as null (the
+    // only place they reach here is an array slot, where JSON writes null).
+    return JSON.stringify(value) ?? 'null';
   }
-  return value;
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) text += ',';
+      text += canonicalText(value[index]);
+    }
+    return `${text}]`;
+  }
+  const record = value as Record<string, unknown>;
+  let text = '{';
+  for (const key of canonicalKeys(record)) {
+    const field = record[key];
+    const type = typeof field;
+    if (type === 'undefined' || type === 'function' || type === 'symbol') continue;
+    if (text.length > 1) text += ',';
+    text += `${quotedKey(key)}:${canonicalText(field)}`;
+  }
+  return `${text}}`;
 }
 
-/** SHA-256 (hex) of the canonical JSON of a payload: its identity for de-duplication. */
+/** An object's keys in canonical order: array-index keys by number, then the rest sorted. */
+function canonicalKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  // Insertion sort: objects here have a few keys, and it sorts in place without a work array.
+  let indexKeys = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (isIndexKey(key)) indexKeys++;
+    let at = i;
+    while (at > 0 && (keys[at - 1] as string) > key) {
+      keys[at] = keys[at - 1] as string;
+      at--;
+    }
+    keys[at] = key;
+  }
+  if (indexKeys === 0) return keys;
+  const indexes = keys.filter(isIndexKey).sort((a, b) => Number(a) - Number(b));
+  return [...indexes, ...keys.filter((key) => !isIndexKey(key))];
+}
+
+/** A key an object keeps in index order: a canonical array index (0 to 2^32 - 2). */
+function isIndexKey(key: string): boolean {
+  const first = key.charCodeAt(0);
+  if (first < 48 || first > 57) return false; // not a digit: the common case, no regex
+  return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
+}
+
+/** Field names repeat across payloads: their JSON form is kept (a bounded cache). */
+const quotedKeys = new Map<string, string>();
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < 10_000) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
+/**
+ * A payload's identity: the SHA-256 (hex) of its canonical JSON. The one function that names a
+ * payload: the idempotency record's key is derived from it, and it is the Idempotency-Key
+ * header (single mode), the event id (batch mode), the log `hash` and the dead letter's `hash`.
+ */
 export function payloadHash(payload: MergedPayload): string {
-  return createHash('sha256').update(canonicalJson(payload)).digest('hex');
+  return payloadIdentity(payload).hash;
+}
+
+/** The identity and the canonical JSON it is hashed from (which a batch event reuses). */
+export function payloadIdentity(payload: MergedPayload): { hash: string; canonical: string } {
+  const canonical = canonicalJson(payload);
+  return { hash: createHash('sha256').update(canonical).digest('hex'), canonical };
 }

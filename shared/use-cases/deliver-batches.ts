@@ -1,8 +1,11 @@
 import type { DecodedRecord } from '../domain/kafka-record.ts';
-import { type MergedPayload, payloadHash } from '../domain/merge.ts';
+import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
 import type { Log } from '../logger.ts';
 import type { BatchOnceDelivery, OnceDelivery } from '../ports.ts';
 import type { DeliveryOutcome } from './merge-batch.ts';
+
+/** Payloads hashed between two turns of the event loop. */
+const HASH_CHUNK = 1_000;
 
 /** Whether the delivery port takes many payloads per call (ANALYTICS_DELIVERY=batch). */
 export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDelivery {
@@ -10,22 +13,31 @@ export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDe
 }
 
 /**
- * The merge's step 4 and 5 in batch mode: the payloads not already known as delivered go to the
- * port in one call (it claims, posts in batches, marks and releases in bulk); each rejected one
+ * The merge's step 4 and 5 in batch mode: every payload goes to the port in one call (it claims,
+ * which finds the duplicates, posts in batches, marks and releases in bulk); each rejected one
  * becomes a dead letter with the sink's reason, and each one another invocation held in progress
  * past the wait comes back held. Returns one outcome per payload, in order, as the single mode
- * does.
+ * does. The payload's identity is computed once, here, and is the event id, the record's key,
+ * the log `hash` and the dead letter's `hash`.
  */
 export async function deliverInBatches(
   payloads: { payload: MergedPayload; record: DecodedRecord }[],
-  known: boolean[],
   delivery: BatchOnceDelivery,
   log: Log,
 ): Promise<DeliveryOutcome[]> {
-  const todo = payloads
-    .map((entry, index) => ({ ...entry, index }))
-    .filter(({ index }) => !known[index])
-    .map((entry) => ({ ...entry, hash: payloadHash(entry.payload) }));
+  // Hashing is CPU-bound: in chunks, with the event loop free between them.
+  const todo: {
+    payload: MergedPayload;
+    record: DecodedRecord;
+    index: number;
+    hash: string;
+    canonical: string;
+  }[] = [];
+  for (const [index, entry] of payloads.entries()) {
+    if (index > 0 && index % HASH_CHUNK === 0)
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    todo.push({ ...entry, index, ...payloadIdentity(entry.payload) });
+  }
   const delivered = await delivery.deliverMany(todo);
   const outcomes: DeliveryOutcome[] = payloads.map(() => 'duplicate');
   for (const [i, { payload, record, hash, index }] of todo.entries()) {

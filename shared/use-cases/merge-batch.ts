@@ -88,8 +88,9 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * 2. Upsert every valid record into the join state, in batch order, atomically per record.
  * 3. Collapse repeated ids to their latest state; build a payload, shaped by the join, for each
  *    id with every required side (or already emitted by the missing-side policy).
- * 4. Skip the payloads the idempotency store already holds as delivered (one batched read), then
- *    deliver each of the others once (idempotency by SHA-256), a bounded number at a time.
+ * 4. Deliver each payload once, keyed by its identity (`payloadHash`): in single mode, skip the
+ *    payloads already delivered (a batched pre-check), then POST each of the others, a bounded
+ *    number at a time; in batch mode, claim them all, POST in batch requests, mark in bulk.
  * 5. Dead-letter what Analytics refused after its retries, with the reason.
  * 6. Hand back, in `retry`, the records whose payload another invocation held in progress for
  *    longer than this one could wait (a transient state): everything else is finished.
@@ -119,17 +120,9 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     if (payload) payloads.push({ payload, record });
   }
 
-  // The pre-check hashes every payload: in chunks, with the loop free between them.
-  const known: boolean[] = [];
-  for (let start = 0; start < payloads.length; start += CPU_CHUNK * 4) {
-    const chunk = payloads.slice(start, start + CPU_CHUNK * 4).map(({ payload }) => payload);
-    known.push(...(await deps.delivery.delivered(chunk)));
-  }
   const outcomes = isBatchDelivery(deps.delivery)
-    ? await deliverInBatches(payloads, known, deps.delivery, deps.log)
-    : await mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }, index) =>
-        known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
-      );
+    ? await deliverInBatches(payloads, deps.delivery, deps.log)
+    : await deliverEach(payloads, deps);
   const letters = outcomes.filter(
     (outcome): outcome is DeadLetter => typeof outcome === 'object' && 'reason' in outcome,
   );
@@ -158,6 +151,26 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     retry,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * Single mode: a pre-check skips the payloads already delivered (the steady state of a fetch
+ * that brings unchanged records) without the per-payload idempotency calls; the others are
+ * delivered one by one, a bounded number at a time.
+ */
+async function deliverEach(
+  payloads: { payload: MergedPayload; record: DecodedRecord }[],
+  deps: MergeDeps,
+): Promise<DeliveryOutcome[]> {
+  // The pre-check hashes every payload: in chunks, with the loop free between them.
+  const known: boolean[] = [];
+  for (let start = 0; start < payloads.length; start += CPU_CHUNK * 4) {
+    const chunk = payloads.slice(start, start + CPU_CHUNK * 4).map(({ payload }) => payload);
+    known.push(...(await deps.delivery.delivered(chunk)));
+  }
+  return mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }, index) =>
+    known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
+  );
 }
 
 async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {

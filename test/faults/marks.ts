@@ -11,12 +11,6 @@ const statusOf = (value: unknown): unknown => {
 
 /** The records a call on the merge's idempotency cache writes, with their status. */
 function writesIn(method: PropertyKey, args: unknown[]): { key: string; status: unknown }[] {
-  if (method === 'setMany' || method === 'claimMany') {
-    return (args[0] as { key: string; value: string }[]).map(({ key, value }) => ({
-      key,
-      status: statusOf(value),
-    }));
-  }
   if (method === 'set' && typeof args[0] === 'string') {
     return [{ key: args[0], status: statusOf(args[1]) }];
   }
@@ -24,8 +18,8 @@ function writesIn(method: PropertyKey, args: unknown[]): { key: string; status: 
 }
 
 /**
- * Completed marks a call writes: batch mode writes them with setMany after a request's 2xx;
- * single mode (Powertools) with set(key, record, { EX }) after the POST.
+ * Completed marks a call writes: both modes write a record through the persistence layer's
+ * set(key, record, { EX }) after the 2xx (batch mode for each payload of the request).
  */
 export function marksIn(method: PropertyKey, args: unknown[]): number {
   return writesIn(method, args).filter((write) => write.status === 'COMPLETED').length;

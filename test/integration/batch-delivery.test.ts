@@ -226,10 +226,7 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     });
     const keys = await redis.keys(`${prefix}delivered*`);
     expect(keys).toHaveLength(2);
-    await new IoRedisCacheClient(redis).setMany(
-      keys.map((key) => ({ key, value: died })),
-      TTL_SECONDS,
-    );
+    for (const key of keys) await redis.set(key, died, 'EX', TTL_SECONDS);
     const before = mock.received.length;
     expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
     // The mock honours ids: the retried events are acknowledged, not processed a second time,

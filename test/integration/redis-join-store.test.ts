@@ -98,6 +98,33 @@ describe('RedisJoinStore (the Lua script production runs), on real Redis', () =>
     expect(state?.sides.customer?.name).toBe('Newer');
   });
 
+  it('returns one state per upsert, in batch order, across the slices a large batch is sent in', async () => {
+    const joins = freshStore();
+    const customers = Array.from({ length: 1_200 }, (_, i) => ({
+      id: String(i),
+      side: 'customer' as const,
+      record: aCustomer(String(i)),
+      version: 10,
+    }));
+    // Id 3 again, in a later slice: a newer customer, then its product.
+    const states = await joins.upsertMany([
+      ...customers,
+      { id: '3', side: 'customer', record: aCustomer('3', { name: 'Newer' }), version: 11 },
+      { id: '3', side: 'inventory', record: aProduct('3'), version: 10 },
+    ]);
+    expect(states).toHaveLength(1_202);
+    expect(states.slice(0, 1_200).map((state) => state.sides.customer?.id)).toEqual(
+      customers.map(({ id }) => id),
+    );
+    expect(states[3]?.sides.customer?.name).toBe('Customer 3');
+    expect(states[1_200]?.sides.customer?.name).toBe('Newer');
+    expect(states[1_201]?.sides).toEqual({
+      customer: aCustomer('3', { name: 'Newer' }),
+      inventory: aProduct('3'),
+    });
+    expect(await redis.zcard(joins.keys.pending)).toBe(1_199);
+  });
+
   it('fails the whole call when Redis refuses a command, instead of returning partial state', async () => {
     const joins = freshStore();
     await redis.set(joins.keyFor('1'), 'not a hash');

@@ -13,7 +13,7 @@ export class CountingCache implements DeliveryCache {
   claimsRefused = 0;
   /** Unconditional writes: COMPLETED records, orphan take-overs. */
   writes = 0;
-  /** Keys read, one per key whether by get or getMany. */
+  /** Keys read. */
   keysRead = 0;
 
   constructor(private readonly inner: DeliveryCache) {}
@@ -21,11 +21,6 @@ export class CountingCache implements DeliveryCache {
   get(name: string): Promise<CacheValue | null> {
     this.keysRead++;
     return this.inner.get(name);
-  }
-
-  getMany(names: string[]): Promise<(string | null)[]> {
-    this.keysRead += names.length;
-    return this.inner.getMany(names);
   }
 
   async set(name: CacheValue, value: unknown, options?: unknown): Promise<CacheValue | null> {

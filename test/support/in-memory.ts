@@ -146,9 +146,6 @@ export class MemoryCache implements DeliveryCache {
     const entry = this.values.get(name);
     return entry && entry.expires > Date.now() ? entry.value : null;
   }
-  async getMany(names: string[]) {
-    return Promise.all(names.map((name) => this.get(name)));
-  }
   async set(name: string | Uint8Array, value: unknown, options?: unknown) {
     const key = String(name);
     const { EX, NX } = (options ?? {}) as { EX?: number; NX?: boolean };

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   type BatchFormat,
   batchBody,
+  eventJson,
   planRequests,
   readVerdicts,
   requestKey,
 } from '../../shared/domain/analytics-batch.ts';
+import { canonicalJson, payloadIdentity } from '../../shared/domain/merge.ts';
 
 const FORMAT: BatchFormat = {
   maxEvents: 3,
@@ -50,6 +52,25 @@ describe('batch requests', () => {
   it('derives the request key from its events ids, in order', () => {
     expect(requestKey(['a', 'b'])).toBe(requestKey(['a', 'b']));
     expect(requestKey(['a', 'b'])).not.toBe(requestKey(['b', 'a']));
+  });
+});
+
+describe('event JSON', () => {
+  const payload = { id: '7', customer: { name: 'Ada', id: '7' }, inventory: null };
+
+  it('puts the id in front of the canonical JSON, the same event as serialising the payload again', () => {
+    const { hash, canonical } = payloadIdentity(payload);
+    const reused = eventJson(payload, hash, FORMAT, canonical);
+    expect(reused.startsWith(`{"eventId":"${hash}",`)).toBe(true);
+    expect(JSON.parse(reused)).toEqual(JSON.parse(eventJson(payload, hash, FORMAT)));
+    expect(eventJson({}, hash, FORMAT, canonicalJson({}))).toBe(`{"eventId":"${hash}"}`);
+  });
+
+  it('overwrites a payload field named like the id field instead of writing it twice', () => {
+    const clashing = { ...payload, eventId: 'from the source' };
+    const json = eventJson(clashing, 'h', FORMAT, canonicalJson(clashing));
+    expect(json.match(/"eventId"/g)).toHaveLength(1);
+    expect(JSON.parse(json)).toMatchObject({ eventId: 'h', id: '7' });
   });
 });
 

@@ -38,23 +38,27 @@ describe('isBatchDelivery', () => {
 });
 
 describe('deliverInBatches', () => {
-  it('sends only the payloads not known as delivered, each with its hash, and answers in order', async () => {
-    const { port, given } = batchPort({ c: 'duplicate' });
+  it('sends every payload with its hash, answers in order and logs each outcome', async () => {
+    const { port, given } = batchPort({ b: 'duplicate', c: 'held' });
     const entries = [entry('a'), entry('b'), entry('c'), entry('d')];
     const log = memoryLog();
-    const outcomes = await deliverInBatches(
-      entries,
-      [false, true, false, false],
-      port,
-      log as unknown as Log,
-    );
-    expect(outcomes).toEqual(['posted', 'duplicate', 'duplicate', 'posted']);
+    const outcomes = await deliverInBatches(entries, port, log as unknown as Log);
+    expect(outcomes).toEqual([
+      'posted',
+      'duplicate',
+      { held: payloadHash(aPayload('c')) },
+      'posted',
+    ]);
     expect(given).toEqual([
-      ['a', 'c', 'd'].map((id) => ({ payload: aPayload(id), hash: payloadHash(aPayload(id)) })),
+      ['a', 'b', 'c', 'd'].map((id) => ({
+        payload: aPayload(id),
+        hash: payloadHash(aPayload(id)),
+      })),
     ]);
     expect(log.lines.map((line) => [line.level, line.message, line.attributes.id])).toEqual([
       ['info', 'payload delivered', 'a'],
-      ['debug', 'payload already delivered', 'c'],
+      ['debug', 'payload already delivered', 'b'],
+      ['warn', 'payload held by another invocation; its record will be retried', 'c'],
       ['info', 'payload delivered', 'd'],
     ]);
     expect(log.lines[0]?.attributes).toMatchObject({
@@ -66,12 +70,14 @@ describe('deliverInBatches', () => {
   });
 
   it('turns a rejected payload into a dead letter with the reason, attempts and correlation id', async () => {
-    const { port } = batchPort({ b: { rejected: 'HTTP 422 bad event', attempts: 2, status: 422 } });
+    const { port } = batchPort({
+      b: { rejected: 'HTTP 422 bad event', attempts: 2, status: 422 },
+      c: 'duplicate',
+    });
     const log = memoryLog();
     const before = Date.now();
     const outcomes = await deliverInBatches(
       [entry('a'), entry('b', { 'correlation-id': 'run-9' }), entry('c', {})],
-      [false, false, true],
       port,
       log as unknown as Log,
     );
@@ -96,12 +102,7 @@ describe('deliverInBatches', () => {
 
   it('leaves the correlation id out of a dead letter whose record had none', async () => {
     const { port } = batchPort({ a: { rejected: 'HTTP 400', attempts: 1 } });
-    const [letter] = await deliverInBatches(
-      [entry('a', {})],
-      [false],
-      port,
-      memoryLog() as unknown as Log,
-    );
+    const [letter] = await deliverInBatches([entry('a', {})], port, memoryLog() as unknown as Log);
     expect(letter).not.toHaveProperty('correlationId');
     expect(letter).toMatchObject({ reason: 'HTTP 400', attempts: 1 });
   });
@@ -112,7 +113,7 @@ describe('deliverInBatches', () => {
       deliverMany: async () => ['posted'],
     };
     await expect(
-      deliverInBatches([entry('a'), entry('b')], [false, false], short, memoryLog() as never),
+      deliverInBatches([entry('a'), entry('b')], short, memoryLog() as never),
     ).rejects.toThrow(`batch delivery gave no outcome for ${payloadHash(aPayload('b'))}`);
   });
 });
