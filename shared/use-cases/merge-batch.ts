@@ -107,12 +107,14 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
   const joined = collapseById<Joined>(
     accepted.map((item, index) => ({
       id: item.upsert.id,
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: unreachable while the store keeps its contract (one state per upsert)
       state: states[index] ?? { sides: {}, emitted: false },
       record: item.record,
     })),
   );
   const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
   for (const [index, { id, state, record }] of joined.entries()) {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
     if (index > 0 && index % CPU_CHUNK === 0) await yieldToEventLoop();
     const payload = buildPayload(deps.join, id, state);
     if (payload) payloads.push({ payload, record });
@@ -175,6 +177,7 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
   const accepted: Accepted[] = [];
   const rejected: QuarantineEntry[] = [];
   for (const [index, record] of records.entries()) {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
     if (index > 0 && index % CPU_CHUNK === 0) await yieldToEventLoop();
     const where = { topic: record.topic, partition: record.partition, offset: record.offset };
     const reject = (reason: string, id?: string) => {
@@ -219,6 +222,7 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
       reject(`key "${record.key}" does not match id "${id}"`, id);
       continue;
     }
+    // Stryker disable next-line StringLiteral: any fallback text parses as NaN, as '' does
     const fetchedAt = Date.parse(record.headers['fetched-at'] ?? '');
     accepted.push({
       record,

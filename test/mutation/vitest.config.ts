@@ -13,6 +13,7 @@ export const MUTATION_TESTS = [
   'test/integration/idempotency-cache.test.ts',
   'test/integration/http-retry.test.ts',
   'test/integration/analytics-sink.test.ts',
+  'test/integration/batch-delivery.test.ts',
 ];
 
 export default defineConfig({

@@ -79,7 +79,7 @@ function scoreByFolder(report: Report): FolderScore[] {
 function renderTable(scores: FolderScore[]): string {
   const show = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(2)} %`);
   const lines = [
-    '| folder | score | covered score | killed | timeout | survived | no coverage | ignored (static) | floor |',
+    '| folder | score | covered score | killed | timeout | survived | no coverage | ignored (static or disabled) | floor |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of scores) {
