@@ -29,6 +29,7 @@ function racing(store: MemoryJoinStore, between: () => Promise<void>): PendingIn
     markEmitted: (id) => store.markEmitted(id),
     drop: (id, cutoff) => store.drop(id, cutoff),
     stats: () => store.stats(),
+    prune: (limit) => store.prune(limit),
     list: (limit) => store.list(limit),
   };
 }
@@ -260,7 +261,7 @@ describe('sweepPending, drop after', () => {
 });
 
 describe('sweepPending, wait', () => {
-  it('costs no read of the due ids: only the pending count and the oldest age', async () => {
+  it('costs no read of the due ids: only the prune of expired ids, the pending count and the oldest age', async () => {
     const { merge, sweep, clock, store } = setup('wait');
     await mergeBatch([aThreeSidedRecord('customer', '1')], merge);
     clock.now = 7_000;
@@ -271,6 +272,7 @@ describe('sweepPending, wait', () => {
       markEmitted: refuse,
       drop: refuse,
       list: refuse,
+      prune: (limit) => store.prune(limit),
       stats: () => store.stats(),
     };
     expect(await sweepPending({ ...sweep, pending: statsOnly })).toEqual({
