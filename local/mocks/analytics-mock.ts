@@ -164,7 +164,7 @@ export class AnalyticsMock implements MockServer {
         // Processed again: a batch's events are counted one by one as they are.
         if (events === undefined) this.repeatedPayloads++;
       }
-      answer = this.#process(req, text, key);
+      answer = this.#process(req, text, key, events);
       if (key !== undefined && !first) this.#answers.set(key, answer);
     }
     // A fault that follows processing loses the answer of a repeat as well: it is the connection's.
@@ -227,12 +227,17 @@ export class AnalyticsMock implements MockServer {
     return { status: 200, body: JSON.stringify({ results }) };
   }
 
-  #process(req: IncomingMessage, text: string, key: string | undefined): Answer {
+  /** Processes one request: `events` are its batch events (undefined for a single payload). */
+  #process(
+    req: IncomingMessage,
+    text: string,
+    key: string | undefined,
+    events: unknown[] | undefined,
+  ): Answer {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === 'string') headers[name] = name === 'authorization' ? '***' : value;
     }
-    const events = batchEvents(text, headers['content-type'] ?? '');
     if (events !== undefined) return this.#processBatch(events, headers);
     let body: unknown;
     try {
