@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { FaultInjector, type FaultRates } from './faults.ts';
+import { FaultInjector, type FaultRates, type ScriptedFault } from './faults.ts';
 import { closer, listen, type MockServer } from './servers.ts';
 
 /** One payload the Analytics mock accepted (processed), with the headers it came with. */
@@ -45,6 +45,22 @@ export type AnalyticsStats = {
   rejected: number;
 };
 
+/** A fault a request met, and whether the client got an answer. */
+export type FaultMet = {
+  kind: ScriptedFault['kind'];
+  /** The request's Idempotency-Key (a batch request's own key). */
+  key: string | undefined;
+  /** Payloads in the request: a batch request's events, 1 for a single POST. */
+  payloads: number;
+  /** The key had been processed before: the request was a retry or a re-send. */
+  repeat: boolean;
+  /**
+   * No answer reached the client: the connection was dropped or held, or the client had hung up
+   * before a late answer was ready. Undefined while a late answer is still held.
+   */
+  answerLost?: boolean;
+};
+
 type Answer = { status: number; body: string };
 
 const ACCEPTED: Answer = { status: 200, body: '{"status":"accepted"}' };
@@ -75,6 +91,8 @@ export class AnalyticsMock implements MockServer {
   rejectForm: 'results' | 'status-400' = 'results';
   /** Batch requests received, and events in them. */
   batchRequests = 0;
+  /** Every fault a request met (scripted or random, `down` included), in order. */
+  readonly faultsMet: FaultMet[] = [];
   #answers = new Map<string, Answer>();
   #eventsSeen = new Set<string>();
   #server: Server;
@@ -117,32 +135,49 @@ export class AnalyticsMock implements MockServer {
     this.requests++;
     await this.faults.delay();
     const fault = this.faults.next();
-    // apply() answers every fault but the ones that follow processing (late answer, reset after).
-    if (fault && this.faults.apply(fault, res)) {
-      this.rejected++;
-      return;
-    }
     const key = headerValue(req, 'idempotency-key');
     const first = key === undefined ? undefined : this.#answers.get(key);
     const text = Buffer.concat(chunks).toString('utf8');
-    if (first) {
-      this.repeatedKeys++;
-      const events = batchEvents(text, headerValue(req, 'content-type') ?? '');
-      if (this.honourIdempotencyKey) {
-        this.repeatedPayloads += events?.length ?? 1;
-        res.writeHead(first.status, { 'content-type': 'application/json' }).end(first.body);
-        return;
-      }
-      // Processed again: a batch's events are counted one by one as they are.
-      if (events === undefined) this.repeatedPayloads++;
+    const events = batchEvents(text, headerValue(req, 'content-type') ?? '');
+    const met: FaultMet | undefined = fault && {
+      kind: fault.kind,
+      key,
+      payloads: events?.length ?? 1,
+      repeat: first !== undefined,
+    };
+    if (met) this.faultsMet.push(met);
+    // apply() answers every fault but the ones that follow processing (late answer, reset after).
+    if (fault && this.faults.apply(fault, res)) {
+      this.rejected++;
+      if (met) met.answerLost = fault.kind !== 'status';
+      return;
     }
-    const answer = this.#process(req, text, key);
-    if (key !== undefined && !first) this.#answers.set(key, answer);
+    let answer: Answer;
+    if (first && this.honourIdempotencyKey) {
+      // Answered from the first answer, not processed again.
+      this.repeatedKeys++;
+      this.repeatedPayloads += events?.length ?? 1;
+      answer = first;
+    } else {
+      if (first) {
+        this.repeatedKeys++;
+        // Processed again: a batch's events are counted one by one as they are.
+        if (events === undefined) this.repeatedPayloads++;
+      }
+      answer = this.#process(req, text, key, events);
+      if (key !== undefined && !first) this.#answers.set(key, answer);
+    }
+    // A fault that follows processing loses the answer of a repeat as well: it is the connection's.
     if (fault?.kind === 'reset-after-processing') {
+      if (met) met.answerLost = true;
       res.socket?.destroy();
       return;
     }
     await this.faults.lateness(fault);
+    // Read what came meanwhile first: a client that gave up has closed the connection.
+    if (fault) await new Promise((resolve) => setImmediate(resolve));
+    if (met) met.answerLost = res.destroyed;
+    if (res.destroyed) return;
     res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
   }
 
@@ -192,12 +227,17 @@ export class AnalyticsMock implements MockServer {
     return { status: 200, body: JSON.stringify({ results }) };
   }
 
-  #process(req: IncomingMessage, text: string, key: string | undefined): Answer {
+  /** Processes one request: `events` are its batch events (undefined for a single payload). */
+  #process(
+    req: IncomingMessage,
+    text: string,
+    key: string | undefined,
+    events: unknown[] | undefined,
+  ): Answer {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === 'string') headers[name] = name === 'authorization' ? '***' : value;
     }
-    const events = batchEvents(text, headers['content-type'] ?? '');
     if (events !== undefined) return this.#processBatch(events, headers);
     let body: unknown;
     try {

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { AnalyticsStats, Received } from './analytics-mock.ts';
+import type { AnalyticsStats, FaultMet, Received } from './analytics-mock.ts';
 import type { MockRecord } from './dataset.ts';
 import type { FaultRates, ScriptedFault } from './faults.ts';
 import type {
@@ -77,6 +77,8 @@ export class RemoteAnalytics extends Remote<AnalyticsOps> {
   /** Every payload processed so far, in order, with its headers. */
   receipts = (): Promise<Received[]> => this.call('receipts');
   stats = (): Promise<AnalyticsStats> => this.call('stats');
+  /** The faults requests met, in order, and whether each cost the client its answer. */
+  faultsMet = (): Promise<FaultMet[]> => this.call('faultsMet');
   script = (...faults: ScriptedFault[]) => this.call('script', faults);
   /** While down, every request is answered 503. */
   setDown = (down: boolean) => this.call('setDown', down);

@@ -1,4 +1,4 @@
-import type { AnalyticsMock } from './analytics-mock.ts';
+import type { AnalyticsMock, FaultMet } from './analytics-mock.ts';
 import type { AnalyticsRecorder } from './analytics-proxy.ts';
 import type { MockRecord } from './dataset.ts';
 import type { FaultRates, ScriptedFault } from './faults.ts';
@@ -36,6 +36,11 @@ export function analyticsOps(mock: AnalyticsMock | AnalyticsRecorder) {
   return {
     receipts: () => mock.received,
     stats: () => mock.stats(),
+    /** The faults the mock's requests met and whether each answer was lost (the mock only). */
+    faultsMet: (): FaultMet[] => {
+      if (!('faultsMet' in mock)) throw new Error(`the faults ${mock.target} meets are up to it`);
+      return mock.faultsMet;
+    },
     script: (faults: ScriptedFault[]): void => mock.faults.push(...faults),
     setDown: (down: boolean): void => {
       mock.faults.down = down;

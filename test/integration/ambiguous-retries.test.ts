@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../local/kafka-broker.ts';
 import { AnalyticsMock } from '../../local/mocks/analytics-mock.ts';
 import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
@@ -46,6 +46,39 @@ describe('retries after an ambiguous failure, against the Analytics mock over HT
     expect(mock.received.map((entry) => entry.key)).toEqual([hash]);
     expect(mock.stats()).toMatchObject({ received: 1, distinctKeys: 1, repeatedKeys: 1 });
     expect(retries).toEqual([expect.objectContaining({ hash, ambiguous: true, attempt: 1 })]);
+  });
+
+  it('loses the answer of a retry that meets a late answer too, at a sink that honours the key', async () => {
+    // A lost answer is the connection's fault: the retry is answered from the first answer, late,
+    // so the client gives up again, retries again and counts a second ambiguous retry.
+    const { mock, sink, retries } = await sinkAt(true);
+    mock.faults.push({ kind: 'late-answer', afterMs: 600 }, { kind: 'late-answer', afterMs: 600 });
+    const { payload, hash } = aPayload('5');
+
+    await expect(sink.post(payload, hash)).resolves.toEqual({ attempts: 3 });
+
+    expect(mock.stats()).toMatchObject({ received: 1, repeatedKeys: 2 });
+    expect(retries.map((failure) => failure.ambiguous)).toEqual([true, true]);
+    await vi.waitFor(() =>
+      expect(mock.faultsMet.map((fault) => fault.answerLost)).toEqual([true, true]),
+    );
+    expect(mock.faultsMet).toEqual([
+      { kind: 'late-answer', key: hash, payloads: 1, repeat: false, answerLost: true },
+      { kind: 'late-answer', key: hash, payloads: 1, repeat: true, answerLost: true },
+    ]);
+  });
+
+  it('notes a late answer the client still read as not lost', async () => {
+    const { mock, sink, retries } = await sinkAt(true);
+    mock.faults.push({ kind: 'late-answer', afterMs: 50 });
+    const { payload, hash } = aPayload('6');
+
+    await expect(sink.post(payload, hash)).resolves.toEqual({ attempts: 1 });
+
+    expect(retries).toEqual([]);
+    expect(mock.faultsMet).toEqual([
+      { kind: 'late-answer', key: hash, payloads: 1, repeat: false, answerLost: false },
+    ]);
   });
 
   it('reaches a sink that ignores the key twice, and reports the retry that did it', async () => {
