@@ -209,7 +209,7 @@ export class PipelineStack extends Stack {
     // The mappings write failed batches with the function's role (Lambda is the producer).
     streaming.grantWrite(merge.fn, [TOPICS.quarantine, ...failedTopics]);
     const groups = sourceTopics.map((topic) => `${name('merge')}-${topic}`);
-    streaming.grantConsume(merge.fn, sourceTopics, groups);
+    streaming.grantConsume(merge.fn, sourceTopics, groups, { eventSourceMapping: true });
     // The mappings are written out rather than through ManagedKafkaEventSource, which would add
     // the AWSLambdaMSKExecutionRole managed policy (logs and kafka on "*") and kafka:ListScramSecrets
     // (SASL/SCRAM, not used here); grantConsume gives the same access scoped to this cluster.

@@ -26,8 +26,16 @@ export interface KafkaCluster {
   readonly topicAdmin: IFunction;
   /** Lets `fn` produce to `topics`. */
   grantWrite(fn: IFunction, topics: string[]): void;
-  /** Lets an event source mapping with `fn`'s role read `topics` as `groups`. */
-  grantConsume(fn: IFunction, topics: string[], groups: string[]): void;
+  /**
+   * Lets `fn`'s role read `topics` as `groups`: as a kafkajs client in the function, or, with
+   * `eventSourceMapping`, through an event source mapping, which also describes the cluster.
+   */
+  grantConsume(
+    fn: IFunction,
+    topics: string[],
+    groups: string[],
+    options?: { eventSourceMapping?: boolean },
+  ): void;
   /** The source of an event source mapping that reads this cluster. */
   mappingSource(): KafkaMappingSource;
 }

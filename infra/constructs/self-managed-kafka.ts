@@ -42,7 +42,12 @@ export class SelfManagedKafka extends Construct implements KafkaCluster {
     // A PLAINTEXT broker without ACLs lets every client write: there is no IAM to grant.
   }
 
-  grantConsume(_fn: IFunction, _topics: string[], _groups: string[]): void {
+  grantConsume(
+    _fn: IFunction,
+    _topics: string[],
+    _groups: string[],
+    _options?: { eventSourceMapping?: boolean },
+  ): void {
     // Likewise for reading and for the consumer groups.
   }
 

@@ -136,8 +136,16 @@ export class Streaming extends Construct implements KafkaCluster {
   }
 
   /** What an MSK event source mapping needs, with the function's role, to read a topic as a group. */
-  grantConsume(fn: IFunction, topics: string[], groups: string[]): void {
-    this.grantConnect(fn, ['kafka-cluster:DescribeClusterDynamicConfiguration']);
+  grantConsume(
+    fn: IFunction,
+    topics: string[],
+    groups: string[],
+    options: { eventSourceMapping?: boolean } = {},
+  ): void {
+    // A mapping's pollers describe the cluster and its configuration; a kafkajs client in the
+    // function (the re-drive) reads the brokers from its environment and needs neither.
+    const mapping = options.eventSourceMapping === true;
+    this.grantConnect(fn, mapping ? ['kafka-cluster:DescribeClusterDynamicConfiguration'] : []);
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
@@ -150,6 +158,7 @@ export class Streaming extends Construct implements KafkaCluster {
         resources: groups.map((group) => this.groupArn(group)),
       }),
     );
+    if (!mapping) return;
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],

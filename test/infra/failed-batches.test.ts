@@ -118,6 +118,17 @@ describe('failed merge batches', () => {
       expect(allows(redrive, 'kafka-cluster:ReadData', `/${topic}`)).toBe(true);
     expect(allows(redrive, 'kafka-cluster:AlterGroup', '/redrive')).toBe(true);
     expect(allows(redrive, 'kafka-cluster:ReadData', '/customer_data"')).toBe(false);
+    // A kafkajs client, not a mapping: nothing that describes the cluster for pollers.
+    const actions = redrive.flatMap((statement) => [statement.Action].flat());
+    expect(actions).not.toContain('kafka:DescribeClusterV2');
+    expect(actions).not.toContain('kafka:GetBootstrapBrokers');
+    expect(actions).not.toContain('kafka-cluster:DescribeClusterDynamicConfiguration');
+    const merge = statementsOfFunction(aws, 'Merge').flatMap((statement) =>
+      [statement.Action].flat(),
+    );
+    expect(merge).toEqual(
+      expect.arrayContaining(['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers']),
+    );
     const fn = functionNamed(aws, 'Redrive');
     const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env.ANALYTICS_URL).toBeDefined();
