@@ -163,6 +163,15 @@ function parseFlags() {
 }
 
 async function main(): Promise<number> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 22) {
+    process.stderr.write(
+      `Node ${process.versions.node}: the pipeline needs Node 22 or newer (Lambda runs nodejs22.x). ` +
+        'Put your own Node 22+ on the PATH, or run `source .ci/node22.sh` in this shell: it fetches ' +
+        'a pinned Node 22 from the npm registry into .local/.\n',
+    );
+    return 2;
+  }
   const flags = parseFlags();
   if (flags.help) {
     console.log(USAGE);
@@ -180,10 +189,16 @@ async function main(): Promise<number> {
   const topicPrefix = kafka.started ? '' : `run-${runId}.`;
   let pipeline: LocalDeployment | undefined;
   let stopping = false;
+  let stopped: Promise<number> | undefined;
   let sourceMocks: { close(): Promise<void> }[] = [];
-  const stop = async (code: number) => {
-    if (stopping) return code;
+  // One stop, whoever asks first (the end of the run, Ctrl-C, SIGTERM): the others wait for it,
+  // so the process exits only after the summary, the key removal and the broker's stop.
+  const stop = (code: number): Promise<number> => {
     stopping = true;
+    stopped ??= shutDown(code);
+    return stopped;
+  };
+  const shutDown = async (code: number) => {
     terminal.endProgress();
     if (pipeline) {
       say(await summarize(pipeline, flags.cycles));
@@ -211,6 +226,10 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => {
     say('\nStopping (Ctrl-C)…');
     void stop(130).then((code) => process.exit(code));
+  });
+  process.once('SIGTERM', () => {
+    say('\nStopping (SIGTERM)…');
+    void stop(143).then((code) => process.exit(code));
   });
 
   const chosen = await localSources({ ...flags.sources, records: flags.records });
@@ -251,8 +270,9 @@ async function main(): Promise<number> {
     onKafkaError: (line) => runtimeLog.warn(line),
     onAnalyticsReceive: (payload) => {
       if (flags.quiet) return;
-      const { customer, inventory } = payload as { customer?: unknown; inventory?: unknown };
-      say(`Analytics received: ${maskEmails(javaMapString({ customer, inventory }))}`);
+      // Every side the join declares (the original printed customer and inventory), no id.
+      const { id: _id, ...sides } = payload as Record<string, unknown>;
+      say(`Analytics received: ${maskEmails(javaMapString(sides))}`);
     },
   });
   say(
@@ -301,7 +321,7 @@ async function main(): Promise<number> {
     const last = flags.cycles !== 0 && cycle === flags.cycles;
     if (!last && !stopping) await new Promise((r) => setTimeout(r, flags.intervalMs));
   }
-  if (stopping) return 130;
+  if (stopping) return stop(130);
   await active.analytics.setDown(false);
   if (flags.replay) {
     const replay = await active.replayDeadLetters();
