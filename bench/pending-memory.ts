@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { table } from '../local/terminal.ts';
 import { RedisJoinStore } from '../shared/adapters/redis-join-store.ts';
 import { RedisPendingIndex } from '../shared/adapters/redis-pending-index.ts';
+import { ownRedisServer } from './own-redis.ts';
 
 /**
  * `npm run bench:pending-memory -- [--ids N] [--url redis://…]`: what a pending id costs in
@@ -38,45 +37,7 @@ for (const [flag, value] of [
   if (!Number.isInteger(value) || value < 1)
     throw new Error(`${flag} must be a whole number ≥ 1, got ${value}`);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
-
-/** A redis-server of our own, without persistence; resolves once it accepts commands. */
-async function ownServer(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      return { url, child };
-    } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        child.kill('SIGTERM');
-        throw new Error(`redis-server did not start: ${(error as Error).message}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    } finally {
-      probe.disconnect();
-    }
-  }
-}
-
-const server = values.url === undefined ? await ownServer() : undefined;
+const server = values.url === undefined ? await ownRedisServer() : undefined;
 const url = values.url ?? server?.url ?? '';
 // No command timeout: MEMORY USAGE of a million-element set and the clean-up take a while.
 const redis = new Redis(url, { maxRetriesPerRequest: null });

@@ -1,19 +1,31 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureRedis, provideKafka } from '../local/environment.ts';
 import { table } from '../local/terminal.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
 import { loadLocalConfig } from '../shared/config.ts';
-import { idempotencyLimit, kafkaLimit, naiveMerge, postLimit, redisLimit } from './baselines.ts';
+import {
+  batchPostLimit,
+  idempotencyLimit,
+  kafkaLimit,
+  naiveMerge,
+  postLimit,
+  redisLimit,
+} from './baselines.ts';
+import { ownRedisServer, pingMs } from './own-redis.ts';
 import { type Env, endToEnd, fetchStage, mergeStage } from './stages.ts';
 
-const USAGE = `npm run bench -- [--quick]
+const USAGE = `npm run bench -- [--quick] [--shared-redis]
 
 Measures each stage and the whole pipeline on real Kafka (started here unless KAFKA_BROKERS is
-set) and Redis (REDIS_URL), with the mock APIs on loopback; prints a table and writes the figures
-to bench/results/. Speed is reported, never asserted. --quick runs smaller sizes (under a minute).`;
+set) and Redis, with the mock APIs on loopback; prints a table and writes the figures to
+bench/results/. Speed is reported, never asserted. --quick runs smaller sizes (under a minute).
+
+Redis is a redis-server of the run's own (the one on PATH, no persistence), as a deployed merge
+has its ElastiCache to itself; --shared-redis uses REDIS_URL instead (so does a machine without
+redis-server), whose other clients and keys then count in the figures.`;
 
 type Figure = { records: number; seconds: number; perSecond: number } & Record<string, number>;
 type Row = { name: string; figure: Figure; compare?: { label: string; ratio: number }[] };
@@ -24,6 +36,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      'shared-redis': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -34,14 +47,27 @@ async function main(): Promise<number> {
   const quick = values.quick;
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const config = loadLocalConfig();
-  await ensureRedis(config.REDIS_URL, say);
+  const ownRedis = values['shared-redis']
+    ? undefined
+    : await ownRedisServer().catch((error: unknown) => {
+        say(`No redis-server of its own (${(error as Error).message}): using REDIS_URL.`);
+        return undefined;
+      });
+  process.on('exit', () => ownRedis?.child.kill('SIGTERM'));
+  const redisUrl = ownRedis?.url ?? config.REDIS_URL;
+  if (!ownRedis) await ensureRedis(redisUrl, say);
+  const redisPingMs = await pingMs(redisUrl);
+  const loadAtStart = loadavg()[0] ?? 0;
+  say(
+    `Redis at ${redisUrl}${ownRedis ? ' (its own, started for this run)' : ''}: PING ${redisPingMs.toFixed(2)} ms (median); load average ${loadAtStart.toFixed(1)} on ${cpus().length} cores.`,
+  );
   const kafkaHost = await provideKafka(config.KAFKA_BROKERS, say);
   const kafka = createKafka({
     brokers: kafkaHost.brokers.split(','),
     clientId: 'bench',
     auth: 'none',
   });
-  const env: Env = { brokers: kafkaHost.brokers, redisUrl: config.REDIS_URL, kafka };
+  const env: Env = { brokers: kafkaHost.brokers, redisUrl, kafka };
   const sizes = {
     fetch: quick ? 5_000 : 50_000,
     merge: quick ? [100, 1_000, 5_000] : [100, 1_000, 10_000],
@@ -82,6 +108,10 @@ async function main(): Promise<number> {
     await step(`analytics limit: fetch POSTs, 32 in flight, ${largest}`, () =>
       postLimit(largest, 'fetch'),
     );
+    const batchPostMax = await step(
+      'analytics limit: the mock taking batch POSTs of 500, 32 in flight, 10000',
+      () => batchPostLimit(10_000),
+    );
     const idempotencyMax = await step(`idempotency alone: Powertools over Redis, ${largest}`, () =>
       idempotencyLimit(env, largest),
     );
@@ -108,6 +138,7 @@ async function main(): Promise<number> {
     compare(rows, batched, [
       ['single', single.perSecond],
       ['POST limit', postMax.perSecond],
+      ['batch POST limit', batchPostMax.perSecond],
     ]);
     modes = { single, batched };
     const e2e = await step(`end to end, ${sizes.e2e} + ${sizes.e2e} records`, () =>
@@ -116,6 +147,7 @@ async function main(): Promise<number> {
     compare(rows, e2e, [['naive', naive.perSecond]]);
   } finally {
     await kafkaHost.stop();
+    ownRedis?.child.kill('SIGTERM');
   }
 
   const merge = rows
@@ -144,7 +176,8 @@ async function main(): Promise<number> {
     modes &&
       `merge batched ${Math.round(modes.batched.perSecond)} records/s (target ${TARGETS.mergePerSecond}), peak RSS ${modes.batched.peakRssMb?.toFixed(0)} MB`,
     modes &&
-      `batched/single: ${(modes.batched.perSecond / modes.single.perSecond).toFixed(1)}x (target 3x)`,
+      `batched/single: ${(modes.batched.perSecond / modes.single.perSecond).toFixed(1)}x (target 3x); by CPU seconds ${((modes.single.cpuSeconds ?? 0) / (modes.batched.cpuSeconds ?? 1)).toFixed(1)}x`,
+    `load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end, on ${cpus().length} cores; Redis PING ${redisPingMs.toFixed(2)} ms${ownRedis ? ' (its own redis-server)' : ' (REDIS_URL, shared)'}`,
     e2e &&
       `end to end ${Math.round(e2e.perSecond)} records/s (target ${TARGETS.endToEndPerSecond}), p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms`,
   ].filter(Boolean);
@@ -160,7 +193,9 @@ async function main(): Promise<number> {
       cpu: cpus()[0]?.model,
       memoryGb: totalmem() / 2 ** 30,
       node: process.version,
+      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
     },
+    redis: { own: ownRedis !== undefined, pingMs: redisPingMs },
     targets: TARGETS,
     rows,
   };
@@ -191,7 +226,14 @@ function extras(figure: Figure): string {
   if (figure.repeatPerSecond !== undefined) {
     parts.push(`again as duplicates ${Math.round(figure.repeatPerSecond).toLocaleString('en')}/s`);
   }
-  if (figure.cpuSeconds !== undefined) parts.push(`CPU ${figure.cpuSeconds.toFixed(2)} s`);
+  if (figure.cpuSeconds !== undefined) {
+    parts.push(
+      `CPU ${figure.cpuSeconds.toFixed(2)} s (${Math.round(figure.records / figure.cpuSeconds).toLocaleString('en')} records per CPU-second)`,
+    );
+  }
+  if (figure.idleSeconds !== undefined) {
+    parts.push(`waiting for Redis/Analytics ${figure.idleSeconds.toFixed(2)} s`);
+  }
   if (figure.p50Ms !== undefined) parts.push(`p50 ${figure.p50Ms} ms, p99 ${figure.p99Ms} ms`);
   return parts.join(', ');
 }

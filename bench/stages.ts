@@ -108,6 +108,7 @@ export async function mergeStage(env: Env, size: number, delivery: 'single' | 'b
       posted: number;
       seconds: number;
       cpuSeconds: number;
+      idleSeconds: number;
       repeatSeconds: number;
       baselineRssMb: number;
       peakRssMb: number;
@@ -120,6 +121,7 @@ export async function mergeStage(env: Env, size: number, delivery: 'single' | 'b
       seconds: figures.seconds,
       perSecond: size / figures.seconds,
       cpuSeconds: figures.cpuSeconds,
+      idleSeconds: figures.idleSeconds,
       repeatPerSecond: size / figures.repeatSeconds,
       peakRssMb: figures.peakRssMb,
       rssGrowthMb: figures.peakRssMb - figures.baselineRssMb,

@@ -24,6 +24,28 @@ export function maskSensitive(key: string, value: unknown): unknown {
   return value;
 }
 
+/** Powertools' level thresholds (LogLevelThreshold): a line is written at or above the level. */
+const THRESHOLDS: Record<string, number> = {
+  TRACE: 6,
+  DEBUG: 8,
+  INFO: 12,
+  WARN: 16,
+  ERROR: 20,
+  CRITICAL: 24,
+  SILENT: 28,
+};
+
+/**
+ * Whether `log` writes lines at `level` now: a Powertools Logger says by its level; any other Log
+ * is taken to write them. Per-record lines check it once per batch, so that at WARN the batch
+ * does not build a context object and go through the logger for each record.
+ */
+export function logsAt(log: Log, level: 'DEBUG' | 'INFO'): boolean {
+  const name = (log as Partial<Pick<Logger, 'getLevelName'>>).getLevelName?.();
+  const threshold = name === undefined ? undefined : THRESHOLDS[name];
+  return threshold === undefined || threshold <= (THRESHOLDS[level] as number);
+}
+
 /** Creates the logger of a function or local component, with masking on every line. */
 export function createLogger(serviceName: string, logLevel: string): Logger {
   return new Logger({

@@ -1,6 +1,6 @@
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
-import type { Log } from '../logger.ts';
+import { type Log, logsAt } from '../logger.ts';
 import type { BatchOnceDelivery, OnceDelivery } from '../ports.ts';
 import type { DeliveryOutcome } from './merge-batch.ts';
 
@@ -40,9 +40,17 @@ export async function deliverInBatches(
   }
   const delivered = await delivery.deliverMany(todo);
   const outcomes: DeliveryOutcome[] = payloads.map(() => 'duplicate');
+  const logPosted = logsAt(log, 'INFO');
+  const logDuplicate = logsAt(log, 'DEBUG');
   for (const [i, { payload, record, hash, index }] of todo.entries()) {
     const outcome = delivered[i];
     if (outcome === undefined) throw new Error(`batch delivery gave no outcome for ${hash}`);
+    // The per-payload lines of the common outcomes, skipped without a context when not written.
+    if (outcome === 'posted' && !logPosted) {
+      outcomes[index] = outcome;
+      continue;
+    }
+    if (outcome === 'duplicate' && !logDuplicate) continue;
     const context = {
       id: payload.id,
       topic: record.topic,

@@ -10,7 +10,7 @@ import {
 } from '../domain/merge.ts';
 import { checkRecord, NOT_JSON, type RecordCheck } from '../domain/records.ts';
 import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
-import type { Log } from '../logger.ts';
+import { type Log, logsAt } from '../logger.ts';
 import type {
   DeadLetter,
   DeadLetterSink,
@@ -176,6 +176,7 @@ async function deliverEach(
 async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
   const accepted: Accepted[] = [];
   const rejected: QuarantineEntry[] = [];
+  const logJoined = logsAt(deps.log, 'INFO');
   for (const [index, record] of records.entries()) {
     // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
     if (index > 0 && index % CPU_CHUNK === 0) await yieldToEventLoop();
@@ -236,12 +237,14 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
         ),
       },
     });
-    deps.log.info('record joined', {
-      ...where,
-      id,
-      side,
-      correlationId: record.headers['correlation-id'],
-    });
+    if (logJoined) {
+      deps.log.info('record joined', {
+        ...where,
+        id,
+        side,
+        correlationId: record.headers['correlation-id'],
+      });
+    }
   }
   return { accepted, rejected };
 }
