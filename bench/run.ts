@@ -241,6 +241,11 @@ function extras(figure: Figure): string {
 main()
   .then((code) => process.exit(code))
   .catch((error: unknown) => {
+    // A wrong flag is the user's to fix: its message and the usage, no stack.
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`${(error as Error).message} (npm run bench -- --help lists the flags)`);
+      process.exit(2);
+    }
     console.error(`benchmark failed: ${(error as Error).stack ?? error}`);
     process.exit(1);
   });

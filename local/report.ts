@@ -166,8 +166,8 @@ export async function summarize(pipeline: LocalDeployment, cycles: number): Prom
     ),
     '',
     check.target
-      ? `${check.target} accepted ${check.processed} payload(s) under ${check.distinctKeys} distinct Idempotency-Key(s); ${check.repeatedKeys} accepted request(s) repeated a key.`
-      : `Analytics processed ${check.processed} payload(s) under ${check.distinctKeys} distinct Idempotency-Key(s); ${check.repeatedKeys} request(s) repeated a key and ${check.honoursKey ? 'got the first answer without being processed again' : 'were processed again (the sink ignores the key)'}.`,
+      ? `${check.target} accepted ${check.processed} payload(s) under ${check.distinctKeys} distinct payload identities; ${check.repeatedKeys} accepted request(s) repeated a key.`
+      : `Analytics processed ${check.processed} payload(s) under ${check.distinctKeys} distinct payload identities (Idempotency-Key or event id); ${check.repeatedKeys} request(s) repeated a key and ${check.honoursKey ? 'got the first answer without being processed again' : 'were processed again (the sink ignores the key)'}.`,
     verdictOf(check),
   ].join('\n');
 }

@@ -219,6 +219,8 @@ describe('Logs Insights queries', () => {
       '/dev-pipeline/fetch-inventory',
       '/dev-pipeline/merge',
       '/dev-pipeline/replay',
+      '/dev-pipeline/redrive',
+      '/dev-pipeline/sweep-main',
     ]);
     expect(out).toBe('No log lines match.');
   });
@@ -279,6 +281,8 @@ describe('npm run logs -- --localstack', () => {
       '/local-pipeline/fetch-inventory',
       '/local-pipeline/merge',
       '/local-pipeline/replay',
+      '/local-pipeline/redrive',
+      '/local-pipeline/sweep-main',
     ]);
     expect(
       cloudWatch.commandCalls(FilterLogEventsCommand, { logGroupName: '/local-pipeline/merge' })[1]

@@ -1,4 +1,5 @@
 import { LOG_QUERY_FIELDS } from '../../infra/naming.ts';
+import { BUILT_IN_JOIN, SOURCE_NAMES } from '../../shared/sources/registry.ts';
 
 /** What a person asks the logs for; every field narrows the result. */
 export type LogFilter = {
@@ -7,7 +8,7 @@ export type LogFilter = {
   /** The lowest level to show: WARN shows WARN, ERROR and CRITICAL. */
   level?: LogLevel;
   since: Date;
-  /** A function role: merge, fetch-crm, fetch-inventory, replay, topic-admin. */
+  /** A function role: fetch-<source>, merge, replay, redrive, sweep-<join>, topic-admin. */
   function?: string;
 };
 
@@ -96,4 +97,10 @@ export function insightsQuery(filter: LogFilter, limit: number): string {
 }
 
 /** The function roles whose logs the command reads when --function is not given. */
-export const PIPELINE_ROLES = ['fetch-crm', 'fetch-inventory', 'merge', 'replay'];
+export const PIPELINE_ROLES = [
+  ...SOURCE_NAMES.map((name) => `fetch-${name}`),
+  'merge',
+  'replay',
+  'redrive',
+  `sweep-${BUILT_IN_JOIN.name}`,
+];
