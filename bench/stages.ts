@@ -11,6 +11,7 @@ import { startLocalDeployment } from '../local/deployment.ts';
 import { AnalyticsMock } from '../local/mocks/analytics-mock.ts';
 import { sampleCustomers, sampleProducts } from '../local/mocks/dataset.ts';
 import { SourceMock } from '../local/mocks/servers.ts';
+import { deleteRunState } from '../local/run-state.ts';
 import { ensureTopics } from '../shared/adapters/kafka-topics.ts';
 import { loadFetchConfig } from '../shared/config.ts';
 import { TOPICS } from '../shared/sources/registry.ts';
@@ -92,6 +93,7 @@ function bundledWorker(): Promise<string> {
  */
 export async function mergeStage(env: Env, size: number, delivery: 'single' | 'batch' = 'single') {
   const analytics = await new AnalyticsMock().start();
+  const keyPrefix = prefix('merge');
   try {
     const job = {
       size,
@@ -99,7 +101,7 @@ export async function mergeStage(env: Env, size: number, delivery: 'single' | 'b
       brokers: env.brokers,
       redisUrl: env.redisUrl,
       analyticsUrl: analytics.url,
-      prefix: prefix('merge'),
+      prefix: keyPrefix,
     };
     const { stdout } = await run('node', [await bundledWorker(), JSON.stringify(job)], {
       maxBuffer: 1 << 20,
@@ -128,6 +130,9 @@ export async function mergeStage(env: Env, size: number, delivery: 'single' | 'b
     };
   } finally {
     await analytics.close();
+    // The run's join state and delivery records (7 days and 24 h of TTL) go with it: with
+    // --shared-redis they would otherwise stay in the user's Redis.
+    await deleteRunState(env.redisUrl, keyPrefix);
   }
 }
 
