@@ -1,15 +1,13 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AnalyticsMock } from '../../local/mocks/analytics-mock.ts';
+import { describe, expect, it } from 'vitest';
 import { HttpBatchAnalyticsSink } from '../../shared/adapters/batch-analytics-client.ts';
 import { BatchedDelivery } from '../../shared/adapters/batch-delivery.ts';
 import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
-import { connectRedis } from '../../shared/adapters/redis.ts';
 import type { BatchFormat } from '../../shared/domain/analytics-batch.ts';
 import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import type { AnalyticsSink } from '../../shared/ports.ts';
-import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
+import { deliveryServices } from '../support/delivery-services.ts';
+import { aCustomer, aProduct } from '../support/factories.ts';
 
 const TTL_SECONDS = 3_600;
 const POLICY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 50, timeoutMs: 2_000 };
@@ -21,27 +19,7 @@ const FORMAT: BatchFormat = {
   eventIdField: 'eventId',
 };
 
-let redis: Redis;
-let mock: AnalyticsMock;
-const prefixes: string[] = [];
-
-beforeAll(async () => {
-  redis = await connectRedis({ url: testServices().redisUrl });
-});
-// A fresh sink per test: the mock remembers the event ids it processed.
-beforeEach(async () => {
-  mock = await new AnalyticsMock().start();
-});
-afterEach(async () => {
-  await mock.close();
-});
-afterAll(async () => {
-  for (const prefix of prefixes) {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  redis.disconnect();
-});
+const services = deliveryServices('batch');
 
 const aPayload = (id: string): MergedPayload => ({
   id,
@@ -56,8 +34,8 @@ const items = (ids: string[]) =>
 
 function batchDelivery(prefix: string, format: BatchFormat = FORMAT) {
   return new BatchedDelivery({
-    cache: new IoRedisCacheClient(redis),
-    analytics: new HttpBatchAnalyticsSink({ url: mock.url, policy: POLICY, format }),
+    cache: new IoRedisCacheClient(services.redis),
+    analytics: new HttpBatchAnalyticsSink({ url: services.mock.url, policy: POLICY, format }),
     format,
     ttlSeconds: TTL_SECONDS,
     keyPrefix: prefix,
@@ -66,24 +44,20 @@ function batchDelivery(prefix: string, format: BatchFormat = FORMAT) {
   });
 }
 
-function newPrefix(): string {
-  const prefix = uniquePrefix('batch');
-  prefixes.push(prefix);
-  return prefix;
-}
+const newPrefix = () => services.newPrefix();
 
-const receivedIds = (from: number) => mock.received.slice(from).map((entry) => entry.id);
+const receivedIds = (from: number) => services.mock.received.slice(from).map((entry) => entry.id);
 
 describe('BatchedDelivery on real Redis and the Analytics mock', () => {
   it('posts ten payloads in three requests of at most four, each event with its hash, and never again', async () => {
     const prefix = newPrefix();
-    const before = mock.received.length;
-    const requests = mock.batchRequests;
+    const before = services.mock.received.length;
+    const requests = services.mock.batchRequests;
     const batch = items(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(batch.map(() => 'posted'));
-    expect(mock.batchRequests - requests).toBe(3);
+    expect(services.mock.batchRequests - requests).toBe(3);
     expect(receivedIds(before)).toEqual(batch.map(({ payload }) => payload.id));
-    expect(mock.received.slice(before).map((entry) => entry.key)).toEqual(
+    expect(services.mock.received.slice(before).map((entry) => entry.key)).toEqual(
       batch.map(({ hash }) => hash),
     );
 
@@ -102,7 +76,7 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
       },
     };
     const one = new IdempotentDelivery({
-      cache: new IoRedisCacheClient(redis),
+      cache: new IoRedisCacheClient(services.redis),
       analytics: single,
       ttlSeconds: TTL_SECONDS,
       keyPrefix: prefix,
@@ -111,7 +85,7 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     expect(await one.deliver(first?.payload as MergedPayload, first?.hash as string)).toBe(
       'posted',
     );
-    const before = mock.received.length;
+    const before = services.mock.received.length;
     expect(await batchDelivery(prefix).deliverMany(items(['1', '2']))).toEqual([
       'duplicate',
       'posted',
@@ -128,8 +102,8 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
   for (const form of ['results', 'status-400'] as const) {
     it(`dead-letters only the events the sink rejects (${form}) and releases their claims`, async () => {
       const prefix = newPrefix();
-      mock.rejectIds = new Set(['2', '3']);
-      mock.rejectForm = form;
+      services.mock.rejectIds = new Set(['2', '3']);
+      services.mock.rejectForm = form;
       try {
         const outcomes = await batchDelivery(prefix).deliverMany(items(['1', '2', '3', '4']));
         expect(outcomes[0]).toBe('posted');
@@ -137,7 +111,7 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
         expect(outcomes[2]).toMatchObject({ rejected: expect.stringContaining('id 3 rejected') });
         expect(outcomes[3]).toBe('posted');
       } finally {
-        mock.rejectIds = new Set();
+        services.mock.rejectIds = new Set();
       }
       // Released: a replay delivers them.
       expect(await batchDelivery(prefix).deliverMany(items(['2', '3', '4']))).toEqual([
@@ -150,8 +124,8 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
 
   it('retries a request answered 503 and 429 with the same Idempotency-Key, then marks it', async () => {
     const prefix = newPrefix();
-    mock.faults.push({ kind: 'status', status: 503 }, { kind: 'status', status: 429 });
-    const before = mock.received.length;
+    services.mock.faults.push({ kind: 'status', status: 503 }, { kind: 'status', status: 429 });
+    const before = services.mock.received.length;
     expect(await batchDelivery(prefix).deliverMany(items(['1', '2']))).toEqual([
       'posted',
       'posted',
@@ -161,18 +135,18 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
 
   it('releases every claim of a request that fails after its retries, with the reason', async () => {
     const prefix = newPrefix();
-    mock.faults.down = true;
+    services.mock.faults.down = true;
     let outcomes: unknown[];
     try {
       outcomes = await batchDelivery(prefix).deliverMany(items(['1', '2']));
     } finally {
-      mock.faults.down = false;
+      services.mock.faults.down = false;
     }
     expect(outcomes).toEqual([
       expect.objectContaining({ rejected: expect.stringContaining('HTTP 503'), attempts: 4 }),
       expect.objectContaining({ rejected: expect.stringContaining('HTTP 503'), attempts: 4 }),
     ]);
-    expect(await redis.keys(`${prefix}delivered*`)).toEqual([]);
+    expect(await services.redis.keys(`${prefix}delivered*`)).toEqual([]);
   });
 
   it('splits by bytes and dead-letters an event too big for any request', async () => {
@@ -184,11 +158,11 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
       customer: { ...(small.customer as Record<string, unknown>), notes: 'x'.repeat(2_000) },
     };
     const batch = [...items(['1', '2', '3', '4', '5']), { payload: big, hash: payloadHash(big) }];
-    const requests = mock.batchRequests;
+    const requests = services.mock.batchRequests;
     const outcomes = await batchDelivery(prefix, format).deliverMany(batch);
     expect(outcomes.slice(0, 5)).toEqual(['posted', 'posted', 'posted', 'posted', 'posted']);
     expect(outcomes[5]).toMatchObject({ rejected: expect.stringContaining('over the 800-byte') });
-    expect(mock.batchRequests - requests).toBeGreaterThan(1);
+    expect(services.mock.batchRequests - requests).toBeGreaterThan(1);
   });
 
   it('reports held what another live invocation holds past the wait, and delivers the rest', async () => {
@@ -196,8 +170,8 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     const batch = items(['1', '2', '3']);
     // Another invocation's live claim on payload 2 (its deadline a minute away).
     await batchDelivery(prefix).deliverMany([batch[1] as (typeof batch)[number]]);
-    const [key] = await redis.keys(`${prefix}delivered*`);
-    await redis.set(
+    const [key] = await services.redis.keys(`${prefix}delivered*`);
+    await services.redis.set(
       key as string,
       JSON.stringify({
         status: 'INPROGRESS',
@@ -205,11 +179,11 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
         in_progress_expiration: Date.now() + 60_000,
       }),
     );
-    const before = mock.received.length;
+    const before = services.mock.received.length;
     expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'held', 'posted']);
     expect(receivedIds(before)).toEqual(['1', '3']);
     // The claim stays the other invocation's: nothing of it was released or overwritten.
-    expect(JSON.parse((await redis.get(key as string)) ?? '{}')).toMatchObject({
+    expect(JSON.parse((await services.redis.get(key as string)) ?? '{}')).toMatchObject({
       status: 'INPROGRESS',
     });
   });
@@ -224,24 +198,26 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
       expiration: Math.round(Date.now() / 1000 + TTL_SECONDS),
       in_progress_expiration: Date.now() - 1,
     });
-    const keys = await redis.keys(`${prefix}delivered*`);
+    const keys = await services.redis.keys(`${prefix}delivered*`);
     expect(keys).toHaveLength(2);
-    for (const key of keys) await redis.set(key, died, 'EX', TTL_SECONDS);
-    const before = mock.received.length;
+    for (const key of keys) await services.redis.set(key, died, 'EX', TTL_SECONDS);
+    const before = services.mock.received.length;
     expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
     // The mock honours ids: the retried events are acknowledged, not processed a second time,
     // and counted as payloads that arrived again.
     expect(receivedIds(before)).toEqual([]);
-    expect(mock.stats().repeatedPayloads).toBe(2);
-    mock.honourIdempotencyKey = false;
+    expect(services.mock.stats().repeatedPayloads).toBe(2);
+    services.mock.honourIdempotencyKey = false;
     try {
-      await new IoRedisCacheClient(redis).del(await redis.keys(`${prefix}delivered*`));
+      await new IoRedisCacheClient(services.redis).del(
+        await services.redis.keys(`${prefix}delivered*`),
+      );
       expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['posted', 'posted']);
       // A sink that ignores ids and keys processes them again: the documented duplicate.
       expect(receivedIds(before)).toEqual(['1', '2']);
-      expect(mock.stats().repeatedPayloads).toBe(4);
+      expect(services.mock.stats().repeatedPayloads).toBe(4);
     } finally {
-      mock.honourIdempotencyKey = true;
+      services.mock.honourIdempotencyKey = true;
     }
   });
 });

@@ -1,13 +1,10 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AnalyticsMock } from '../../local/mocks/analytics-mock.ts';
+import { describe, expect, it } from 'vitest';
 import { HttpAnalyticsSink } from '../../shared/adapters/analytics-client.ts';
 import { HttpBatchAnalyticsSink } from '../../shared/adapters/batch-analytics-client.ts';
 import { BatchedDelivery } from '../../shared/adapters/batch-delivery.ts';
 import { DeliveryRecords } from '../../shared/adapters/delivery-records.ts';
 import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
-import { connectRedis } from '../../shared/adapters/redis.ts';
 import type { BatchFormat } from '../../shared/domain/analytics-batch.ts';
 import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import { AnalyticsDeliveryError } from '../../shared/errors.ts';
@@ -16,7 +13,8 @@ import type { OnceDelivery } from '../../shared/ports.ts';
 import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
-import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
+import { deliveryServices } from '../support/delivery-services.ts';
+import { aCustomer, aProduct } from '../support/factories.ts';
 import { MemoryJoinStore, MemorySinks, memoryLog } from '../support/in-memory.ts';
 
 const TTL_SECONDS = 3_600;
@@ -29,26 +27,7 @@ const FORMAT: BatchFormat = {
   eventIdField: 'eventId',
 };
 
-let redis: Redis;
-let mock: AnalyticsMock;
-const prefixes: string[] = [];
-
-beforeAll(async () => {
-  redis = await connectRedis({ url: testServices().redisUrl });
-});
-beforeEach(async () => {
-  mock = await new AnalyticsMock().start();
-});
-afterEach(async () => {
-  await mock.close();
-});
-afterAll(async () => {
-  for (const prefix of prefixes) {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  redis.disconnect();
-});
+const services = deliveryServices('identity');
 
 const payloadOf = (id: string): MergedPayload => ({
   id,
@@ -65,9 +44,9 @@ function joinedBatch() {
 }
 
 function singleMode(prefix: string): OnceDelivery {
-  const http = new HttpAnalyticsSink({ url: mock.url, policy: POLICY });
+  const http = new HttpAnalyticsSink({ url: services.mock.url, policy: POLICY });
   const delivery = new IdempotentDelivery({
-    cache: new IoRedisCacheClient(redis),
+    cache: new IoRedisCacheClient(services.redis),
     analytics: {
       post: (payload, hash) =>
         payload.id === '2'
@@ -82,10 +61,14 @@ function singleMode(prefix: string): OnceDelivery {
 }
 
 function batchMode(prefix: string): OnceDelivery {
-  mock.rejectIds = new Set(['2']);
+  services.mock.rejectIds = new Set(['2']);
   const delivery = new BatchedDelivery({
-    cache: new IoRedisCacheClient(redis),
-    analytics: new HttpBatchAnalyticsSink({ url: mock.url, policy: POLICY, format: FORMAT }),
+    cache: new IoRedisCacheClient(services.redis),
+    analytics: new HttpBatchAnalyticsSink({
+      url: services.mock.url,
+      policy: POLICY,
+      format: FORMAT,
+    }),
     format: FORMAT,
     ttlSeconds: TTL_SECONDS,
     keyPrefix: prefix,
@@ -100,8 +83,7 @@ describe.each([
   ['batch', batchMode],
 ] as const)('one identity per payload (%s mode)', (_mode, deliveryFor) => {
   it('is the Redis record, the Idempotency-Key or event id, the log hash and the dead letter hash', async () => {
-    const prefix = uniquePrefix('identity');
-    prefixes.push(prefix);
+    const prefix = services.newPrefix();
     const log = memoryLog();
     const sinks = new MemorySinks();
     const deps: MergeDeps = {
@@ -123,18 +105,18 @@ describe.each([
       log.lines.filter((line) => line.message === message).map((line) => line.attributes.hash);
 
     // What the sink was given: the Idempotency-Key header (single) or the event's id (batch).
-    expect(mock.received.map((entry) => entry.key)).toEqual([delivered]);
+    expect(services.mock.received.map((entry) => entry.key)).toEqual([delivered]);
     expect(loggedHash('payload delivered')).toEqual([delivered]);
     expect(sinks.deadLetters.map((letter) => letter.hash)).toEqual([refused]);
     expect(loggedHash('payload dead-lettered')).toEqual([refused]);
 
     // The Redis record: the one key under the prefix, reached from the identity alone.
-    const records = new DeliveryRecords(new IoRedisCacheClient(redis), {
+    const records = new DeliveryRecords(new IoRedisCacheClient(services.redis), {
       keyPrefix: prefix,
       ttlSeconds: TTL_SECONDS,
     });
     const record = await records.getRecord(delivered);
-    expect(await redis.keys(`${prefix}delivered*`)).toEqual([record.idempotencyKey]);
+    expect(await services.redis.keys(`${prefix}delivered*`)).toEqual([record.idempotencyKey]);
     expect(record.getResponse()).toMatchObject({ hash: delivered });
     expect(await records.isDelivered(delivered)).toBe(true);
     expect(await records.isDelivered(refused)).toBe(false);
