@@ -188,13 +188,11 @@ async function main(): Promise<number> {
   const redisKeyPrefix = `local:${runId}:`;
   const topicPrefix = kafka.started ? '' : `run-${runId}.`;
   let pipeline: LocalDeployment | undefined;
-  let stopping = false;
   let stopped: Promise<number> | undefined;
   let sourceMocks: { close(): Promise<void> }[] = [];
   // One stop, whoever asks first (the end of the run, Ctrl-C, SIGTERM): the others wait for it,
   // so the process exits only after the summary, the key removal and the broker's stop.
   const stop = (code: number): Promise<number> => {
-    stopping = true;
     stopped ??= shutDown(code);
     return stopped;
   };
@@ -305,7 +303,11 @@ async function main(): Promise<number> {
     );
   };
 
-  for (let cycle = 1; !stopping && (flags.cycles === 0 || cycle <= flags.cycles); cycle++) {
+  for (
+    let cycle = 1;
+    stopped === undefined && (flags.cycles === 0 || cycle <= flags.cycles);
+    cycle++
+  ) {
     showProgress(cycle);
     if (analyticsDown !== cycle <= flags.analyticsDownCycles) {
       analyticsDown = !analyticsDown;
@@ -319,9 +321,9 @@ async function main(): Promise<number> {
     await active.drain(300_000, () => showProgress(cycle));
     showProgress(cycle);
     const last = flags.cycles !== 0 && cycle === flags.cycles;
-    if (!last && !stopping) await new Promise((r) => setTimeout(r, flags.intervalMs));
+    if (!last && stopped === undefined) await new Promise((r) => setTimeout(r, flags.intervalMs));
   }
-  if (stopping) return stop(130);
+  if (stopped !== undefined) return stopped;
   await active.analytics.setDown(false);
   if (flags.replay) {
     const replay = await active.replayDeadLetters();
