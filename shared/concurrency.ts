@@ -1,3 +1,6 @@
+/** Lets the event loop read what the network delivered (setImmediate runs after the poll phase). */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Runs `work` over the items with at most `limit` in flight, and resolves with the results in
  * input order. The first rejection rejects the whole run (work already started is let finish).

@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../concurrency.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
 import { type Log, logsAt } from '../logger.ts';
@@ -34,8 +35,7 @@ export async function deliverInBatches(
     canonical: string;
   }[] = [];
   for (const [index, entry] of payloads.entries()) {
-    if (index > 0 && index % HASH_CHUNK === 0)
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    if (index > 0 && index % HASH_CHUNK === 0) await yieldToEventLoop();
     todo.push({ ...entry, index, ...payloadIdentity(entry.payload) });
   }
   const delivered = await delivery.deliverMany(todo);

@@ -1,4 +1,4 @@
-import { mapWithConcurrency } from '../concurrency.ts';
+import { mapWithConcurrency, yieldToEventLoop } from '../concurrency.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import {
   buildPayload,
@@ -76,9 +76,6 @@ type Joined = { id: string; state: JoinState; record: DecodedRecord };
  * are read on time instead of being taken for timeouts.
  */
 const CPU_CHUNK = 250;
-
-/** Lets the event loop read what the network delivered (setImmediate runs after the poll phase). */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Merges one MSK batch.
