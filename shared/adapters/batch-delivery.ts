@@ -10,7 +10,7 @@ import {
 import { type MergedPayload, payloadHash } from '../domain/merge.ts';
 import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
 import type { BatchAnalyticsSink, BatchOnceDelivery, BatchOutcome } from '../ports.ts';
-import { DeliveryRecords } from './delivery-records.ts';
+import { type ClaimResult, DeliveryRecords } from './delivery-records.ts';
 
 export type BatchedDeliveryOptions = {
   /** Where the idempotency records live: Redis through IoRedisCacheClient in production. */
@@ -108,22 +108,23 @@ export class BatchedDelivery implements BatchOnceDelivery {
     let pending: Claimed[] = items.map(({ hash }, index) => ({ index, hash }));
     const deadline = Date.now() + this.#waitMs;
     for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
-      const remainingMs = this.#remainingMs();
-      const results = await Promise.allSettled(
-        pending.map(({ hash }) => this.#records.claim(hash, remainingMs)),
-      );
+      let results: ClaimResult[];
+      try {
+        results = await this.#records.claimAll(
+          pending.map(({ hash }) => hash),
+          this.#remainingMs(),
+        );
+      } catch (error) {
+        // claimAll gave back this round's claims; the earlier rounds' go too.
+        await this.#release(claimed);
+        throw error;
+      }
       const busy: Claimed[] = [];
-      let failure: { reason: unknown } | undefined;
       for (const [i, result] of results.entries()) {
         const claim = pending[i] as Claimed;
-        if (result.status === 'rejected') failure ??= result;
-        else if (result.value === 'claimed') claimed.push(claim);
-        else if (result.value === 'duplicate') outcomes[claim.index] = 'duplicate';
+        if (result === 'claimed') claimed.push(claim);
+        else if (result === 'duplicate') outcomes[claim.index] = 'duplicate';
         else busy.push(claim);
-      }
-      if (failure) {
-        await this.#release(claimed);
-        throw failure.reason;
       }
       // Past the wait, what is still held elsewhere is left to a retry of its record; the rest
       // goes on.
@@ -137,9 +138,9 @@ export class BatchedDelivery implements BatchOnceDelivery {
     }
   }
 
-  /** Releases claims (concurrent DELs that share round trips). */
-  async #release(claims: readonly Claimed[]): Promise<void> {
-    await Promise.all(claims.map(({ hash }) => this.#records.release(hash)));
+  /** Releases claims (one DEL per key, sent together). */
+  #release(claims: readonly Claimed[]): Promise<void> {
+    return this.#records.releaseAll(claims.map(({ hash }) => hash));
   }
 
   async #send(request: BatchEvent<Claimed>[], outcomes: BatchOutcome[]): Promise<void> {
@@ -158,23 +159,29 @@ export class BatchedDelivery implements BatchOnceDelivery {
       }
       return;
     }
-    const writes: Promise<void>[] = [];
+    const completed: {
+      identity: string;
+      result: { hash: string; attempts: number; postedAt: string };
+    }[] = [];
+    const released: string[] = [];
     const postedAt = new Date().toISOString();
     for (const [i, event] of request.entries()) {
       const verdict = answer.verdicts[i] ?? { accepted: false, reason: 'no verdict for the event' };
       if (verdict.accepted) {
         outcomes[event.item.index] = 'posted';
-        const data = { hash: event.id, attempts: answer.attempts, postedAt };
-        writes.push(this.#records.complete(event.id, data));
+        completed.push({
+          identity: event.id,
+          result: { hash: event.id, attempts: answer.attempts, postedAt },
+        });
       } else {
         outcomes[event.item.index] = {
           rejected: `rejected by Analytics: ${verdict.reason}`,
           attempts: answer.attempts,
           status: 'status' in verdict ? verdict.status : undefined,
         };
-        writes.push(this.#records.release(event.id));
+        released.push(event.id);
       }
     }
-    await Promise.all(writes);
+    await Promise.all([this.#records.completeAll(completed), this.#records.releaseAll(released)]);
   }
 }

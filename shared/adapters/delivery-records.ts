@@ -94,14 +94,83 @@ export class DeliveryRecords extends BasePersistenceLayer {
     }
   }
 
+  /**
+   * Claims many payloads at once, with the outcome `claim` gives each: the records saveInProgress
+   * would write (same keys, same stored form), issued together so the client sends them as a few
+   * commands, without Powertools' per-call bookkeeping. A payload whose record exists is decided
+   * from one read of it (delivered, or held elsewhere); only orphans, rare, take the per-call path
+   * that takes them over under a lock. When the store fails, the claims this call made are
+   * released before the error is thrown. The local cache is not consulted: this layer's
+   * configuration never enables it.
+   */
+  async claimAll(identities: readonly string[], remainingMs: number): Promise<ClaimResult[]> {
+    const expiration = this.#expiryNow();
+    const text = storedText({
+      status: IdempotencyRecordStatus.INPROGRESS,
+      expiration,
+      in_progress_expiration: Date.now() + remainingMs,
+    });
+    const ttl = this.#ttlOf(expiration);
+    const keys = identities.map((identity) => this.getHashedIdempotencyKey(identity));
+    const sets = await Promise.allSettled(
+      keys.map((key) => this.client.set(key, text, { EX: ttl, NX: true })),
+    );
+    const results = await Promise.allSettled(
+      sets.map(async (set, i): Promise<ClaimResult> => {
+        if (set.status === 'rejected') throw set.reason;
+        if (set.value !== null) return 'claimed';
+        const verdict = existingVerdict(await this.#existing(keys[i] as string));
+        if (verdict !== 'orphan') return verdict;
+        return this.claim(identities[i] as string, remainingMs);
+      }),
+    );
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed === undefined) {
+      return results.map((result) => (result as PromiseFulfilledResult<ClaimResult>).value);
+    }
+    // All or nothing: what this call took is given back before the failure is reported (a claim
+    // whose answer was lost stays in progress until it expires, never deleted unseen).
+    await this.releaseAll(
+      identities.filter((_, i) => {
+        const result = results[i];
+        return result?.status === 'fulfilled' && result.value === 'claimed';
+      }),
+    );
+    throw failed.reason;
+  }
+
   /** Marks a claimed payload delivered, with what the delivery returned. */
   complete(identity: string, result: JSONValue): Promise<void> {
     return this.saveSuccess(identity, result);
   }
 
+  /**
+   * Marks many claimed payloads delivered: the records saveSuccess would write, issued together.
+   */
+  async completeAll(entries: readonly { identity: string; result: JSONValue }[]): Promise<void> {
+    const expiration = this.#expiryNow();
+    const ttl = this.#ttlOf(expiration);
+    const status = IdempotencyRecordStatus.COMPLETED;
+    await Promise.all(
+      entries.map(({ identity, result }) =>
+        this.client.set(
+          this.getHashedIdempotencyKey(identity),
+          storedText({ status, expiration, data: result }),
+          { EX: ttl },
+        ),
+      ),
+    );
+  }
+
   /** Releases a claim, so a later attempt can deliver the payload. */
   release(identity: string): Promise<void> {
     return this.deleteRecord(identity);
+  }
+
+  /** Releases many claims with one call to the client. */
+  async releaseAll(identities: readonly string[]): Promise<void> {
+    if (identities.length === 0) return;
+    await this.client.del(identities.map((identity) => this.getHashedIdempotencyKey(identity)));
   }
 
   /** Whether a COMPLETED, unexpired record exists for the payload. */
@@ -156,26 +225,19 @@ export class DeliveryRecords extends BasePersistenceLayer {
 
   /** Claims with SET NX; an existing record is a duplicate, held, or an orphan to take over. */
   protected async _putRecord(record: IdempotencyRecord): Promise<void> {
-    const stored: StoredRecord = {
+    const expiration = record.expiryTimestamp ?? this.#expiryNow();
+    const text = storedText({
       status: IdempotencyRecordStatus.INPROGRESS,
-      expiration: record.expiryTimestamp ?? this.#expiryNow(),
+      expiration,
       ...(record.inProgressExpiryTimestamp !== undefined && {
         in_progress_expiration: record.inProgressExpiryTimestamp,
       }),
-    };
-    const text = JSON.stringify(stored);
-    const ttl = this.#ttlOf(stored.expiration);
+    });
+    const ttl = this.#ttlOf(expiration);
     const key = record.idempotencyKey;
     if ((await this.client.set(key, text, { EX: ttl, NX: true })) !== null) return;
-    const existing = await this._getRecord(key).catch((error: unknown) => {
-      if (error instanceof IdempotencyItemNotFoundError) return undefined; // gone meanwhile
-      throw error;
-    });
-    const status = existing?.getStatus();
-    const held =
-      status === IdempotencyRecordStatus.INPROGRESS &&
-      (existing?.inProgressExpiryTimestamp ?? 0) > Date.now();
-    if (existing && (status === IdempotencyRecordStatus.COMPLETED || held)) {
+    const existing = await this.#existing(key);
+    if (existing && existingVerdict(existing) !== 'orphan') {
       throw new IdempotencyItemAlreadyExistsError(
         `Failed to put record for already existing idempotency key: ${key}`,
         existing,
@@ -193,18 +255,25 @@ export class DeliveryRecords extends BasePersistenceLayer {
   }
 
   protected async _updateRecord(record: IdempotencyRecord): Promise<void> {
-    const stored: StoredRecord = {
+    const expiration = record.expiryTimestamp ?? this.#expiryNow();
+    const text = storedText({
       status: record.getStatus() as StoredRecord['status'],
-      expiration: record.expiryTimestamp ?? this.#expiryNow(),
+      expiration,
       ...(record.responseData !== undefined && { data: record.responseData }),
-    };
-    await this.client.set(record.idempotencyKey, JSON.stringify(stored), {
-      EX: this.#ttlOf(stored.expiration),
     });
+    await this.client.set(record.idempotencyKey, text, { EX: this.#ttlOf(expiration) });
   }
 
   protected async _deleteRecord(record: IdempotencyRecord): Promise<void> {
     await this.client.del([record.idempotencyKey]);
+  }
+
+  /** The record under `key`, or undefined when there is none (gone meanwhile). */
+  #existing(key: string): Promise<IdempotencyRecord | undefined> {
+    return this._getRecord(key).catch((error: unknown) => {
+      if (error instanceof IdempotencyItemNotFoundError) return undefined;
+      throw error;
+    });
   }
 
   #expiryNow(): number {
@@ -215,6 +284,28 @@ export class DeliveryRecords extends BasePersistenceLayer {
   #ttlOf(expiration: number): number {
     return Math.max(1, expiration - Math.floor(Date.now() / 1000));
   }
+}
+
+/** The one stored form of a record, whichever path writes it. */
+function storedText(record: StoredRecord): string {
+  return JSON.stringify(record);
+}
+
+/**
+ * What an existing record means to a claim: delivered (COMPLETED and unexpired), held by another
+ * invocation (INPROGRESS within its in-progress expiry), or an orphan to take over (anything
+ * else: expired, abandoned, unreadable, or gone).
+ */
+function existingVerdict(existing: IdempotencyRecord | undefined): ClaimResult | 'orphan' {
+  const status = existing?.getStatus();
+  if (status === IdempotencyRecordStatus.COMPLETED) return 'duplicate';
+  if (
+    status === IdempotencyRecordStatus.INPROGRESS &&
+    (existing?.inProgressExpiryTimestamp ?? 0) > Date.now()
+  ) {
+    return 'busy';
+  }
+  return 'orphan';
 }
 
 /** The stored record, or undefined when it is not one this layer wrote. */

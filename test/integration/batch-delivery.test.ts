@@ -32,9 +32,13 @@ const items = (ids: string[]) =>
     return { payload, hash: payloadHash(payload) };
   });
 
-function batchDelivery(prefix: string, format: BatchFormat = FORMAT) {
+function batchDelivery(
+  prefix: string,
+  format: BatchFormat = FORMAT,
+  cache = new IoRedisCacheClient(services.redis),
+) {
   return new BatchedDelivery({
-    cache: new IoRedisCacheClient(services.redis),
+    cache,
     analytics: new HttpBatchAnalyticsSink({ url: services.mock.url, policy: POLICY, format }),
     format,
     ttlSeconds: TTL_SECONDS,
@@ -220,4 +224,49 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
       services.mock.honourIdempotencyKey = true;
     }
   });
+
+  it('gives back the claims it made when the store fails mid-claim, and leaves the others alone', async () => {
+    const prefix = newPrefix();
+    const batch = items(['1', '2', '3', '4']);
+    // Payload 1 delivered earlier; payload 2 held by a live invocation.
+    await batchDelivery(prefix).deliverMany(batch.slice(0, 2));
+    const held = (await services.redis.keys(`${prefix}delivered*`)).sort();
+    const heldKey = await keyOf(prefix, batch[1] as (typeof batch)[number]);
+    const live = JSON.stringify({
+      status: 'INPROGRESS',
+      expiration: Math.round(Date.now() / 1000 + TTL_SECONDS),
+      in_progress_expiration: Date.now() + 60_000,
+    });
+    await services.redis.set(heldKey, live);
+    // The claim of payload 4 fails (SET NX, as when the connection drops).
+    let claims = 0;
+    const failing = new (class extends IoRedisCacheClient {
+      override set(name: string | Uint8Array, value: unknown, options?: unknown) {
+        if ((options as { NX?: boolean } | undefined)?.NX && ++claims === 4) {
+          return Promise.reject(new Error('connection lost'));
+        }
+        return super.set(name, value, options);
+      }
+    })(services.redis);
+    const before = services.mock.received.length;
+    await expect(batchDelivery(prefix, FORMAT, failing).deliverMany(batch)).rejects.toThrow(
+      'connection lost',
+    );
+    expect(receivedIds(before)).toEqual([]);
+    // Payload 3's claim was given back; 1's mark and the other invocation's claim on 2 stand.
+    expect((await services.redis.keys(`${prefix}delivered*`)).sort()).toEqual(held);
+    expect(await services.redis.get(heldKey)).toBe(live);
+    expect(await batchDelivery(prefix).deliverMany([batch[2] as (typeof batch)[number]])).toEqual([
+      'posted',
+    ]);
+  });
 });
+
+/** The Redis key of a payload's record: the one key a delivery of it alone writes. */
+async function keyOf(prefix: string, item: { payload: MergedPayload; hash: string }) {
+  const probe = `${prefix}probe-`;
+  await batchDelivery(probe).deliverMany([item]);
+  const [key] = await services.redis.keys(`${probe}delivered*`);
+  await services.redis.del(key as string);
+  return (key as string).replace(probe, prefix);
+}
