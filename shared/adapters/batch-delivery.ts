@@ -1,6 +1,6 @@
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
 import type { Context } from 'aws-lambda';
-import { mapWithConcurrency } from '../concurrency.ts';
+import { Limiter, mapWithConcurrency } from '../concurrency.ts';
 import {
   type BatchEvent,
   type BatchFormat,
@@ -19,7 +19,7 @@ export type BatchedDeliveryOptions = {
   format: BatchFormat;
   ttlSeconds: number;
   keyPrefix: string;
-  /** Batch requests in flight at once. */
+  /** Batch requests in flight at once, across the calls in flight. */
   concurrency: number;
   /** How long to wait for another invocation that holds some of the payloads in progress. */
   inProgressWaitMs?: number;
@@ -46,9 +46,11 @@ export class BatchedDelivery implements BatchOnceDelivery {
   #records: DeliveryRecords;
   #remainingMs: () => number = () => 60_000;
   #waitMs: number;
+  #requests: Limiter;
 
   constructor(private readonly options: BatchedDeliveryOptions) {
     this.#waitMs = options.inProgressWaitMs ?? 5000;
+    this.#requests = new Limiter(options.concurrency);
     this.#records = new DeliveryRecords(options.cache, options);
   }
 
@@ -91,7 +93,7 @@ export class BatchedDelivery implements BatchOnceDelivery {
     }
     await this.#release(oversized.map((event) => event.item));
     await mapWithConcurrency(requests, this.options.concurrency, (request) =>
-      this.#send(request, outcomes),
+      this.#requests.run(() => this.#send(request, outcomes)),
     );
     return outcomes;
   }

@@ -115,28 +115,31 @@ export class DeliveryRecords extends BasePersistenceLayer {
     const sets = await Promise.allSettled(
       keys.map((key) => this.client.set(key, text, { EX: ttl, NX: true })),
     );
-    const results = await Promise.allSettled(
-      sets.map(async (set, i): Promise<ClaimResult> => {
-        if (set.status === 'rejected') throw set.reason;
-        if (set.value !== null) return 'claimed';
+    // Most claims are decided by their SET NX; those that found a record read it.
+    const results: (ClaimResult | undefined)[] = [];
+    const found: number[] = [];
+    let failure: { reason: unknown } | undefined;
+    for (const [i, set] of sets.entries()) {
+      if (set.status === 'rejected') failure ??= set;
+      else if (set.value !== null) results[i] = 'claimed';
+      else found.push(i);
+    }
+    const decided = await Promise.allSettled(
+      found.map(async (i): Promise<ClaimResult> => {
         const verdict = existingVerdict(await this.#existing(keys[i] as string));
         if (verdict !== 'orphan') return verdict;
         return this.claim(identities[i] as string, remainingMs);
       }),
     );
-    const failed = results.find((result) => result.status === 'rejected');
-    if (failed === undefined) {
-      return results.map((result) => (result as PromiseFulfilledResult<ClaimResult>).value);
+    for (const [j, result] of decided.entries()) {
+      if (result.status === 'rejected') failure ??= result;
+      else results[found[j] as number] = result.value;
     }
+    if (failure === undefined) return results as ClaimResult[];
     // All or nothing: what this call took is given back before the failure is reported (a claim
     // whose answer was lost stays in progress until it expires, never deleted unseen).
-    await this.releaseAll(
-      identities.filter((_, i) => {
-        const result = results[i];
-        return result?.status === 'fulfilled' && result.value === 'claimed';
-      }),
-    );
-    throw failed.reason;
+    await this.releaseAll(identities.filter((_, i) => results[i] === 'claimed'));
+    throw failure.reason;
   }
 
   /** Marks a claimed payload delivered, with what the delivery returned. */

@@ -1,12 +1,20 @@
-import { yieldToEventLoop } from '../concurrency.ts';
+import { mapWithConcurrency, yieldToEventLoop } from '../concurrency.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
 import { type Log, logsAt } from '../logger.ts';
-import type { BatchOnceDelivery, OnceDelivery } from '../ports.ts';
+import type { BatchOnceDelivery, BatchOutcome, OnceDelivery } from '../ports.ts';
 import type { DeliveryOutcome } from './merge-batch.ts';
 
 /** Payloads hashed between two turns of the event loop. */
 const HASH_CHUNK = 1_000;
+
+/**
+ * Payloads per call to the port, two calls at a time: while one part of the batch waits for
+ * Redis and Analytics, the next one is hashed and claimed, instead of each step of the whole
+ * batch waiting for the one before it.
+ */
+const DELIVERY_CHUNK = 1_000;
+const CHUNKS_IN_FLIGHT = 2;
 
 /** Whether the delivery port takes many payloads per call (ANALYTICS_DELIVERY=batch). */
 export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDelivery {
@@ -14,8 +22,9 @@ export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDe
 }
 
 /**
- * The merge's step 4 and 5 in batch mode: every payload goes to the port in one call (it claims,
- * which finds the duplicates, posts in batches, marks and releases in bulk); each rejected one
+ * The merge's step 4 and 5 in batch mode: the payloads go to the port in parts of 1,000, two at a
+ * time (it claims, which finds the duplicates, posts in batches, marks and releases in bulk;
+ * when a part fails, the other one in flight finishes before the error is thrown); each rejected one
  * becomes a dead letter with the sink's reason, and each one another invocation held in progress
  * past the wait comes back held. Returns one outcome per payload, in order, as the single mode
  * does. The payload's identity is computed once, here, and is the event id, the record's key,
@@ -26,20 +35,37 @@ export async function deliverInBatches(
   delivery: BatchOnceDelivery,
   log: Log,
 ): Promise<DeliveryOutcome[]> {
-  // Hashing is CPU-bound: in chunks, with the event loop free between them.
-  const todo: {
-    payload: MergedPayload;
-    record: DecodedRecord;
-    index: number;
-    hash: string;
-    canonical: string;
-  }[] = [];
-  for (const [index, entry] of payloads.entries()) {
-    if (index > 0 && index % HASH_CHUNK === 0) await yieldToEventLoop();
-    todo.push({ ...entry, index, ...payloadIdentity(entry.payload) });
-  }
-  const delivered = await delivery.deliverMany(todo);
   const outcomes: DeliveryOutcome[] = payloads.map(() => 'duplicate');
+  const starts = payloads.flatMap((_, index) => (index % DELIVERY_CHUNK === 0 ? [index] : []));
+  await mapWithConcurrency(starts, CHUNKS_IN_FLIGHT, async (start) => {
+    const end = Math.min(start + DELIVERY_CHUNK, payloads.length);
+    const todo: Hashed[] = [];
+    for (let index = start; index < end; index++) {
+      // Hashing is CPU-bound: the event loop is let free between parts of it.
+      if (index > start && (index - start) % HASH_CHUNK === 0) await yieldToEventLoop();
+      const entry = payloads[index] as (typeof payloads)[number];
+      todo.push({ ...entry, index, ...payloadIdentity(entry.payload) });
+    }
+    recordOutcomes(todo, await delivery.deliverMany(todo), outcomes, log);
+  });
+  return outcomes;
+}
+
+type Hashed = {
+  payload: MergedPayload;
+  record: DecodedRecord;
+  index: number;
+  hash: string;
+  canonical: string;
+};
+
+/** Each payload's outcome into `outcomes` (by its index in the batch), with its log line. */
+function recordOutcomes(
+  todo: Hashed[],
+  delivered: BatchOutcome[],
+  outcomes: DeliveryOutcome[],
+  log: Log,
+): void {
   const logPosted = logsAt(log, 'INFO');
   const logDuplicate = logsAt(log, 'DEBUG');
   for (const [i, { payload, record, hash, index }] of todo.entries()) {
@@ -79,5 +105,4 @@ export async function deliverInBatches(
       };
     }
   }
-  return outcomes;
 }

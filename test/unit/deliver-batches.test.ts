@@ -117,3 +117,50 @@ describe('deliverInBatches', () => {
     ).rejects.toThrow(`batch delivery gave no outcome for ${payloadHash(aPayload('b'))}`);
   });
 });
+
+describe('deliverInBatches on a large batch', () => {
+  const many = (count: number) => Array.from({ length: count }, (_, i) => entry(String(i + 1)));
+
+  it('hands the port parts of at most 1,000 payloads, two at a time, and answers in batch order', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const sizes: number[] = [];
+    const port: BatchOnceDelivery = {
+      ...batchPort({}).port,
+      deliverMany: async (items) => {
+        sizes.push(items.length);
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+        return items.map(({ payload }) => (Number(payload.id) % 2 === 0 ? 'duplicate' : 'posted'));
+      },
+    };
+    const outcomes = await deliverInBatches(many(2_500), port, memoryLog() as unknown as Log);
+    expect(sizes).toEqual([1_000, 1_000, 500]);
+    expect(most).toBe(2);
+    expect(outcomes).toEqual(
+      many(2_500).map((_, i) => ((i + 1) % 2 === 0 ? 'duplicate' : 'posted')),
+    );
+  });
+
+  it('lets the part in flight finish before it reports a failed one, and starts no other', async () => {
+    const finished: number[] = [];
+    const started: number[] = [];
+    const port: BatchOnceDelivery = {
+      ...batchPort({}).port,
+      deliverMany: async (items) => {
+        const first = Number(items[0]?.payload.id);
+        started.push(first);
+        if (first === 1_001) throw new Error('Redis is gone');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        finished.push(first);
+        return items.map(() => 'posted');
+      },
+    };
+    await expect(
+      deliverInBatches(many(3_000), port, memoryLog() as unknown as Log),
+    ).rejects.toThrow('Redis is gone');
+    expect(started).toEqual([1, 1_001]);
+    expect(finished).toEqual([1]);
+  });
+});
