@@ -41,7 +41,11 @@ const server = values.url === undefined ? await ownRedisServer() : undefined;
 const url = values.url ?? server?.url ?? '';
 // No command timeout: MEMORY USAGE of a million-element set and the clean-up take a while.
 const redis = new Redis(url, { maxRetriesPerRequest: null });
-const join = { name: 'bench', required: ['customer', 'inventory'] };
+const join = {
+  name: 'bench',
+  required: ['customer', 'inventory'],
+  sides: ['customer', 'inventory'],
+};
 const keyPrefix = `bench-pending-mem:${randomUUID().slice(0, 8)}:`;
 const store = new RedisJoinStore(redis, { keyPrefix, ttlSeconds: 7 * 86_400, join });
 const index = new RedisPendingIndex(redis, { keyPrefix, join });

@@ -7,15 +7,22 @@ import type { JoinStore, JoinUpsert } from '../ports.ts';
  * One atomic step per record, for a slice of a batch in batch order: store the side unless the
  * stored one is newer (equal versions: the later arrival wins), refresh the TTL, keep the
  * pending index exact (the id is in it while a required side is missing: KEYS[1] by first-seen
- * time; KEYS[2] the same until the policy emitted it), and return every field of each hash.
- * KEYS: pending, due, then the hash of each record. ARGV: ttl seconds, now ms, the number of
- * required sides, the required sides, then side, record, version and id of each record.
+ * time; KEYS[2] the same until the policy emitted it), and return each hash's sides and its
+ * emitted flag (HMGET of the join's sides and "_e"). KEYS: pending, due, then the hash of each
+ * record. ARGV: ttl seconds, now ms, the number of required sides, the required sides, the
+ * number of sides, the sides, then side, record, version and id of each record.
  */
 const UPSERT_SIDES_LUA = `
 local ttl = tonumber(ARGV[1])
 local now = ARGV[2]
 local required = tonumber(ARGV[3])
-local first = 4 + required
+local sideCount = tonumber(ARGV[4 + required])
+local fields = {}
+for s = 1, sideCount do
+  fields[s] = ARGV[4 + required + s]
+end
+fields[sideCount + 1] = '_e'
+local first = 5 + required + sideCount
 local states = {}
 for i = 3, #KEYS do
   local hash = KEYS[i]
@@ -45,7 +52,7 @@ for i = 3, #KEYS do
       redis.call('ZADD', KEYS[2], 'NX', now, id)
     end
   end
-  states[i - 2] = redis.call('HGETALL', hash)
+  states[i - 2] = redis.call('HMGET', hash, unpack(fields))
 end
 return states
 `;
@@ -57,14 +64,14 @@ return states
 const UPSERT_SLICE = 500;
 
 type JoinCommands = {
-  upsertJoinSides(numberOfKeys: number, ...args: (string | number)[]): Promise<string[][]>;
+  upsertJoinSides(numberOfKeys: number, ...args: (string | number)[]): Promise<(string | null)[][]>;
 };
 
 export type RedisJoinOptions = {
   keyPrefix: string;
   ttlSeconds: number;
   /** The join's name (keys of its pending index) and the sides it requires. */
-  join: { name: string; required: readonly string[] };
+  join: { name: string; required: readonly string[]; sides: readonly string[] };
   /** Clock for first-seen times; Date.now in production. */
   now?: () => number;
 };
@@ -78,6 +85,16 @@ export function joinStateOf(flat: readonly string[]): JoinState {
     else if (!field.includes(':') && !field.startsWith('_')) {
       state.sides[field] = JSON.parse(flat[index + 1] as string) as SourceRecord;
     }
+  }
+  return state;
+}
+
+/** The join state in an upsert's reply: each side's record (null: absent), then the "_e" flag. */
+function joinStateOfSides(sides: readonly string[], values: readonly (string | null)[]): JoinState {
+  const state: JoinState = { sides: {}, emitted: values[sides.length] != null };
+  for (const [index, side] of sides.entries()) {
+    const value = values[index];
+    if (value != null) state.sides[side] = JSON.parse(value) as SourceRecord;
   }
   return state;
 }
@@ -128,7 +145,7 @@ export class RedisJoinStore implements JoinStore {
       exec(): Promise<[Error | null, unknown][] | null>;
     };
     const now = this.#now();
-    const { required } = this.options.join;
+    const { required, sides } = this.options.join;
     for (let from = 0; from < upserts.length; from += UPSERT_SLICE) {
       const slice = upserts.slice(from, from + UPSERT_SLICE);
       const keys = [this.keys.pending, this.keys.due];
@@ -137,6 +154,8 @@ export class RedisJoinStore implements JoinStore {
         now,
         required.length,
         ...required,
+        sides.length,
+        ...sides,
       ];
       for (const upsert of slice) {
         keys.push(this.keys.hash(upsert.id));
@@ -149,7 +168,9 @@ export class RedisJoinStore implements JoinStore {
     const states: JoinState[] = [];
     for (const [error, reply] of results) {
       if (error) throw error;
-      for (const flat of reply as string[][]) states.push(joinStateOf(flat));
+      for (const values of reply as (string | null)[][]) {
+        states.push(joinStateOfSides(sides, values));
+      }
     }
     return states;
   }

@@ -57,7 +57,7 @@ function invocation(
   clock: { now: number },
 ) {
   const required = ['customer', 'inventory', 'price'];
-  const joinKeys = { name: 'main', required };
+  const joinKeys = { name: 'main', required, sides: required };
   const store = new RedisJoinStore(client, {
     keyPrefix,
     ttlSeconds: 3_600,

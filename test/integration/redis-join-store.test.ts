@@ -18,7 +18,11 @@ function newPrefix(): string {
   return keyPrefix;
 }
 
-const JOIN = { name: 'main', required: ['customer', 'inventory'] };
+const JOIN = {
+  name: 'main',
+  required: ['customer', 'inventory'],
+  sides: ['customer', 'inventory'],
+};
 
 /** A store under a prefix of its own, so each test starts with no join state. */
 function freshStore(ttlSeconds = TTL_SECONDS): RedisJoinStore {
@@ -28,7 +32,8 @@ function freshStore(ttlSeconds = TTL_SECONDS): RedisJoinStore {
 /** The join store and its pending index over the same keys, as the merge and sweeper use them. */
 function freshPair(required: readonly string[], clock: { now: number }): JoinStore & PendingIndex {
   const keyPrefix = newPrefix();
-  const join = { name: 'main', required };
+  // The contract's joins have these sides; `required` is a subset of them.
+  const join = { name: 'main', required, sides: ['customer', 'inventory', 'price'] };
   const store = new RedisJoinStore(redis, {
     keyPrefix,
     ttlSeconds: TTL_SECONDS,
