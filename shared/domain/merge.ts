@@ -80,16 +80,14 @@ export function buildMergedPayload(
 }
 
 /**
- * Keeps, for each id, the last join state seen in batch order, so that an id repeated in one
- * batch yields one payload: the latest.
+ * For each id, the position of its last appearance in batch order: an id repeated in one batch
+ * yields one payload, from the join state after its last upsert (the latest).
  */
-export function collapseById<T extends { id: string }>(items: readonly T[]): T[] {
-  const latest = new Map<string, T>();
-  for (const item of items) {
-    latest.delete(item.id);
-    latest.set(item.id, item);
-  }
-  return [...latest.values()];
+export function lastAppearances(ids: Iterable<string>): Map<string, number> {
+  const last = new Map<string, number>();
+  let index = 0;
+  for (const id of ids) last.set(id, index++);
+  return last;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mapWithConcurrency, yieldToEventLoop } from '../concurrency.ts';
+import { yieldToEventLoop } from '../concurrency.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
 import { type Log, logsAt } from '../logger.ts';
@@ -8,23 +8,14 @@ import type { DeliveryOutcome } from './merge-batch.ts';
 /** Payloads hashed between two turns of the event loop. */
 const HASH_CHUNK = 1_000;
 
-/**
- * Payloads per call to the port, two calls at a time: while one part of the batch waits for
- * Redis and Analytics, the next one is hashed and claimed, instead of each step of the whole
- * batch waiting for the one before it.
- */
-const DELIVERY_CHUNK = 1_000;
-const CHUNKS_IN_FLIGHT = 2;
-
 /** Whether the delivery port takes many payloads per call (ANALYTICS_DELIVERY=batch). */
 export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDelivery {
   return typeof (delivery as Partial<BatchOnceDelivery>).deliverMany === 'function';
 }
 
 /**
- * The merge's step 4 and 5 in batch mode: the payloads go to the port in parts of 1,000, two at a
- * time (it claims, which finds the duplicates, posts in batches, marks and releases in bulk;
- * when a part fails, the other one in flight finishes before the error is thrown); each rejected one
+ * The merge's step 4 and 5 in batch mode: the payloads go to the port in one call (it claims,
+ * which finds the duplicates, posts in batches, marks and releases in bulk); each rejected one
  * becomes a dead letter with the sink's reason, and each one another invocation held in progress
  * past the wait comes back held. Returns one outcome per payload, in order, as the single mode
  * does. The payload's identity is computed once, here, and is the event id, the record's key,
@@ -35,19 +26,14 @@ export async function deliverInBatches(
   delivery: BatchOnceDelivery,
   log: Log,
 ): Promise<DeliveryOutcome[]> {
+  const todo: Hashed[] = [];
+  for (const [index, entry] of payloads.entries()) {
+    // Hashing is CPU-bound: the event loop is let free between parts of it.
+    if (index > 0 && index % HASH_CHUNK === 0) await yieldToEventLoop();
+    todo.push({ ...entry, index, ...payloadIdentity(entry.payload) });
+  }
   const outcomes: DeliveryOutcome[] = payloads.map(() => 'duplicate');
-  const starts = payloads.flatMap((_, index) => (index % DELIVERY_CHUNK === 0 ? [index] : []));
-  await mapWithConcurrency(starts, CHUNKS_IN_FLIGHT, async (start) => {
-    const end = Math.min(start + DELIVERY_CHUNK, payloads.length);
-    const todo: Hashed[] = [];
-    for (let index = start; index < end; index++) {
-      // Hashing is CPU-bound: the event loop is let free between parts of it.
-      if (index > start && (index - start) % HASH_CHUNK === 0) await yieldToEventLoop();
-      const entry = payloads[index] as (typeof payloads)[number];
-      todo.push({ ...entry, index, ...payloadIdentity(entry.payload) });
-    }
-    recordOutcomes(todo, await delivery.deliverMany(todo), outcomes, log);
-  });
+  recordOutcomes(todo, await delivery.deliverMany(todo), outcomes, log);
   return outcomes;
 }
 

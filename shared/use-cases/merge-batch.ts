@@ -2,8 +2,8 @@ import { mapWithConcurrency, yieldToEventLoop } from '../concurrency.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import {
   buildPayload,
-  collapseById,
   type JoinState,
+  lastAppearances,
   type MergedPayload,
   payloadHash,
   recordVersion,
@@ -12,6 +12,7 @@ import { checkRecord, NOT_JSON, type RecordCheck } from '../domain/records.ts';
 import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
 import { type Log, logsAt } from '../logger.ts';
 import type {
+  BatchOnceDelivery,
   DeadLetter,
   DeadLetterSink,
   JoinStore,
@@ -67,7 +68,6 @@ export type HeldRecord = { topic: string; partition: number; offset: string; has
 export type DeliveryOutcome = 'posted' | 'duplicate' | { held: string } | DeadLetter;
 
 type Accepted = { upsert: JoinUpsert; record: DecodedRecord };
-type Joined = { id: string; state: JoinState; record: DecodedRecord };
 
 /**
  * Records (or payloads) handled between two turns of the event loop in the CPU-bound steps. A
@@ -78,16 +78,29 @@ type Joined = { id: string; state: JoinState; record: DecodedRecord };
 const CPU_CHUNK = 250;
 
 /**
+ * Records per join upsert call. The calls of a batch go out together; each part is built and
+ * delivered once its states are back, so delivery overlaps Redis applying the later parts. In
+ * batch mode two parts are delivered at a time (one claimed while the other waits on Analytics;
+ * their requests share ANALYTICS_CONCURRENCY); in single mode one, so its POSTs stay within
+ * ANALYTICS_CONCURRENCY.
+ */
+const JOIN_PART = 1_000;
+const PARTS_IN_FLIGHT = 2;
+
+/**
  * Merges one MSK batch.
  *
  * 1. Check each record (JSON, its topic's source rules); quarantine the bad ones first. A good
  *    record is joined whole, every field as the source sent it.
- * 2. Upsert every valid record into the join state, in batch order, atomically per record.
- * 3. Collapse repeated ids to their latest state; build a payload, shaped by the join, for each
- *    id with every required side (or already emitted by the missing-side policy).
+ * 2. Upsert every valid record into the join state, in batch order, atomically per record: in
+ *    parts of 1,000, all sent at once; steps 3 and 4 run on each part as its states come back.
+ * 3. Build a payload, shaped by the join, for each id with every required side (or already
+ *    emitted by the missing-side policy), from the state after the id's last upsert in the
+ *    batch: an id repeated in a batch yields one payload, the latest.
  * 4. Deliver each payload once, keyed by its identity (`payloadHash`): in single mode, skip the
  *    payloads already delivered (a batched pre-check), then POST each of the others, a bounded
- *    number at a time; in batch mode, claim them all, POST in batch requests, mark in bulk.
+ *    number at a time; in batch mode, claim a part's payloads, POST them in batch requests,
+ *    mark them in bulk. When a part fails, the part in flight finishes before the batch fails.
  * 5. Dead-letter what Analytics refused after its retries, with the reason.
  * 6. Hand back, in `retry`, the records whose payload another invocation held in progress for
  *    longer than this one could wait (a transient state): everything else is finished.
@@ -100,26 +113,43 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
   const { accepted, rejected } = await validateBatch(records, deps);
   if (rejected.length > 0) await deps.quarantine.quarantine(rejected);
 
-  const states = await deps.joinStore.upsertMany(accepted.map((item) => item.upsert));
-  const joined = collapseById<Joined>(
-    accepted.map((item, index) => ({
-      id: item.upsert.id,
-      // Stryker disable next-line ObjectLiteral,BooleanLiteral: unreachable while the store keeps its contract (one state per upsert)
-      state: states[index] ?? { sides: {}, emitted: false },
-      record: item.record,
-    })),
+  const last = lastAppearances(accepted.map((item) => item.upsert.id));
+  // Every part's upsert goes out at once, in batch order (the store applies calls in the order
+  // they are made); each part is built and delivered as soon as its states are back, while
+  // Redis applies the parts after it.
+  const starts = accepted.flatMap((_, index) => (index % JOIN_PART === 0 ? [index] : []));
+  const upserted = starts.map((from) =>
+    deps.joinStore.upsertMany(accepted.slice(from, from + JOIN_PART).map((item) => item.upsert)),
   );
-  const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
-  for (const [index, { id, state, record }] of joined.entries()) {
-    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
-    if (index > 0 && index % CPU_CHUNK === 0) await yieldToEventLoop();
-    const payload = buildPayload(deps.join, id, state);
-    if (payload) payloads.push({ payload, record });
-  }
-
-  const outcomes = isBatchDelivery(deps.delivery)
-    ? await deliverInBatches(payloads, deps.delivery, deps.log)
-    : await deliverEach(payloads, deps);
+  // Each is awaited in turn below; a failure meanwhile is not an unhandled rejection.
+  for (const part of upserted) part.catch(() => undefined);
+  const batchMode = isBatchDelivery(deps.delivery);
+  const parts = await mapWithConcurrency(
+    starts,
+    batchMode ? PARTS_IN_FLIGHT : 1,
+    async (from, part) => {
+      const states = await (upserted[part] as Promise<JoinState[]>);
+      const expected = Math.min(JOIN_PART, accepted.length - from);
+      if (states.length !== expected) {
+        throw new Error(`join store answered ${states.length} states for ${expected} upserts`);
+      }
+      const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
+      for (const [offset, state] of states.entries()) {
+        // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
+        if (offset > 0 && offset % CPU_CHUNK === 0) await yieldToEventLoop();
+        const { upsert, record } = accepted[from + offset] as Accepted;
+        if (last.get(upsert.id) !== from + offset) continue;
+        const payload = buildPayload(deps.join, upsert.id, state);
+        if (payload) payloads.push({ payload, record });
+      }
+      const outcomes = batchMode
+        ? await deliverInBatches(payloads, deps.delivery as BatchOnceDelivery, deps.log)
+        : await deliverEach(payloads, deps);
+      return { payloads, outcomes };
+    },
+  );
+  const payloads = parts.flatMap((part) => part.payloads);
+  const outcomes = parts.flatMap((part) => part.outcomes);
   const letters = outcomes.filter(
     (outcome): outcome is DeadLetter => typeof outcome === 'object' && 'reason' in outcome,
   );
@@ -140,7 +170,7 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     records: records.length,
     quarantined: rejected.length,
     merged: payloads.length,
-    waiting: joined.length - payloads.length,
+    waiting: last.size - payloads.length,
     posted: outcomes.filter((outcome) => outcome === 'posted').length,
     duplicates: outcomes.filter((outcome) => outcome === 'duplicate').length,
     deadLettered: letters.length,
@@ -159,12 +189,8 @@ async function deliverEach(
   payloads: { payload: MergedPayload; record: DecodedRecord }[],
   deps: MergeDeps,
 ): Promise<DeliveryOutcome[]> {
-  // The pre-check hashes every payload: in chunks, with the loop free between them.
-  const known: boolean[] = [];
-  for (let start = 0; start < payloads.length; start += CPU_CHUNK * 4) {
-    const chunk = payloads.slice(start, start + CPU_CHUNK * 4).map(({ payload }) => payload);
-    known.push(...(await deps.delivery.delivered(chunk)));
-  }
+  // One pre-check per part (at most JOIN_PART payloads).
+  const known = await deps.delivery.delivered(payloads.map(({ payload }) => payload));
   return mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }, index) =>
     known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
   );

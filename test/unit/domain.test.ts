@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildMergedPayload,
   canonicalJson,
-  collapseById,
+  lastAppearances,
   payloadHash,
   recordVersion,
 } from '../../shared/domain/merge.ts';
@@ -41,15 +41,11 @@ describe('join helpers', () => {
     );
   });
 
-  it('keeps the last item per id, ordered by last appearance', () => {
-    const collapsed = collapseById([
-      { id: 'a', v: 1 },
-      { id: 'b', v: 1 },
-      { id: 'a', v: 2 },
-    ]);
-    expect(collapsed).toEqual([
-      { id: 'b', v: 1 },
-      { id: 'a', v: 2 },
+  it('finds the last appearance of each id, in batch order', () => {
+    expect([...lastAppearances(['a', 'b', 'a', 'c', 'b'])]).toEqual([
+      ['a', 2],
+      ['b', 4],
+      ['c', 3],
     ]);
   });
 

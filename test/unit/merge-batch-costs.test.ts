@@ -71,7 +71,7 @@ describe('mergeBatch, what it costs', () => {
     expect(analytics.received).toHaveLength(1);
   });
 
-  it('asks the delivery port about at most 1,000 payloads per pre-check call', async () => {
+  it('asks the delivery port about each part of 1,000 records in one pre-check call', async () => {
     const asked: number[] = [];
     const known: OnceDelivery = {
       deliver: () => Promise.reject(new Error('every payload was delivered before')),
@@ -84,10 +84,10 @@ describe('mergeBatch, what it costs', () => {
     const records = (count: number, from: number) =>
       Array.from({ length: count }, (_, i) => pair(`p${from + i}`)).flat();
     expect(await mergeBatch(records(1_000, 0), deps)).toMatchObject({ duplicates: 1_000 });
-    expect(asked).toEqual([1_000]);
+    expect(asked).toEqual([500, 500]);
     asked.length = 0;
     expect(await mergeBatch(records(1_001, 2_000), deps)).toMatchObject({ duplicates: 1_001 });
-    expect(asked).toEqual([1_000, 1]);
+    expect(asked).toEqual([500, 500, 1]);
   }, 30_000);
 
   it('reports its duration in milliseconds of this batch', async () => {

@@ -3,6 +3,7 @@ import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
 import type { Log } from '../../shared/logger.ts';
+import type { BatchOnceDelivery } from '../../shared/ports.ts';
 import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { CountingCache } from '../support/counting-cache.ts';
@@ -227,5 +228,114 @@ describe('mergeBatch', () => {
     }
     // Validation runs in chunks; between two of them the loop polls the network (3 of 4 gaps).
     expect(turnsBeforeJoin).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('mergeBatch on a batch of several parts', () => {
+  const pairs = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => [
+      aRecord('customer_data', aCustomer(String(from + i))),
+      aRecord('inventory_data', aProduct(String(from + i))),
+    ]).flat();
+
+  /** A batch port that records the payload ids of each call and how many calls overlapped. */
+  function batchPort(fail?: (ids: string[]) => boolean) {
+    const calls: string[][] = [];
+    const finished: string[][] = [];
+    let inFlight = 0;
+    const seen = { most: 0 };
+    const port: BatchOnceDelivery = {
+      deliver: () => Promise.reject(new Error('batch mode delivers through deliverMany')),
+      delivered: async (payloads) => payloads.map(() => false),
+      deliverMany: async (items) => {
+        const ids = items.map(({ payload }) => String(payload.id));
+        calls.push(ids);
+        seen.most = Math.max(seen.most, ++inFlight);
+        try {
+          if (fail?.(ids)) throw new Error('Redis is gone');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          finished.push(ids);
+          return items.map(() => 'posted' as const);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    return { port, calls, finished, seen };
+  }
+
+  it('sends every part of the join upsert before the first is delivered, in parts of 1,000', async () => {
+    const joinStore = deps.joinStore;
+    const upserts: number[] = [];
+    let upsertsBeforeDelivery = -1;
+    const { port, calls } = batchPort();
+    deps.joinStore = {
+      upsertMany: (items) => {
+        upserts.push(items.length);
+        return joinStore.upsertMany(items);
+      },
+    };
+    deps.delivery = {
+      ...port,
+      deliverMany: (items) => {
+        if (upsertsBeforeDelivery < 0) upsertsBeforeDelivery = upserts.length;
+        return port.deliverMany(items);
+      },
+    } as BatchOnceDelivery;
+    const summary = await mergeBatch(pairs(1, 1_250), deps);
+    expect(upserts).toEqual([1_000, 1_000, 500]);
+    expect(upsertsBeforeDelivery).toBe(3);
+    // Each id's two records in one part or across two: one payload, delivered with its part.
+    expect(calls.flat()).toEqual(Array.from({ length: 1_250 }, (_, i) => String(i + 1)));
+    expect(summary).toMatchObject({ records: 2_500, merged: 1_250, waiting: 0, posted: 1_250 });
+  });
+
+  it('builds an id repeated across parts once, from its last upsert', async () => {
+    const { port, calls } = batchPort();
+    deps.delivery = port;
+    const renamed = aCustomer('7', { name: 'Renamed' });
+    const batch = [...pairs(1, 600), aRecord('customer_data', renamed)];
+    const delivered: unknown[] = [];
+    deps.delivery = {
+      ...port,
+      deliverMany: (items) => {
+        delivered.push(...items.map(({ payload }) => payload));
+        return port.deliverMany(items);
+      },
+    } as BatchOnceDelivery;
+    const summary = await mergeBatch(batch, deps);
+    expect(calls.flat().filter((id) => id === '7')).toEqual(['7']);
+    expect(delivered.find((payload) => (payload as { id: string }).id === '7')).toEqual({
+      id: '7',
+      customer: renamed,
+      inventory: aProduct('7'),
+    });
+    expect(summary).toMatchObject({ merged: 600, posted: 600 });
+  });
+
+  it('delivers two parts at a time in batch mode', async () => {
+    const { port, seen } = batchPort();
+    deps.delivery = port;
+    await mergeBatch(pairs(1, 2_000), deps);
+    expect(seen.most).toBe(2);
+  });
+
+  it('lets the part in flight finish before it fails the batch, and starts no other part', async () => {
+    const { port, calls, finished } = batchPort((ids) => ids.includes('700'));
+    deps.delivery = port;
+    // Parts: records 1..1000 (ids 1-500), 1001..2000 (ids 501-1000, the failing one), and more.
+    await expect(mergeBatch(pairs(1, 2_500), deps)).rejects.toThrow('Redis is gone');
+    expect(calls.map((ids) => ids[0])).toEqual(['1', '501']);
+    expect(finished.map((ids) => ids[0])).toEqual(['1']);
+  });
+
+  it('fails the batch when the join store answers fewer states than it was given', async () => {
+    const joinStore = deps.joinStore;
+    deps.joinStore = {
+      upsertMany: async (items) => (await joinStore.upsertMany(items)).slice(1),
+    };
+    await expect(mergeBatch(pairs(1, 2), deps)).rejects.toThrow(
+      'join store answered 3 states for 4 upserts',
+    );
   });
 });
