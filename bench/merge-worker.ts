@@ -59,6 +59,7 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 5);
 const profiler = process.env.MERGE_CPU_PROFILE ? await startProfile() : undefined;
+const heapProfiler = process.env.MERGE_HEAP_PROFILE ? await startHeapProfile() : undefined;
 const cpuBefore = process.cpuUsage();
 const loopBefore = performance.eventLoopUtilization();
 const started = performance.now();
@@ -70,6 +71,7 @@ const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const idleSeconds = performance.eventLoopUtilization(loopBefore).idle / 1000;
 clearInterval(sampler);
 if (profiler) await profiler.stop(process.env.MERGE_CPU_PROFILE as string);
+if (heapProfiler) await heapProfiler.stop(process.env.MERGE_HEAP_PROFILE as string);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 // The same batch again, as a retried batch (the same event) or an unchanged fetch brings it: all
 // duplicates.
@@ -96,6 +98,28 @@ async function startProfile() {
   return {
     async stop(file: string) {
       const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/**
+ * MERGE_HEAP_PROFILE=<file>: a sampling heap profile of the measured batch, counting what was
+ * allocated and collected too (what the garbage collector works through), for Chrome DevTools.
+ */
+async function startHeapProfile() {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return {
+    async stop(file: string) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
       writeFileSync(file, JSON.stringify(profile));
       session.disconnect();
     },
