@@ -97,22 +97,33 @@ export type EventVerdict = { accepted: true } | { accepted: false; reason: strin
 /**
  * Reads the per-event outcome of a batch request from its answer. The forms accepted:
  *
- * - any status, body `{"rejected": [{"index": 3, "reason": "…"}, …]}` (or `errors`, as Segment
- *   and Mixpanel word it): the events named are rejected; for a 2xx or a 400, the others were
- *   accepted (a partial success);
+ * - a 2xx or a 400, body `{"rejected": [{"index": 3, "reason": "…"}, …]}` (or `errors`, as
+ *   Segment words it, or `failed_records` with `message`, as Mixpanel's /import does): the events
+ *   named are rejected, the others were accepted (a partial success); a 400 that names none
+ *   rejects them all;
  * - 2xx, body `{"results": [{"status": 200}, {"status": 400, "error": "…"}, …]}` (or a bare array
  *   of such entries): one entry per event, by index; an entry whose status is not 2xx (or is
  *   `"rejected"`/`"error"`) is rejected with its error;
  * - any other 2xx: every event accepted;
  * - any other status (4xx other than 408/413/429, after the retries): every event rejected.
  *
+ * An answer in one of these forms that cannot be matched to the request's events (an entry
+ * without a whole-number index, an index outside the request, a result list of another length)
+ * rejects every event with the reason: an event is counted delivered only when the answer says
+ * so, and a rejected one is dead-lettered, not lost.
+ *
  * Returns one verdict per event, in request order.
  */
 export function readVerdicts(status: number, body: string, count: number): EventVerdict[] {
   const ok = status >= 200 && status < 300;
   const parsed = parseJson(body);
-  const named = rejectedIndexes(parsed);
-  if (named && (ok || status === 400)) {
+  const all = (reason: string): EventVerdict[] =>
+    Array.from({ length: count }, () => ({ accepted: false, reason }));
+  const answer = `HTTP ${status} ${body.slice(0, 200)}`.trim();
+  const named = rejectedIndexes(parsed, count);
+  if (named !== undefined && (ok || status === 400)) {
+    if (typeof named === 'string') return all(`${answer} (unreadable rejections: ${named})`);
+    if (!ok && named.size === 0) return all(answer);
     return Array.from({ length: count }, (_, index) => {
       const reason = named.get(index);
       return reason === undefined ? { accepted: true } : { accepted: false, reason };
@@ -121,12 +132,12 @@ export function readVerdicts(status: number, body: string, count: number): Event
   const results = Array.isArray(parsed)
     ? parsed
     : (parsed as { results?: unknown } | undefined)?.results;
-  if (ok && Array.isArray(results) && results.length === count) {
-    return results.map(verdictOf);
+  if (ok && Array.isArray(results)) {
+    if (results.length === count) return results.map(verdictOf);
+    return all(`${answer} (${results.length} results for ${count} events)`);
   }
   if (ok) return Array.from({ length: count }, () => ({ accepted: true }));
-  const reason = `HTTP ${status} ${body.slice(0, 200)}`.trim();
-  return Array.from({ length: count }, () => ({ accepted: false, reason }));
+  return all(answer);
 }
 
 function parseJson(body: string): unknown {
@@ -137,15 +148,21 @@ function parseJson(body: string): unknown {
   }
 }
 
-function rejectedIndexes(parsed: unknown): Map<number, string> | undefined {
+/**
+ * The events an answer names as rejected, by index; undefined when it names none in any form
+ * read here; a string saying why when its list cannot be matched to the request's events.
+ */
+function rejectedIndexes(parsed: unknown, count: number): Map<number, string> | string | undefined {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const { rejected, errors } = parsed as { rejected?: unknown; errors?: unknown };
-  const list = Array.isArray(rejected) ? rejected : Array.isArray(errors) ? errors : undefined;
+  const lists = parsed as { rejected?: unknown; errors?: unknown; failed_records?: unknown };
+  const list = [lists.rejected, lists.errors, lists.failed_records].find(Array.isArray);
   if (!list) return undefined;
   const named = new Map<number, string>();
-  for (const entry of list) {
+  for (const [position, entry] of list.entries()) {
     const { index, reason, error, message } = (entry ?? {}) as Record<string, unknown>;
-    if (typeof index !== 'number' || !Number.isInteger(index)) return undefined;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count) {
+      return `entry ${position} names no event of the ${count} sent (index ${JSON.stringify(index)})`;
+    }
     named.set(index, String(reason ?? error ?? message ?? 'rejected by the sink'));
   }
   return named;

@@ -107,20 +107,95 @@ describe('the verdicts of a batch answer', () => {
     ]);
   });
 
-  it('takes named rejections from a 2xx or a 400 only, and ignores a list with a bad index', () => {
+  it('takes named rejections from a 2xx or a 400 only', () => {
     const body = JSON.stringify({ errors: [{ index: 1, message: 'no' }, { index: 0 }] });
     expect(readVerdicts(400, body, 3)).toEqual([
       { accepted: false, reason: 'rejected by the sink' },
       { accepted: false, reason: 'no' },
       { accepted: true },
     ]);
-    expect(readVerdicts(422, body, 1)).toEqual([{ accepted: false, reason: `HTTP 422 ${body}` }]);
-    const badIndex = JSON.stringify({ rejected: [{ index: 0.5, reason: 'x' }] });
-    expect(readVerdicts(200, badIndex, 2)).toEqual([{ accepted: true }, { accepted: true }]);
-    const stringIndex = JSON.stringify({ rejected: [{ index: '0', reason: 'x' }] });
-    expect(readVerdicts(200, stringIndex, 1)).toEqual([{ accepted: true }]);
+    expect(readVerdicts(422, body, 2)).toEqual([
+      { accepted: false, reason: `HTTP 422 ${body}` },
+      { accepted: false, reason: `HTTP 422 ${body}` },
+    ]);
+    expect(readVerdicts(200, JSON.stringify({ rejected: [] }), 2)).toEqual([
+      { accepted: true },
+      { accepted: true },
+    ]);
     expect(readVerdicts(200, JSON.stringify([{ status: 400 }]), 1)).toEqual([
       { accepted: false, reason: 'event status 400' },
+    ]);
+  });
+
+  it("reads Mixpanel's partial success: a 400 whose failed_records name the rejected events", () => {
+    const body = JSON.stringify({
+      code: 400,
+      failed_records: [{ index: 1, $insert_id: 'b', field: 'time', message: 'too old' }],
+      num_records_imported: 2,
+      status: 'Bad Request',
+    });
+    expect(readVerdicts(400, body, 3)).toEqual([
+      { accepted: true },
+      { accepted: false, reason: 'too old' },
+      { accepted: true },
+    ]);
+  });
+
+  it('rejects every event of an answer it cannot match to the events, never counting them delivered', () => {
+    const unreadable = (body: unknown, count: number, why: string) => {
+      const text = JSON.stringify(body);
+      for (const status of [200, 400]) {
+        const reason = `HTTP ${status} ${text} (${why})`;
+        expect(readVerdicts(status, text, count)).toEqual(
+          Array.from({ length: count }, () => ({ accepted: false, reason })),
+        );
+      }
+    };
+    unreadable(
+      { rejected: [{ index: 0.5, reason: 'x' }] },
+      2,
+      'unreadable rejections: entry 0 names no event of the 2 sent (index 0.5)',
+    );
+    unreadable(
+      { rejected: [{ index: '0' }] },
+      1,
+      'unreadable rejections: entry 0 names no event of the 1 sent (index "0")',
+    );
+    unreadable(
+      { errors: [{ index: 0 }, { index: 2 }] },
+      2,
+      'unreadable rejections: entry 1 names no event of the 2 sent (index 2)',
+    );
+    unreadable(
+      { errors: [{ index: -1 }] },
+      2,
+      'unreadable rejections: entry 0 names no event of the 2 sent (index -1)',
+    );
+    unreadable(
+      { errors: [{ message: 'quota' }] },
+      1,
+      'unreadable rejections: entry 0 names no event of the 1 sent (index undefined)',
+    );
+    unreadable(
+      { errors: ['quota exceeded'] },
+      1,
+      'unreadable rejections: entry 0 names no event of the 1 sent (index undefined)',
+    );
+    const short = JSON.stringify({ results: [{ status: 200 }] });
+    expect(readVerdicts(200, short, 2)).toEqual([
+      { accepted: false, reason: `HTTP 200 ${short} (1 results for 2 events)` },
+      { accepted: false, reason: `HTTP 200 ${short} (1 results for 2 events)` },
+    ]);
+    expect(readVerdicts(201, '[]', 1)).toEqual([
+      { accepted: false, reason: 'HTTP 201 [] (0 results for 1 events)' },
+    ]);
+  });
+
+  it('rejects every event of a 400 that names no rejected one', () => {
+    const body = JSON.stringify({ errors: [] });
+    expect(readVerdicts(400, body, 2)).toEqual([
+      { accepted: false, reason: `HTTP 400 ${body}` },
+      { accepted: false, reason: `HTTP 400 ${body}` },
     ]);
   });
 
