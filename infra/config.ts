@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { DeliveryEnvironment } from '../shared/config.ts';
+import { checkDeliveryEnvironment, type DeliveryEnvironment } from '../shared/config.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { type JoinDefinition, parseJoinDefinition } from '../shared/sources/join.ts';
 import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
@@ -216,6 +217,13 @@ export function configFromContext(get: (key: string) => unknown): DeployConfig {
   for (const [key, setting] of Object.entries(ANALYTICS_CONTEXT)) {
     const value = read(key);
     if (value !== undefined) config.analyticsDelivery[setting] = String(value);
+  }
+  try {
+    checkDeliveryEnvironment(config.analyticsDelivery);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const key = Object.entries(ANALYTICS_CONTEXT).find(([, name]) => name === error.setting)?.[0];
+    throw new Error(`context pipeline:${key ?? error.setting}: ${error.message}`);
   }
   for (const source of Object.keys(config.sourceBaseUrls)) {
     const url = read(`${source}BaseUrl`);

@@ -285,6 +285,15 @@ export type DeliveryEnvironment = {
   [Name in keyof typeof analyticsBatchSettings]?: string;
 };
 
+/**
+ * Checks a deployment's delivery mode and batch limits as the merge and the replay will parse
+ * them, so the stack refuses a bad value at synth instead of each invocation at run time.
+ * Throws ConfigError naming the first bad setting.
+ */
+export function checkDeliveryEnvironment(env: DeliveryEnvironment): void {
+  parseEnv(z.object(analyticsBatchSettings), env);
+}
+
 /** Every setting each loader parses (the env contract test compares the template with these). */
 export const SETTINGS = {
   admin: Object.keys(adminSchema.shape),

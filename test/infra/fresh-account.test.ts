@@ -189,6 +189,24 @@ describe('a first deploy into a fresh account', () => {
     );
   });
 
+  it('refuses a bad delivery mode or batch limit at synth, naming the context key', () => {
+    const context = (values: Record<string, string>) => (key: string) =>
+      values[key.replace('pipeline:', '')];
+    expect(() => configFromContext(context({ analyticsDelivery: 'bacth' }))).toThrow(
+      /^context pipeline:analyticsDelivery: Invalid configuration: ANALYTICS_DELIVERY .*"single"\|"batch"/,
+    );
+    expect(() => configFromContext(context({ analyticsBatchMaxBytes: '10' }))).toThrow(
+      /^context pipeline:analyticsBatchMaxBytes: Invalid configuration: ANALYTICS_BATCH_MAX_BYTES /,
+    );
+    expect(() => configFromContext(context({ analyticsEventIdField: 'event id' }))).toThrow(
+      'context pipeline:analyticsEventIdField: Invalid configuration: ANALYTICS_EVENT_ID_FIELD must be a plain field name',
+    );
+    expect(
+      configFromContext(context({ analyticsDelivery: 'batch', analyticsBatchMaxEvents: '2000' }))
+        .analyticsDelivery,
+    ).toEqual({ ANALYTICS_DELIVERY: 'batch', ANALYTICS_BATCH_MAX_EVENTS: '2000' });
+  });
+
   it("shapes a source's secret after its declared auth", () => {
     const shapeOf = (auth: SourceDefinition['auth']) =>
       sourceSecretShape({ ...SOURCES.crm, auth })?.fields;
