@@ -145,6 +145,14 @@ async function main(): Promise<number> {
       endToEnd(env, sizes.e2e),
     );
     compare(rows, e2e, [['naive', naive.perSecond]]);
+    const e2eBatched = await step(
+      `end to end, batch delivery (500/request), ${sizes.e2e} + ${sizes.e2e} records`,
+      () => endToEnd(env, sizes.e2e, 'batch'),
+    );
+    compare(rows, e2eBatched, [
+      ['naive', naive.perSecond],
+      ['single', e2e.perSecond],
+    ]);
   } finally {
     await kafkaHost.stop();
     ownRedis?.child.kill('SIGTERM');
@@ -157,6 +165,7 @@ async function main(): Promise<number> {
     )
     .at(-1)?.figure;
   const e2e = rows.find((row) => row.name.startsWith('end to end'))?.figure;
+  const e2eBatched = rows.find((row) => row.name.startsWith('end to end, batch'))?.figure;
   console.log(
     table(
       ['measurement', 'records', 'seconds', 'records/s', 'compared with', 'extra'],
@@ -180,6 +189,8 @@ async function main(): Promise<number> {
     `load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end, on ${cpus().length} cores; Redis PING ${redisPingMs.toFixed(2)} ms${ownRedis ? ' (its own redis-server)' : ' (REDIS_URL, shared)'}`,
     e2e &&
       `end to end ${Math.round(e2e.perSecond)} records/s (target ${TARGETS.endToEndPerSecond}), p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms`,
+    e2eBatched &&
+      `end to end, batch delivery ${Math.round(e2eBatched.perSecond)} records/s, p50 ${e2eBatched.p50Ms} ms, p99 ${e2eBatched.p99Ms} ms`,
   ].filter(Boolean);
   console.log(
     `\n${verdicts.join('\n')}\n(${quick ? 'quick' : 'full'} run, ${((Date.now() - started) / 1000).toFixed(0)} s)`,

@@ -147,7 +147,7 @@ const percentile = (sorted: number[], p: number) =>
  * handler, until the last payload reaches Analytics. Latency of a payload: from the moment its
  * later side was served by its source to its receipt by Analytics.
  */
-export async function endToEnd(env: Env, records: number) {
+export async function endToEnd(env: Env, records: number, delivery: 'single' | 'batch' = 'single') {
   const topicPrefix = prefix('e2e');
   const pipeline = await startLocalDeployment({
     brokers: env.brokers,
@@ -158,7 +158,11 @@ export async function endToEnd(env: Env, records: number) {
     pageSize: 1000,
     batchSize: 5000,
     partitions: 3,
-    settings: BENCH_SETTINGS,
+    settings: {
+      ...BENCH_SETTINGS,
+      // Batch requests of the default 500 payloads and 500 KB.
+      ...(delivery === 'batch' && { ANALYTICS_DELIVERY: 'batch' }),
+    },
   });
   try {
     await Promise.all([
