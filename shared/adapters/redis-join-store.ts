@@ -8,7 +8,8 @@ import type { JoinStore, JoinUpsert } from '../ports.ts';
  * stored one is newer (equal versions: the later arrival wins), refresh the TTL, keep the
  * pending index exact (the id is in it while a required side is missing: KEYS[1] by first-seen
  * time; KEYS[2] the same until the policy emitted it), and return each hash's sides and its
- * emitted flag (HMGET of the join's sides and "_e"). KEYS: pending, due, then the hash of each
+ * emitted flag (HMGET of the join's sides and "_e"), the side just stored as "=" (the caller
+ * has it: no need to send it back). KEYS: pending, due, then the hash of each
  * record. ARGV: ttl seconds, now ms, the number of required sides, the required sides, the
  * number of sides, the sides, then side, record, version and id of each record.
  */
@@ -18,8 +19,10 @@ local now = ARGV[2]
 local required = tonumber(ARGV[3])
 local sideCount = tonumber(ARGV[4 + required])
 local fields = {}
+local position = {}
 for s = 1, sideCount do
   fields[s] = ARGV[4 + required + s]
+  position[fields[s]] = s
 end
 fields[sideCount + 1] = '_e'
 local first = 5 + required + sideCount
@@ -30,7 +33,8 @@ for i = 3, #KEYS do
   local side, record, version, id = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local versionField = side .. ':v'
   local stored = redis.call('HGET', hash, versionField)
-  if (not stored) or tonumber(stored) <= tonumber(version) then
+  local applied = (not stored) or tonumber(stored) <= tonumber(version)
+  if applied then
     redis.call('HSET', hash, side, record, versionField, version)
   end
   if ttl > 0 then
@@ -52,7 +56,11 @@ for i = 3, #KEYS do
       redis.call('ZADD', KEYS[2], 'NX', now, id)
     end
   end
-  states[i - 2] = redis.call('HMGET', hash, unpack(fields))
+  local state = redis.call('HMGET', hash, unpack(fields))
+  if applied and position[side] then
+    state[position[side]] = '='
+  end
+  states[i - 2] = state
 end
 return states
 `;
@@ -89,12 +97,20 @@ export function joinStateOf(flat: readonly string[]): JoinState {
   return state;
 }
 
-/** The join state in an upsert's reply: each side's record (null: absent), then the "_e" flag. */
-function joinStateOfSides(sides: readonly string[], values: readonly (string | null)[]): JoinState {
+/**
+ * The join state in an upsert's reply: each side's record (null: absent; "=": the upsert's own
+ * record, which the store kept), then the "_e" flag.
+ */
+function joinStateOfSides(
+  sides: readonly string[],
+  values: readonly (string | null)[],
+  upsert: JoinUpsert,
+): JoinState {
   const state: JoinState = { sides: {}, emitted: values[sides.length] != null };
   for (const [index, side] of sides.entries()) {
     const value = values[index];
-    if (value != null) state.sides[side] = JSON.parse(value) as SourceRecord;
+    if (value === '=') state.sides[side] = upsert.record as SourceRecord;
+    else if (value != null) state.sides[side] = JSON.parse(value) as SourceRecord;
   }
   return state;
 }
@@ -169,7 +185,7 @@ export class RedisJoinStore implements JoinStore {
     for (const [error, reply] of results) {
       if (error) throw error;
       for (const values of reply as (string | null)[][]) {
-        states.push(joinStateOfSides(sides, values));
+        states.push(joinStateOfSides(sides, values, upserts[states.length] as JoinUpsert));
       }
     }
     return states;
