@@ -31,6 +31,17 @@ const ORPHAN_LOCK_SECONDS = 10;
  */
 const KEY_MEMO_SIZE = 16_384;
 
+/** One record of a bulk write: its key, its stored text and its TTL in whole seconds. */
+type CacheEntry = { key: string; value: string; ttl: number };
+
+/** A cache that takes many records per call (IoRedisCacheClient.setMany). */
+type BulkCacheClient = CacheClient & {
+  setMany(entries: readonly CacheEntry[], options?: { NX?: boolean }): Promise<(string | null)[]>;
+};
+
+const isBulk = (client: CacheClient): client is BulkCacheClient =>
+  typeof (client as Partial<BulkCacheClient>).setMany === 'function';
+
 /** What a claim found: this call holds the payload, it was delivered, or someone else holds it. */
 export type ClaimResult = 'claimed' | 'duplicate' | 'busy';
 
@@ -99,8 +110,8 @@ export class DeliveryRecords extends BasePersistenceLayer {
    * would write (same keys, same stored form), issued together so the client sends them as a few
    * commands, without Powertools' per-call bookkeeping. A payload whose record exists is decided
    * from one read of it (delivered, or held elsewhere); only orphans, rare, take the per-call path
-   * that takes them over under a lock. When the store fails, the claims this call made are
-   * released before the error is thrown. The local cache is not consulted: this layer's
+   * that takes them over under a lock. When the store fails while the found records are read,
+   * the claims this call made are released before the error is thrown. The local cache is not consulted: this layer's
    * configuration never enables it.
    */
   async claimAll(identities: readonly string[], remainingMs: number): Promise<ClaimResult[]> {
@@ -112,16 +123,17 @@ export class DeliveryRecords extends BasePersistenceLayer {
     });
     const ttl = this.#ttlOf(expiration);
     const keys = identities.map((identity) => this.getHashedIdempotencyKey(identity));
-    const sets = await Promise.allSettled(
-      keys.map((key) => this.client.set(key, text, { EX: ttl, NX: true })),
+    // When this fails, no claim of the call is known to have landed: none is released (one
+    // that did land stays in progress until its deadline, never deleted unseen).
+    const won = await this.#setAll(
+      keys.map((key) => ({ key, value: text, ttl })),
+      true,
     );
     // Most claims are decided by their SET NX; those that found a record read it.
     const results: (ClaimResult | undefined)[] = [];
     const found: number[] = [];
-    let failure: { reason: unknown } | undefined;
-    for (const [i, set] of sets.entries()) {
-      if (set.status === 'rejected') failure ??= set;
-      else if (set.value !== null) results[i] = 'claimed';
+    for (const [i, answer] of won.entries()) {
+      if (answer !== null) results[i] = 'claimed';
       else found.push(i);
     }
     const decided = await Promise.allSettled(
@@ -131,13 +143,13 @@ export class DeliveryRecords extends BasePersistenceLayer {
         return this.claim(identities[i] as string, remainingMs);
       }),
     );
+    let failure: { reason: unknown } | undefined;
     for (const [j, result] of decided.entries()) {
       if (result.status === 'rejected') failure ??= result;
       else results[found[j] as number] = result.value;
     }
     if (failure === undefined) return results as ClaimResult[];
-    // All or nothing: what this call took is given back before the failure is reported (a claim
-    // whose answer was lost stays in progress until it expires, never deleted unseen).
+    // All or nothing: what this call took is given back before the failure is reported.
     await this.releaseAll(identities.filter((_, i) => results[i] === 'claimed'));
     throw failure.reason;
   }
@@ -151,17 +163,17 @@ export class DeliveryRecords extends BasePersistenceLayer {
    * Marks many claimed payloads delivered: the records saveSuccess would write, issued together.
    */
   async completeAll(entries: readonly { identity: string; result: JSONValue }[]): Promise<void> {
+    if (entries.length === 0) return;
     const expiration = this.#expiryNow();
     const ttl = this.#ttlOf(expiration);
     const status = IdempotencyRecordStatus.COMPLETED;
-    await Promise.all(
-      entries.map(({ identity, result }) =>
-        this.client.set(
-          this.getHashedIdempotencyKey(identity),
-          storedText({ status, expiration, data: result }),
-          { EX: ttl },
-        ),
-      ),
+    await this.#setAll(
+      entries.map(({ identity, result }) => ({
+        key: this.getHashedIdempotencyKey(identity),
+        value: storedText({ status, expiration, data: result }),
+        ttl,
+      })),
+      false,
     );
   }
 
@@ -269,6 +281,16 @@ export class DeliveryRecords extends BasePersistenceLayer {
 
   protected async _deleteRecord(record: IdempotencyRecord): Promise<void> {
     await this.client.del([record.idempotencyKey]);
+  }
+
+  /** Writes the entries (SET NX when `claim`) in one call where the cache takes many, else one call each. */
+  #setAll(entries: CacheEntry[], claim: boolean): Promise<unknown[]> {
+    if (isBulk(this.client)) return this.client.setMany(entries, { NX: claim });
+    return Promise.all(
+      entries.map(({ key, value, ttl }) =>
+        this.client.set(key, value, claim ? { EX: ttl, NX: true } : { EX: ttl }),
+      ),
+    );
   }
 
   /** The record under `key`, or undefined when there is none (gone meanwhile). */

@@ -51,6 +51,9 @@ type RecordCommands = {
 
 type Entry = { key: string; text: string; ttl: number };
 
+/** One record of a bulk write: its key, its stored text and its TTL in whole seconds. */
+export type CacheEntry = { key: string; value: string; ttl: number };
+
 /**
  * Powertools' CacheClient (get, set(key, value, {EX, NX}) in the node-redis style, del([keys]))
  * on ioredis, which wants positional arguments. DeliveryRecords stores the idempotency records
@@ -124,6 +127,37 @@ export class IoRedisCacheClient implements CacheClient {
     if (NX) return this.redis.set(key, text, 'NX');
     if (EX !== undefined) return this.#settle(() => this.redis.set(key, text, 'EX', EX));
     return this.#settle(() => this.redis.set(key, text));
+  }
+
+  /**
+   * Many records in one call, for a whole part of a batch (DeliveryRecords' bulk claims and
+   * marks): `SET key value EX ttl` each, with `NX` when `options.NX`, as one command per 1,000
+   * keys and without a promise per record. Resolves with 'OK' where a key was set and null where
+   * `NX` found one. Claims fail fast; writes retry through an outage as set() does. A failure
+   * rejects the whole call.
+   */
+  async setMany(
+    entries: readonly CacheEntry[],
+    options: { NX?: boolean } = {},
+  ): Promise<(string | null)[]> {
+    const slices = entries.map(({ key, value, ttl }) => {
+      if (!(Number.isInteger(ttl) && ttl > 0)) {
+        throw new RangeError(`cache TTL must be a positive whole number of seconds, got ${ttl}`);
+      }
+      return { key, text: value, ttl };
+    });
+    if (options.NX) {
+      return inSlices(slices, async (slice) => {
+        const claimed = await this.#commands.claimRecords(slice.length, ...keysAndValues(slice));
+        return claimed.map((won): string | null => (won === 1 ? 'OK' : null));
+      });
+    }
+    return this.#settle(() =>
+      inSlices(slices, async (slice) => {
+        await this.#commands.writeRecords(slice.length, ...keysAndValues(slice));
+        return slice.map((): string => 'OK');
+      }),
+    );
   }
 
   async del(keys: string[]): Promise<number> {

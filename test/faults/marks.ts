@@ -14,12 +14,20 @@ function writesIn(method: PropertyKey, args: unknown[]): { key: string; status: 
   if (method === 'set' && typeof args[0] === 'string') {
     return [{ key: args[0], status: statusOf(args[1]) }];
   }
+  // Batch mode's bulk claims and marks: many records in one call.
+  if (method === 'setMany' && Array.isArray(args[0])) {
+    return (args[0] as { key: string; value: unknown }[]).map(({ key, value }) => ({
+      key,
+      status: statusOf(value),
+    }));
+  }
   return [];
 }
 
 /**
- * Completed marks a call writes: both modes write a record through the persistence layer's
- * set(key, record, { EX }) after the 2xx (batch mode for each payload of the request).
+ * Completed marks a call writes: single mode writes a record through the persistence layer's
+ * set(key, record, { EX }) after the 2xx, batch mode the records of a request's payloads in one
+ * setMany.
  */
 export function marksIn(method: PropertyKey, args: unknown[]): number {
   return writesIn(method, args).filter((write) => write.status === 'COMPLETED').length;

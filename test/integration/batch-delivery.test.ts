@@ -238,14 +238,10 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
       in_progress_expiration: Date.now() + 60_000,
     });
     await services.redis.set(heldKey, live);
-    // The claim of payload 4 fails (SET NX, as when the connection drops).
-    let claims = 0;
+    // 3 and 4 are claimed; reading the records found for 1 and 2 fails (the connection drops).
     const failing = new (class extends IoRedisCacheClient {
-      override set(name: string | Uint8Array, value: unknown, options?: unknown) {
-        if ((options as { NX?: boolean } | undefined)?.NX && ++claims === 4) {
-          return Promise.reject(new Error('connection lost'));
-        }
-        return super.set(name, value, options);
+      override get(): Promise<string | null> {
+        return Promise.reject(new Error('connection lost'));
       }
     })(services.redis);
     const before = services.mock.received.length;
@@ -253,12 +249,32 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
       'connection lost',
     );
     expect(receivedIds(before)).toEqual([]);
-    // Payload 3's claim was given back; 1's mark and the other invocation's claim on 2 stand.
+    // The claims on 3 and 4 were given back; 1's mark and the other invocation's claim on 2 stand.
     expect((await services.redis.keys(`${prefix}delivered*`)).sort()).toEqual(held);
     expect(await services.redis.get(heldKey)).toBe(live);
-    expect(await batchDelivery(prefix).deliverMany([batch[2] as (typeof batch)[number]])).toEqual([
-      'posted',
-    ]);
+    expect(await batchDelivery(prefix).deliverMany(batch.slice(2))).toEqual(['posted', 'posted']);
+  });
+
+  it('posts nothing and touches no record when the claims fail in the store', async () => {
+    const prefix = newPrefix();
+    const batch = items(['1', '2', '3']);
+    await batchDelivery(prefix).deliverMany(batch.slice(0, 1));
+    const before = await services.redis.keys(`${prefix}delivered*`);
+    const failing = new (class extends IoRedisCacheClient {
+      override setMany(
+        entries: Parameters<IoRedisCacheClient['setMany']>[0],
+        options?: { NX?: boolean },
+      ) {
+        if (options?.NX) return Promise.reject(new Error('connection lost'));
+        return super.setMany(entries, options);
+      }
+    })(services.redis);
+    const received = services.mock.received.length;
+    await expect(batchDelivery(prefix, FORMAT, failing).deliverMany(batch)).rejects.toThrow(
+      'connection lost',
+    );
+    expect(receivedIds(received)).toEqual([]);
+    expect(await services.redis.keys(`${prefix}delivered*`)).toEqual(before);
   });
 });
 

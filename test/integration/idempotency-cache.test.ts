@@ -50,6 +50,29 @@ describe('IoRedisCacheClient (what Powertools CachePersistenceLayer calls, on io
     );
   });
 
+  it('writes many records in one call: claims where absent, overwrites without NX', async () => {
+    const client = new IoRedisCacheClient(redis);
+    const keys = Array.from({ length: 1_500 }, (_, i) => `${prefix}many-${i}`);
+    await redis.set(keys[700] as string, 'taken');
+    const claims = await client.setMany(
+      keys.map((key) => ({ key, value: 'INPROGRESS', ttl: 60 })),
+      { NX: true },
+    );
+    expect(claims.filter((answer) => answer === 'OK')).toHaveLength(1_499);
+    expect(claims[700]).toBeNull();
+    expect(await redis.get(keys[700] as string)).toBe('taken');
+    expect(await redis.get(keys[1_499] as string)).toBe('INPROGRESS');
+    await client.setMany(keys.map((key) => ({ key, value: 'COMPLETED', ttl: 86_400 })));
+    expect(await redis.mget(keys[0] as string, keys[700] as string)).toEqual([
+      'COMPLETED',
+      'COMPLETED',
+    ]);
+    expect(await redis.ttl(keys[1_000] as string)).toBeGreaterThan(86_000);
+    await expect(client.setMany([{ key: `${prefix}bad`, value: 'x', ttl: 0 }])).rejects.toThrow(
+      'cache TTL must be a positive whole number of seconds, got 0',
+    );
+  });
+
   it('lets the batch pre-check find what Powertools recorded as delivered', async () => {
     const posted: string[] = [];
     const delivery = new IdempotentDelivery({
@@ -93,6 +116,21 @@ describe('IoRedisCacheClient (what Powertools CachePersistenceLayer calls, on io
       proxy.cut();
       const healed = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => proxy.heal());
       await expect(client.set(key, 'COMPLETED', { EX: 60 })).resolves.toBe('OK');
+      await healed;
+      expect(await redis.get(key)).toBe('COMPLETED');
+    });
+
+    it('keeps bulk marks retrying until Redis is back, and fails bulk claims at once', async () => {
+      const client = new IoRedisCacheClient(viaProxy, { settleWithinMs: 10_000 });
+      const key = `${prefix}bulk-completed`;
+      proxy.cut();
+      const started = Date.now();
+      await expect(
+        client.setMany([{ key: `${prefix}bulk-claim`, value: 'x', ttl: 60 }], { NX: true }),
+      ).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const healed = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => proxy.heal());
+      await expect(client.setMany([{ key, value: 'COMPLETED', ttl: 60 }])).resolves.toEqual(['OK']);
       await healed;
       expect(await redis.get(key)).toBe('COMPLETED');
     });

@@ -184,6 +184,27 @@ describe('the count of lost completed marks', () => {
     expect(lost).toBe(2);
   });
 
+  it("counts batch mode's marks and claims, many records to a call", async () => {
+    const state = { failing: false };
+    const client = {
+      setMany: async (entries: unknown[]) => {
+        if (state.failing) throw new Error('Redis unreachable');
+        return entries.map(() => 'OK');
+      },
+    } as unknown as IoRedisCacheClient;
+    let lost = 0;
+    const counted = countingLostMarks(client, (n) => {
+      lost += n;
+    });
+    const entries = (value: string) => ['a', 'b', 'c'].map((key) => ({ key, value, ttl: 60 }));
+    await counted.setMany(entries(inProgress), { NX: true });
+    state.failing = true;
+    await expect(counted.setMany(entries(completed))).rejects.toThrow();
+    state.failing = false;
+    await counted.setMany(entries(inProgress).slice(0, 2), { NX: true });
+    expect(lost).toBe(2);
+  });
+
   it('does not count a mark that reached Redis, even if it vanished later (a broken dedupe)', async () => {
     const { client } = cache();
     let lost = 0;
