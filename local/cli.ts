@@ -18,7 +18,8 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
 
   --cycles N          fetch cycles to run, then stop (default: run until Ctrl-C)
   --interval D        time between cycles: 500ms, 5s, 1m (default 5s)
-  --records N         records each mock source holds (default 50)
+  --records N         ids 1..N in each mock source (default 50); the CRM leaves out every tenth
+                      id and the Inventory every seventh, so some ids wait for a side
   --page-size N       records per source page (default 100)
   --batch-size N      records per merge invocation (default 500)
   --retry-attempts N  retries of a failing merge batch before it goes to failed_<topic>, as
