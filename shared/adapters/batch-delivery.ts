@@ -92,9 +92,21 @@ export class BatchedDelivery implements BatchOnceDelivery {
       };
     }
     await this.#release(oversized.map((event) => event.item));
-    await mapWithConcurrency(requests, this.options.concurrency, (request) =>
-      this.#requests.run(() => this.#send(request, outcomes)),
-    );
+    const sent = new Set<BatchEvent<Claimed>[]>();
+    try {
+      await mapWithConcurrency(requests, this.options.concurrency, (request) => {
+        sent.add(request);
+        return this.#requests.run(() => this.#send(request, outcomes));
+      });
+    } catch (error) {
+      // The requests never sent give their claims back, so a retry need not wait them out.
+      await this.#release(
+        requests
+          .filter((request) => !sent.has(request))
+          .flatMap((request) => request.map((event) => event.item)),
+      );
+      throw error;
+    }
     return outcomes;
   }
 
@@ -184,6 +196,11 @@ export class BatchedDelivery implements BatchOnceDelivery {
         released.push(event.id);
       }
     }
-    await Promise.all([this.#records.completeAll(completed), this.#records.releaseAll(released)]);
+    // Both writes finish (or fail) before this returns: none is left running behind a failure.
+    const writes = await Promise.allSettled([
+      this.#records.completeAll(completed),
+      this.#records.releaseAll(released),
+    ]);
+    for (const write of writes) if (write.status === 'rejected') throw write.reason;
   }
 }

@@ -128,7 +128,10 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     starts,
     batchMode ? PARTS_IN_FLIGHT : 1,
     async (from, part) => {
-      const states = await (upserted[part] as Promise<JoinState[]>);
+      // Built only once every part before it is applied too: if the connection dropped in an
+      // earlier part (ioredis fails what was left of it, but sends a later part's untouched
+      // pipeline again after reconnecting), a later part's states did not follow batch order.
+      const states = (await Promise.all(upserted.slice(0, part + 1)))[part] as JoinState[];
       const expected = Math.min(JOIN_PART, accepted.length - from);
       if (states.length !== expected) {
         throw new Error(`join store answered ${states.length} states for ${expected} upserts`);

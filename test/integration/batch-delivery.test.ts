@@ -5,7 +5,7 @@ import { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import type { BatchFormat } from '../../shared/domain/analytics-batch.ts';
 import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
-import type { AnalyticsSink } from '../../shared/ports.ts';
+import type { AnalyticsSink, BatchRequestEvent } from '../../shared/ports.ts';
 import { deliveryServices } from '../support/delivery-services.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 
@@ -36,10 +36,18 @@ function batchDelivery(
   prefix: string,
   format: BatchFormat = FORMAT,
   cache = new IoRedisCacheClient(services.redis),
+  /** Runs before each request reaches the Analytics mock (which it then reaches). */
+  beforePost?: (events: BatchRequestEvent[]) => Promise<void>,
 ) {
+  const sink = new HttpBatchAnalyticsSink({ url: services.mock.url, policy: POLICY, format });
   return new BatchedDelivery({
     cache,
-    analytics: new HttpBatchAnalyticsSink({ url: services.mock.url, policy: POLICY, format }),
+    analytics: {
+      postBatch: async (events) => {
+        await beforePost?.(events);
+        return sink.postBatch(events);
+      },
+    },
     format,
     ttlSeconds: TTL_SECONDS,
     keyPrefix: prefix,
@@ -275,6 +283,84 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     );
     expect(receivedIds(received)).toEqual([]);
     expect(await services.redis.keys(`${prefix}delivered*`)).toEqual(before);
+  });
+
+  it('writes the records Powertools would: expiries in seconds, the in-progress one in ms, TTLs', async () => {
+    const prefix = newPrefix();
+    const batch = items(['1']);
+    const item = batch[0];
+    const seen: Record<string, unknown>[] = [];
+    const delivery = batchDelivery(prefix, FORMAT, undefined, async () => {
+      const [key] = await services.redis.keys(`${prefix}delivered*`);
+      seen.push(JSON.parse((await services.redis.get(key as string)) ?? '{}'));
+      seen.push({ ttl: await services.redis.ttl(key as string) });
+    });
+    delivery.registerInvocation({ getRemainingTimeInMillis: () => 30_000 });
+    const before = Date.now();
+    expect(await delivery.deliverMany(batch)).toEqual(['posted']);
+    const [key] = await services.redis.keys(`${prefix}delivered*`);
+    const nowSeconds = before / 1000;
+    expect(seen[0]).toMatchObject({ status: 'INPROGRESS' });
+    const claim = seen[0] as { expiration: number; in_progress_expiration: number };
+    expect(claim.expiration).toBeGreaterThanOrEqual(Math.floor(nowSeconds + TTL_SECONDS) - 1);
+    expect(claim.expiration).toBeLessThanOrEqual(Math.ceil(nowSeconds + TTL_SECONDS) + 5);
+    expect(claim.in_progress_expiration).toBeGreaterThanOrEqual(before + 30_000 - 1_000);
+    expect(claim.in_progress_expiration).toBeLessThanOrEqual(before + 30_000 + 5_000);
+    expect((seen[1] as { ttl: number }).ttl).toBeGreaterThan(TTL_SECONDS - 10);
+    const mark = JSON.parse((await services.redis.get(key as string)) ?? '{}');
+    expect(mark).toMatchObject({ status: 'COMPLETED', data: { hash: item?.hash, attempts: 1 } });
+    expect(mark.expiration).toBeGreaterThanOrEqual(Math.floor(nowSeconds + TTL_SECONDS) - 1);
+    expect(mark.expiration).toBeLessThanOrEqual(Math.ceil(nowSeconds + TTL_SECONDS) + 5);
+    expect(await services.redis.ttl(key as string)).toBeGreaterThan(TTL_SECONDS - 10);
+  });
+
+  it('leaves to a live invocation the payloads it claimed, whatever the other one finds', async () => {
+    const prefix = newPrefix();
+    const batch = items(['1', '2', '3']);
+    let release: () => void = () => {};
+    const posting = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let claimed: () => void = () => {};
+    const claimsTaken = new Promise<void>((resolve) => {
+      claimed = resolve;
+    });
+    const first = batchDelivery(prefix, FORMAT, undefined, async () => {
+      claimed();
+      await posting;
+    });
+    const running = first.deliverMany(batch);
+    await claimsTaken;
+    const before = services.mock.received.length;
+    // The second invocation finds the first one's claims live: it waits, then hands them back.
+    expect(await batchDelivery(prefix).deliverMany(batch)).toEqual(['held', 'held', 'held']);
+    release();
+    expect(await running).toEqual(['posted', 'posted', 'posted']);
+    expect(receivedIds(before)).toEqual(['1', '2', '3']);
+  });
+
+  it('gives back the claims of the requests it never sent when one request fails', async () => {
+    const prefix = newPrefix();
+    const format = { ...FORMAT, maxEvents: 2 };
+    let calls = 0;
+    const delivery = new BatchedDelivery({
+      cache: new IoRedisCacheClient(services.redis),
+      analytics: {
+        postBatch: async () => {
+          calls++;
+          throw new Error('the sink client broke');
+        },
+      },
+      format,
+      ttlSeconds: TTL_SECONDS,
+      keyPrefix: prefix,
+      concurrency: 1,
+    });
+    await expect(delivery.deliverMany(items(['1', '2', '3', '4', '5', '6']))).rejects.toThrow(
+      'the sink client broke',
+    );
+    expect(calls).toBe(1);
+    expect(await services.redis.keys(`${prefix}delivered*`)).toEqual([]);
   });
 });
 

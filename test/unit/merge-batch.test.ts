@@ -329,6 +329,29 @@ describe('mergeBatch on a batch of several parts', () => {
     expect(finished.map((ids) => ids[0])).toEqual(['1']);
   });
 
+  it('delivers no part whose earlier parts were not all applied, and leaves no rejection unhandled', async () => {
+    const joinStore = deps.joinStore;
+    let calls = 0;
+    // Part 1 fails late (its connection dropped); part 2 is answered at once, part 3 fails at once.
+    deps.joinStore = {
+      upsertMany: (upserts) => {
+        const call = calls++;
+        if (call === 1) {
+          return new Promise((_, reject) =>
+            setTimeout(() => reject(new Error('Connection is closed.')), 40),
+          );
+        }
+        if (call === 3) return Promise.reject(new Error('Connection is closed.'));
+        return joinStore.upsertMany(upserts);
+      },
+    };
+    const { port, calls: delivered } = batchPort();
+    deps.delivery = port;
+    await expect(mergeBatch(pairs(1, 2_000), deps)).rejects.toThrow('Connection is closed.');
+    // Part 0 (ids 1-500) was delivered; part 2's states came back but were not used.
+    expect(delivered.map((ids) => ids[0])).toEqual(['1']);
+  });
+
   it('fails the batch when the join store answers fewer states than it was given', async () => {
     const joinStore = deps.joinStore;
     deps.joinStore = {
