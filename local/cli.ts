@@ -287,8 +287,8 @@ async function main(): Promise<number> {
   // Analytics counts cross a thread: the progress line shows the last one read.
   let processed = '0';
   let analyticsDown = false;
-  const showProgress = (cycle: number) => {
-    void active.analytics.stats().then(
+  const readProcessed = () =>
+    active.analytics.stats().then(
       (stats) => {
         processed = String(stats.received);
       },
@@ -296,11 +296,16 @@ async function main(): Promise<number> {
         processed = '? (the mock worker did not answer)';
       },
     );
+  /** While a cycle runs, the Analytics count is the last one read; at its end, read now. */
+  const showProgress = async (cycle: number, settled = false) => {
+    if (settled) await readProcessed();
+    else void readProcessed();
     const t = active.totals;
     const fetched = Object.values(t.fetch).reduce((sum, f) => sum + f.fetched, 0);
     const published = Object.values(t.fetch).reduce((sum, f) => sum + f.published, 0);
     terminal.progress(
       `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${t.merge.quarantined} | ambiguous retries ${t.merge.ambiguousRetries} | analytics ${processed}`,
+      settled,
     );
   };
 
@@ -309,7 +314,7 @@ async function main(): Promise<number> {
     stopped === undefined && (flags.cycles === 0 || cycle <= flags.cycles);
     cycle++
   ) {
-    showProgress(cycle);
+    void showProgress(cycle);
     if (analyticsDown !== cycle <= flags.analyticsDownCycles) {
       analyticsDown = !analyticsDown;
       await active.analytics.setDown(analyticsDown);
@@ -319,8 +324,8 @@ async function main(): Promise<number> {
     for (const result of results) {
       if (result.status === 'rejected') say(`A fetch failed: ${(result.reason as Error).message}`);
     }
-    await active.drain(300_000, () => showProgress(cycle));
-    showProgress(cycle);
+    await active.drain(300_000, () => void showProgress(cycle));
+    await showProgress(cycle, true);
     const last = flags.cycles !== 0 && cycle === flags.cycles;
     if (!last && stopped === undefined) await new Promise((r) => setTimeout(r, flags.intervalMs));
   }

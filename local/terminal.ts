@@ -63,11 +63,15 @@ export class Terminal {
   }
 
   /** Updates the progress line; without a terminal, prints it at most every 5 s. */
-  progress(line: string): void {
+  /**
+   * The progress line: redrawn in place on a terminal; elsewhere (a log file, CI) written at most
+   * every 5 s, or at once when `settled` (the end of a cycle: its figures are final).
+   */
+  progress(line: string, settled = false): void {
     this.#progress = line;
     if (this.#tty) {
       this.#drawProgress();
-    } else if (Date.now() - this.#lastPlain > 5_000) {
+    } else if (settled || Date.now() - this.#lastPlain > 5_000) {
       this.#lastPlain = Date.now();
       this.#writeErr(`${line}\n`);
     }
