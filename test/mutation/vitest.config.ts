@@ -21,6 +21,7 @@ export default defineConfig({
     root: fileURLToPath(new URL('../..', import.meta.url)),
     include: MUTATION_TESTS,
     globalSetup: ['test/support/redis-setup.ts'],
+    setupFiles: ['test/support/strict-throw.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

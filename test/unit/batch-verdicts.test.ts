@@ -191,6 +191,11 @@ describe('the verdicts of a batch answer', () => {
     ]);
   });
 
+  it('reads a JSON null body as any other answer without a list', () => {
+    expect(readVerdicts(200, 'null', 2)).toEqual([{ accepted: true }, { accepted: true }]);
+    expect(readVerdicts(400, 'null', 1)).toEqual([{ accepted: false, reason: 'HTTP 400 null' }]);
+  });
+
   it('rejects every event of a 400 that names no rejected one', () => {
     const body = JSON.stringify({ errors: [] });
     expect(readVerdicts(400, body, 2)).toEqual([
