@@ -181,6 +181,10 @@ async function main(): Promise<number> {
   const config = loadLocalConfig();
   const terminal = new Terminal(flags.verbose);
   const say = (line: string) => terminal.say(line);
+  // The sources (a --config file, its join and secrets, the URLs) are read and checked before
+  // anything starts: a mistake in them is reported at once, not after the broker's start.
+  const chosen = await localSources({ ...flags.sources, records: flags.records });
+  const sourceMocks: { close(): Promise<void> }[] = chosen.mocks;
   await checkRedis(config.REDIS_URL);
   const kafka = await provideKafka(config.KAFKA_BROKERS, say);
   const runId = randomUUID().slice(0, 8);
@@ -190,7 +194,6 @@ async function main(): Promise<number> {
   const topicPrefix = kafka.started ? '' : `run-${runId}.`;
   let pipeline: LocalDeployment | undefined;
   let stopped: Promise<number> | undefined;
-  let sourceMocks: { close(): Promise<void> }[] = [];
   // One stop, whoever asks first (the end of the run, Ctrl-C, SIGTERM): the others wait for it,
   // so the process exits only after the summary, the key removal and the broker's stop.
   const stop = (code: number): Promise<number> => {
@@ -231,8 +234,6 @@ async function main(): Promise<number> {
     void stop(143).then((code) => process.exit(code));
   });
 
-  const chosen = await localSources({ ...flags.sources, records: flags.records });
-  sourceMocks = chosen.mocks;
   for (const line of chosen.lines) say(line);
   const limit = flags.invocationLimitMs;
   terminal.captureLogs();
