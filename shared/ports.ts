@@ -161,8 +161,11 @@ export interface OnceDelivery {
    * DeliveryInProgressError when another invocation holds it in progress past the wait.
    */
   deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'>;
-  /** For each payload, whether it is known to be delivered already (a cheap batch pre-check). */
-  delivered(payloads: MergedPayload[]): Promise<boolean[]>;
+  /**
+   * For each payload identity (`payloadHash`), whether it is known to be delivered already (a
+   * cheap batch pre-check).
+   */
+  delivered(hashes: string[]): Promise<boolean[]>;
 }
 
 /** What became of one payload delivered in a batch. */

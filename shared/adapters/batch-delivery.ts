@@ -7,7 +7,7 @@ import {
   eventJson,
   planRequests,
 } from '../domain/analytics-batch.ts';
-import { type MergedPayload, payloadHash } from '../domain/merge.ts';
+import type { MergedPayload } from '../domain/merge.ts';
 import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
 import type { BatchAnalyticsSink, BatchOnceDelivery, BatchOutcome } from '../ports.ts';
 import { type ClaimResult, DeliveryRecords } from './delivery-records.ts';
@@ -59,8 +59,8 @@ export class BatchedDelivery implements BatchOnceDelivery {
     this.#remainingMs = () => context.getRemainingTimeInMillis();
   }
 
-  delivered(payloads: MergedPayload[]): Promise<boolean[]> {
-    return Promise.all(payloads.map((payload) => this.#records.isDelivered(payloadHash(payload))));
+  delivered(hashes: string[]): Promise<boolean[]> {
+    return Promise.all(hashes.map((hash) => this.#records.isDelivered(hash)));
   }
 
   async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {

@@ -6,7 +6,7 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
 import type { Context } from 'aws-lambda';
-import { type MergedPayload, payloadHash } from '../domain/merge.ts';
+import type { MergedPayload } from '../domain/merge.ts';
 import { DeliveryInProgressError } from '../errors.ts';
 import type { AnalyticsSink, OnceDelivery } from '../ports.ts';
 import { DeliveryRecords } from './delivery-records.ts';
@@ -67,8 +67,8 @@ export class IdempotentDelivery implements OnceDelivery {
    * round trips). The merge skips these without going through the per-payload idempotency
    * calls; the rest go through deliver().
    */
-  delivered(payloads: MergedPayload[]): Promise<boolean[]> {
-    return Promise.all(payloads.map((payload) => this.#records.isDelivered(payloadHash(payload))));
+  delivered(hashes: string[]): Promise<boolean[]> {
+    return Promise.all(hashes.map((hash) => this.#records.isDelivered(hash)));
   }
 
   async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {

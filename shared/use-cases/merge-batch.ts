@@ -192,10 +192,14 @@ async function deliverEach(
   payloads: { payload: MergedPayload; record: DecodedRecord }[],
   deps: MergeDeps,
 ): Promise<DeliveryOutcome[]> {
-  // One pre-check per part (at most JOIN_PART payloads).
-  const known = await deps.delivery.delivered(payloads.map(({ payload }) => payload));
+  // Each payload's identity is computed once, for the pre-check (one per part, at most
+  // JOIN_PART payloads) and the delivery.
+  const hashes = payloads.map(({ payload }) => payloadHash(payload));
+  const known = await deps.delivery.delivered(hashes);
   return mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }, index) =>
-    known[index] ? skipDelivered(payload, record, deps) : deliverOne(payload, record, deps),
+    known[index]
+      ? skipDelivered(payload, record, deps)
+      : deliverOne(payload, hashes[index] as string, record, deps),
   );
 }
 
@@ -308,10 +312,10 @@ async function skipDelivered(
 
 async function deliverOne(
   payload: MergedPayload,
+  hash: string,
   record: DecodedRecord,
   deps: MergeDeps,
 ): Promise<DeliveryOutcome> {
-  const hash = payloadHash(payload);
   const context = { ...whereFrom(payload, record), hash };
   try {
     const outcome = await deps.delivery.deliver(payload, hash);

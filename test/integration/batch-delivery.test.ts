@@ -104,7 +104,7 @@ describe('BatchedDelivery on real Redis and the Analytics mock', () => {
     ]);
     expect(receivedIds(before)).toEqual(['2']);
     const [second] = items(['2']);
-    expect(await one.delivered([second?.payload as MergedPayload])).toEqual([true]);
+    expect(await one.delivered([payloadHash(second?.payload as MergedPayload)])).toEqual([true]);
     expect(await one.deliver(second?.payload as MergedPayload, second?.hash as string)).toBe(
       'duplicate',
     );

@@ -89,9 +89,9 @@ describe('IoRedisCacheClient (what Powertools CachePersistenceLayer calls, on io
     delivery.registerInvocation({ getRemainingTimeInMillis: () => 30_000 });
     const one = { id: '1', customer: aCustomer('1'), inventory: aProduct('1') };
     const two = { id: '2', customer: aCustomer('2'), inventory: aProduct('2') };
-    expect(await delivery.delivered([one, two])).toEqual([false, false]);
+    expect(await delivery.delivered([payloadHash(one), payloadHash(two)])).toEqual([false, false]);
     expect(await delivery.deliver(one, payloadHash(one))).toBe('posted');
-    expect(await delivery.delivered([one, two])).toEqual([true, false]);
+    expect(await delivery.delivered([payloadHash(one), payloadHash(two)])).toEqual([true, false]);
     expect(await delivery.deliver(structuredClone(one), payloadHash(one))).toBe('duplicate');
     expect(posted).toEqual(['1']);
   });

@@ -102,7 +102,7 @@ describe('IdempotentDelivery on real Redis', () => {
     const analytics = recordingAnalytics();
     const payload = aPayload('1');
     const first = invocation(prefix, analytics.sink);
-    expect(await first.delivered([payload])).toEqual([false]);
+    expect(await first.delivered([payloadHash(payload)])).toEqual([false]);
     expect(await first.deliver(payload, payloadHash(payload))).toBe('posted');
 
     const { key, value } = await theRecord(prefix);
@@ -110,7 +110,10 @@ describe('IdempotentDelivery on real Redis', () => {
     expect(await redis.ttl(key)).toBeGreaterThan(TTL_SECONDS - 60);
 
     const later = invocation(prefix, analytics.sink);
-    expect(await later.delivered([payload, aPayload('2')])).toEqual([true, false]);
+    expect(await later.delivered([payloadHash(payload), payloadHash(aPayload('2'))])).toEqual([
+      true,
+      false,
+    ]);
     expect(await later.deliver(structuredClone(payload), payloadHash(payload))).toBe('duplicate');
     expect(analytics.posted).toEqual([{ id: '1', hash: payloadHash(payload) }]);
   });
@@ -124,7 +127,7 @@ describe('IdempotentDelivery on real Redis', () => {
     await rewriteRecord(prefix, { expiration: Math.floor(Date.now() / 1000) - 5 });
 
     const later = invocation(prefix, analytics.sink);
-    expect(await later.delivered([payload])).toEqual([false]);
+    expect(await later.delivered([payloadHash(payload)])).toEqual([false]);
     expect(await later.deliver(payload, payloadHash(payload))).toBe('posted');
     expect(analytics.posted).toHaveLength(2);
     const { value } = await theRecord(prefix);
@@ -146,7 +149,7 @@ describe('IdempotentDelivery on real Redis', () => {
       'not json',
     ]) {
       await redis.set(key, stored, 'KEEPTTL');
-      expect(await delivery.delivered([payload]), stored).toEqual([false]);
+      expect(await delivery.delivered([payloadHash(payload)]), stored).toEqual([false]);
     }
   });
 
@@ -162,7 +165,7 @@ describe('IdempotentDelivery on real Redis', () => {
     const mine = recordingAnalytics();
     const cache = new CountingCache(new IoRedisCacheClient(redis));
     const second = invocation(prefix, mine.sink, { cache });
-    expect(await second.delivered([payload])).toEqual([false]);
+    expect(await second.delivered([payloadHash(payload)])).toEqual([false]);
     const outcome = second.deliver(payload, payloadHash(payload));
     await waitFor(() => cache.claimsRefused >= 1, 'the second invocation to find it in progress');
     other.release();
@@ -222,7 +225,7 @@ describe('IdempotentDelivery on real Redis', () => {
 
     const analytics = recordingAnalytics();
     const replay = invocation(prefix, analytics.sink);
-    expect(await replay.delivered([payload])).toEqual([false]);
+    expect(await replay.delivered([payloadHash(payload)])).toEqual([false]);
     expect(await replay.deliver(payload, payloadHash(payload))).toBe('posted');
     expect(analytics.posted).toHaveLength(1);
   });

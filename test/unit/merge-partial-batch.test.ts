@@ -15,8 +15,8 @@ import { MemoryJoinStore, MemorySinks, memoryLog } from '../support/in-memory.ts
 class HeldElsewhere implements OnceDelivery {
   posted: string[] = [];
   constructor(private readonly heldIds: string[]) {}
-  async delivered(payloads: MergedPayload[]) {
-    return payloads.map(() => false);
+  async delivered(hashes: string[]) {
+    return hashes.map(() => false);
   }
   async deliver(payload: MergedPayload, hash: string): Promise<'posted'> {
     if (this.heldIds.includes(payload.id as string)) throw new DeliveryInProgressError(hash);
