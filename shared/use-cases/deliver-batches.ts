@@ -2,7 +2,7 @@ import { yieldToEventLoop } from '../concurrency.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
 import { type Log, logsAt } from '../logger.ts';
-import type { BatchOnceDelivery, BatchOutcome, OnceDelivery } from '../ports.ts';
+import type { BatchOnceDelivery, BatchOutcome, DeadLetter, OnceDelivery } from '../ports.ts';
 import type { DeliveryOutcome } from './merge-batch.ts';
 
 /** Payloads hashed between two turns of the event loop. */
@@ -82,14 +82,25 @@ function recordOutcomes(
       outcomes[index] = { held: hash };
     } else {
       log.error('payload dead-lettered', { ...context, reason: outcome.rejected });
-      outcomes[index] = {
-        payload,
-        hash,
-        reason: outcome.rejected,
-        attempts: outcome.attempts,
-        failedAt: new Date().toISOString(),
-        ...(context.correlationId !== undefined && { correlationId: context.correlationId }),
-      };
+      outcomes[index] = deadLetterOf(payload, hash, outcome.rejected, outcome.attempts, context);
     }
   }
+}
+
+/** The dead letter of a payload Analytics refused after its retries, in either mode. */
+export function deadLetterOf(
+  payload: MergedPayload,
+  hash: string,
+  reason: string,
+  attempts: number,
+  { correlationId }: { correlationId?: string | undefined },
+): DeadLetter {
+  return {
+    payload,
+    hash,
+    reason,
+    attempts,
+    failedAt: new Date().toISOString(),
+    ...(correlationId !== undefined && { correlationId }),
+  };
 }

@@ -23,7 +23,7 @@ import type {
 } from '../ports.ts';
 import type { JoinDefinition } from '../sources/join.ts';
 import type { SourceDefinition } from '../sources/registry.ts';
-import { deliverInBatches, isBatchDelivery } from './deliver-batches.ts';
+import { deadLetterOf, deliverInBatches, isBatchDelivery } from './deliver-batches.ts';
 
 export type MergeDeps = {
   joinStore: JoinStore;
@@ -329,13 +329,6 @@ async function deliverOne(
     }
     if (!(error instanceof AnalyticsDeliveryError)) throw error;
     deps.log.error('payload dead-lettered', { ...context, reason: error.message });
-    return {
-      payload,
-      hash,
-      reason: error.message,
-      attempts: error.attempts,
-      failedAt: new Date().toISOString(),
-      ...(context.correlationId !== undefined && { correlationId: context.correlationId }),
-    };
+    return deadLetterOf(payload, hash, error.message, error.attempts, context);
   }
 }
