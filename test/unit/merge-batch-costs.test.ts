@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import type { Log } from '../../shared/logger.ts';
 import type { OnceDelivery } from '../../shared/ports.ts';
 import { parseJoinDefinition } from '../../shared/sources/join.ts';
-import {
-  BUILT_IN_JOIN,
-  BUILT_IN_SOURCES,
-  SOURCES,
-  sourceForTopic,
-} from '../../shared/sources/registry.ts';
+import { BUILT_IN_SOURCES, SOURCES, sourceForTopic } from '../../shared/sources/registry.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import {
   addToRedrive,
@@ -19,13 +13,8 @@ import {
 import { replayLetters } from '../../shared/use-cases/replay-letters.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
-import {
-  MemoryAnalytics,
-  MemoryCache,
-  MemoryJoinStore,
-  MemorySinks,
-  memoryLog,
-} from '../support/in-memory.ts';
+import { memoryLog } from '../support/in-memory.ts';
+import { memoryMergeDeps } from '../support/merge-deps.ts';
 
 /** A sink that fails the test if it is written to at all. */
 const untouchable = {
@@ -33,31 +22,8 @@ const untouchable = {
   send: () => Promise.reject(new Error('nothing to dead-letter, yet send was called')),
 };
 
-function depsWith(overrides: Partial<MergeDeps> = {}) {
-  const analytics = new MemoryAnalytics();
-  const sinks = new MemorySinks();
-  const delivery = new IdempotentDelivery({
-    cache: new MemoryCache(),
-    analytics,
-    ttlSeconds: 86_400,
-    keyPrefix: 'costs:',
-  });
-  delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
-  const log = memoryLog();
-  const deps: MergeDeps = {
-    joinStore: new MemoryJoinStore(),
-    join: BUILT_IN_JOIN,
-    delivery,
-    deadLetter: sinks,
-    quarantine: sinks,
-    log: log as unknown as Log,
-    sourceForTopic,
-    concurrency: 4,
-    maxRecordBytes: 2_000,
-    ...overrides,
-  };
-  return { deps, analytics, sinks, log };
-}
+const depsWith = (overrides: Partial<MergeDeps> = {}) =>
+  memoryMergeDeps({ concurrency: 4, ...overrides });
 
 const pair = (id: string) => [
   aDecodedRecord('customer_data', aCustomer(id)),

@@ -1,18 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
-import type { Log } from '../../shared/logger.ts';
-import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
-import {
-  MemoryAnalytics,
-  MemoryCache,
-  MemoryJoinStore,
-  MemorySinks,
-  memoryLog,
-} from '../support/in-memory.ts';
+import type { MemoryAnalytics, MemorySinks, memoryLog } from '../support/in-memory.ts';
+import { memoryMergeDeps } from '../support/merge-deps.ts';
 
 let analytics: MemoryAnalytics;
 let sinks: MemorySinks;
@@ -20,27 +12,7 @@ let log: ReturnType<typeof memoryLog>;
 let deps: MergeDeps;
 
 beforeEach(() => {
-  analytics = new MemoryAnalytics();
-  sinks = new MemorySinks();
-  log = memoryLog();
-  const delivery = new IdempotentDelivery({
-    cache: new MemoryCache(),
-    analytics,
-    ttlSeconds: 86_400,
-    keyPrefix: 'unit:',
-  });
-  delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
-  deps = {
-    joinStore: new MemoryJoinStore(),
-    join: BUILT_IN_JOIN,
-    delivery,
-    deadLetter: sinks,
-    quarantine: sinks,
-    log: log as unknown as Log,
-    sourceForTopic,
-    concurrency: 2,
-    maxRecordBytes: 2_000,
-  };
+  ({ deps, analytics, sinks, log } = memoryMergeDeps());
 });
 
 const customer = (value: unknown, options?: Parameters<typeof aDecodedRecord>[2]) =>

@@ -1,38 +1,20 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { IdempotentDelivery } from '../../shared/adapters/once-delivery.ts';
 import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
-import type { Log } from '../../shared/logger.ts';
 import type { BatchOnceDelivery } from '../../shared/ports.ts';
-import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { CountingCache } from '../support/counting-cache.ts';
+import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
-import {
-  MemoryAnalytics,
-  MemoryCache,
-  MemoryJoinStore,
-  MemorySinks,
-  memoryLog,
-} from '../support/in-memory.ts';
+import { type MemoryAnalytics, MemoryCache, type MemorySinks } from '../support/in-memory.ts';
+import { memoryMergeDeps } from '../support/merge-deps.ts';
 
-let offset = 0;
-function aRecord(
+/** A decoded record of a source topic, keyed by its id unless `key` says otherwise. */
+const aRecord = (
   topic: 'customer_data' | 'inventory_data',
   value: unknown,
   key?: string | null,
-): DecodedRecord {
-  const id = (value as { id?: string }).id;
-  return {
-    topic,
-    partition: 0,
-    offset: String(offset++),
-    timestamp: Date.now(),
-    key: key === undefined ? (id ?? null) : key,
-    value: typeof value === 'string' ? value : JSON.stringify(value),
-    headers: { 'correlation-id': 'run-1', 'fetched-at': new Date().toISOString() },
-  };
-}
+): DecodedRecord => aDecodedRecord(topic, value, key === undefined ? {} : { key });
 
 let analytics: MemoryAnalytics;
 let sinks: MemorySinks;
@@ -40,27 +22,8 @@ let cache: CountingCache;
 let deps: MergeDeps;
 
 beforeEach(() => {
-  analytics = new MemoryAnalytics();
-  sinks = new MemorySinks();
   cache = new CountingCache(new MemoryCache());
-  const delivery = new IdempotentDelivery({
-    cache,
-    analytics,
-    ttlSeconds: 86_400,
-    keyPrefix: 'unit:',
-  });
-  delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
-  deps = {
-    joinStore: new MemoryJoinStore(),
-    join: BUILT_IN_JOIN,
-    delivery,
-    deadLetter: sinks,
-    quarantine: sinks,
-    log: memoryLog() as unknown as Log,
-    sourceForTopic,
-    concurrency: 4,
-    maxRecordBytes: 2_000,
-  };
+  ({ deps, analytics, sinks } = memoryMergeDeps({ concurrency: 4 }, cache));
 });
 
 describe('mergeBatch', () => {

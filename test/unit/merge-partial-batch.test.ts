@@ -3,13 +3,12 @@ import { batchItemFailuresOf } from '../../functions/merge/handler.ts';
 import { retryFrom } from '../../local/esm-emulator.ts';
 import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import { DeliveryInProgressError } from '../../shared/errors.ts';
-import type { Log } from '../../shared/logger.ts';
 import type { BatchOnceDelivery, BatchOutcome, OnceDelivery } from '../../shared/ports.ts';
-import { BUILT_IN_JOIN, sourceForTopic } from '../../shared/sources/registry.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
-import { MemoryJoinStore, MemorySinks, memoryLog } from '../support/in-memory.ts';
+import type { MemorySinks } from '../support/in-memory.ts';
+import { memoryMergeDeps } from '../support/merge-deps.ts';
 
 /** A delivery port on which another invocation holds the payloads of `heldIds` in progress. */
 class HeldElsewhere implements OnceDelivery {
@@ -40,19 +39,8 @@ class HeldElsewhereInBatches extends HeldElsewhere implements BatchOnceDelivery 
 }
 
 function depsWith(delivery: OnceDelivery): MergeDeps & { sinks: MemorySinks } {
-  const sinks = new MemorySinks();
-  return {
-    joinStore: new MemoryJoinStore(),
-    join: BUILT_IN_JOIN,
-    delivery,
-    deadLetter: sinks,
-    quarantine: sinks,
-    log: memoryLog() as unknown as Log,
-    sourceForTopic,
-    concurrency: 2,
-    maxRecordBytes: 10_000,
-    sinks,
-  };
+  const { deps, sinks } = memoryMergeDeps({ delivery, maxRecordBytes: 10_000 });
+  return { ...deps, sinks };
 }
 
 describe('the merge reports the records it could not finish for a transient reason', () => {
