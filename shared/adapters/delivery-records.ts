@@ -59,8 +59,8 @@ export type DeliveryRecordsOptions = {
  *
  * The data Powertools hashes into the record key is the payload's identity (`payloadHash`,
  * passed as `identity`), never the payload: single mode (`makeIdempotent` with this layer) and
- * batch mode (`claim`, `complete`, `release`, `isDelivered` here) reach the same record for a
- * payload, and the key derivation stays Powertools' own.
+ * batch mode (`claimAll`, `completeAll`, `releaseAll`, `isDelivered` here) reach the same
+ * record for a payload, and the key derivation stays Powertools' own.
  *
  * The stored form is this layer's (it no longer depends on another layer's private format): an
  * unreadable record, one without a numeric expiry or with an unknown status, counts as expired,
@@ -154,11 +154,6 @@ export class DeliveryRecords extends BasePersistenceLayer {
     throw failure.reason;
   }
 
-  /** Marks a claimed payload delivered, with what the delivery returned. */
-  complete(identity: string, result: JSONValue): Promise<void> {
-    return this.saveSuccess(identity, result);
-  }
-
   /**
    * Marks many claimed payloads delivered: the records saveSuccess would write, issued together.
    */
@@ -175,11 +170,6 @@ export class DeliveryRecords extends BasePersistenceLayer {
       })),
       false,
     );
-  }
-
-  /** Releases a claim, so a later attempt can deliver the payload. */
-  release(identity: string): Promise<void> {
-    return this.deleteRecord(identity);
   }
 
   /** Releases many claims with one call to the client. */
@@ -283,7 +273,7 @@ export class DeliveryRecords extends BasePersistenceLayer {
     await this.client.del([record.idempotencyKey]);
   }
 
-  /** Writes the entries (SET NX when `claim`) in one call where the cache takes many, else one call each. */
+  /** Writes the entries (SET NX when `claim`): one call where the cache takes many, else one each. */
   #setAll(entries: CacheEntry[], claim: boolean): Promise<unknown[]> {
     if (isBulk(this.client)) return this.client.setMany(entries, { NX: claim });
     return Promise.all(
