@@ -10,6 +10,7 @@ import {
   BasePersistenceLayer,
   IdempotencyRecord,
 } from '@aws-lambda-powertools/idempotency/persistence';
+import type { CacheEntry } from './idempotency-cache.ts';
 
 /** A record as stored in Redis: JSON under `<prefix>delivered#<key hash>`. */
 type StoredRecord = {
@@ -30,9 +31,6 @@ const ORPHAN_LOCK_SECONDS = 10;
  * follow them; the map starts over when full.
  */
 const KEY_MEMO_SIZE = 16_384;
-
-/** One record of a bulk write: its key, its stored text and its TTL in whole seconds. */
-type CacheEntry = { key: string; value: string; ttl: number };
 
 /** A cache that takes many records per call (IoRedisCacheClient.setMany). */
 type BulkCacheClient = CacheClient & {

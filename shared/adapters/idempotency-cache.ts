@@ -49,8 +49,6 @@ type RecordCommands = {
   deleteRecords(keys: number, ...args: string[]): Promise<number[]>;
 };
 
-type Entry = { key: string; text: string; ttl: number };
-
 /** One record of a bulk write: its key, its stored text and its TTL in whole seconds. */
 export type CacheEntry = { key: string; value: string; ttl: number };
 
@@ -70,8 +68,8 @@ export class IoRedisCacheClient implements CacheClient {
   readonly #settleWithinMs: number;
   readonly #commands: RecordCommands;
   readonly #reads: TickBatch<string, string | null>;
-  readonly #claims: TickBatch<Entry, string | null>;
-  readonly #writes: TickBatch<Entry, string>;
+  readonly #claims: TickBatch<CacheEntry, string | null>;
+  readonly #writes: TickBatch<CacheEntry, string>;
   readonly #deletes: TickBatch<string, number>;
 
   constructor(
@@ -86,20 +84,8 @@ export class IoRedisCacheClient implements CacheClient {
     }
     this.#commands = redis as unknown as RecordCommands;
     this.#reads = new TickBatch((keys) => inSlices(keys, (slice) => this.redis.mget(...slice)));
-    this.#claims = new TickBatch((entries) =>
-      inSlices(entries, async (slice) => {
-        const claimed = await this.#commands.claimRecords(slice.length, ...keysAndValues(slice));
-        return claimed.map((won): string | null => (won === 1 ? 'OK' : null));
-      }),
-    );
-    this.#writes = new TickBatch((entries) =>
-      this.#settle(() =>
-        inSlices(entries, async (slice) => {
-          await this.#commands.writeRecords(slice.length, ...keysAndValues(slice));
-          return slice.map((): string => 'OK');
-        }),
-      ),
-    );
+    this.#claims = new TickBatch((entries) => this.#claimAll(entries));
+    this.#writes = new TickBatch((entries) => this.#writeAll(entries));
     this.#deletes = new TickBatch((keys) =>
       this.#settle(() =>
         inSlices(keys, (slice) => this.#commands.deleteRecords(slice.length, ...slice)),
@@ -115,13 +101,11 @@ export class IoRedisCacheClient implements CacheClient {
     const key = typeof name === 'string' ? name : Buffer.from(name);
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     const { EX, NX } = (options ?? {}) as SetOptions;
-    if (EX !== undefined && !(Number.isInteger(EX) && EX > 0)) {
-      throw new RangeError(`cache TTL must be a positive whole number of seconds, got ${EX}`);
-    }
+    if (EX !== undefined) checkTtl(EX);
     if (typeof key === 'string' && EX !== undefined) {
       return NX
-        ? this.#claims.add({ key, text, ttl: EX })
-        : this.#writes.add({ key, text, ttl: EX });
+        ? this.#claims.add({ key, value: text, ttl: EX })
+        : this.#writes.add({ key, value: text, ttl: EX });
     }
     if (EX !== undefined && NX) return this.redis.set(key, text, 'EX', EX, 'NX');
     if (NX) return this.redis.set(key, text, 'NX');
@@ -140,20 +124,22 @@ export class IoRedisCacheClient implements CacheClient {
     entries: readonly CacheEntry[],
     options: { NX?: boolean } = {},
   ): Promise<(string | null)[]> {
-    const slices = entries.map(({ key, value, ttl }) => {
-      if (!(Number.isInteger(ttl) && ttl > 0)) {
-        throw new RangeError(`cache TTL must be a positive whole number of seconds, got ${ttl}`);
-      }
-      return { key, text: value, ttl };
+    for (const { ttl } of entries) checkTtl(ttl);
+    return options.NX ? this.#claimAll(entries) : this.#writeAll(entries);
+  }
+
+  /** SET NX EX of each entry, one script per 1,000 keys: 'OK' where set, null where taken. */
+  #claimAll(entries: readonly CacheEntry[]): Promise<(string | null)[]> {
+    return inSlices(entries, async (slice) => {
+      const claimed = await this.#commands.claimRecords(slice.length, ...keysAndValues(slice));
+      return claimed.map((won): string | null => (won === 1 ? 'OK' : null));
     });
-    if (options.NX) {
-      return inSlices(slices, async (slice) => {
-        const claimed = await this.#commands.claimRecords(slice.length, ...keysAndValues(slice));
-        return claimed.map((won): string | null => (won === 1 ? 'OK' : null));
-      });
-    }
+  }
+
+  /** SET EX of each entry, one script per 1,000 keys, retried through an outage. */
+  #writeAll(entries: readonly CacheEntry[]): Promise<string[]> {
     return this.#settle(() =>
-      inSlices(slices, async (slice) => {
+      inSlices(entries, async (slice) => {
         await this.#commands.writeRecords(slice.length, ...keysAndValues(slice));
         return slice.map((): string => 'OK');
       }),
@@ -210,7 +196,7 @@ class TickBatch<In, Out> {
 
 /** Runs `command` on slices of at most KEYS_PER_COMMAND items (concurrently), results in order. */
 async function inSlices<In, Out>(
-  items: In[],
+  items: readonly In[],
   command: (slice: In[]) => Promise<Out[]>,
 ): Promise<Out[]> {
   const slices: Promise<Out[]>[] = [];
@@ -221,8 +207,14 @@ async function inSlices<In, Out>(
 }
 
 /** A script's arguments: the keys, then value and TTL of each. */
-function keysAndValues(entries: Entry[]): (string | number)[] {
+function keysAndValues(entries: readonly CacheEntry[]): (string | number)[] {
   const args: (string | number)[] = entries.map(({ key }) => key);
-  for (const { text, ttl } of entries) args.push(text, ttl);
+  for (const { value, ttl } of entries) args.push(value, ttl);
   return args;
+}
+
+function checkTtl(ttl: number): void {
+  if (!(Number.isInteger(ttl) && ttl > 0)) {
+    throw new RangeError(`cache TTL must be a positive whole number of seconds, got ${ttl}`);
+  }
 }
