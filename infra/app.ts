@@ -7,7 +7,10 @@ import { PipelineStack } from './pipeline-stack.ts';
 
 /** Builds the app: the stack from `pipeline:*` context, checked by cdk-nag's AwsSolutions pack. */
 export function buildApp(app = new App()): { app: App; stack: PipelineStack } {
-  const config = configFromContext((key) => app.node.tryGetContext(key));
+  const config = configFromContext(
+    (key) => app.node.tryGetContext(key),
+    Object.keys(app.node.getAllContext()),
+  );
   const stack = new PipelineStack(app, stackName(config.stage), {
     config,
     description: 'CRM + Inventory -> MSK -> merge -> Analytics (kafka-merge-pipeline)',

@@ -1,8 +1,9 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { checkDeliveryEnvironment, type DeliveryEnvironment } from '../shared/config.ts';
+import { checkDeliveryEnvironment, type DeliveryEnvironment, isHttpUrl } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { type JoinDefinition, parseJoinDefinition } from '../shared/sources/join.ts';
 import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
+import { type DeploySources, deploySources } from './config-sources.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
 
 /** `pipeline:analytics*` context keys of the delivery mode, by the delivery setting each sets. */
@@ -27,13 +28,12 @@ export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
  * Everything a deployment may change, typed, with the defaults below. Each field can be set as
  * CDK context (`-c pipeline:stage=prod`, or in cdk.json) and is validated here.
  */
-export type DeployConfig = {
+export type DeployConfig = DeploySources & {
   /** `aws` (the default) or `localstack`. */
   target: DeployTarget;
   /** Prefix of resource names and tag of every resource. */
   stage: string;
-  /** Base URLs of the source APIs, by source name; Analytics endpoint. */
-  sourceBaseUrls: Record<string, string>;
+  /** The Analytics endpoint. */
   analyticsUrl: string;
   /** Delivery mode and batch limits of the merge and the replay (docs/deploy.md), which validate them. */
   analyticsDelivery: DeliveryEnvironment;
@@ -63,8 +63,9 @@ export type DeployConfig = {
   /** Alarm when a cache node uses more than this share of its memory (DatabaseMemoryUsagePercentage). */
   alarmCacheMemoryPercent: number;
   /**
-   * The join (shared/sources/join.ts), validated against the bundled sources: the default
-   * (each source's side, all required, `wait`) unless `pipeline:join` declares one.
+   * The join (shared/sources/join.ts), validated against the deployment's sources: the default
+   * (each source's side, all required, `wait`) unless the `pipeline:config` file or
+   * `pipeline:join` (which wins) declares one.
    */
   join: JoinDefinition;
   /** The declaration as given, which the merge, redrive and sweeper get as PIPELINE_JOIN. */
@@ -85,17 +86,19 @@ export type DeployConfig = {
    * Unset: Analytics takes no credentials, as the original `POST /analytics/data` does.
    */
   analyticsTokenSecretArn?: string;
-  /** Existing secrets of the sources whose definitions declare auth, by source name. */
-  sourceSecretArns: Record<string, string>;
+};
+
+/** Base URLs of the bundled sources when nothing names theirs (the example hosts of docs/deploy.md). */
+const EXAMPLE_BASE_URLS: Record<string, string> = {
+  crm: 'https://crm.example.com/api',
+  inventory: 'https://inventory.example.com/api',
 };
 
 const DEFAULT_CONFIG: DeployConfig = {
   target: 'aws',
   stage: 'dev',
-  sourceBaseUrls: {
-    crm: 'https://crm.example.com/api',
-    inventory: 'https://inventory.example.com/api',
-  },
+  sources: [...BUILT_IN_SOURCES],
+  sourceBaseUrls: {},
   analyticsUrl: 'https://analytics.example.com/analytics',
   analyticsDelivery: {},
   fetchRateMinutes: 5,
@@ -124,8 +127,14 @@ const RETENTION: Record<string, RetentionDays> = {
   '365': RetentionDays.ONE_YEAR,
 };
 
-/** Reads `pipeline:*` context over the defaults. Throws naming the bad key. */
-export function configFromContext(get: (key: string) => unknown): DeployConfig {
+/**
+ * Reads `pipeline:*` context over the defaults. `contextKeys` are every key set (so a
+ * per-source key naming no source is refused). Throws naming the bad key.
+ */
+export function configFromContext(
+  get: (key: string) => unknown,
+  contextKeys: readonly string[] = [],
+): DeployConfig {
   const config: DeployConfig = structuredClone(DEFAULT_CONFIG);
   const read = (key: string) => get(`pipeline:${key}`);
   const positive = (key: keyof DeployConfig, min: number, max: number) => {
@@ -148,11 +157,18 @@ export function configFromContext(get: (key: string) => unknown): DeployConfig {
     }
     config.target = target as DeployTarget;
   }
-  if (config.target === 'localstack') {
-    // The compose services are the defaults there; -c pipeline:…Url still overrides them.
-    config.sourceBaseUrls = { ...LOCALSTACK_ENDPOINTS.sourceBaseUrls };
-    config.analyticsUrl = LOCALSTACK_ENDPOINTS.analyticsUrl;
-  }
+  const localstack = config.target === 'localstack';
+  // The compose services are the defaults there; the file and -c pipeline:…Url override them.
+  if (localstack) config.analyticsUrl = LOCALSTACK_ENDPOINTS.analyticsUrl;
+  const { fileJoin, fileAnalyticsUrl, ...placed } = deploySources(
+    get,
+    contextKeys,
+    localstack ? LOCALSTACK_ENDPOINTS.sourceBaseUrls : EXAMPLE_BASE_URLS,
+  );
+  Object.assign(config, placed);
+  if (fileAnalyticsUrl !== undefined) config.analyticsUrl = fileAnalyticsUrl;
+  config.join = fileJoin?.definition ?? parseJoinDefinition({}, config.sources);
+  if (fileJoin) config.joinJson = JSON.stringify(fileJoin.raw);
   const stage = read('stage');
   if (stage !== undefined) {
     if (typeof stage !== 'string' || !/^[a-z][a-z0-9-]{0,15}$/.test(stage)) {
@@ -192,7 +208,7 @@ export function configFromContext(get: (key: string) => unknown): DeployConfig {
         throw new Error(`context pipeline:join is not JSON (${(error as Error).message})`);
       }
     }
-    config.join = parseJoinDefinition(raw, BUILT_IN_SOURCES, 'context pipeline:join');
+    config.join = parseJoinDefinition(raw, config.sources, 'context pipeline:join');
     config.joinJson = JSON.stringify(raw);
   }
   // CloudWatch evaluates an alarm over at most one day (periods x period).
@@ -213,6 +229,10 @@ export function configFromContext(get: (key: string) => unknown): DeployConfig {
     const value = read(key);
     if (value !== undefined) config[key] = String(value);
   }
+  if (!isHttpUrl(config.analyticsUrl))
+    throw new Error(
+      `context pipeline:analyticsUrl must be an http(s) URL, got ${config.analyticsUrl}`,
+    );
   config.analyticsDelivery = {};
   for (const [key, setting] of Object.entries(ANALYTICS_CONTEXT)) {
     const value = read(key);
@@ -224,10 +244,6 @@ export function configFromContext(get: (key: string) => unknown): DeployConfig {
     if (!(error instanceof ConfigError)) throw error;
     const key = Object.entries(ANALYTICS_CONTEXT).find(([, name]) => name === error.setting)?.[0];
     throw new Error(`context pipeline:${key ?? error.setting}: ${error.message}`);
-  }
-  for (const source of Object.keys(config.sourceBaseUrls)) {
-    const url = read(`${source}BaseUrl`);
-    if (url !== undefined) config.sourceBaseUrls[source] = String(url);
   }
   const secretArn = (key: string): string | undefined => {
     const value = read(key);
@@ -243,9 +259,5 @@ export function configFromContext(get: (key: string) => unknown): DeployConfig {
   };
   const analyticsSecret = secretArn('analyticsTokenSecretArn');
   if (analyticsSecret) config.analyticsTokenSecretArn = analyticsSecret;
-  for (const source of Object.keys(config.sourceBaseUrls)) {
-    const arn = secretArn(`${source}SecretArn`);
-    if (arn) config.sourceSecretArns[source] = arn;
-  }
   return config;
 }

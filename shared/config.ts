@@ -31,6 +31,11 @@ const brokerList = z
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** Whether `value` is a URL the functions accept for an http(s) setting (the CDK app checks with it). */
+export function isHttpUrl(value: unknown): boolean {
+  return httpUrl.safeParse(value).success;
+}
+
 const common = {
   LOG_LEVEL: z
     .string()

@@ -16,41 +16,41 @@ export const TOPICS = {
  * here (or one entry of a `--config` file locally). Both read the original APIs unchanged: a
  * plain JSON array is one complete page; an object is read at `items`, paged by `nextPage`.
  */
-const BUILT_IN = parseSourceDefinitions(
-  [
-    {
-      name: 'crm',
-      side: 'customer',
-      topic: TOPICS.customer,
-      path: '/customers',
-      records: 'items',
-      total: 'total',
-      required: [
-        { path: 'name', type: 'string' },
-        { path: 'email', type: 'string' },
-      ],
-      change: { path: 'updatedAt' },
-      pagination: { style: 'page', next: 'nextPage' },
-    },
-    {
-      name: 'inventory',
-      side: 'inventory',
-      topic: TOPICS.inventory,
-      path: '/products',
-      records: 'items',
-      total: 'total',
-      required: [
-        { path: 'name', type: 'string' },
-        { path: 'stock', type: 'number' },
-      ],
-      change: { path: 'updatedAt' },
-      pagination: { style: 'page', next: 'nextPage' },
-    },
-  ],
-  'registry',
-);
+const DECLARED = [
+  {
+    name: 'crm',
+    side: 'customer',
+    topic: TOPICS.customer,
+    path: '/customers',
+    records: 'items',
+    total: 'total',
+    required: [
+      { path: 'name', type: 'string' },
+      { path: 'email', type: 'string' },
+    ],
+    change: { path: 'updatedAt' },
+    pagination: { style: 'page', next: 'nextPage' },
+  },
+  {
+    name: 'inventory',
+    side: 'inventory',
+    topic: TOPICS.inventory,
+    path: '/products',
+    records: 'items',
+    total: 'total',
+    required: [
+      { path: 'name', type: 'string' },
+      { path: 'stock', type: 'number' },
+    ],
+    change: { path: 'updatedAt' },
+    pagination: { style: 'page', next: 'nextPage' },
+  },
+] as const;
 
-export type SourceName = 'crm' | 'inventory';
+const BUILT_IN = parseSourceDefinitions(structuredClone(DECLARED), 'registry');
+
+/** The names of the bundled sources, read off their declarations (no hand-kept union). */
+export type SourceName = (typeof DECLARED)[number]['name'];
 
 /** The bundled definitions by name. */
 export const SOURCES = Object.fromEntries(

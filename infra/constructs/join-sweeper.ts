@@ -1,0 +1,77 @@
+import { Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { MergeEnvironment } from '../../shared/config.ts';
+import type { JoinDefinition, MissingSidePolicy } from '../../shared/sources/join.ts';
+import type { DeployTarget } from '../config.ts';
+import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts';
+import { scheduleFetch } from './fetch-schedule.ts';
+import { sweepMetric } from './pipeline-metrics.ts';
+
+export type JoinSweeperProps = {
+  join: JoinDefinition;
+  /** The merge's settings: the sweeper delivers and dead-letters as the merge does. */
+  environment: MergeEnvironment;
+  delivery: DeliveryBindings;
+  target: DeployTarget;
+  vpc: IVpc;
+  securityGroup: ISecurityGroup;
+  logRetention: RetentionDays;
+  logGroupName: string;
+  /** Alarm when an id has been missing a required side for longer than this. */
+  alarmOldestPendingMinutes: number;
+};
+
+/**
+ * The join's sweeper (built as `Sweep-<join>`), every minute: applies its missing-side policy
+ * (emit or drop after the grace period) and reports its pending ids. It needs neither Kafka nor
+ * any topic: its role gets no Kafka grant.
+ */
+export class JoinSweeper extends DeliveryFunction {
+  readonly join: string;
+  readonly alarms: Alarm[];
+
+  constructor(scope: Construct, id: string, props: JoinSweeperProps) {
+    const { join } = props;
+    super(scope, id, {
+      entry: 'functions/sweep/index.ts',
+      description: `Sweeps join ${join.name}: its missing-side policy (${policyText(join.missing)}) and its pending-id metrics`,
+      vpc: props.vpc,
+      securityGroup: props.securityGroup,
+      logRetention: props.logRetention,
+      logGroupName: props.logGroupName,
+      timeout: Duration.minutes(1),
+      environment: props.environment,
+      delivery: props.delivery,
+    });
+    this.join = join.name;
+    // A failed sweep is not retried: the next one, a minute later, redoes its work.
+    this.fn.configureAsyncInvoke({ retryAttempts: 0 });
+    scheduleFetch(scope, `Schedule-sweep-${join.name}`, {
+      target: props.target,
+      fn: this.fn,
+      rateMinutes: 1,
+      description: `Sweep join ${join.name} every minute`,
+    });
+    this.alarms = [
+      new Alarm(this, 'OldestPending', {
+        alarmDescription: `An id of join ${join.name} has been missing a required side for more than ${props.alarmOldestPendingMinutes} min (npm run pending -- --aws lists them), or its sweeper has reported nothing for 5 min.`,
+        metric: sweepMetric('OldestPendingAge', join.name),
+        threshold: props.alarmOldestPendingMinutes * 60,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // The sweeper reports every minute, 0 when nothing is pending: silence means it fails.
+        treatMissingData: TreatMissingData.BREACHING,
+      }),
+    ];
+  }
+}
+
+/** `wait`, `emit after 600s`, `drop after 7d`: the policy as the description shows it. */
+function policyText(missing: MissingSidePolicy): string {
+  if (missing.policy === 'wait') return 'wait';
+  const seconds = Math.round(missing.afterMs / 1000);
+  return `${missing.policy} after ${seconds}s`;
+}

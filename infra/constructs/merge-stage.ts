@@ -1,0 +1,165 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
+import { type EventSourceMapping, MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { MergeEnvironment } from '../../shared/config.ts';
+import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
+import { TOPICS } from '../../shared/sources/registry.ts';
+import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts';
+import type { KafkaCluster } from './kafka-cluster.ts';
+import { mappingMetric } from './pipeline-metrics.ts';
+
+export type MergeStageProps = {
+  /** The source topics the merge reads, one event source mapping each. */
+  sourceTopics: string[];
+  /** Consumer group of each mapping, by topic. */
+  groupOf: (topic: string) => string;
+  environment: MergeEnvironment;
+  delivery: DeliveryBindings;
+  streaming: KafkaCluster;
+  vpc: IVpc;
+  securityGroup: ISecurityGroup;
+  logRetention: RetentionDays;
+  logGroupName: string;
+  batchSize: number;
+  batchingWindowSeconds: number;
+  retryAttempts: number;
+  /**
+   * Provisioned pollers (min 1, max `maxPollers`) shared by both mappings as `pollerGroupName`;
+   * undefined for on-demand pollers (or LocalStack, which has none).
+   */
+  provisioned?: { maxPollers: number; pollerGroupName: string } | undefined;
+  alarmOffsetLag: number;
+};
+
+/**
+ * The merge: its function (built as `Merge`, the id its log group has always had), one MSK event
+ * source mapping per source topic with its failure topic `failed_<topic>`, its grants, and the
+ * alarms on what only the mappings see (failed batches, lag, errors).
+ */
+export class MergeStage extends DeliveryFunction {
+  readonly mappings: EventSourceMapping[];
+  /** Where each mapping sends a batch it gave up on: a topic of the same cluster, records and all. */
+  readonly failedTopics: string[];
+  readonly offsetLag: Metric;
+  readonly failedBatchRecords: MathExpression;
+  readonly alarms: Alarm[];
+
+  constructor(scope: Construct, id: string, props: MergeStageProps) {
+    super(scope, id, {
+      entry: 'functions/merge/index.ts',
+      description: 'Joins customers and products by id and delivers them to Analytics once',
+      vpc: props.vpc,
+      securityGroup: props.securityGroup,
+      logRetention: props.logRetention,
+      logGroupName: props.logGroupName,
+      timeout: Duration.minutes(5),
+      memorySize: 1024,
+      environment: props.environment,
+      delivery: props.delivery,
+    });
+    const { streaming, sourceTopics } = props;
+    this.failedTopics = sourceTopics.map(failedTopicOf);
+    // The mappings write failed batches with the function's role (Lambda is the producer).
+    streaming.grantWrite(this.fn, [TOPICS.quarantine, ...this.failedTopics]);
+    const groups = sourceTopics.map(props.groupOf);
+    streaming.grantConsume(this.fn, sourceTopics, groups, { eventSourceMapping: true });
+    // The mappings are written out rather than through ManagedKafkaEventSource, which would add
+    // the AWSLambdaMSKExecutionRole managed policy (logs and kafka on "*") and kafka:ListScramSecrets
+    // (SASL/SCRAM, not used here); grantConsume gives the same access scoped to this cluster.
+    // On LocalStack they read the compose broker as a self-managed Kafka source.
+    this.mappings = sourceTopics.map((topic) =>
+      this.fn.addEventSourceMapping(`Mapping-${topic}`, {
+        ...streaming.mappingSource(),
+        kafkaTopic: topic,
+        kafkaConsumerGroupId: props.groupOf(topic),
+        batchSize: props.batchSize,
+        maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        retryAttempts: props.retryAttempts,
+        // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
+        // destination would get only their coordinates). docs/design.md argues the choice.
+        onFailure: new KafkaDlq(failedTopicOf(topic)),
+        // FunctionResponseTypes ReportBatchItemFailures: the merge answers with the records
+        // whose payload another invocation holds, and Lambda retries each partition from its
+        // lowest failed offset instead of the whole batch (docs/design.md).
+        reportBatchItemFailures: true,
+        // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
+        // group of pollers, so the pair costs what one mapping would.
+        ...(props.provisioned && {
+          provisionedPollerConfig: {
+            minimumPollers: 1,
+            maximumPollers: props.provisioned.maxPollers,
+            pollerGroupName: props.provisioned.pollerGroupName,
+          },
+          // OnFailureDestinationDeliveredEventCount and friends, for the failed-batch alarm.
+          metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
+        }),
+      }),
+    );
+    this.fn.node.addDependency(streaming.topicsResource);
+
+    this.offsetLag = new Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'OffsetLag',
+      dimensionsMap: { FunctionName: this.fn.functionName },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    this.failedBatchRecords = mappingMetric(
+      'OnFailureDestinationDeliveredEventCount',
+      this.mappings.map((mapping) => mapping.eventSourceMappingId),
+      'failed-batch records',
+    );
+    this.alarms = this.#alarms(props);
+  }
+
+  #alarms(props: MergeStageProps): Alarm[] {
+    return [
+      new Alarm(this, 'FailedBatches', {
+        alarmDescription:
+          'The merge mappings gave up on a batch: its records are on failed_<topic>; once Redis and Analytics are healthy, invoke the redrive function (docs/deploy.md).',
+        metric: this.failedBatchRecords,
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'OffsetLagGrowing', {
+        alarmDescription: 'The merge function is falling behind the source topics.',
+        metric: this.offsetLag,
+        threshold: props.alarmOffsetLag,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'MergeErrorRate', {
+        alarmDescription:
+          'More than 5% of merge invocations failed (each failure retries its batch).',
+        metric: new MathExpression({
+          // Periods without invocations divide by zero and yield no point (missing data).
+          expression: '100 * errors / invocations',
+          usingMetrics: {
+            errors: this.fn.metricErrors(),
+            invocations: this.fn.metricInvocations(),
+          },
+          period: Duration.minutes(5),
+          label: 'merge error %',
+        }),
+        threshold: 5,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+  }
+}
