@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseSourceDefinitions, type SourceDefinition } from '../shared/sources/definition.ts';
-import { parseJoinDefinition } from '../shared/sources/join.ts';
-import { SOURCES } from '../shared/sources/registry.ts';
+import { parsePipelineFileText } from '../shared/sources/pipeline-file.ts';
+import { BUILT_IN_SOURCES, SOURCES } from '../shared/sources/registry.ts';
 import type { LocalDeploymentOptions } from './deployment.ts';
 import { sampleCustomers, sampleProducts } from './mocks/dataset.ts';
 import {
@@ -33,18 +33,6 @@ export type SourceFlags = {
   records: number;
 };
 
-type SecretRef = { env: string } | { file: string };
-
-/** A `--config` file: the whole pipeline definition. */
-type PipelineFile = {
-  sources?: unknown;
-  /** The join declaration (shared/sources/join.ts). */
-  join?: unknown;
-  analyticsUrl?: unknown;
-  /** By source name: where its secret is, locally. */
-  secrets?: Record<string, SecretRef>;
-};
-
 /**
  * Turns the source flags into pipeline options: a `--config` file's definitions and secrets,
  * `--crm-url`/`--inventory-url`/`--analytics-url` servers the user runs, or styled mocks
@@ -59,23 +47,32 @@ export async function localSources(flags: SourceFlags): Promise<{
   const lines: string[] = [];
   const mocks: StyledSourceMock[] = [];
   if (flags.config) {
-    const file = await readPipelineFile(flags.config);
-    options.sources = parseSourceDefinitions(file.sources, `${flags.config}: sources`);
-    if (file.analyticsUrl !== undefined) options.analyticsUrl = String(file.analyticsUrl);
-    if (file.join !== undefined) {
-      options.join = file.join;
-      parseJoinDefinition(file.join, options.sources, `${flags.config}: join`);
-    }
+    // The same file and schema `cdk synth -c pipeline:config=FILE` reads.
+    const file = parsePipelineFileText(
+      await readPipelineFile(flags.config),
+      `--config ${flags.config}`,
+      BUILT_IN_SOURCES,
+    );
+    options.sources = file.sources ?? [...BUILT_IN_SOURCES];
+    if (file.analyticsUrl !== undefined) options.analyticsUrl = file.analyticsUrl;
+    if (file.join !== undefined) options.join = file.join.raw;
     options.sourceSettings = {};
-    for (const [name, ref] of Object.entries(file.secrets ?? {})) {
+    for (const [name, ref] of Object.entries(file.secrets)) {
       if ('env' in ref) {
         const value = process.env[ref.env];
         if (!value) throw new Error(`${flags.config}: secrets.${name}: ${ref.env} is not set`);
         options.sourceSettings[name] = { SOURCE_SECRET: value };
-      } else {
+      } else if ('file' in ref) {
         options.sourceSettings[name] = { SOURCE_SECRET_FILE: resolve(ref.file) };
+      } else {
+        throw new Error(
+          `${flags.config}: secrets.${name}: {"arn": …} names a Secrets Manager secret for AWS; locally give {"env": NAME} or {"file": PATH}`,
+        );
       }
     }
+    // The file's baseUrls place the sources on AWS; here the mocks stand in for them (a
+    // definition's own url, or --crm-url/--inventory-url, names a server to read instead).
+
     lines.push(`Sources from ${flags.config}: ${options.sources.map((s) => s.name).join(', ')}`);
   } else if (flags.sourceStyle || flags.sourceAuth) {
     const paging = flags.sourceStyle ?? 'page';
@@ -120,19 +117,9 @@ function httpUrl(flag: string, value: string): string {
   return value;
 }
 
-async function readPipelineFile(path: string): Promise<PipelineFile> {
-  let text: string;
+async function readPipelineFile(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new Error(`--config ${path}: ${(error as Error).message}`);
-  }
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new Error('must be a JSON object with "sources"');
-    }
-    return parsed as PipelineFile;
+    return await readFile(path, 'utf8');
   } catch (error) {
     throw new Error(`--config ${path}: ${(error as Error).message}`);
   }

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -138,6 +138,7 @@ export class PipelineFunction extends Construct {
       },
       bundling: BUNDLING,
     });
+    this.node.addValidation({ validate: () => environmentSizeProblems(this.fn) });
   }
 
   /** Lets the function read a secret and tells it where: the env value and the grant together. */
@@ -146,4 +147,26 @@ export class PipelineFunction extends Construct {
     secret.grantRead(this.fn);
     return this;
   }
+}
+
+/**
+ * Lambda refuses a function whose environment variables exceed 4 KB in all ("Function
+ * configuration, deployment, and execution", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+ * Checked at synth, counting a deploy-time value (an ARN, a URL) as 256 bytes, so that a long
+ * pipeline:config definition fails `cdk synth` with the function named, not the deploy.
+ */
+const ENVIRONMENT_LIMIT_BYTES = 4096;
+
+function environmentSizeProblems(fn: NodejsFunction): string[] {
+  const resolved = Stack.of(fn).resolve((fn.node.defaultChild as CfnFunction).environment) as
+    | { variables?: Record<string, unknown> }
+    | undefined;
+  let bytes = 0;
+  for (const [name, value] of Object.entries(resolved?.variables ?? {}))
+    bytes += Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : 256);
+  return bytes <= ENVIRONMENT_LIMIT_BYTES
+    ? []
+    : [
+        `${fn.node.path}: its environment variables take about ${bytes} bytes, over Lambda's 4 KB limit; shorten the source definitions of pipeline:config (each fetch function gets only its own)`,
+      ];
 }
