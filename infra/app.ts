@@ -16,7 +16,12 @@ export function buildApp(app = new App()): { app: App; stack: PipelineStack } {
     description: 'CRM + Inventory -> MSK -> merge -> Analytics (kafka-merge-pipeline)',
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  acknowledgeNagFindings(stack, stack.invokedFunctions, config.target);
+  acknowledgeNagFindings(
+    stack,
+    stack.invokedFunctions,
+    config.target,
+    config.shape.nat.kind === 'instance',
+  );
   return { app, stack };
 }
 

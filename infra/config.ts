@@ -25,12 +25,54 @@ const DEPLOY_TARGETS = ['aws', 'localstack'] as const;
 export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
 
 /**
+ * One architecture, two sizes (docs/deploy.md, "Which profile"). `standard` (the default): MSK
+ * Serverless, provisioned pollers on the merge mappings, a NAT gateway, interface endpoints,
+ * cache.t4g.small. `small`, for the original's scale (a few records a second): two
+ * kafka.t3.small brokers, mappings in on-demand mode (the merge keeps its own retry budget and
+ * failure topic), a t4g.nano NAT instance, no interface endpoints, cache.t4g.micro.
+ */
+const PROFILES = ['standard', 'small'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** What a profile sizes; every other setting is the same in both. */
+export type ProfileShape = {
+  /** `serverless` (MSK Serverless) or `provisioned` (two brokers of `brokerType`). */
+  kafka: { kind: 'serverless' } | { kind: 'provisioned'; brokerType: string; volumeGb: number };
+  /** Provisioned pollers on the merge mappings (`on-demand`: none, the merge's own budget). */
+  mappingMode: 'provisioned' | 'on-demand';
+  /** `gateway` (a NAT gateway) or `instance` (a NAT instance of `natInstanceType`). */
+  nat: { kind: 'gateway' } | { kind: 'instance'; instanceType: string };
+  /** Interface endpoints (Secrets Manager, SQS), so those calls do not ride the NAT. */
+  interfaceEndpoints: boolean;
+};
+
+export const PROFILE_SHAPES: Record<Profile, ProfileShape & { cacheNodeType: string }> = {
+  standard: {
+    kafka: { kind: 'serverless' },
+    mappingMode: 'provisioned',
+    nat: { kind: 'gateway' },
+    interfaceEndpoints: true,
+    cacheNodeType: 'cache.t4g.small',
+  },
+  small: {
+    kafka: { kind: 'provisioned', brokerType: 'kafka.t3.small', volumeGb: 10 },
+    mappingMode: 'on-demand',
+    nat: { kind: 'instance', instanceType: 't4g.nano' },
+    interfaceEndpoints: false,
+    cacheNodeType: 'cache.t4g.micro',
+  },
+};
+
+/**
  * Everything a deployment may change, typed, with the defaults below. Each field can be set as
  * CDK context (`-c pipeline:stage=prod`, or in cdk.json) and is validated here.
  */
 export type DeployConfig = DeploySources & {
   /** `aws` (the default) or `localstack`. */
   target: DeployTarget;
+  /** `standard` (the default) or `small`; `shape` is what it sizes. */
+  profile: Profile;
+  shape: ProfileShape;
   /** Prefix of resource names and tag of every resource. */
   stage: string;
   /** The Analytics endpoint. */
@@ -96,6 +138,8 @@ const EXAMPLE_BASE_URLS: Record<string, string> = {
 
 const DEFAULT_CONFIG: DeployConfig = {
   target: 'aws',
+  profile: 'standard',
+  shape: PROFILE_SHAPES.standard,
   stage: 'dev',
   sources: [...BUILT_IN_SOURCES],
   sourceBaseUrls: {},
@@ -157,6 +201,17 @@ export function configFromContext(
     }
     config.target = target as DeployTarget;
   }
+  const profile = read('profile');
+  if (profile !== undefined) {
+    if (!(PROFILES as readonly unknown[]).includes(profile))
+      throw new Error(
+        `context pipeline:profile must be ${PROFILES.join(' or ')}, got ${String(profile)}`,
+      );
+    config.profile = profile as Profile;
+  }
+  const { cacheNodeType, ...shape } = PROFILE_SHAPES[config.profile];
+  config.shape = shape;
+  config.cacheNodeType = cacheNodeType;
   const localstack = config.target === 'localstack';
   // The compose services are the defaults there; the file and -c pipeline:…Url override them.
   if (localstack) config.analyticsUrl = LOCALSTACK_ENDPOINTS.analyticsUrl;

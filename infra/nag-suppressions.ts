@@ -39,6 +39,20 @@ const ACKNOWLEDGED: { id: string; reason: string }[] = [
   },
 ];
 
+/** What the small profile's NAT instance (a t4g.nano in place of a NAT gateway) accepts. */
+const ACKNOWLEDGED_FOR_NAT_INSTANCE: { id: string; reason: string }[] = [
+  {
+    id: 'AwsSolutions-EC28',
+    reason:
+      'Detailed monitoring would cost about $2 a month on a $3 instance; the 5-minute basic metrics and the instance status checks (EC2 recovers a t4g instance on a failed system check by default) are what the small profile watches (docs/deploy.md).',
+  },
+  {
+    id: 'AwsSolutions-EC29',
+    reason:
+      'The NAT instance holds no state: the stack replaces it on the next deploy if it is terminated, and only outbound traffic waits meanwhile (docs/deploy.md, "Which profile").',
+  },
+];
+
 /** What the localstack target alone accepts: what LocalStack does not emulate is left out. */
 const ACKNOWLEDGED_ON_LOCALSTACK: { id: string; reason: string }[] = [
   {
@@ -57,9 +71,13 @@ export function acknowledgeNagFindings(
   stack: Stack,
   invokedFunctions: IFunction[],
   target: DeployTarget,
+  natInstance = false,
 ): void {
-  const findings =
-    target === 'localstack' ? [...ACKNOWLEDGED, ...ACKNOWLEDGED_ON_LOCALSTACK] : ACKNOWLEDGED;
+  const findings = [
+    ...ACKNOWLEDGED,
+    ...(target === 'localstack' ? ACKNOWLEDGED_ON_LOCALSTACK : []),
+    ...(natInstance ? ACKNOWLEDGED_FOR_NAT_INSTANCE : []),
+  ];
   for (const finding of findings) Validations.of(stack).acknowledge(finding);
   for (const fn of invokedFunctions) {
     const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);

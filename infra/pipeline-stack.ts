@@ -165,8 +165,11 @@ export class PipelineStack extends Stack {
   }
 
   #network(config: DeployConfig): Network {
+    const { shape } = config;
     return new Network(this, 'Network', {
       logRetention: config.logRetention,
+      natInstanceType: shape.nat.kind === 'instance' ? shape.nat.instanceType : undefined,
+      interfaceEndpoints: shape.interfaceEndpoints,
       ...(config.target === 'localstack' && {
         flowLogs: false,
         availabilityZones: [`${LOCALSTACK_REGION}a`, `${LOCALSTACK_REGION}b`],
@@ -184,8 +187,13 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetention,
       adminLogGroupName: logGroupName(config.stage, 'topic-admin'),
       providerLogGroupName: logGroupName(config.stage, 'topic-provider'),
-      // MSK Serverless fixes replication at 3 and takes only -1; the compose broker is one node.
-      replicationFactor: localstack ? 1 : BROKER_DEFAULT_REPLICATION,
+      // MSK Serverless fixes replication at 3 and takes only -1; the small profile's two brokers
+      // hold a copy each; the compose broker is one node.
+      replicationFactor: localstack
+        ? 1
+        : config.shape.kafka.kind === 'provisioned'
+          ? 2
+          : BROKER_DEFAULT_REPLICATION,
       topics: [
         ...sourceTopics.map((topic) => ({ topic, numPartitions: config.sourceTopicPartitions })),
         { topic: TOPICS.quarantine, numPartitions: 1 },
@@ -203,6 +211,7 @@ export class PipelineStack extends Stack {
       kafkaSg: network.kafkaSg,
       clusterName: `${config.stage}-pipeline-msk`,
       removalPolicy,
+      cluster: config.shape.kafka,
     });
   }
 
@@ -241,10 +250,16 @@ export class PipelineStack extends Stack {
       batchSize: config.mergeBatchSize,
       batchingWindowSeconds: config.mergeBatchingWindowSeconds,
       retryAttempts: config.mergeRetryAttempts,
-      provisioned:
+      mode:
         config.target === 'localstack'
-          ? undefined
-          : { maxPollers: config.mergeMaxPollers, pollerGroupName: name('merge-pollers') },
+          ? { kind: 'self-managed' }
+          : config.shape.mappingMode === 'on-demand'
+            ? { kind: 'on-demand' }
+            : {
+                kind: 'provisioned',
+                maxPollers: config.mergeMaxPollers,
+                pollerGroupName: name('merge-pollers'),
+              },
       alarmOffsetLag: config.alarmOffsetLag,
     });
   }

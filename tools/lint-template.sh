@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Lints the synthesized CloudFormation template with cfn-lint (settings in .cfnlintrc.yaml).
-# Fails on errors and warnings; exceptions are named there or on the resource, with the reason.
+# Lints the synthesized CloudFormation templates with cfn-lint (settings in .cfnlintrc.yaml):
+# cdk.out/ (the standard profile) and, when present, cdk.out.small/ (`npx cdk synth -c
+# pipeline:profile=small -o cdk.out.small`, as .ci/run does). Fails on errors and warnings;
+# exceptions are named in .cfnlintrc.yaml or on the resource, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cfn-lint >/dev/null 2>&1; then
@@ -8,11 +10,11 @@ if ! command -v cfn-lint >/dev/null 2>&1; then
   exit 1
 fi
 shopt -s nullglob
-templates=(cdk.out/*.template.json)
+templates=(cdk.out/*.template.json cdk.out.small/*.template.json)
 if [ ${#templates[@]} -eq 0 ]; then
   echo "No template in cdk.out/: run 'npx cdk synth' first." >&2
   exit 1
 fi
 echo "cfn-lint $(cfn-lint --version | awk '{print $2}') on ${templates[*]}"
-cfn-lint
+cfn-lint -- "${templates[@]}"
 echo "cfn-lint: no errors or warnings"

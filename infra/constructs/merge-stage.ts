@@ -34,10 +34,17 @@ export type MergeStageProps = {
   batchingWindowSeconds: number;
   retryAttempts: number;
   /**
-   * Provisioned pollers (min 1, max `maxPollers`) shared by both mappings as `pollerGroupName`;
-   * undefined for on-demand pollers (or LocalStack, which has none).
+   * How the mappings poll. `provisioned`: pollers (min 1, max `maxPollers`) shared by both
+   * mappings as `pollerGroupName`, with the error-handling controls only that mode has (retry
+   * limit, partial batch response, the Kafka on-failure destination). `on-demand` (the small
+   * profile): none of those; the merge keeps its own retry budget and writes a batch it gives up
+   * on to failed_<topic> itself (docs/design.md). `self-managed`: LocalStack's emulation, which
+   * takes the controls but has no pollers to provision.
    */
-  provisioned?: { maxPollers: number; pollerGroupName: string } | undefined;
+  mode:
+    | { kind: 'provisioned'; maxPollers: number; pollerGroupName: string }
+    | { kind: 'on-demand' }
+    | { kind: 'self-managed' };
   alarmOffsetLag: number;
 };
 
@@ -67,7 +74,7 @@ export class MergeStage extends DeliveryFunction {
       environment: props.environment,
       delivery: props.delivery,
     });
-    const { streaming, sourceTopics } = props;
+    const { streaming, sourceTopics, mode } = props;
     this.failedTopics = sourceTopics.map(failedTopicOf);
     // The mappings write failed batches with the function's role (Lambda is the producer).
     streaming.grantWrite(this.fn, [TOPICS.quarantine, ...this.failedTopics]);
@@ -85,21 +92,23 @@ export class MergeStage extends DeliveryFunction {
         batchSize: props.batchSize,
         maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
         startingPosition: StartingPosition.TRIM_HORIZON,
-        retryAttempts: props.retryAttempts,
-        // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
-        // destination would get only their coordinates). docs/design.md argues the choice.
-        onFailure: new KafkaDlq(failedTopicOf(topic)),
-        // FunctionResponseTypes ReportBatchItemFailures: the merge answers with the records
-        // whose payload another invocation holds, and Lambda retries each partition from its
-        // lowest failed offset instead of the whole batch (docs/design.md).
-        reportBatchItemFailures: true,
+        ...(mode.kind !== 'on-demand' && {
+          retryAttempts: props.retryAttempts,
+          // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
+          // destination would get only their coordinates). docs/design.md argues the choice.
+          onFailure: new KafkaDlq(failedTopicOf(topic)),
+          // FunctionResponseTypes ReportBatchItemFailures: the merge answers with the records
+          // whose payload another invocation holds, and Lambda retries each partition from its
+          // lowest failed offset instead of the whole batch (docs/design.md).
+          reportBatchItemFailures: true,
+        }),
         // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
         // group of pollers, so the pair costs what one mapping would.
-        ...(props.provisioned && {
+        ...(mode.kind === 'provisioned' && {
           provisionedPollerConfig: {
             minimumPollers: 1,
-            maximumPollers: props.provisioned.maxPollers,
-            pollerGroupName: props.provisioned.pollerGroupName,
+            maximumPollers: mode.maxPollers,
+            pollerGroupName: mode.pollerGroupName,
           },
           // OnFailureDestinationDeliveredEventCount and friends, for the failed-batch alarm.
           metricsConfig: { metrics: [MetricType.EVENT_COUNT] },

@@ -1,8 +1,16 @@
 import { CfnResource, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
+  AmazonLinuxCpuType,
+  CfnInstance,
   FlowLogDestination,
   FlowLogTrafficType,
+  InstanceType,
   InterfaceVpcEndpointAwsService,
+  MachineImage,
+  type NatInstanceProviderV2,
+  NatProvider,
+  NatTrafficDirection,
+  Peer,
   Port,
   SecurityGroup,
   SubnetType,
@@ -22,6 +30,16 @@ export type NetworkProps = {
   availabilityZones?: string[];
   /** Log rejected traffic to CloudWatch (default true; LocalStack emulates no flow logs). */
   flowLogs?: boolean;
+  /**
+   * The way out to the internet: a NAT gateway (default), or a NAT instance of this type (the
+   * small profile: a t4g.nano, a fraction of the price, one instance without failover).
+   */
+  natInstanceType?: string | undefined;
+  /**
+   * Interface endpoints for Secrets Manager and SQS (default true). Without them those calls,
+   * and the on-demand mappings' calls to Lambda and STS, go through the NAT.
+   */
+  interfaceEndpoints?: boolean;
   logRetention: RetentionDays;
 };
 
@@ -39,14 +57,18 @@ export class Network extends Construct {
   readonly adminSg: SecurityGroup;
   readonly kafkaSg: SecurityGroup;
   readonly cacheSg: SecurityGroup;
+  /** The NAT instance, when the network has one instead of a NAT gateway. */
+  readonly natInstance?: NatInstanceProviderV2;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
+    if (props.natInstanceType) this.natInstance = natInstance(props.natInstanceType);
     this.vpc = new Vpc(this, 'Vpc', {
       ...(props.availabilityZones
         ? { availabilityZones: props.availabilityZones }
         : { maxAzs: props.maxAzs ?? 2 }),
       natGateways: 1,
+      ...(this.natInstance && { natGatewayProvider: this.natInstance }),
       subnetConfiguration: [
         { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
@@ -84,7 +106,22 @@ export class Network extends Construct {
     this.cacheSg.addIngressRule(this.mergeSg, Port.tcp(6380), 'Valkey TLS from merge');
     this.cacheSg.addIngressRule(this.fetchSg, Port.tcp(6380), 'Valkey TLS from fetch (sync state)');
 
-    // Private endpoints for what the functions call inside AWS, so it does not ride the NAT.
+    if (this.natInstance) this.#secureNatInstance(this.natInstance);
+    if (props.interfaceEndpoints ?? true) this.#addInterfaceEndpoints();
+    // On-demand pollers reach Lambda and STS through the NAT when no endpoint is there
+    // (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-cluster-network.html).
+    else
+      this.kafkaSg.addEgressRule(
+        Peer.anyIpv4(),
+        Port.tcp(443),
+        'event source mapping to Lambda and STS through the NAT',
+      );
+  }
+
+  /** Private endpoints for what the functions call inside AWS, so it does not ride the NAT. */
+  #addInterfaceEndpoints(): void {
+    const group = (name: string, description: string, allowAllOutbound: boolean) =>
+      new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
     const endpointSg = group('EndpointSg', 'interface endpoints', false);
     for (const client of [this.fetchSg, this.mergeSg, this.adminSg]) {
       endpointSg.addIngressRule(client, Port.tcp(443), `HTTPS from ${client.node.id}`);
@@ -112,8 +149,8 @@ export class Network extends Construct {
           'sqs:GetQueueUrl',
         ],
       ],
-      // The event source mapping assumes the function's role through STS.
-      ['Sts', InterfaceVpcEndpointAwsService.STS, ['sts:AssumeRole', 'sts:GetCallerIdentity']],
+      // No STS endpoint: no function calls STS, and provisioned pollers do not need it
+      // (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-cluster-network.html).
     ] as const) {
       const endpoint = this.vpc.addInterfaceEndpoint(name, {
         service,
@@ -129,6 +166,24 @@ export class Network extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * The NAT instance forwards what our functions and the mappings' pollers send, and takes
+   * nothing else; its root volume is encrypted like every other volume of the stack.
+   */
+  #secureNatInstance(nat: NatInstanceProviderV2): void {
+    for (const client of [this.fetchSg, this.mergeSg, this.adminSg, this.kafkaSg])
+      nat.connections.allowFrom(
+        client,
+        Port.allTraffic(),
+        `to the internet from ${client.node.id}`,
+      );
+    for (const instance of this.vpc.node.findAll())
+      if (instance instanceof CfnInstance)
+        instance.blockDeviceMappings = [
+          { deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3' } },
+        ];
   }
 
   /**
@@ -149,4 +204,16 @@ export class Network extends Construct {
     });
     restriction.node.addDependency(logs);
   }
+}
+
+/**
+ * A NAT instance (CDK's NatProvider.instanceV2) on Amazon Linux 2023 for Graviton, taking
+ * outbound traffic only; its security group is opened to the VPC's own range below.
+ */
+function natInstance(instanceType: string): NatInstanceProviderV2 {
+  return NatProvider.instanceV2({
+    instanceType: new InstanceType(instanceType.replace(/^ec2\./, '')),
+    machineImage: MachineImage.latestAmazonLinux2023({ cpuType: AmazonLinuxCpuType.ARM_64 }),
+    defaultAllowedTraffic: NatTrafficDirection.OUTBOUND_ONLY,
+  });
 }

@@ -4,7 +4,7 @@ import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
+import { CfnCluster, CfnConfiguration, CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
 import {
   AwsCustomResource,
   AwsCustomResourcePolicy,
@@ -24,7 +24,26 @@ export type StreamingProps = TopicAdminProps & {
   clusterName: string;
   /** RETAIN outside dev: deleting the stack then keeps the cluster and its records. */
   removalPolicy: RemovalPolicy;
+  /**
+   * MSK Serverless (the standard profile), or a provisioned cluster of one broker per private
+   * subnet (the small profile: two kafka.t3.small brokers).
+   */
+  cluster?: { kind: 'serverless' } | { kind: 'provisioned'; brokerType: string; volumeGb: number };
 };
+
+/**
+ * Broker settings of the provisioned cluster: topics are created by the custom resource only,
+ * replicated to both brokers, and a write is acknowledged once the in-sync replicas have it with
+ * one replica allowed to be away, so the rolling restarts of MSK's patching (one broker at a
+ * time) do not stop the fetches. docs/design.md argues min.insync.replicas=1.
+ */
+const PROVISIONED_SERVER_PROPERTIES = [
+  'auto.create.topics.enable=false',
+  'default.replication.factor=2',
+  'min.insync.replicas=1',
+  'unclean.leader.election.enable=false',
+  'num.partitions=1',
+].join('\n');
 
 /**
  * MSK Serverless with IAM auth, its bootstrap brokers (read at deploy time: CloudFormation does
@@ -33,7 +52,7 @@ export type StreamingProps = TopicAdminProps & {
  * and refuses other values.
  */
 export class Streaming extends Construct implements KafkaCluster {
-  readonly cluster: CfnServerlessCluster;
+  readonly cluster: CfnServerlessCluster | CfnCluster;
   readonly clusterArn: string;
   readonly bootstrapBrokers: string;
   readonly auth = 'iam';
@@ -43,13 +62,17 @@ export class Streaming extends Construct implements KafkaCluster {
   constructor(scope: Construct, id: string, props: StreamingProps) {
     super(scope, id);
     const subnets = props.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_WITH_EGRESS });
-    this.cluster = new CfnServerlessCluster(this, 'Cluster', {
-      clusterName: props.clusterName,
-      clientAuthentication: { sasl: { iam: { enabled: true } } },
-      vpcConfigs: [
-        { subnetIds: subnets.subnetIds, securityGroups: [props.kafkaSg.securityGroupId] },
-      ],
-    });
+    const cluster = props.cluster ?? { kind: 'serverless' };
+    this.cluster =
+      cluster.kind === 'serverless'
+        ? new CfnServerlessCluster(this, 'Cluster', {
+            clusterName: props.clusterName,
+            clientAuthentication: { sasl: { iam: { enabled: true } } },
+            vpcConfigs: [
+              { subnetIds: subnets.subnetIds, securityGroups: [props.kafkaSg.securityGroupId] },
+            ],
+          })
+        : this.#provisionedCluster(props, cluster, subnets.subnetIds);
     this.cluster.applyRemovalPolicy(props.removalPolicy);
     this.clusterArn = this.cluster.attrArn;
 
@@ -89,6 +112,48 @@ export class Streaming extends Construct implements KafkaCluster {
       }),
     );
     this.topicsResource = topicsResource(this, admin.fn, props);
+  }
+
+  /**
+   * A provisioned cluster, one broker per subnet, IAM auth only, TLS between clients and brokers
+   * and among brokers, broker logs to CloudWatch.
+   */
+  #provisionedCluster(
+    props: StreamingProps,
+    cluster: { brokerType: string; volumeGb: number },
+    subnetIds: string[],
+  ): CfnCluster {
+    const configuration = new CfnConfiguration(this, 'BrokerConfiguration', {
+      name: `${props.clusterName}-brokers`,
+      description: 'Pipeline brokers: topics by the custom resource only, replication 2',
+      serverProperties: PROVISIONED_SERVER_PROPERTIES,
+    });
+    const brokerLogs = new LogGroup(this, 'BrokerLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    return new CfnCluster(this, 'ProvisionedCluster', {
+      clusterName: props.clusterName,
+      // The version MSK recommends (https://docs.aws.amazon.com/msk/latest/developerguide/supported-kafka-versions.html);
+      // its metadata nodes are MSK's and cost nothing. An upgrade is a change of this line.
+      kafkaVersion: '3.8.x',
+      numberOfBrokerNodes: subnetIds.length,
+      brokerNodeGroupInfo: {
+        instanceType: cluster.brokerType,
+        clientSubnets: subnetIds,
+        securityGroups: [props.kafkaSg.securityGroupId],
+        storageInfo: { ebsStorageInfo: { volumeSize: cluster.volumeGb } },
+      },
+      clientAuthentication: {
+        sasl: { iam: { enabled: true } },
+        unauthenticated: { enabled: false },
+      },
+      encryptionInfo: { encryptionInTransit: { clientBroker: 'TLS', inCluster: true } },
+      configurationInfo: { arn: configuration.attrArn, revision: 1 },
+      loggingInfo: {
+        brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } },
+      },
+    });
   }
 
   mappingSource(): KafkaMappingSource {
