@@ -98,6 +98,12 @@ export type DeployConfig = DeploySources & {
   alarmMissedFetchPeriods: number;
   /** Alarm when the merge mapping's OffsetLag stays above this. */
   alarmOffsetLag: number;
+  /**
+   * Availability zones by name (`us-east-1a,us-east-1b`), for accounts whose first two zones
+   * cannot host the brokers or the cache nodes: `npm run preflight` checks the zones by AZ ID and
+   * says which names to give. Unset: the region's first two zones (Fn::GetAZs).
+   */
+  availabilityZones?: string[];
   /** Email to subscribe to alarms (optional). */
   alarmEmail?: string;
   /** Alarm when an id of the join has been missing a required side for longer than this. */
@@ -252,6 +258,18 @@ export function configFromContext(
   positive('fetchReservedConcurrency', 1, 1000);
   positive('alarmOldestPendingMinutes', 1, 7 * 24 * 60);
   positive('alarmCacheMemoryPercent', 1, 100);
+  const zones = read('availabilityZones');
+  if (zones !== undefined) {
+    const names = String(zones)
+      .split(',')
+      .map((zone) => zone.trim())
+      .filter(Boolean);
+    if (names.length !== 2 || names.some((zone) => !/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(zone)))
+      throw new Error(
+        `context pipeline:availabilityZones must name two zones of the region, such as us-east-1a,us-east-1b (npm run preflight says which), got ${String(zones)}`,
+      );
+    config.availabilityZones = names;
+  }
   const join = read('join');
   if (join !== undefined) {
     // An object in cdk.json, JSON text with -c.

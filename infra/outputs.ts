@@ -13,6 +13,7 @@ export function stackOutputs(
   parts: {
     streaming: KafkaCluster;
     deadLetters: Queue;
+    parked: Queue;
     missedRuns: Queue;
     replay: ReplayFunction;
     merge: MergeStage;
@@ -23,6 +24,11 @@ export function stackOutputs(
 ): void {
   new CfnOutput(stack, 'BootstrapBrokers', { value: parts.streaming.bootstrapBrokers });
   new CfnOutput(stack, 'DeadLetterQueueUrl', { value: parts.deadLetters.queueUrl });
+  new CfnOutput(stack, 'DeadLetterParkingQueueUrl', {
+    value: parts.parked.queueUrl,
+    description:
+      'Letters the replay failed 5 times; npm run replay -- --aws --unpark moves them back',
+  });
   new CfnOutput(stack, 'MissedFetchRunsQueueUrl', { value: parts.missedRuns.queueUrl });
   new CfnOutput(stack, 'ReplayFunctionName', { value: parts.replay.fn.functionName });
   new CfnOutput(stack, 'MergeFunctionName', { value: parts.merge.fn.functionName });

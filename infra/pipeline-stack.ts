@@ -10,7 +10,7 @@ import type { DeployConfig } from './config.ts';
 import { sourcesJson } from './config-sources.ts';
 import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
 import { existingSecret } from './constructs/credential-secrets.ts';
-import { deadLetterQueue, ReplayFunction } from './constructs/dead-letters.ts';
+import { deadLetterQueues, ReplayFunction } from './constructs/dead-letters.ts';
 import type { DeliveryBindings } from './constructs/delivery-function.ts';
 import { JoinSweeper } from './constructs/join-sweeper.ts';
 import type { KafkaCluster } from './constructs/kafka-cluster.ts';
@@ -89,7 +89,7 @@ export class PipelineStack extends Stack {
         }),
     );
 
-    const deadLetters = deadLetterQueue(this, {
+    const { deadLetters, parked } = deadLetterQueues(this, {
       queueName: name('dead-letters'),
       removalPolicy: dataRemoval,
     });
@@ -126,6 +126,7 @@ export class PipelineStack extends Stack {
     const functions = { vpc, securityGroup: network.mergeSg };
     const replay = new ReplayFunction(this, 'Replay', {
       deadLetters,
+      parked,
       environment: deliveryEnv,
       delivery: { cache, analyticsToken: delivery.analyticsToken },
       ...functions,
@@ -155,6 +156,7 @@ export class PipelineStack extends Stack {
     stackOutputs(this, {
       streaming,
       deadLetters,
+      parked,
       missedRuns,
       replay,
       merge,
@@ -170,6 +172,7 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetention,
       natInstanceType: shape.nat.kind === 'instance' ? shape.nat.instanceType : undefined,
       interfaceEndpoints: shape.interfaceEndpoints,
+      ...(config.availabilityZones && { availabilityZones: config.availabilityZones }),
       ...(config.target === 'localstack' && {
         flowLogs: false,
         availabilityZones: [`${LOCALSTACK_REGION}a`, `${LOCALSTACK_REGION}b`],

@@ -10,15 +10,29 @@ import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts'
 
 const REPLAY_TIMEOUT_MINUTES = 5;
 
+/** A replay attempt of one letter before it is parked (the dead-letter queue's maxReceiveCount). */
+export const REPLAY_ATTEMPTS = 5;
+
 /**
  * The dead-letter queue (`DeadLetterQueue` in `scope`): payloads Analytics refused after every
  * retry, kept 14 days, encrypted, drained by the replay function once its trigger is enabled.
+ * A letter the replay fails REPLAY_ATTEMPTS times (Analytics refusing it on its merits) moves to
+ * the parking queue (`DeadLetterParking`) instead of cycling until its retention ends;
+ * `npm run replay -- --aws --unpark` moves parked letters back once the cause is fixed.
  */
-export function deadLetterQueue(
+export function deadLetterQueues(
   scope: Construct,
   props: { queueName: string; removalPolicy: RemovalPolicy },
-): Queue {
-  return new Queue(scope, 'DeadLetterQueue', {
+): { deadLetters: Queue; parked: Queue } {
+  const parked = new Queue(scope, 'DeadLetterParking', {
+    queueName: `${props.queueName}-parked`,
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+    removalPolicy: props.removalPolicy,
+  });
+  const deadLetters = new Queue(scope, 'DeadLetterQueue', {
+    deadLetterQueue: { queue: parked, maxReceiveCount: REPLAY_ATTEMPTS },
     queueName: props.queueName,
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
@@ -27,10 +41,13 @@ export function deadLetterQueue(
     visibilityTimeout: Duration.minutes(REPLAY_TIMEOUT_MINUTES * 6),
     removalPolicy: props.removalPolicy,
   });
+  return { deadLetters, parked };
 }
 
 export type ReplayFunctionProps = {
   deadLetters: Queue;
+  /** Where letters the replay keeps failing are parked. */
+  parked: Queue;
   /** The delivery settings the merge has too (Redis and Analytics only: no Kafka, no queue URL). */
   environment: ReplayEnvironment;
   /** Cache and token; the replay sends nothing to the queue it drains. */
@@ -81,6 +98,18 @@ export class ReplayFunction extends DeliveryFunction {
         threshold: 0,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'DeadLettersParked', {
+        alarmDescription: `Letters the replay failed to deliver ${REPLAY_ATTEMPTS} times are parked: Analytics refuses them on their merits. Fix the cause, then npm run replay -- --aws --unpark (docs/deploy.md, "Alarms").`,
+        metric: props.parked.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // An empty queue publishes 0; missing data is a queue too new to have reported.
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];

@@ -1,5 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -55,15 +60,27 @@ export class JoinSweeper extends DeliveryFunction {
       rateMinutes: 1,
       description: `Sweep join ${join.name} every minute`,
     });
+    const threshold = props.alarmOldestPendingMinutes * 60;
     this.alarms = [
       new Alarm(this, 'OldestPending', {
         alarmDescription: `An id of join ${join.name} has been missing a required side for more than ${props.alarmOldestPendingMinutes} min (npm run pending -- --aws lists them), or its sweeper has reported nothing for 5 min.`,
-        metric: sweepMetric('OldestPendingAge', join.name),
-        threshold: props.alarmOldestPendingMinutes * 60,
+        // The sweeper reports every minute, 0 when nothing is pending: a period in which it ran
+        // and reported nothing is a failing sweeper, shown as just over the threshold.
+        metric: new MathExpression({
+          expression: `IF(FILL(runs, 0) > 0, FILL(oldest, ${threshold + 1}), 0)`,
+          usingMetrics: {
+            runs: this.fn.metricInvocations({ period: Duration.minutes(5), statistic: 'Sum' }),
+            oldest: sweepMetric('OldestPendingAge', join.name),
+          },
+          period: Duration.minutes(5),
+          label: `join ${join.name}: oldest pending age (s)`,
+        }),
+        threshold,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        // The sweeper reports every minute, 0 when nothing is pending: silence means it fails.
-        treatMissingData: TreatMissingData.BREACHING,
+        // No data: the sweeper was not invoked in the window (a stack minutes old, or its
+        // schedule turned off), which is neither a stuck id nor a failing sweep.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
   }

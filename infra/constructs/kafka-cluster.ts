@@ -24,8 +24,11 @@ export interface KafkaCluster {
   readonly topicsResource: CustomResource;
   /** The function that creates the topics (invoked by the custom resource provider). */
   readonly topicAdmin: IFunction;
-  /** Lets `fn` produce to `topics`. */
-  grantWrite(fn: IFunction, topics: string[]): void;
+  /**
+   * Lets `fn` produce to `topics`; with `failureDestination`, also what Lambda needs to write a
+   * mapping's failed records there with that role (kafka-cluster:DescribeCluster besides).
+   */
+  grantWrite(fn: IFunction, topics: string[], options?: { failureDestination?: boolean }): void;
   /**
    * Lets `fn`'s role read `topics` as `groups`: as a kafkajs client in the function, or, with
    * `eventSourceMapping`, through an event source mapping, which also describes the cluster.

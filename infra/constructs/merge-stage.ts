@@ -59,6 +59,9 @@ export class MergeStage extends DeliveryFunction {
   readonly failedTopics: string[];
   readonly offsetLag: Metric;
   readonly failedBatchRecords: MathExpression;
+  /** Records a mapping gave up on and could not write to failed_<topic> either: lost. */
+  readonly droppedRecords: MathExpression;
+  readonly failureDestinationErrors: MathExpression;
   readonly alarms: Alarm[];
 
   constructor(scope: Construct, id: string, props: MergeStageProps) {
@@ -77,7 +80,9 @@ export class MergeStage extends DeliveryFunction {
     const { streaming, sourceTopics, mode } = props;
     this.failedTopics = sourceTopics.map(failedTopicOf);
     // The mappings write failed batches with the function's role (Lambda is the producer).
-    streaming.grantWrite(this.fn, [TOPICS.quarantine, ...this.failedTopics]);
+    streaming.grantWrite(this.fn, [TOPICS.quarantine, ...this.failedTopics], {
+      failureDestination: true,
+    });
     const groups = sourceTopics.map(props.groupOf);
     streaming.grantConsume(this.fn, sourceTopics, groups, { eventSourceMapping: true });
     // The mappings are written out rather than through ManagedKafkaEventSource, which would add
@@ -110,8 +115,11 @@ export class MergeStage extends DeliveryFunction {
             maximumPollers: mode.maxPollers,
             pollerGroupName: mode.pollerGroupName,
           },
-          // OnFailureDestinationDeliveredEventCount and friends, for the failed-batch alarm.
-          metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
+          // EventCount: OnFailureDestinationDeliveredEventCount (failed batches written to their
+          // topic) and DroppedEventCount (records the mapping could not write there); ErrorCount:
+          // OnFailureDestinationDeliveryErrorCount. "Event source mapping metrics",
+          // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+          metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT] },
         }),
       }),
     );
@@ -129,7 +137,47 @@ export class MergeStage extends DeliveryFunction {
       this.mappings.map((mapping) => mapping.eventSourceMappingId),
       'failed-batch records',
     );
-    this.alarms = this.#alarms(props);
+    const ids = this.mappings.map((mapping) => mapping.eventSourceMappingId);
+    this.droppedRecords = mappingMetric('DroppedEventCount', ids, 'dropped records');
+    this.failureDestinationErrors = mappingMetric(
+      'OnFailureDestinationDeliveryErrorCount',
+      ids,
+      'failure destination errors',
+    );
+    this.alarms = [
+      ...this.#alarms(props),
+      ...(mode.kind === 'provisioned' ? this.#droppedRecordAlarms() : []),
+    ];
+  }
+
+  /**
+   * A mapping that cannot write a failed batch to its failure topic drops it: the records are
+   * gone from the pipeline (the source topic still holds them until its retention ends). Lambda
+   * counts them as DroppedEventCount, and the failed writes as
+   * OnFailureDestinationDeliveryErrorCount; either above zero pages. Missing data is a minute
+   * without such records, so it is not breaching.
+   */
+  #droppedRecordAlarms(): Alarm[] {
+    const zeroIsHealthy = {
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    };
+    return [
+      new Alarm(this, 'DroppedRecords', {
+        alarmDescription:
+          'A merge mapping dropped records it could not write to failed_<topic>: they are no longer in the pipeline. Re-read them from the source topic (its retention) or the source (npm run state -- backfill), and check the function role can write failed_<topic> (docs/deploy.md, "Alarms").',
+        metric: this.droppedRecords,
+        ...zeroIsHealthy,
+      }),
+      new Alarm(this, 'FailureDestinationErrors', {
+        alarmDescription:
+          'A merge mapping failed to write a failed batch to failed_<topic> (OnFailureDestinationDeliveryErrorCount): the topic, its permissions or the cluster is at fault (docs/deploy.md, "Alarms").',
+        metric: this.failureDestinationErrors,
+        ...zeroIsHealthy,
+      }),
+    ];
   }
 
   #alarms(props: MergeStageProps): Alarm[] {

@@ -4,6 +4,7 @@ import {
   ComparisonOperator,
   type Dashboard,
   type IMetric,
+  MathExpression,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -17,6 +18,7 @@ import type { DeployTarget } from '../config.ts';
 import { pipelineDashboard, pipelineQueries } from './dashboard.ts';
 import type { JoinSweeper } from './join-sweeper.ts';
 import type { MergeStage } from './merge-stage.ts';
+import { pipelineMetric } from './pipeline-metrics.ts';
 import type { SourceIngest } from './source-ingest.ts';
 
 /** A part of the stack that watches itself: the alarms it raises, which Observability routes. */
@@ -60,7 +62,11 @@ export class Observability extends Construct {
     this.alarmTopic = this.#alarmTopic(props);
     const notify = new SnsAction(this.alarmTopic);
     this.alarms = [...this.#stackAlarms(props), ...props.parts.flatMap((part) => part.alarms)];
-    for (const alarm of this.alarms) alarm.addAlarmAction(notify);
+    // An OK notification closes each page: the operator sees the incident end, not only begin.
+    for (const alarm of this.alarms) {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+    }
     if (props.target !== 'aws') return;
     this.dashboard = pipelineDashboard(this, props);
     pipelineQueries(this, props);
@@ -114,10 +120,13 @@ export class Observability extends Construct {
     const alarms = [
       new Alarm(this, 'MissedFetchRuns', {
         alarmDescription:
-          'A scheduled fetch run failed or never started (its event is in the missed-fetch-runs queue); the next scheduled run reads the source again.',
-        metric: props.missedRuns.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(1),
-          statistic: 'Maximum',
+          'A scheduled fetch run failed or never started (its event was sent to the missed-fetch-runs queue in the last 5 minutes); the next scheduled run reads the source again (docs/deploy.md, "Alarms").',
+        // Messages sent in the period, not messages waiting: nothing drains the queue (it is a
+        // record kept 14 days), so a waiting message would hold the alarm for two weeks and hide
+        // every later miss.
+        metric: props.missedRuns.metricNumberOfMessagesSent({
+          period: Duration.minutes(5),
+          statistic: 'Sum',
         }),
         threshold: 0,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -125,6 +134,31 @@ export class Observability extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+    alarms.push(
+      new Alarm(this, 'RecordsQuarantined', {
+        alarmDescription:
+          'Records were quarantined (by a fetch or the merge) with their reason: the quarantine topic keeps them 7 days; their log lines (message "record quarantined", npm run logs -- --aws --level WARN) say why (docs/deploy.md, "Alarms").',
+        metric: new MathExpression({
+          expression: `SUM([${props.ingests.map((_, index) => `f${index}`).join(', ')}, merge])`,
+          usingMetrics: {
+            ...Object.fromEntries(
+              props.ingests.map(({ source }, index) => [
+                `f${index}`,
+                pipelineMetric('Quarantined', { service: `fetch-${source.name}` }, 5),
+              ]),
+            ),
+            merge: pipelineMetric('Quarantined', { service: 'merge' }, 5),
+          },
+          period: Duration.minutes(5),
+          label: 'records quarantined',
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // The functions write Quarantined only when they quarantine something.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    );
     if (props.cacheMemoryUsedPercent)
       alarms.push(
         new Alarm(this, 'CacheMemoryHigh', {

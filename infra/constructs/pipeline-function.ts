@@ -141,10 +141,20 @@ export class PipelineFunction extends Construct {
     this.node.addValidation({ validate: () => environmentSizeProblems(this.fn) });
   }
 
-  /** Lets the function read a secret and tells it where: the env value and the grant together. */
+  /**
+   * Lets the function read a secret and tells it where: the env value and the grant together.
+   * The grant is secretsmanager:GetSecretValue alone, the one call the functions make
+   * (shared/adapters/secrets.ts); Secret.grantRead would add DescribeSecret, which nothing calls.
+   * An ARN imported without its six-character suffix is matched with `-??????`.
+   */
   bindSecret(setting: SecretSetting, secret: ISecret): this {
     this.fn.addEnvironment(setting, secret.secretArn);
-    secret.grantRead(this.fn);
+    this.role.addToPolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+      }),
+    );
     return this;
   }
 }

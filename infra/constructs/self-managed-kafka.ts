@@ -38,7 +38,7 @@ export class SelfManagedKafka extends Construct implements KafkaCluster {
     this.topicsResource = topicsResource(this, admin.fn, props);
   }
 
-  grantWrite(_fn: IFunction, _topics: string[]): void {
+  grantWrite(_fn: IFunction, _topics: string[], _options?: { failureDestination?: boolean }): void {
     // A PLAINTEXT broker without ACLs lets every client write: there is no IAM to grant.
   }
 

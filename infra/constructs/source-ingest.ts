@@ -1,5 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -103,14 +108,36 @@ export class SourceIngest extends PipelineFunction {
     });
     this.alarms = [
       new Alarm(this, 'NoFetchSuccess', {
-        alarmDescription: `No successful fetch of ${source.name} in ${props.alarmMissedFetchPeriods} schedule periods.`,
-        metric: this.metricFetchSucceeded(props.fetchRateMinutes),
+        alarmDescription: `The fetch of ${source.name} ran in each of the last ${props.alarmMissedFetchPeriods} schedule periods and never succeeded (docs/deploy.md, "Alarms").`,
+        metric: this.#successWhenRun(props.fetchRateMinutes),
         threshold: 1,
         comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: props.alarmMissedFetchPeriods,
-        treatMissingData: TreatMissingData.BREACHING,
+        // No data means the function was not invoked in the window: a stack minutes old, or a
+        // schedule an operator turned off. Neither is a failed fetch, and a run Scheduler could
+        // not start lands in the missed-run queue, whose own alarm pages.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+  }
+
+  /**
+   * Per schedule period: 1 when the function was not invoked, else its successful runs (0 when
+   * every run failed). Only a period with runs and no success breaches.
+   */
+  #successWhenRun(periodMinutes: number): MathExpression {
+    return new MathExpression({
+      expression: 'IF(FILL(runs, 0) > 0, FILL(succeeded, 0), 1)',
+      usingMetrics: {
+        runs: this.fn.metricInvocations({
+          period: Duration.minutes(periodMinutes),
+          statistic: 'Sum',
+        }),
+        succeeded: this.metricFetchSucceeded(periodMinutes),
+      },
+      period: Duration.minutes(periodMinutes),
+      label: `${this.source.name} successful runs, when it ran`,
+    });
   }
 
   /** Successful runs of this source per schedule period (the fetch's FetchSucceeded EMF metric). */

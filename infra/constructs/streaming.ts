@@ -189,9 +189,20 @@ export class Streaming extends Construct implements KafkaCluster {
     );
   }
 
-  /** Idempotent produce to these topics. */
-  grantWrite(fn: IFunction, topics: string[]): void {
-    this.grantConnect(fn, ['kafka-cluster:WriteDataIdempotently']);
+  /**
+   * Idempotent produce to these topics. A Kafka on-failure destination also needs
+   * kafka-cluster:DescribeCluster, as the example policy of "Using a Kafka topic as an
+   * on-failure destination" grants (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html).
+   */
+  grantWrite(
+    fn: IFunction,
+    topics: string[],
+    options: { failureDestination?: boolean } = {},
+  ): void {
+    this.grantConnect(fn, [
+      'kafka-cluster:WriteDataIdempotently',
+      ...(options.failureDestination ? ['kafka-cluster:DescribeCluster'] : []),
+    ]);
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],

@@ -101,7 +101,7 @@ describe('failed merge batches', () => {
   it('raise an alarm when a mapping hands records to its destination', () => {
     const byTopic = mappings(aws);
     for (const { props } of byTopic.values())
-      expect(props.MetricsConfig).toEqual({ Metrics: ['EventCount'] });
+      expect(props.MetricsConfig).toEqual({ Metrics: ['EventCount', 'ErrorCount'] });
     const [, alarm] =
       resourcesOf(aws, 'AWS::CloudWatch::Alarm').find(([id]) => id.includes('FailedBatches')) ?? [];
     const text = JSON.stringify(alarm?.Properties);
