@@ -87,11 +87,43 @@ describe('the merge reports the records it could not finish for a transient reas
       batchItemFailuresOf([
         { topic: 'customer_data', partition: 2, offset: '41', hash },
         { topic: 'customer_data', partition: 0, offset: '7', hash },
+        // Two held on one partition: each is reported with its own offset, neither the
+        // partition's first nor its last in place of the other.
+        { topic: 'inventory_data', partition: 1, offset: '19', hash },
+        { topic: 'inventory_data', partition: 1, offset: '23', hash },
       ]),
     ).toEqual({
       batchItemFailures: [
         { itemIdentifier: { partition: 'customer_data-2', offset: 41 } },
         { itemIdentifier: { partition: 'customer_data-0', offset: 7 } },
+        { itemIdentifier: { partition: 'inventory_data-1', offset: 19 } },
+        { itemIdentifier: { partition: 'inventory_data-1', offset: 23 } },
+      ],
+    });
+  });
+
+  it('hands back two held records of one partition, from a batch that spans partitions, each at its offset', async () => {
+    const port = new HeldElsewhereInBatches(['2', '3']);
+    const deps = depsWith(port);
+    const onPartition = (record: ReturnType<typeof aDecodedRecord>, partition: number) => ({
+      ...record,
+      partition,
+    });
+    await mergeBatch(
+      ['1', '2', '3', '4'].map((id) => aDecodedRecord('inventory_data', aProduct(id))),
+      deps,
+    );
+    // Customers 1, 2 and 3 on partition 5, customer 4 on partition 6.
+    const customers = ['1', '2', '3', '4'].map((id, i) =>
+      onPartition(aDecodedRecord('customer_data', aCustomer(id)), i < 3 ? 5 : 6),
+    );
+    const summary = await mergeBatch(customers, deps);
+    expect(summary).toMatchObject({ posted: 2, held: 2 });
+    const [, second, third] = customers;
+    expect(batchItemFailuresOf(summary.retry)).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: 'customer_data-5', offset: Number(second?.offset) } },
+        { itemIdentifier: { partition: 'customer_data-5', offset: Number(third?.offset) } },
       ],
     });
   });
