@@ -5,6 +5,7 @@ import { createKafka } from '../../shared/adapters/kafka.ts';
 import { ensureTopics } from '../../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
 import type { MergedPayload } from '../../shared/domain/merge.ts';
+import { DeliveryInProgressError } from '../../shared/errors.ts';
 import { sourceForTopic } from '../../shared/sources/registry.ts';
 import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
@@ -113,5 +114,52 @@ describe('the re-drive of failed_<topic>', () => {
 
     const third = await redriveFailedBatches({ ...options, deps });
     expect(third).toMatchObject({ records: 0, remaining: 0 });
+  });
+
+  it('leaves on the failed topic a chunk whose payload another invocation holds, and delivers it next time', async () => {
+    const prefix = uniquePrefix('redrive');
+    const failedTopic = prefix + failedTopicOf('customer_data');
+    await ensureTopics(kafka, [{ topic: failedTopic, numPartitions: 1 }]);
+    await coordinatorReady(`${prefix}redrive`, failedTopic);
+    await produceRaw(
+      kafka,
+      failedTopic,
+      IDS.map((id) => ({ key: id, value: JSON.stringify(aCustomer(id)) })),
+    );
+    const { deps, analytics } = memoryMergeDeps({
+      sourceForTopic: (topic) => sourceForTopic(topic.replace(prefix, '')),
+    });
+    await mergeBatch(
+      IDS.map((id) => aDecodedRecord('inventory_data', aProduct(id))),
+      deps,
+    );
+    // Payload 4 is held in progress elsewhere through the first run (no partial response here).
+    const delivery = deps.delivery;
+    let held = true;
+    const holding = {
+      ...deps,
+      delivery: {
+        delivered: (hashes: string[]) => delivery.delivered(hashes),
+        registerInvocation: () => {},
+        deliver: (payload: MergedPayload, hash: string) =>
+          held && payload.id === '4'
+            ? Promise.reject(new DeliveryInProgressError(hash))
+            : delivery.deliver(payload, hash),
+      },
+    };
+    const options = {
+      kafka,
+      sourceTopics: [`${prefix}customer_data`],
+      topicPrefix: prefix,
+      groupId: `${prefix}redrive`,
+      chunkSize: 2,
+      timeoutMs: 60_000,
+    };
+    const first = await redriveFailedBatches({ ...options, deps: holding });
+    expect(first).toMatchObject({ records: 2, remaining: 4 });
+    held = false;
+    const second = await redriveFailedBatches({ ...options, deps });
+    expect(second).toMatchObject({ records: 4, posted: 3, duplicates: 1, remaining: 0 });
+    expect(analytics.received.map((payload) => payload.id).sort()).toEqual(IDS);
   });
 });

@@ -240,6 +240,25 @@ describe('incremental and resumable runs', () => {
     expect(await store.readSyncToken('styled')).not.toBe(synced);
   });
 
+  it('keeps the cursor and the sync token without a TTL (losing one costs a full read, so none is set)', async () => {
+    for (const sync of ['cursor', 'token'] as const) {
+      const mock = await aMock({
+        paging: 'page',
+        records: records(10),
+        ...(sync === 'cursor' ? { changeParam: 'updatedSince' } : { syncTokenParam: 'syncToken' }),
+      });
+      const prefix = uniquePrefix('sync');
+      const store = new RedisSyncState(redis, prefix);
+      expect(await fetchOnce(sourceFor(mock), new MemorySinks(), { state: store })).toMatchObject({
+        outcome: 'complete',
+      });
+      const key = `${prefix}sync:{styled}:${sync}`;
+      expect({ sync, value: await redis.get(key) }).toEqual({ sync, value: expect.any(String) });
+      // -1: the key exists and has no expiry.
+      expect({ sync, ttl: await redis.ttl(key) }).toEqual({ sync, ttl: -1 });
+    }
+  });
+
   it('fails on a cursor that repeats, and leaves the cursor where it was', async () => {
     const mock = await aMock({ paging: 'cursor', records: records(30), loopCursor: true });
     const store = state();
