@@ -74,6 +74,40 @@ describe('the merge reports the records it could not finish for a transient reas
     });
   }
 
+  it('never hands back a refused payload: it is dead-lettered, in both modes', async () => {
+    // Single mode: Analytics refuses payload 2 after its retries.
+    const single = memoryMergeDeps({ maxRecordBytes: 10_000 });
+    single.analytics.refuse.add('2');
+    // Batch mode: the sink's answer rejects payload 2's event.
+    class RefusingInBatches extends HeldElsewhereInBatches {
+      override async deliverMany(items: { payload: MergedPayload }[]): Promise<BatchOutcome[]> {
+        return items.map(({ payload }) =>
+          payload.id === '2' ? { rejected: 'rejected by Analytics: bad', attempts: 1 } : 'posted',
+        );
+      }
+    }
+    const batch = depsWith(new RefusingInBatches([]));
+    for (const [mode, deps, sinks] of [
+      ['single', single.deps, single.sinks],
+      ['batch', batch, batch.sinks],
+    ] as const) {
+      await mergeBatch(
+        ['1', '2'].map((id) => aDecodedRecord('inventory_data', aProduct(id))),
+        deps,
+      );
+      const summary = await mergeBatch(
+        ['1', '2'].map((id) => aDecodedRecord('customer_data', aCustomer(id))),
+        deps,
+      );
+      expect({ mode, ...summary }).toMatchObject({ mode, posted: 1, deadLettered: 1, held: 0 });
+      expect({ mode, failures: batchItemFailuresOf(summary.retry) }).toEqual({
+        mode,
+        failures: { batchItemFailures: [] },
+      });
+      expect(sinks.deadLetters.map((letter) => letter.payload.id)).toEqual(['2']);
+    }
+  });
+
   it('reports nothing when every payload finished', async () => {
     const deps = depsWith(new HeldElsewhere([]));
     const summary = await mergeBatch([aDecodedRecord('customer_data', aCustomer('1'))], deps);
