@@ -38,6 +38,9 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --source-style S    mock sources paged by none, page, offset, cursor or link
   --source-auth A     mock sources asking for none, bearer, apiKeyHeader, apiKeyQuery,
                       basic or oauth2 auth
+  --source-sync-token mock sources keep an API sync token (page or cursor paging): each run's
+                      last page carries it, the next run sends it back and gets only what
+                      changed since; it is saved only when a run ends
   --full              every fetch ignores the saved cursor (a full re-sync)
   --invocation-limit D
                       time one fetch invocation may take (500ms, 5s); a longer run pauses at a
@@ -107,6 +110,7 @@ function parseFlags() {
       config: { type: 'string' },
       'source-style': { type: 'string' },
       'source-auth': { type: 'string' },
+      'source-sync-token': { type: 'boolean', default: false },
       full: { type: 'boolean', default: false },
       'invocation-limit': { type: 'string' },
       'analytics-ignores-key': { type: 'boolean', default: false },
@@ -146,6 +150,7 @@ function parseFlags() {
       config: values.config,
       sourceStyle: oneOf('source-style', values['source-style'], PAGING_STYLES),
       sourceAuth: oneOf('source-auth', values['source-auth'], AUTH_TYPES),
+      sourceSyncToken: values['source-sync-token'],
     },
     full: values.full,
     invocationLimitMs:

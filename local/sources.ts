@@ -30,6 +30,8 @@ export type SourceFlags = {
   config?: string | undefined;
   sourceStyle?: MockPaging | undefined;
   sourceAuth?: MockAuth | undefined;
+  /** The styled mocks keep a sync token (page or cursor paging). */
+  sourceSyncToken?: boolean | undefined;
   records: number;
 };
 
@@ -74,14 +76,32 @@ export async function localSources(flags: SourceFlags): Promise<{
     // definition's own url, or --crm-url/--inventory-url, names a server to read instead).
 
     lines.push(`Sources from ${flags.config}: ${options.sources.map((s) => s.name).join(', ')}`);
-  } else if (flags.sourceStyle || flags.sourceAuth) {
+  } else if (flags.sourceStyle || flags.sourceAuth || flags.sourceSyncToken) {
     const paging = flags.sourceStyle ?? 'page';
     const auth = flags.sourceAuth ?? 'none';
+    const token = flags.sourceSyncToken ? { syncTokenParam: 'syncToken' } : {};
+    // The mock's token is the newest change it holds: records need a change time for one.
+    const stamped = (records: Record<string, unknown>[]) =>
+      flags.sourceSyncToken
+        ? records.map((record) => ({ ...record, updatedAt: '2025-01-01T00:00:00.000Z' }))
+        : records;
     const styled = async (base: SourceDefinition, records: Record<string, unknown>[]) => {
-      const mock = await new StyledSourceMock({ paging, auth, records }).start();
+      const mock = await new StyledSourceMock({
+        paging,
+        auth,
+        records: stamped(records),
+        ...token,
+      }).start();
       mocks.push(mock);
-      const { url, records: at, pagination, auth: declared } = definitionFor(mock);
-      return { ...base, url, records: at, pagination, auth: declared };
+      const { url, records: at, pagination, auth: declared, syncToken } = definitionFor(mock);
+      return {
+        ...base,
+        url,
+        records: at,
+        pagination,
+        auth: declared,
+        ...(syncToken && { syncToken }),
+      };
     };
     options.sources = parseSourceDefinitions([
       await styled(SOURCES.crm, sampleCustomers(flags.records)),
@@ -90,7 +110,7 @@ export async function localSources(flags: SourceFlags): Promise<{
     const secret = { SOURCE_SECRET: JSON.stringify(MOCK_CREDENTIALS) };
     options.sourceSettings = { crm: secret, inventory: secret };
     lines.push(
-      `Mock sources paged by ${paging}, auth ${auth}: ${mocks.map((m) => m.url).join('  ')}`,
+      `Mock sources paged by ${paging}, auth ${auth}${flags.sourceSyncToken ? ', with a sync token' : ''}: ${mocks.map((m) => m.url).join('  ')}`,
     );
   }
   const urls: Record<string, string> = {};

@@ -87,8 +87,12 @@ export class AnalyticsMock implements MockServer {
   eventIdField = 'eventId';
   /** Payload ids whose events a batch request rejects (per-event, the rest accepted). */
   rejectIds = new Set<string>();
-  /** How rejections are answered: a per-index list in a 200, or a 400 naming the indexes. */
-  rejectForm: 'results' | 'status-400' = 'results';
+  /**
+   * How rejections are answered: a per-index list in a 200 (`results`), a 400 naming the indexes
+   * (`status-400`), or a 200 naming them in one of the lists readVerdicts reads (`2xx-rejected`,
+   * `2xx-errors`, `2xx-failed_records`: a partial success).
+   */
+  rejectForm: RejectForm = 'results';
   /** Batch requests received, and events in them. */
   batchRequests = 0;
   /** Every fault a request met (scripted or random, `down` included), in order. */
@@ -218,13 +222,16 @@ export class AnalyticsMock implements MockServer {
       this.onReceive(event);
       results.push({ status: 200 });
     }
-    if (this.rejectForm === 'status-400' && results.some((result) => result.status !== 200)) {
-      const rejected = results.flatMap((result, index) =>
-        result.status === 200 ? [] : [{ index, reason: result.error }],
-      );
+    if (this.rejectForm === 'results') return { status: 200, body: JSON.stringify({ results }) };
+    const refused = results.flatMap((result, index) =>
+      result.status === 200 ? [] : [{ index, error: result.error ?? 'rejected' }],
+    );
+    if (this.rejectForm === 'status-400') {
+      if (refused.length === 0) return { status: 200, body: JSON.stringify({ results }) };
+      const rejected = refused.map(({ index, error }) => ({ index, reason: error }));
       return { status: 400, body: JSON.stringify({ rejected }) };
     }
-    return { status: 200, body: JSON.stringify({ results }) };
+    return { status: 200, body: JSON.stringify(partialSuccess(this.rejectForm, refused)) };
   }
 
   /** Processes one request: `events` are its batch events (undefined for a single payload). */
@@ -249,6 +256,29 @@ export class AnalyticsMock implements MockServer {
     this.received.push({ id, key, headers, body, at: Date.now() });
     this.onReceive(body);
     return ACCEPTED;
+  }
+}
+
+/** How the mock words the events a batch request rejects. */
+export type RejectForm =
+  | 'results'
+  | 'status-400'
+  | '2xx-rejected'
+  | '2xx-errors'
+  | '2xx-failed_records';
+
+/** The body of a 2xx that accepts a batch but names the events it rejected, in one list form. */
+function partialSuccess(
+  form: Exclude<RejectForm, 'results' | 'status-400'>,
+  refused: { index: number; error: string }[],
+): Record<string, unknown> {
+  switch (form) {
+    case '2xx-rejected':
+      return { rejected: refused.map(({ index, error }) => ({ index, reason: error })) };
+    case '2xx-errors':
+      return { errors: refused.map(({ index, error }) => ({ index, error })) };
+    case '2xx-failed_records':
+      return { failed_records: refused.map(({ index, error }) => ({ index, message: error })) };
   }
 }
 

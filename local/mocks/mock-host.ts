@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { AnalyticsStats, FaultMet, Received } from './analytics-mock.ts';
+import type { AnalyticsStats, FaultMet, Received, RejectForm } from './analytics-mock.ts';
 import type { MockRecord } from './dataset.ts';
 import type { FaultRates, ScriptedFault } from './faults.ts';
 import type {
@@ -84,8 +84,7 @@ export class RemoteAnalytics extends Remote<AnalyticsOps> {
   setDown = (down: boolean) => this.call('setDown', down);
   honourIdempotencyKey = (honour: boolean) => this.call('honourIdempotencyKey', honour);
   /** Batch requests reject the events of these payload ids (per index, or with a 400). */
-  rejectEvents = (ids: string[], form?: 'results' | 'status-400') =>
-    this.call('rejectEvents', ids, form);
+  rejectEvents = (ids: string[], form?: RejectForm) => this.call('rejectEvents', ids, form);
 }
 
 export type MockHost = {

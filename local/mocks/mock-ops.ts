@@ -1,4 +1,4 @@
-import type { AnalyticsMock, FaultMet } from './analytics-mock.ts';
+import type { AnalyticsMock, FaultMet, RejectForm } from './analytics-mock.ts';
 import type { AnalyticsRecorder } from './analytics-proxy.ts';
 import type { MockRecord } from './dataset.ts';
 import type { FaultRates, ScriptedFault } from './faults.ts';
@@ -46,7 +46,7 @@ export function analyticsOps(mock: AnalyticsMock | AnalyticsRecorder) {
       mock.faults.down = down;
     },
     /** Rejects the events of these payload ids in batch requests (none: an empty list). */
-    rejectEvents: (ids: string[], form: 'results' | 'status-400' = 'results'): void => {
+    rejectEvents: (ids: string[], form: RejectForm = 'results'): void => {
       if (!('rejectIds' in mock)) throw new Error(`what ${mock.target} rejects is up to it`);
       mock.rejectIds = new Set(ids);
       mock.rejectForm = form;

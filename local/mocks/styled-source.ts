@@ -21,6 +21,11 @@ export type StyledSourceOptions = {
    * records changed (`updatedAt` later) since that listing.
    */
   syncTokenParam?: string;
+  /**
+   * Every page of a listing carries its sync token, not only the last (APIs that put the sync
+   * cursor in each page): a client that saves it before the last page claims a whole sync.
+   */
+  syncTokenEveryPage?: boolean;
   /** Lifetime of an OAuth2 token, in seconds (default 3600). */
   tokenSeconds?: number;
   /** Answer every cursor page with this same next cursor (a loop), for fault tests. */
@@ -164,7 +169,14 @@ export class StyledSourceMock {
     );
     const newest = [after ?? '', ...changes].sort().at(-1) ?? '';
     const syncToken = (last: boolean) =>
-      tokenParam ? { syncToken: last ? Buffer.from(newest).toString('base64url') : null } : {};
+      tokenParam
+        ? {
+            syncToken:
+              last || this.options.syncTokenEveryPage
+                ? Buffer.from(newest).toString('base64url')
+                : null,
+          }
+        : {};
     const size = Number(url.searchParams.get('limit') ?? url.searchParams.get('pageSize') ?? 100);
     const json = (value: unknown, headers: Record<string, string> = {}) => ({ value, headers });
     let items: MockRecord[];

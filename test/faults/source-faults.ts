@@ -209,6 +209,64 @@ export const SOURCE_FAULT_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'source: a crash between pages of a sync-token run (token saved only at its end)',
+    budget: 'the next fetch run',
+    async run(ctx) {
+      let crashAt = 0;
+      let pages = 0;
+      const crm = await styledCrm(
+        ctx,
+        { paging: 'page', syncTokenParam: 'syncToken', syncTokenEveryPage: true },
+        undefined,
+        {
+          // While `crashAt` is set, that page's publish dies (counted from when it was set).
+          interceptPublish: (source, publish) => async (topic, messages) => {
+            if (source === 'crm' && crashAt > 0 && ++pages === crashAt) {
+              throw new Error('crash between pages');
+            }
+            return publish(topic, messages);
+          },
+        },
+      );
+      const records = sampleCustomers(30).map((r, i) => ({ ...r, updatedAt: iso(T0 + i * 1000) }));
+      await crm.setCustomers(records);
+      await ctx.cycle(crm.pipeline);
+      const synced = await crm.state.readSyncToken('crm');
+      // Every customer changes, so the incremental listing spans three pages, each carrying the
+      // listing's token; the run dies publishing the second.
+      await crm.setCustomers(
+        records.map((r, i) => ({
+          ...r,
+          name: `${String((r as { name?: unknown }).name)} II`,
+          updatedAt: iso(T0 + 100_000 + i * 1000),
+        })),
+      );
+      crashAt = 2;
+      const crashed = crmOf(await ctx.fetchInBackground(crm.pipeline));
+      crashAt = 0;
+      const left = await crm.state.readSyncToken('crm');
+      // The checkpoint is lost too (evicted, or deleted by hand): the token alone must lead the
+      // next run back to every record the crashed run never read.
+      await crm.state.clearCheckpoint('crm');
+      const next = crmOf(await ctx.fetchInBackground(crm.pipeline));
+      await ctx.drain(crm.pipeline);
+      const unread = records.length - 10;
+      const problems: string[] = [];
+      if (!(crashed instanceof Error)) problems.push('the crashing run did not fail');
+      if (synced === null) problems.push('the first run saved no sync token');
+      if (left !== synced)
+        problems.push('the crashed run moved the sync token: it claims a sync it never finished');
+      if (next instanceof Error || next.mode !== 'incremental' || next.published < unread)
+        problems.push(
+          `the next run did not deliver the ${unread} records the crash left unread: ${JSON.stringify(next)}`,
+        );
+      ctx.note(
+        `token ${left === synced ? 'kept through' : 'moved by'} the crash; the next run published ${(next as FetchSummary).published} from it`,
+      );
+      return { pipeline: crm.pipeline, problems, cleanup: crm.cleanup };
+    },
+  },
+  {
     name: 'source: records whose change value equals the cursor (not missed)',
     budget: 'none needed',
     async run(ctx) {

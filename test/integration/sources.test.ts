@@ -192,6 +192,73 @@ describe('incremental and resumable runs', () => {
     }
   });
 
+  it('saves the sync token only when the run ends: a crash between pages leaves the last sync, and nothing unread is skipped', async () => {
+    // Every page carries the listing's token, so only the run's end may save it.
+    const data = records(20, '2025-01-01T00:00:00.000Z');
+    const mock = await aMock({
+      paging: 'page',
+      records: data,
+      syncTokenParam: 'syncToken',
+      syncTokenEveryPage: true,
+    });
+    const source = sourceFor(mock);
+    const store = state();
+    await fetchOnce(source, new MemorySinks(), { state: store });
+    const synced = await store.readSyncToken('styled');
+    expect(synced).not.toBeNull();
+
+    // Three records change; the incremental run dies publishing its second page.
+    for (const [i, at] of [
+      [1, '2025-01-02T00:00:00.000Z'],
+      [8, '2025-01-03T00:00:00.000Z'],
+      [15, '2025-01-04T00:00:00.000Z'],
+    ] as const) {
+      (data[i] as MockRecord).updatedAt = at;
+    }
+    // One change a page: the incremental listing spans three pages.
+    const sinks = new MemorySinks();
+    let pages = 0;
+    const crashing = {
+      publish: async (topic: string, messages: Parameters<MemorySinks['publish']>[1]) => {
+        if (++pages === 2) throw new Error('crash between pages');
+        await sinks.publish(topic, messages);
+      },
+    };
+    await expect(
+      fetchOnce(sourceFor(mock, 1), sinks, { state: store, publisher: crashing }),
+    ).rejects.toThrow('crash between pages');
+    expect(publishedIds(sinks)).toEqual(['2']);
+    expect(await store.readSyncToken('styled')).toBe(synced);
+
+    // Even with the checkpoint gone, the next run lists from the last whole sync: the records
+    // the crashed run never read are delivered.
+    await store.clearCheckpoint('styled');
+    const next = new MemorySinks();
+    const rerun = await fetchOnce(sourceFor(mock, 1), next, { state: store });
+    expect(rerun).toMatchObject({ outcome: 'complete', mode: 'incremental' });
+    expect(publishedIds(next)).toEqual(['2', '9', '16']);
+    expect(await store.readSyncToken('styled')).not.toBe(synced);
+  });
+
+  it('keeps the cursor and the sync token without a TTL (losing one costs a full read, so none is set)', async () => {
+    for (const sync of ['cursor', 'token'] as const) {
+      const mock = await aMock({
+        paging: 'page',
+        records: records(10),
+        ...(sync === 'cursor' ? { changeParam: 'updatedSince' } : { syncTokenParam: 'syncToken' }),
+      });
+      const prefix = uniquePrefix('sync');
+      const store = new RedisSyncState(redis, prefix);
+      expect(await fetchOnce(sourceFor(mock), new MemorySinks(), { state: store })).toMatchObject({
+        outcome: 'complete',
+      });
+      const key = `${prefix}sync:{styled}:${sync}`;
+      expect({ sync, value: await redis.get(key) }).toEqual({ sync, value: expect.any(String) });
+      // -1: the key exists and has no expiry.
+      expect({ sync, ttl: await redis.ttl(key) }).toEqual({ sync, ttl: -1 });
+    }
+  });
+
   it('fails on a cursor that repeats, and leaves the cursor where it was', async () => {
     const mock = await aMock({ paging: 'cursor', records: records(30), loopCursor: true });
     const store = state();

@@ -127,6 +127,23 @@ describe('the verdicts of a batch answer', () => {
     ]);
   });
 
+  it('reads a 2xx partial success in each list form: the named events rejected, the others accepted', () => {
+    const forms = [
+      { rejected: [{ index: 2, reason: 'bad time' }] },
+      { errors: [{ index: 2, error: 'bad time' }] },
+      { failed_records: [{ index: 2, message: 'bad time' }] },
+    ];
+    for (const body of forms) {
+      for (const status of [200, 202, 299]) {
+        expect(readVerdicts(status, JSON.stringify(body), 3)).toEqual([
+          { accepted: true },
+          { accepted: true },
+          { accepted: false, reason: 'bad time' },
+        ]);
+      }
+    }
+  });
+
   it("reads Mixpanel's partial success: a 400 whose failed_records name the rejected events", () => {
     const body = JSON.stringify({
       code: 400,

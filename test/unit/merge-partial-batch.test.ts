@@ -74,6 +74,40 @@ describe('the merge reports the records it could not finish for a transient reas
     });
   }
 
+  it('never hands back a refused payload: it is dead-lettered, in both modes', async () => {
+    // Single mode: Analytics refuses payload 2 after its retries.
+    const single = memoryMergeDeps({ maxRecordBytes: 10_000 });
+    single.analytics.refuse.add('2');
+    // Batch mode: the sink's answer rejects payload 2's event.
+    class RefusingInBatches extends HeldElsewhereInBatches {
+      override async deliverMany(items: { payload: MergedPayload }[]): Promise<BatchOutcome[]> {
+        return items.map(({ payload }) =>
+          payload.id === '2' ? { rejected: 'rejected by Analytics: bad', attempts: 1 } : 'posted',
+        );
+      }
+    }
+    const batch = depsWith(new RefusingInBatches([]));
+    for (const [mode, deps, sinks] of [
+      ['single', single.deps, single.sinks],
+      ['batch', batch, batch.sinks],
+    ] as const) {
+      await mergeBatch(
+        ['1', '2'].map((id) => aDecodedRecord('inventory_data', aProduct(id))),
+        deps,
+      );
+      const summary = await mergeBatch(
+        ['1', '2'].map((id) => aDecodedRecord('customer_data', aCustomer(id))),
+        deps,
+      );
+      expect({ mode, ...summary }).toMatchObject({ mode, posted: 1, deadLettered: 1, held: 0 });
+      expect({ mode, failures: batchItemFailuresOf(summary.retry) }).toEqual({
+        mode,
+        failures: { batchItemFailures: [] },
+      });
+      expect(sinks.deadLetters.map((letter) => letter.payload.id)).toEqual(['2']);
+    }
+  });
+
   it('reports nothing when every payload finished', async () => {
     const deps = depsWith(new HeldElsewhere([]));
     const summary = await mergeBatch([aDecodedRecord('customer_data', aCustomer('1'))], deps);
@@ -87,11 +121,43 @@ describe('the merge reports the records it could not finish for a transient reas
       batchItemFailuresOf([
         { topic: 'customer_data', partition: 2, offset: '41', hash },
         { topic: 'customer_data', partition: 0, offset: '7', hash },
+        // Two held on one partition: each is reported with its own offset, neither the
+        // partition's first nor its last in place of the other.
+        { topic: 'inventory_data', partition: 1, offset: '19', hash },
+        { topic: 'inventory_data', partition: 1, offset: '23', hash },
       ]),
     ).toEqual({
       batchItemFailures: [
         { itemIdentifier: { partition: 'customer_data-2', offset: 41 } },
         { itemIdentifier: { partition: 'customer_data-0', offset: 7 } },
+        { itemIdentifier: { partition: 'inventory_data-1', offset: 19 } },
+        { itemIdentifier: { partition: 'inventory_data-1', offset: 23 } },
+      ],
+    });
+  });
+
+  it('hands back two held records of one partition, from a batch that spans partitions, each at its offset', async () => {
+    const port = new HeldElsewhereInBatches(['2', '3']);
+    const deps = depsWith(port);
+    const onPartition = (record: ReturnType<typeof aDecodedRecord>, partition: number) => ({
+      ...record,
+      partition,
+    });
+    await mergeBatch(
+      ['1', '2', '3', '4'].map((id) => aDecodedRecord('inventory_data', aProduct(id))),
+      deps,
+    );
+    // Customers 1, 2 and 3 on partition 5, customer 4 on partition 6.
+    const customers = ['1', '2', '3', '4'].map((id, i) =>
+      onPartition(aDecodedRecord('customer_data', aCustomer(id)), i < 3 ? 5 : 6),
+    );
+    const summary = await mergeBatch(customers, deps);
+    expect(summary).toMatchObject({ posted: 2, held: 2 });
+    const [, second, third] = customers;
+    expect(batchItemFailuresOf(summary.retry)).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: 'customer_data-5', offset: Number(second?.offset) } },
+        { itemIdentifier: { partition: 'customer_data-5', offset: Number(third?.offset) } },
       ],
     });
   });
