@@ -21,7 +21,12 @@ import {
 import { AnalyticsCallRecorder, type AnalyticsCalls } from './metrics.ts';
 
 /** What the merge (and the sweeper and re-drive, which run on its runtime) work with. */
-export type MergeReady = MergeDeps & { delivery: InvocationDelivery; pending: PendingIndex };
+export type MergeReady = MergeDeps & {
+  delivery: InvocationDelivery;
+  pending: PendingIndex;
+  /** Payloads the sweeper delivers at once (ANALYTICS_CONCURRENCY). */
+  concurrency: number;
+};
 
 /** The merge function's dependencies, connected once per container and reused while warm. */
 export type MergeRuntime = {
