@@ -8,6 +8,7 @@ import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts'
 import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { MergeConfig } from '../../shared/config.ts';
+import { connectOnce } from '../../shared/connect-once.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { PendingIndex } from '../../shared/ports.ts';
@@ -58,7 +59,6 @@ export function buildMergeRuntime(
   const prefix = config.TOPIC_PREFIX;
   const calls = new AnalyticsCallRecorder();
   let redis: Redis | undefined;
-  let deps: Promise<MergeReady> | undefined;
 
   const connect = async (): Promise<MergeReady> => {
     redis = await connectDeliveryRedis(config);
@@ -96,21 +96,16 @@ export function buildMergeRuntime(
     };
   };
 
+  const deps = connectOnce(connect);
   return {
     logger: log,
     metrics: createMetrics('merge', config.METRICS),
     analyticsCalls: calls,
-    ready() {
-      deps ??= connect().catch((error: unknown) => {
-        deps = undefined;
-        throw error;
-      });
-      return deps;
-    },
+    ready: deps.get,
     async close() {
       await publisher.disconnect();
       redis?.disconnect();
-      deps = undefined;
+      deps.forget();
     },
   };
 }
