@@ -3,7 +3,7 @@ import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
-import type { LocalDeploymentOptions, PublishFn } from './deployment.ts';
+import type { LocalDeploymentOptions, PublishFn } from './deployment-options.ts';
 import { startSideMocks } from './join-runtime.ts';
 import type { MockHost } from './mocks/mock-host.ts';
 

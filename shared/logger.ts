@@ -16,12 +16,42 @@ export function maskEmails(text: string): string {
 
 /**
  * JSON replacer for every log line: secrets (by key) become "***", emails anywhere in a string
- * are masked, and Errors keep their name, message and context fields.
+ * are masked, and Errors keep their name, message and context fields; an Error with a `cause`
+ * also gets `rootCause`, the innermost error of its chain ("Name: message"), so the line shows
+ * what went wrong first (Powertools nests the whole chain under `cause` too).
  */
 export function maskSensitive(key: string, value: unknown): unknown {
   if (SECRET_KEYS.test(key) && value !== undefined && value !== null) return '***';
   if (typeof value === 'string') return maskEmails(value);
+  if (value instanceof Error && value.cause !== undefined && !Object.hasOwn(value, 'rootCause')) {
+    return withRootCause(value);
+  }
   return value;
+}
+
+/** Causes followed at most, so a cycle of causes ends. */
+const MAX_CAUSES = 16;
+
+/** The innermost cause of an error (itself when it has none), as "Name: message". */
+export function rootCauseOf(error: Error): string {
+  let root: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSES; depth++) {
+    if (!(root instanceof Error) || root.cause === undefined) break;
+    root = root.cause;
+  }
+  return root instanceof Error ? `${root.name}: ${root.message}` : String(root);
+}
+
+/** A copy of the error (same class, same fields) with its `rootCause`; the error is not changed. */
+function withRootCause(error: Error): Error {
+  const copy = Object.create(
+    Object.getPrototypeOf(error),
+    Object.getOwnPropertyDescriptors(error),
+  ) as Error & { rootCause?: string };
+  // V8 keeps `stack` behind an accessor bound to the original: the copy takes its value.
+  Object.defineProperty(copy, 'stack', { value: error.stack, enumerable: false });
+  copy.rootCause = rootCauseOf(error);
+  return copy;
 }
 
 /** Powertools' level thresholds (LogLevelThreshold): a line is written at or above the level. */

@@ -154,12 +154,45 @@ export interface AnalyticsSink {
   post(payload: MergedPayload, hash: string): Promise<{ attempts: number }>;
 }
 
-/** Delivers a payload at most once per hash within the idempotency window. */
+/** One payload to deliver: its identity (`payloadHash`) and, when the caller has it, its JSON. */
+export type DeliveryItem = {
+  payload: MergedPayload;
+  hash: string;
+  /** The payload's canonical JSON, when the caller has it (it is not serialised again). */
+  canonical?: string;
+};
+
+/** What became of one payload given to the delivery port. */
+export type BatchOutcome =
+  | 'posted'
+  | 'duplicate'
+  /** Another invocation held it in progress for longer than this one could wait. */
+  | 'held'
+  | { rejected: string; attempts: number; status?: number | undefined };
+
+/**
+ * The delivery port: payloads delivered exactly once per identity within the idempotency window.
+ * Both delivery modes are adapters of it: one payload per request (OneAtATimeDelivery over an
+ * IdempotentDelivery) or many (BatchedDelivery).
+ */
 export interface OnceDelivery {
   /**
-   * 'posted' when this call delivered it; 'duplicate' when it was delivered before. Throws
-   * DeliveryInProgressError when another invocation holds it in progress past the wait.
+   * One outcome per item, in order. A payload Analytics refused after its retries comes back
+   * rejected with the reason, one held in progress elsewhere past the wait comes back 'held';
+   * throws (nothing known delivered beyond what was marked) when Redis fails.
    */
+  deliverMany(items: DeliveryItem[]): Promise<BatchOutcome[]>;
+  /**
+   * One payload: 'posted' when this call delivered it; 'duplicate' when it was delivered before.
+   * Throws AnalyticsDeliveryError when Analytics refused it, DeliveryInProgressError when another
+   * invocation holds it in progress past the wait.
+   */
+  deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'>;
+}
+
+/** Delivers one payload at a time, at most once per hash: what single mode is built on. */
+export interface PayloadDelivery {
+  /** As OnceDelivery's `deliver`. */
   deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'>;
   /**
    * For each payload identity (`payloadHash`), whether it is known to be delivered already (a
@@ -167,14 +200,6 @@ export interface OnceDelivery {
    */
   delivered(hashes: string[]): Promise<boolean[]>;
 }
-
-/** What became of one payload delivered in a batch. */
-export type BatchOutcome =
-  | 'posted'
-  | 'duplicate'
-  /** Another invocation held it in progress for longer than this one could wait. */
-  | 'held'
-  | { rejected: string; attempts: number; status?: number | undefined };
 
 /** One event of a batch request: its id (the payload hash) and its JSON, id field included. */
 export type BatchRequestEvent = { id: string; json: string };
@@ -190,17 +215,4 @@ export interface BatchAnalyticsSink {
     verdicts: ({ accepted: true } | { accepted: false; reason: string; status?: number })[];
     attempts: number;
   }>;
-}
-
-/** A OnceDelivery that delivers many payloads per request (ANALYTICS_DELIVERY=batch). */
-export interface BatchOnceDelivery extends OnceDelivery {
-  /** One outcome per item, in order; claims, marks and releases are done in bulk. */
-  deliverMany(
-    items: {
-      payload: MergedPayload;
-      hash: string;
-      /** The payload's canonical JSON, when the caller has it (it is not serialised again). */
-      canonical?: string;
-    }[],
-  ): Promise<BatchOutcome[]>;
 }

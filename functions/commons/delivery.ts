@@ -93,5 +93,6 @@ export function buildDelivery(
     }),
     ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
     keyPrefix: config.REDIS_KEY_PREFIX,
+    concurrency: config.ANALYTICS_CONCURRENCY,
   });
 }

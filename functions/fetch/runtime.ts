@@ -10,6 +10,7 @@ import { createAuthenticator, type SecretText } from '../../shared/adapters/sour
 import { HttpSourceReader } from '../../shared/adapters/source-reader.ts';
 import { TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import { type FetchConfig, retryPolicyOf } from '../../shared/config.ts';
+import { connectOnce } from '../../shared/connect-once.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { Publisher, SyncStateStore } from '../../shared/ports.ts';
@@ -59,8 +60,14 @@ export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRu
   const auth = createAuthenticator(source.name, source.auth, secretTextOf(config.secret), policy);
   const limiter = source.rateLimit ? new RateLimiter(source.rateLimit) : undefined;
   const pageSize = pageSizeOf(source, config.PAGE_SIZE);
-  let redis: Promise<Redis> | undefined;
   const redisUrl = config.REDIS_URL;
+  const redis =
+    redisUrl === undefined
+      ? undefined
+      : connectOnce(async (): Promise<Redis> => {
+          const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
+          return connectRedis({ url: redisUrl, ...(password !== undefined && { password }) });
+        });
   return {
     config,
     source,
@@ -81,19 +88,12 @@ export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRu
           log.warn('source request retried', { source: source.name, ...failure }),
       }),
     async state() {
-      if (redisUrl === undefined) return undefined;
-      redis ??= (async () => {
-        const password = await secretReader(config.REDIS_AUTH_SECRET_ARN, 'password')?.();
-        return connectRedis({ url: redisUrl, ...(password !== undefined && { password }) });
-      })().catch((error: unknown) => {
-        redis = undefined;
-        throw error;
-      });
-      return new RedisSyncState(await redis, config.REDIS_KEY_PREFIX);
+      if (redis === undefined) return undefined;
+      return new RedisSyncState(await redis.get(), config.REDIS_KEY_PREFIX);
     },
     async close() {
       await publisher.disconnect();
-      if (redis) (await redis.catch(() => undefined))?.disconnect();
+      (await redis?.settled())?.disconnect();
     },
   };
 }

@@ -8,6 +8,7 @@ import { RedisPendingIndex } from '../../shared/adapters/redis-pending-index.ts'
 import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { MergeConfig } from '../../shared/config.ts';
+import { connectOnce } from '../../shared/connect-once.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { PendingIndex } from '../../shared/ports.ts';
@@ -21,7 +22,12 @@ import {
 import { AnalyticsCallRecorder, type AnalyticsCalls } from './metrics.ts';
 
 /** What the merge (and the sweeper and re-drive, which run on its runtime) work with. */
-export type MergeReady = MergeDeps & { delivery: InvocationDelivery; pending: PendingIndex };
+export type MergeReady = MergeDeps & {
+  delivery: InvocationDelivery;
+  pending: PendingIndex;
+  /** Payloads the sweeper delivers at once (ANALYTICS_CONCURRENCY). */
+  concurrency: number;
+};
 
 /** The merge function's dependencies, connected once per container and reused while warm. */
 export type MergeRuntime = {
@@ -53,7 +59,6 @@ export function buildMergeRuntime(
   const prefix = config.TOPIC_PREFIX;
   const calls = new AnalyticsCallRecorder();
   let redis: Redis | undefined;
-  let deps: Promise<MergeReady> | undefined;
 
   const connect = async (): Promise<MergeReady> => {
     redis = await connectDeliveryRedis(config);
@@ -91,21 +96,16 @@ export function buildMergeRuntime(
     };
   };
 
+  const deps = connectOnce(connect);
   return {
     logger: log,
     metrics: createMetrics('merge', config.METRICS),
     analyticsCalls: calls,
-    ready() {
-      deps ??= connect().catch((error: unknown) => {
-        deps = undefined;
-        throw error;
-      });
-      return deps;
-    },
+    ready: deps.get,
     async close() {
       await publisher.disconnect();
       redis?.disconnect();
-      deps = undefined;
+      deps.forget();
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Redis } from 'ioredis';
 import type { ReplayConfig } from '../../shared/config.ts';
+import { connectOnce } from '../../shared/connect-once.ts';
 import { createLogger, type Log } from '../../shared/logger.ts';
 import {
   buildDelivery,
@@ -22,23 +23,17 @@ export type ReplayRuntime = {
 export function buildReplayRuntime(config: ReplayConfig, logger?: Logger): ReplayRuntime {
   const log = logger ?? createLogger('replay', config.LOG_LEVEL);
   let redis: Redis | undefined;
-  let ready: Promise<ReplayReady> | undefined;
   const connect = async (): Promise<ReplayReady> => {
     redis = await connectDeliveryRedis(config);
     return { delivery: buildDelivery(config, redis, { log }), log };
   };
+  const ready = connectOnce(connect);
   return {
     logger: log,
-    ready() {
-      ready ??= connect().catch((error: unknown) => {
-        ready = undefined;
-        throw error;
-      });
-      return ready;
-    },
+    ready: ready.get,
     async close() {
       redis?.disconnect();
-      ready = undefined;
+      ready.forget();
     },
   };
 }

@@ -6,8 +6,9 @@ import {
   type ListEventSourceMappingsCommandOutput,
 } from '@aws-sdk/client-lambda';
 import { LOCALSTACK_GATEWAY, LOCALSTACK_REGION } from '../../infra/localstack.ts';
+import { PipelineError } from '../../shared/errors.ts';
 
-export class AfterDeployError extends Error {
+export class AfterDeployError extends PipelineError {
   override name = 'AfterDeployError';
 }
 

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { PipelineError } from '../../shared/errors.ts';
 import type { AnalyticsStats, FaultMet, Received, RejectForm } from './analytics-mock.ts';
 import type { MockRecord } from './dataset.ts';
 import type { FaultRates, ScriptedFault } from './faults.ts';
@@ -12,7 +13,7 @@ import type {
 } from './mock-ops.ts';
 
 /** Thrown when the mock worker cannot start, or answers a call with an error. */
-export class MockWorkerError extends Error {
+export class MockWorkerError extends PipelineError {
   override readonly name = 'MockWorkerError';
   constructor(
     readonly mock: MockName | 'worker',

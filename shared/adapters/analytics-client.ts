@@ -57,7 +57,9 @@ export class HttpAnalyticsSink implements AnalyticsSink {
       );
     } catch (error) {
       if (error instanceof HttpRetriesExhausted) {
-        throw new AnalyticsDeliveryError(error.status, error.attempts, error.lastError);
+        throw new AnalyticsDeliveryError(error.status, error.attempts, error.lastError, {
+          cause: error,
+        });
       }
       throw error;
     }

@@ -63,7 +63,9 @@ export class HttpBatchAnalyticsSink implements BatchAnalyticsSink {
       return { verdicts, attempts: result.attempts };
     } catch (error) {
       if (error instanceof HttpRetriesExhausted) {
-        throw new AnalyticsDeliveryError(error.status, error.attempts, error.lastError);
+        throw new AnalyticsDeliveryError(error.status, error.attempts, error.lastError, {
+          cause: error,
+        });
       }
       throw error;
     }

@@ -9,7 +9,7 @@ import {
 } from '../domain/analytics-batch.ts';
 import type { MergedPayload } from '../domain/merge.ts';
 import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
-import type { BatchAnalyticsSink, BatchOnceDelivery, BatchOutcome } from '../ports.ts';
+import type { BatchAnalyticsSink, BatchOutcome, DeliveryItem, OnceDelivery } from '../ports.ts';
 import { type ClaimResult, DeliveryRecords } from './delivery-records.ts';
 
 export type BatchedDeliveryOptions = {
@@ -42,7 +42,7 @@ type Claimed = { index: number; hash: string };
  * A request that fails after its retries releases its payloads and reports them rejected. No
  * pre-check is needed: the claim itself finds the duplicates.
  */
-export class BatchedDelivery implements BatchOnceDelivery {
+export class BatchedDelivery implements OnceDelivery {
   #records: DeliveryRecords;
   #remainingMs: () => number = () => 60_000;
   #waitMs: number;
@@ -59,10 +59,6 @@ export class BatchedDelivery implements BatchOnceDelivery {
     this.#remainingMs = () => context.getRemainingTimeInMillis();
   }
 
-  delivered(hashes: string[]): Promise<boolean[]> {
-    return Promise.all(hashes.map((hash) => this.#records.isDelivered(hash)));
-  }
-
   async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {
     const [outcome] = await this.deliverMany([{ payload, hash }]);
     if (outcome === 'posted' || outcome === 'duplicate') return outcome;
@@ -71,9 +67,7 @@ export class BatchedDelivery implements BatchOnceDelivery {
     throw new AnalyticsDeliveryError(rejected.status, rejected.attempts, rejected.rejected);
   }
 
-  async deliverMany(
-    items: { payload: MergedPayload; hash: string; canonical?: string }[],
-  ): Promise<BatchOutcome[]> {
+  async deliverMany(items: DeliveryItem[]): Promise<BatchOutcome[]> {
     const outcomes = new Array<BatchOutcome>(items.length);
     const claimed = await this.#claim(items, outcomes);
     const events: BatchEvent<Claimed>[] = claimed.map((claim) => {

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { PipelineError } from '../errors.ts';
 
 export type HttpRequest = {
   method: 'GET' | 'POST';
@@ -15,14 +16,15 @@ export type HttpResponse = { status: number; headers: IncomingHttpHeaders; body:
  * retry is ambiguous (it may deliver the request a second time unless the server honours an
  * idempotency key).
  */
-export class HttpExchangeError extends Error {
+export class HttpExchangeError extends PipelineError {
   override readonly name: string = 'HttpExchangeError';
   constructor(
     message: string,
     readonly requestSent: boolean,
     readonly code?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -98,7 +100,7 @@ export function sendHttp(
       const code = (error as { code?: string }).code;
       const message =
         code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
-      reject(new HttpExchangeError(message, sent, code));
+      reject(new HttpExchangeError(message, sent, code, { cause: error }));
     }
     req.on('error', fail);
     req.end(request.body);

@@ -5,6 +5,7 @@ import {
   parseRetryAfter,
   type RetryPolicy,
 } from '../domain/retry-policy.ts';
+import { PipelineError } from '../errors.ts';
 import { HttpExchangeError, type HttpRequest, sendHttp } from './http-client.ts';
 
 export type HttpAttemptFailure = {
@@ -41,15 +42,19 @@ export type HttpRetryOptions = {
   now?: () => number;
 };
 
-/** Thrown when every try failed; carries the last status (if any) and the attempt count. */
-export class HttpRetriesExhausted extends Error {
+/**
+ * Thrown when every try failed; carries the last status (if any) and the attempt count, and, when
+ * the last try threw (a timeout, a reset), that error as its cause.
+ */
+export class HttpRetriesExhausted extends PipelineError {
   override readonly name = 'HttpRetriesExhausted';
   constructor(
     readonly status: number | undefined,
     readonly attempts: number,
     readonly lastError: string,
+    options?: ErrorOptions,
   ) {
-    super(lastError);
+    super(lastError, options);
   }
 }
 
@@ -78,6 +83,8 @@ export async function requestWithRetry(
     error: 'not tried',
     ambiguous: false,
   };
+  // The last try's thrown error, kept apart from `last` (which onRetry logs) as the cause.
+  let lastThrown: unknown;
   let ambiguousRetries = 0;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     let retryAfterMs: number | undefined;
@@ -97,7 +104,9 @@ export async function requestWithRetry(
       const retryAfter = response.headers['retry-after'];
       retryAfterMs = parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null, now());
       last = { status: response.status, error: `HTTP ${response.status}`, ambiguous: false };
+      lastThrown = undefined;
     } catch (error) {
+      lastThrown = error;
       last = {
         error: describeError(error),
         ambiguous: error instanceof HttpExchangeError && error.requestSent,
@@ -109,7 +118,12 @@ export async function requestWithRetry(
     onRetry?.({ attempt, ...last, delayMs });
     await sleep(delayMs);
   }
-  throw new HttpRetriesExhausted(last.status, policy.maxAttempts, last.error);
+  throw new HttpRetriesExhausted(
+    last.status,
+    policy.maxAttempts,
+    last.error,
+    lastThrown === undefined ? undefined : { cause: lastThrown },
+  );
 }
 
 function describeError(error: unknown): string {

@@ -1,4 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs';
+import { PipelineError } from '../errors.ts';
 
 /** A topic as the stack declares it and the topic admin creates it (infra and functions share it). */
 export type TopicSpec = { topic: string; numPartitions: number };
@@ -10,7 +11,7 @@ export type TopicSpec = { topic: string; numPartitions: number };
 export const BROKER_DEFAULT_REPLICATION = -1;
 
 /** A declared topic that exists with more partitions than declared (Kafka cannot shrink one). */
-export class TopicShrinkError extends Error {
+export class TopicShrinkError extends PipelineError {
   constructor(
     readonly topic: string,
     readonly existing: number,
@@ -19,8 +20,8 @@ export class TopicShrinkError extends Error {
     super(
       `topic ${topic} has ${existing} partitions and is declared with ${declared}: Kafka cannot remove partitions; declare ${existing} or more, or create a new topic`,
     );
-    this.name = 'TopicShrinkError';
   }
+  override readonly name = 'TopicShrinkError';
 }
 
 export type EnsureTopicsResult = { created: string[]; grown: string[] };

@@ -112,6 +112,7 @@ export class KafkaPublisher implements Publisher {
         'Kafka',
         this.brokers.join(','),
         (error as Error).message,
+        { cause: error },
       );
     });
     return this.#connected;

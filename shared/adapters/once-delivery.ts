@@ -8,8 +8,15 @@ import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types
 import type { Context } from 'aws-lambda';
 import type { MergedPayload } from '../domain/merge.ts';
 import { DeliveryInProgressError } from '../errors.ts';
-import type { AnalyticsSink, OnceDelivery } from '../ports.ts';
+import type {
+  AnalyticsSink,
+  BatchOutcome,
+  DeliveryItem,
+  OnceDelivery,
+  PayloadDelivery,
+} from '../ports.ts';
 import { DeliveryRecords } from './delivery-records.ts';
+import { OneAtATimeDelivery } from './one-at-a-time-delivery.ts';
 
 /** Where the idempotency records live: Powertools' cache client shape (Redis in production). */
 export type DeliveryCache = CacheClient;
@@ -23,6 +30,11 @@ export type OnceDeliveryOptions = {
   keyPrefix: string;
   /** How long to wait for another invocation that holds the same payload in progress. */
   inProgressWaitMs?: number;
+  /**
+   * POSTs in flight at once across the `deliverMany` calls in flight (ANALYTICS_CONCURRENCY);
+   * one at a time when not given.
+   */
+  concurrency?: number;
 };
 
 /** What the idempotent POST returns, and Powertools stores as the record's data. */
@@ -33,14 +45,18 @@ type Delivered = { hash: string; attempts: number; postedAt: string; replayed?: 
  * records of DeliveryRecords: the record is keyed by the payload's identity (`payloadHash`, the
  * hash the caller passes, the same one in the Idempotency-Key header, the logs and dead
  * letters). A failed POST deletes the in-progress record, so a later replay can deliver it.
+ * As the delivery port (single mode), it takes many payloads through OneAtATimeDelivery:
+ * a pre-check, then one POST per payload, a bounded number at a time.
  */
-export class IdempotentDelivery implements OnceDelivery {
+export class IdempotentDelivery implements OnceDelivery, PayloadDelivery {
   #postOnce: (payload: MergedPayload, hash: string) => Promise<Delivered>;
   #waitMs: number;
   #records: DeliveryRecords;
+  #many: OneAtATimeDelivery;
 
   constructor(options: OnceDeliveryOptions) {
     this.#waitMs = options.inProgressWaitMs ?? 5000;
+    this.#many = new OneAtATimeDelivery(this, options.concurrency ?? 1);
     this.#records = new DeliveryRecords(options.cache, options);
     this.#postOnce = makeIdempotent(
       async (payload: MergedPayload, hash: string): Promise<Delivered> => {
@@ -64,11 +80,15 @@ export class IdempotentDelivery implements OnceDelivery {
 
   /**
    * Which payloads already have a COMPLETED, unexpired record (concurrent reads that share
-   * round trips). The merge skips these without going through the per-payload idempotency
-   * calls; the rest go through deliver().
+   * round trips): the pre-check of `deliverMany`, which skips these without going through the
+   * per-payload idempotency calls; the rest go through deliver().
    */
   delivered(hashes: string[]): Promise<boolean[]> {
     return Promise.all(hashes.map((hash) => this.#records.isDelivered(hash)));
+  }
+
+  deliverMany(items: DeliveryItem[]): Promise<BatchOutcome[]> {
+    return this.#many.deliverMany(items);
   }
 
   async deliver(payload: MergedPayload, hash: string): Promise<'posted' | 'duplicate'> {

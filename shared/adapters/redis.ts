@@ -50,6 +50,7 @@ export async function connectRedis(connection: RedisConnection): Promise<Redis> 
       'Redis',
       redactUrl(connection.url),
       (error as Error).message,
+      { cause: error },
     );
   }
   return client;

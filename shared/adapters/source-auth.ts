@@ -56,7 +56,9 @@ export function createAuthenticator(
     try {
       credentials = parseCredentials(await secret());
     } catch (error) {
-      throw new SourceAuthError(source, `the secret cannot be read: ${(error as Error).message}`);
+      throw new SourceAuthError(source, `the secret cannot be read: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     const value = credentials[name];
     if (!value) throw new SourceAuthError(source, `the secret has no "${name}"`);
@@ -147,7 +149,9 @@ class ClientCredentials implements SourceAuthenticator {
       );
     } catch (error) {
       if (error instanceof HttpRetriesExhausted) {
-        throw new SourceAuthError(this.source, `token endpoint: ${error.lastError}`);
+        throw new SourceAuthError(this.source, `token endpoint: ${error.lastError}`, {
+          cause: error,
+        });
       }
       throw error;
     }

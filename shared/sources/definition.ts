@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FIELD_TYPES, type FieldType } from '../domain/records.ts';
 import { ConfigError } from '../errors.ts';
-import { SIDE_NAME } from './join.ts';
+import { SIDE_NAME } from './side-name.ts';
 
 /**
  * A source, declared as data: where its list endpoint is, where the records are in an answer,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import type { SourceDefinition } from './definition.ts';
+import { SIDE_NAME } from './side-name.ts';
 
 /**
  * The join, declared as data next to the sources: which source fills which side of the payload,
@@ -8,8 +9,6 @@ import type { SourceDefinition } from './definition.ts';
  * happens to an id whose other sides never come. The key is each source's id (its `id.path`).
  */
 
-/** A side's name in the payload; `:` and a leading `_` are kept for the store's own fields. */
-export const SIDE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,30}$/;
 const sideName = z
   .string()
   .regex(SIDE_NAME, 'must be a name such as customer (letters, digits, _)');

@@ -1,4 +1,5 @@
 import { readPath } from '../domain/records.ts';
+import { PipelineError } from '../errors.ts';
 import type { SourceDefinition } from './definition.ts';
 
 /** One page of a source listing, as the pipeline needs it. */
@@ -17,7 +18,7 @@ export type SourcePage = {
 export type PageAnswer = { url: string; body: string; link?: string | undefined };
 
 /** The answer is not the page shape the definition declares. The message says what is wrong. */
-export class PageShapeError extends Error {
+export class PageShapeError extends PipelineError {
   override readonly name = 'PageShapeError';
 }
 

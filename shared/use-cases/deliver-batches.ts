@@ -2,28 +2,27 @@ import { yieldToEventLoop } from '../concurrency.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
 import { type MergedPayload, payloadIdentity } from '../domain/merge.ts';
 import { type Log, logsAt } from '../logger.ts';
-import type { BatchOnceDelivery, BatchOutcome, DeadLetter, OnceDelivery } from '../ports.ts';
-import type { DeliveryOutcome } from './merge-batch.ts';
+import type { BatchOutcome, DeadLetter, OnceDelivery } from '../ports.ts';
+
+/** What became of one payload: delivered now, delivered before, held elsewhere, or refused. */
+export type DeliveryOutcome = 'posted' | 'duplicate' | { held: string } | DeadLetter;
 
 /** Payloads hashed between two turns of the event loop. */
 const HASH_CHUNK = 1_000;
 
-/** Whether the delivery port takes many payloads per call (ANALYTICS_DELIVERY=batch). */
-export function isBatchDelivery(delivery: OnceDelivery): delivery is BatchOnceDelivery {
-  return typeof (delivery as Partial<BatchOnceDelivery>).deliverMany === 'function';
-}
-
 /**
- * The merge's step 4 and 5 in batch mode: the payloads go to the port in one call (it claims,
- * which finds the duplicates, posts in batches, marks and releases in bulk); each rejected one
- * becomes a dead letter with the sink's reason, and each one another invocation held in progress
- * past the wait comes back held. Returns one outcome per payload, in order, as the single mode
- * does. The payload's identity is computed once, here, and is the event id, the record's key,
- * the log `hash` and the dead letter's `hash`.
+ * The merge's steps 4 and 5, in either delivery mode: the payloads go to the port in one call
+ * (single mode: a pre-check, then one POST per payload, a bounded number at a time; batch mode:
+ * claims, which find the duplicates, batch requests, marks and releases in bulk). Each payload
+ * Analytics refused after its retries (a 429 or 5xx that outlasted them, a 4xx, a rejected event)
+ * becomes a dead letter with the reason; each one another invocation held in progress past the
+ * wait comes back held. Returns one outcome per payload, in order. The payload's identity is
+ * computed once, here, and is the Idempotency-Key or event id, the record's key, the log `hash`
+ * and the dead letter's `hash`.
  */
-export async function deliverInBatches(
+export async function deliverPayloads(
   payloads: { payload: MergedPayload; record: DecodedRecord }[],
-  delivery: BatchOnceDelivery,
+  delivery: OnceDelivery,
   log: Log,
 ): Promise<DeliveryOutcome[]> {
   const todo: Hashed[] = [];
@@ -65,7 +64,8 @@ function recordOutcomes(
     }
     if (outcome === 'duplicate' && !logDuplicate) continue;
     const context = {
-      id: payload.id,
+      // A payload of the {customer, inventory} shape has no id field: its record's key names it.
+      id: payload.id ?? record.key ?? undefined,
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
@@ -88,7 +88,7 @@ function recordOutcomes(
 }
 
 /** The dead letter of a payload Analytics refused after its retries, in either mode. */
-export function deadLetterOf(
+function deadLetterOf(
   payload: MergedPayload,
   hash: string,
   reason: string,

@@ -5,14 +5,11 @@ import {
   type JoinState,
   lastAppearances,
   type MergedPayload,
-  payloadHash,
   recordVersion,
 } from '../domain/merge.ts';
 import { checkRecord, NOT_JSON, type RecordCheck } from '../domain/records.ts';
-import { AnalyticsDeliveryError, DeliveryInProgressError } from '../errors.ts';
 import { type Log, logsAt } from '../logger.ts';
 import type {
-  BatchOnceDelivery,
   DeadLetter,
   DeadLetterSink,
   JoinStore,
@@ -23,10 +20,11 @@ import type {
 } from '../ports.ts';
 import type { JoinDefinition } from '../sources/join.ts';
 import type { SourceDefinition } from '../sources/registry.ts';
-import { deadLetterOf, deliverInBatches, isBatchDelivery } from './deliver-batches.ts';
+import { deliverPayloads } from './deliver-batches.ts';
 
 export type MergeDeps = {
   joinStore: JoinStore;
+  /** Either delivery mode: its adapter bounds the POSTs in flight (ANALYTICS_CONCURRENCY). */
   delivery: OnceDelivery;
   deadLetter: DeadLetterSink;
   quarantine: QuarantineSink;
@@ -35,8 +33,6 @@ export type MergeDeps = {
   sourceForTopic: (topic: string) => SourceDefinition | undefined;
   /** The join declaration: which side each source fills, and the payload's shape. */
   join: JoinDefinition;
-  /** POSTs in flight at once. */
-  concurrency: number;
   /** Largest record value, in bytes, joined; larger ones are quarantined. */
   maxRecordBytes: number;
 };
@@ -64,9 +60,6 @@ export type MergeSummary = {
 /** Where a held payload's record is, and the payload's hash (for the log lines). */
 export type HeldRecord = { topic: string; partition: number; offset: string; hash: string };
 
-/** What became of one payload: delivered now, delivered before, held elsewhere, or refused. */
-export type DeliveryOutcome = 'posted' | 'duplicate' | { held: string } | DeadLetter;
-
 type Accepted = { upsert: JoinUpsert; record: DecodedRecord };
 
 /**
@@ -79,10 +72,9 @@ const CPU_CHUNK = 250;
 
 /**
  * Records per join upsert call. The calls of a batch go out together; each part is built and
- * delivered once its states are back, so delivery overlaps Redis applying the later parts. In
- * batch mode two parts are delivered at a time (one claimed while the other waits on Analytics;
- * their requests share ANALYTICS_CONCURRENCY); in single mode one, so its POSTs stay within
- * ANALYTICS_CONCURRENCY.
+ * delivered once its states are back, so delivery overlaps Redis applying the later parts. Two
+ * parts are delivered at a time (one pre-checked or claimed while the other waits on Analytics);
+ * their requests share ANALYTICS_CONCURRENCY, which the delivery adapter bounds across calls.
  */
 const JOIN_PART = 1_000;
 const PARTS_IN_FLIGHT = 2;
@@ -97,11 +89,14 @@ const PARTS_IN_FLIGHT = 2;
  * 3. Build a payload, shaped by the join, for each id with every required side (or already
  *    emitted by the missing-side policy), from the state after the id's last upsert in the
  *    batch: an id repeated in a batch yields one payload, the latest.
- * 4. Deliver each payload once, keyed by its identity (`payloadHash`): in single mode, skip the
- *    payloads already delivered (a batched pre-check), then POST each of the others, a bounded
- *    number at a time; in batch mode, claim a part's payloads, POST them in batch requests,
- *    mark them in bulk. When a part fails, the part in flight finishes before the batch fails.
- * 5. Dead-letter what Analytics refused after its retries, with the reason.
+ * 4. Deliver each payload once, keyed by its identity (`payloadHash`), through the delivery
+ *    port, one call per part (`deliverPayloads`: the same path in both modes; in single mode a
+ *    pre-check skips the payloads already delivered and each other one is POSTed alone, a
+ *    bounded number at a time; in batch mode a part's payloads are claimed, POSTed in batch
+ *    requests and marked in bulk). When a part fails, the part in flight finishes before the
+ *    batch fails.
+ * 5. Dead-letter what Analytics refused after its retries (a 429 or 5xx past them included),
+ *    with the reason.
  * 6. Hand back, in `retry`, the records whose payload another invocation held in progress for
  *    longer than this one could wait (a transient state): everything else is finished.
  *
@@ -123,34 +118,27 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
   );
   // Each is awaited in turn below; a failure meanwhile is not an unhandled rejection.
   for (const part of upserted) part.catch(() => undefined);
-  const batchMode = isBatchDelivery(deps.delivery);
-  const parts = await mapWithConcurrency(
-    starts,
-    batchMode ? PARTS_IN_FLIGHT : 1,
-    async (from, part) => {
-      // Built only once every part before it is applied too: if the connection dropped in an
-      // earlier part (ioredis fails what was left of it, but sends a later part's untouched
-      // pipeline again after reconnecting), a later part's states did not follow batch order.
-      const states = (await Promise.all(upserted.slice(0, part + 1)))[part] as JoinState[];
-      const expected = Math.min(JOIN_PART, accepted.length - from);
-      if (states.length !== expected) {
-        throw new Error(`join store answered ${states.length} states for ${expected} upserts`);
-      }
-      const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
-      for (const [offset, state] of states.entries()) {
-        // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
-        if (offset > 0 && offset % CPU_CHUNK === 0) await yieldToEventLoop();
-        const { upsert, record } = accepted[from + offset] as Accepted;
-        if (last.get(upsert.id) !== from + offset) continue;
-        const payload = buildPayload(deps.join, upsert.id, state);
-        if (payload) payloads.push({ payload, record });
-      }
-      const outcomes = batchMode
-        ? await deliverInBatches(payloads, deps.delivery as BatchOnceDelivery, deps.log)
-        : await deliverEach(payloads, deps);
-      return { payloads, outcomes };
-    },
-  );
+  const parts = await mapWithConcurrency(starts, PARTS_IN_FLIGHT, async (from, part) => {
+    // Built only once every part before it is applied too: if the connection dropped in an
+    // earlier part (ioredis fails what was left of it, but sends a later part's untouched
+    // pipeline again after reconnecting), a later part's states did not follow batch order.
+    const states = (await Promise.all(upserted.slice(0, part + 1)))[part] as JoinState[];
+    const expected = Math.min(JOIN_PART, accepted.length - from);
+    if (states.length !== expected) {
+      throw new Error(`join store answered ${states.length} states for ${expected} upserts`);
+    }
+    const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
+    for (const [offset, state] of states.entries()) {
+      // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
+      if (offset > 0 && offset % CPU_CHUNK === 0) await yieldToEventLoop();
+      const { upsert, record } = accepted[from + offset] as Accepted;
+      if (last.get(upsert.id) !== from + offset) continue;
+      const payload = buildPayload(deps.join, upsert.id, state);
+      if (payload) payloads.push({ payload, record });
+    }
+    const outcomes = await deliverPayloads(payloads, deps.delivery, deps.log);
+    return { payloads, outcomes };
+  });
   const payloads = parts.flatMap((part) => part.payloads);
   const outcomes = parts.flatMap((part) => part.outcomes);
   const letters = outcomes.filter(
@@ -181,26 +169,6 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
     retry,
     durationMs: Date.now() - started,
   };
-}
-
-/**
- * Single mode: a pre-check skips the payloads already delivered (the steady state of a fetch
- * that brings unchanged records) without the per-payload idempotency calls; the others are
- * delivered one by one, a bounded number at a time.
- */
-async function deliverEach(
-  payloads: { payload: MergedPayload; record: DecodedRecord }[],
-  deps: MergeDeps,
-): Promise<DeliveryOutcome[]> {
-  // Each payload's identity is computed once, for the pre-check (one per part, at most
-  // JOIN_PART payloads) and the delivery.
-  const hashes = payloads.map(({ payload }) => payloadHash(payload));
-  const known = await deps.delivery.delivered(hashes);
-  return mapWithConcurrency(payloads, deps.concurrency, ({ payload, record }, index) =>
-    known[index]
-      ? skipDelivered(payload, record, deps)
-      : deliverOne(payload, hashes[index] as string, record, deps),
-  );
 }
 
 async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
@@ -288,47 +256,4 @@ function parseAndCheck(source: SourceDefinition, value: string, key: string | nu
     return { ok: false, reason: NOT_JSON, ...(key !== null && { id: key }) };
   }
   return checkRecord(source, parsed);
-}
-
-/** The record a payload came from, for its log lines. */
-function whereFrom(payload: MergedPayload, record: DecodedRecord) {
-  return {
-    id: payload.id ?? record.key ?? undefined,
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    correlationId: record.headers['correlation-id'],
-  };
-}
-
-async function skipDelivered(
-  payload: MergedPayload,
-  record: DecodedRecord,
-  deps: MergeDeps,
-): Promise<'duplicate'> {
-  deps.log.debug('payload already delivered', whereFrom(payload, record));
-  return 'duplicate';
-}
-
-async function deliverOne(
-  payload: MergedPayload,
-  hash: string,
-  record: DecodedRecord,
-  deps: MergeDeps,
-): Promise<DeliveryOutcome> {
-  const context = { ...whereFrom(payload, record), hash };
-  try {
-    const outcome = await deps.delivery.deliver(payload, hash);
-    if (outcome === 'posted') deps.log.info('payload delivered', context);
-    else deps.log.debug('payload already delivered', context);
-    return outcome;
-  } catch (error) {
-    if (error instanceof DeliveryInProgressError) {
-      deps.log.warn('payload held by another invocation; its record will be retried', context);
-      return { held: hash };
-    }
-    if (!(error instanceof AnalyticsDeliveryError)) throw error;
-    deps.log.error('payload dead-lettered', { ...context, reason: error.message });
-    return deadLetterOf(payload, hash, error.message, error.attempts, context);
-  }
 }

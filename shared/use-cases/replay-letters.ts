@@ -12,7 +12,7 @@ export type ReplaySummary = { letters: number; posted: number; duplicates: numbe
  */
 export async function replayLetters(
   letters: { id: string; body: string }[],
-  delivery: OnceDelivery,
+  delivery: Pick<OnceDelivery, 'deliver'>,
   log: Log,
 ): Promise<{ summary: ReplaySummary; failedIds: string[] }> {
   const summary: ReplaySummary = { letters: letters.length, posted: 0, duplicates: 0, failed: 0 };

@@ -8,7 +8,7 @@ import type { JoinDefinition } from '../sources/join.ts';
 export type SweepDeps = {
   pending: PendingIndex;
   /** The merge's idempotent delivery: a payload the merge also builds goes out once. */
-  delivery: OnceDelivery;
+  delivery: Pick<OnceDelivery, 'deliver'>;
   deadLetter: DeadLetterSink;
   join: JoinDefinition;
   log: Log;

@@ -4,7 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configFromContext } from '../../infra/config.ts';
 import { LOCALSTACK_ENDPOINTS } from '../../infra/localstack.ts';
-import { localstackSupport, SUPPORTED_INTRINSICS } from '../../infra/localstack-supported-types.ts';
+import { localstackSupport, SUPPORTED_INTRINSICS } from '../support/localstack-supported-types.ts';
 import { synthesize } from '../support/synth.ts';
 import { type DeployedFunction, deployedFunctions } from '../support/template-functions.ts';
 

@@ -162,6 +162,7 @@ describe('HttpAnalyticsSink against a real HTTP server', () => {
       analytics: sink(),
       ttlSeconds: 60,
       keyPrefix: 'sink:',
+      concurrency: 1,
     });
     delivery.registerInvocation({ getRemainingTimeInMillis: () => 30_000 });
     server.script({ status: 500 });
@@ -177,7 +178,6 @@ describe('HttpAnalyticsSink against a real HTTP server', () => {
       quarantine: sinks,
       log,
       sourceForTopic,
-      concurrency: 1,
       maxRecordBytes: 10_000,
     });
     expect(summary).toMatchObject({ posted: 2, deadLettered: 0 });

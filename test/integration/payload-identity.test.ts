@@ -55,6 +55,7 @@ function singleMode(prefix: string): OnceDelivery {
     },
     ttlSeconds: TTL_SECONDS,
     keyPrefix: prefix,
+    concurrency: 2,
   });
   delivery.registerInvocation({ getRemainingTimeInMillis: () => 30_000 });
   return delivery;
@@ -94,7 +95,6 @@ describe.each([
       quarantine: sinks,
       log: log as unknown as Log,
       sourceForTopic,
-      concurrency: 2,
       maxRecordBytes: 2_000,
     };
     const summary = await mergeBatch(joinedBatch(), deps);

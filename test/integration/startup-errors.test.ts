@@ -43,6 +43,8 @@ describe('when a dependency is not there', () => {
       /^Redis is not reachable at redis:\/\/:\*\*\*@127\.0\.0\.1:1: /,
     );
     expect((error as Error).message).not.toContain('s3cret');
+    // The ioredis error it was translated from stays as its cause.
+    expect((error as Error).cause).toBeInstanceOf(Error);
     expect(Date.now() - started).toBeLessThan(10_000);
     await runtime.close();
   });
@@ -61,6 +63,9 @@ describe('when a dependency is not there', () => {
       const error = await createFetchHandler(runtime)(undefined).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DependencyUnavailableError);
       expect((error as Error).message).toMatch(/^Kafka is not reachable at 127\.0\.0\.1:1: /);
+      // The kafkajs error it was translated from stays as its cause.
+      expect((error as Error).cause).toBeInstanceOf(Error);
+      expect((error as Error).cause).not.toBeInstanceOf(DependencyUnavailableError);
     } finally {
       await runtime.publisher.disconnect();
       await crm.close();

@@ -13,11 +13,11 @@ import {
 /**
  * The merge's dependencies on in-memory ports, for the use-case tests: the built-in join, an
  * in-memory join store, single-mode delivery (IdempotentDelivery over `cache`, a 60 s
- * invocation) to an in-memory Analytics, and one in-memory sink for quarantine and dead letters.
- * `overrides` replaces any of them.
+ * invocation, `concurrency` POSTs at once, 2 unless given) to an in-memory Analytics, and one
+ * in-memory sink for quarantine and dead letters. `overrides` replaces any of them.
  */
 export function memoryMergeDeps(
-  overrides: Partial<MergeDeps> = {},
+  { concurrency = 2, ...overrides }: Partial<MergeDeps> & { concurrency?: number } = {},
   cache: DeliveryCache = new MemoryCache(),
 ) {
   const analytics = new MemoryAnalytics();
@@ -28,6 +28,7 @@ export function memoryMergeDeps(
     analytics,
     ttlSeconds: 86_400,
     keyPrefix: 'unit:',
+    concurrency,
   });
   delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
   const deps: MergeDeps = {
@@ -38,7 +39,6 @@ export function memoryMergeDeps(
     quarantine: sinks,
     log: log as unknown as Log,
     sourceForTopic,
-    concurrency: 2,
     maxRecordBytes: 2_000,
     ...overrides,
   };

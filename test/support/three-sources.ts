@@ -58,6 +58,7 @@ export function threeSidedDeps(
       analytics,
       ttlSeconds: 86_400,
       keyPrefix: 'u:',
+      concurrency: 4,
     });
   if (once instanceof IdempotentDelivery) {
     once.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
@@ -71,7 +72,6 @@ export function threeSidedDeps(
     quarantine: sinks,
     log,
     sourceForTopic: (topic) => sourceForTopic(topic, THREE_SOURCES),
-    concurrency: 4,
     maxRecordBytes: 10_000,
   };
   const sweep: SweepDeps = {

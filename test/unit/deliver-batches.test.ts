@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildMergedPayload, type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import type { Log } from '../../shared/logger.ts';
-import type { BatchOnceDelivery, BatchOutcome, DeadLetter } from '../../shared/ports.ts';
-import { deliverInBatches, isBatchDelivery } from '../../shared/use-cases/deliver-batches.ts';
+import type { BatchOutcome, DeadLetter, OnceDelivery } from '../../shared/ports.ts';
+import { deliverPayloads } from '../../shared/use-cases/deliver-batches.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import { memoryLog } from '../support/in-memory.ts';
@@ -17,9 +17,8 @@ const entry = (id: string, headers?: Record<string, string>) => ({
 /** A batch port that answers from `verdicts` (by payload id) and keeps what it was given. */
 function batchPort(verdicts: Record<string, BatchOutcome>) {
   const given: { payload: MergedPayload; hash: string }[][] = [];
-  const port: BatchOnceDelivery = {
-    deliver: () => Promise.reject(new Error('batch mode delivers through deliverMany')),
-    delivered: async (payloads) => payloads.map(() => false),
+  const port: OnceDelivery = {
+    deliver: () => Promise.reject(new Error('the merge delivers through deliverMany')),
     deliverMany: async (items) => {
       given.push(items.map(({ payload, hash }) => ({ payload, hash })));
       return items.map(({ payload }) => verdicts[payload.id ?? ''] ?? 'posted');
@@ -28,21 +27,12 @@ function batchPort(verdicts: Record<string, BatchOutcome>) {
   return { port, given };
 }
 
-describe('isBatchDelivery', () => {
-  it('tells a port with deliverMany (ANALYTICS_DELIVERY=batch) from one without', () => {
-    expect(isBatchDelivery(batchPort({}).port)).toBe(true);
-    const single = { deliver: async () => 'posted' as const, delivered: async () => [] };
-    expect(isBatchDelivery(single)).toBe(false);
-    expect(isBatchDelivery({ ...single, deliverMany: 'no' } as never)).toBe(false);
-  });
-});
-
-describe('deliverInBatches', () => {
+describe('deliverPayloads', () => {
   it('sends every payload with its hash, answers in order and logs each outcome', async () => {
     const { port, given } = batchPort({ b: 'duplicate', c: 'held' });
     const entries = [entry('a'), entry('b'), entry('c'), entry('d')];
     const log = memoryLog();
-    const outcomes = await deliverInBatches(entries, port, log as unknown as Log);
+    const outcomes = await deliverPayloads(entries, port, log as unknown as Log);
     expect(outcomes).toEqual([
       'posted',
       'duplicate',
@@ -76,7 +66,7 @@ describe('deliverInBatches', () => {
     });
     const log = memoryLog();
     const before = Date.now();
-    const outcomes = await deliverInBatches(
+    const outcomes = await deliverPayloads(
       [entry('a'), entry('b', { 'correlation-id': 'run-9' }), entry('c', {})],
       port,
       log as unknown as Log,
@@ -102,18 +92,18 @@ describe('deliverInBatches', () => {
 
   it('leaves the correlation id out of a dead letter whose record had none', async () => {
     const { port } = batchPort({ a: { rejected: 'HTTP 400', attempts: 1 } });
-    const [letter] = await deliverInBatches([entry('a', {})], port, memoryLog() as unknown as Log);
+    const [letter] = await deliverPayloads([entry('a', {})], port, memoryLog() as unknown as Log);
     expect(letter).not.toHaveProperty('correlationId');
     expect(letter).toMatchObject({ reason: 'HTTP 400', attempts: 1 });
   });
 
   it('fails, naming the hash, when the port gives fewer outcomes than payloads', async () => {
-    const short: BatchOnceDelivery = {
+    const short: OnceDelivery = {
       ...batchPort({}).port,
       deliverMany: async () => ['posted'],
     };
     await expect(
-      deliverInBatches([entry('a'), entry('b')], short, memoryLog() as never),
+      deliverPayloads([entry('a'), entry('b')], short, memoryLog() as never),
     ).rejects.toThrow(`batch delivery gave no outcome for ${payloadHash(aPayload('b'))}`);
   });
 });

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { OneAtATimeDelivery } from '../../shared/adapters/one-at-a-time-delivery.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
@@ -172,12 +173,15 @@ describe('mergeBatch log lines and dead letters', () => {
   });
 
   it('fails the batch, dead-lettering nothing, when delivery fails for another reason than Analytics', async () => {
-    deps.delivery = {
-      delivered: async (payloads) => payloads.map(() => false),
-      deliver: async () => {
-        throw new Error('Redis connection lost');
+    deps.delivery = new OneAtATimeDelivery(
+      {
+        delivered: async (payloads) => payloads.map(() => false),
+        deliver: async () => {
+          throw new Error('Redis connection lost');
+        },
       },
-    };
+      2,
+    );
     await expect(
       mergeBatch([customer(aCustomer('1')), product(aProduct('1'))], deps),
     ).rejects.toThrow('Redis connection lost');

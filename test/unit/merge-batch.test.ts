@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
 import { payloadHash } from '../../shared/domain/merge.ts';
-import type { BatchOnceDelivery } from '../../shared/ports.ts';
+import type { OnceDelivery } from '../../shared/ports.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { CountingCache } from '../support/counting-cache.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
@@ -207,9 +207,8 @@ describe('mergeBatch on a batch of several parts', () => {
     const finished: string[][] = [];
     let inFlight = 0;
     const seen = { most: 0 };
-    const port: BatchOnceDelivery = {
-      deliver: () => Promise.reject(new Error('batch mode delivers through deliverMany')),
-      delivered: async (payloads) => payloads.map(() => false),
+    const port: OnceDelivery = {
+      deliver: () => Promise.reject(new Error('the merge delivers through deliverMany')),
       deliverMany: async (items) => {
         const ids = items.map(({ payload }) => String(payload.id));
         calls.push(ids);
@@ -244,7 +243,7 @@ describe('mergeBatch on a batch of several parts', () => {
         if (upsertsBeforeDelivery < 0) upsertsBeforeDelivery = upserts.length;
         return port.deliverMany(items);
       },
-    } as BatchOnceDelivery;
+    } as OnceDelivery;
     const summary = await mergeBatch(pairs(1, 1_250), deps);
     expect(upserts).toEqual([1_000, 1_000, 500]);
     expect(upsertsBeforeDelivery).toBe(3);
@@ -265,7 +264,7 @@ describe('mergeBatch on a batch of several parts', () => {
         delivered.push(...items.map(({ payload }) => payload));
         return port.deliverMany(items);
       },
-    } as BatchOnceDelivery;
+    } as OnceDelivery;
     const summary = await mergeBatch(batch, deps);
     expect(calls.flat().filter((id) => id === '7')).toEqual(['7']);
     expect(delivered.find((payload) => (payload as { id: string }).id === '7')).toEqual({

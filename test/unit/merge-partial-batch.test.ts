@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { batchItemFailuresOf } from '../../functions/merge/handler.ts';
 import { retryFrom } from '../../local/esm-emulator.ts';
+import { OneAtATimeDelivery } from '../../shared/adapters/one-at-a-time-delivery.ts';
 import { type MergedPayload, payloadHash } from '../../shared/domain/merge.ts';
 import { DeliveryInProgressError } from '../../shared/errors.ts';
-import type { BatchOnceDelivery, BatchOutcome, OnceDelivery } from '../../shared/ports.ts';
+import type { BatchOutcome, OnceDelivery, PayloadDelivery } from '../../shared/ports.ts';
 import { type MergeDeps, mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
 import { aCustomer, aProduct } from '../support/factories.ts';
 import type { MemorySinks } from '../support/in-memory.ts';
 import { memoryMergeDeps } from '../support/merge-deps.ts';
 
-/** A delivery port on which another invocation holds the payloads of `heldIds` in progress. */
-class HeldElsewhere implements OnceDelivery {
+/** A single-mode delivery on which another invocation holds the payloads of `heldIds` in progress. */
+class HeldElsewhere implements PayloadDelivery {
   posted: string[] = [];
   constructor(private readonly heldIds: string[]) {}
   async delivered(hashes: string[]) {
@@ -25,7 +26,7 @@ class HeldElsewhere implements OnceDelivery {
 }
 
 /** The same in batch mode: held payloads come back 'held', the others posted. */
-class HeldElsewhereInBatches extends HeldElsewhere implements BatchOnceDelivery {
+class HeldElsewhereInBatches extends HeldElsewhere implements OnceDelivery {
   constructor(private readonly held: string[]) {
     super(held);
   }
@@ -45,11 +46,23 @@ function depsWith(delivery: OnceDelivery): MergeDeps & { sinks: MemorySinks } {
 
 describe('the merge reports the records it could not finish for a transient reason', () => {
   for (const [mode, delivery] of [
-    ['one payload at a time', () => new HeldElsewhere(['2', '4'])],
-    ['in batch requests', () => new HeldElsewhereInBatches(['2', '4'])],
+    [
+      'one payload at a time',
+      () => {
+        const single = new HeldElsewhere(['2', '4']);
+        return { port: new OneAtATimeDelivery(single, 2), posted: single.posted };
+      },
+    ],
+    [
+      'in batch requests',
+      () => {
+        const port = new HeldElsewhereInBatches(['2', '4']);
+        return { port, posted: port.posted };
+      },
+    ],
   ] as const) {
     it(`${mode}: finishes the rest and hands back each held payload's record`, async () => {
-      const port = delivery();
+      const { port, posted } = delivery();
       const deps = depsWith(port);
       await mergeBatch(
         ['1', '2', '3', '4'].map((id) => aDecodedRecord('inventory_data', aProduct(id))),
@@ -60,7 +73,7 @@ describe('the merge reports the records it could not finish for a transient reas
       );
       const summary = await mergeBatch(customers, deps);
       expect(summary).toMatchObject({ merged: 4, posted: 2, held: 2, deadLettered: 0 });
-      expect(port.posted.sort()).toEqual(['1', '3']);
+      expect(posted.sort()).toEqual(['1', '3']);
       expect(summary.retry).toEqual(
         [customers[1], customers[3]].map((record) => ({
           topic: 'customer_data',
@@ -109,7 +122,7 @@ describe('the merge reports the records it could not finish for a transient reas
   });
 
   it('reports nothing when every payload finished', async () => {
-    const deps = depsWith(new HeldElsewhere([]));
+    const deps = depsWith(new OneAtATimeDelivery(new HeldElsewhere([]), 2));
     const summary = await mergeBatch([aDecodedRecord('customer_data', aCustomer('1'))], deps);
     expect(summary).toMatchObject({ held: 0, retry: [] });
     expect(batchItemFailuresOf(summary.retry)).toEqual({ batchItemFailures: [] });

@@ -113,6 +113,7 @@ describe('reading MSK events with Powertools at the merge edge', () => {
       analytics: new MemoryAnalytics(),
       ttlSeconds: 60,
       keyPrefix: 'edge:',
+      concurrency: 2,
     });
     delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
     const summary = await mergeBatch(await reader()(structuredClone(fixture)), {
@@ -123,7 +124,6 @@ describe('reading MSK events with Powertools at the merge edge', () => {
       quarantine: sinks,
       log: memoryLog() as unknown as Log,
       sourceForTopic: (topic) => sourceForTopic(topic),
-      concurrency: 2,
       maxRecordBytes: 100_000,
     });
     expect(summary).toMatchObject({ records: 3, quarantined: 2, waiting: 1, held: 0, retry: [] });

@@ -136,6 +136,7 @@ describe('every field kept (property)', () => {
           analytics,
           ttlSeconds: 60,
           keyPrefix: 'p:',
+          concurrency: 2,
         });
         delivery.registerInvocation({ getRemainingTimeInMillis: () => 60_000 });
         const read = createMskReader({
@@ -153,7 +154,6 @@ describe('every field kept (property)', () => {
           quarantine: sinks,
           log,
           sourceForTopic: (topic) => sourceForTopic(topic),
-          concurrency: 2,
           maxRecordBytes: 100_000,
         });
         expect(sinks.quarantined).toEqual([]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { payloadHash } from '../../shared/domain/merge.ts';
-import type { DeadLetter, OnceDelivery, PendingIndex } from '../../shared/ports.ts';
+import type { DeadLetter, PayloadDelivery, PendingIndex } from '../../shared/ports.ts';
 import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { sweepPending } from '../../shared/use-cases/sweep-pending.ts';
 import { aCustomer } from '../support/factories.ts';
@@ -166,7 +166,7 @@ describe('sweepPending, emit after', () => {
     const { merge, sweep, clock, sinks, analytics } = setup('emit after 1s');
     await mergeBatch([aThreeSidedRecord('customer', '1')], merge);
     clock.now = 5_000;
-    const down: OnceDelivery = {
+    const down: PayloadDelivery = {
       deliver: () => Promise.reject(new Error('Redis down')),
       delivered: async (payloads) => payloads.map(() => false),
     };
@@ -180,7 +180,7 @@ describe('sweepPending, emit after', () => {
     const { merge, sweep, clock, analytics } = setup('emit after 1s');
     await mergeBatch([aThreeSidedRecord('customer', '1')], merge);
     clock.now = 5_000;
-    const slow: OnceDelivery = {
+    const slow: PayloadDelivery = {
       deliver: async (payload) => {
         clock.now += 250;
         await analytics.post(payload);

@@ -1,4 +1,5 @@
 import { LOG_QUERY_FIELDS } from '../../infra/naming.ts';
+import { PipelineError } from '../../shared/errors.ts';
 import { BUILT_IN_JOIN, SOURCE_NAMES } from '../../shared/sources/registry.ts';
 
 /** What a person asks the logs for; every field narrows the result. */
@@ -32,7 +33,7 @@ export type LogEntry = {
   fields: Record<string, unknown>;
 };
 
-export class LogQueryError extends Error {
+export class LogQueryError extends PipelineError {
   override name = 'LogQueryError';
 }
 

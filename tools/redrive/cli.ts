@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { buildMergeRuntime } from '../../functions/merge/runtime.ts';
 import { createRedriveHandler } from '../../functions/redrive/handler.ts';
 import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { loadMergeConfig } from '../../shared/config.ts';
-import { ConfigError } from '../../shared/errors.ts';
+import { runDrainCommand } from '../commons/drain-command.ts';
 import { summaryLine } from './summary.ts';
 
 const USAGE = `npm run redrive -- [--chunk <records>] [--timeout <seconds>]
@@ -15,54 +14,33 @@ stops midway is simply run again. Settings are the merge function's (KAFKA_BROKE
 REDIS_KEY_PREFIX, ANALYTICS_URL, TOPIC_PREFIX, …; see README). On AWS, invoke the redrive
 function instead (docs/deploy.md).`;
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      chunk: { type: 'string', default: '500' },
-      timeout: { type: 'string', default: '900' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const timeoutMs = Number(values.timeout) * 1000;
-  const chunkSize = Number(values.chunk);
-  if (
-    !Number.isFinite(timeoutMs) ||
-    timeoutMs <= 0 ||
-    !Number.isInteger(chunkSize) ||
-    chunkSize < 1
-  ) {
-    console.error(
-      `--timeout takes seconds and --chunk a record count, got "${values.timeout}", "${values.chunk}"`,
+runDrainCommand({
+  name: 'redrive',
+  usage: USAGE,
+  defaultTimeoutSeconds: 900,
+  options: { chunk: { default: '500' } },
+  check: ({ chunk }) =>
+    Number.isInteger(Number(chunk)) && Number(chunk) >= 1
+      ? undefined
+      : `--chunk must be a whole number of records, got "${chunk}"`,
+  async run({ chunk }, timeoutMs, output) {
+    const config = loadMergeConfig();
+    const runtime = buildMergeRuntime(config);
+    const kafka = createKafka(kafkaConnectionOf(config, `redrive`));
+    const redrive = createRedriveHandler(config, runtime, kafka, (done, left) =>
+      output.err(`  ${summaryLine(done)}  left ${left}`),
     );
-    return 2;
-  }
-  const config = loadMergeConfig();
-  const runtime = buildMergeRuntime(config);
-  const kafka = createKafka(kafkaConnectionOf(config, `redrive`));
-  const redrive = createRedriveHandler(config, runtime, kafka, (done, left) =>
-    process.stderr.write(`  ${summaryLine(done)}  left ${left}\n`),
-  );
-  try {
-    console.error(
-      `Re-driving the failed_<topic> topics${config.TOPIC_PREFIX ? ` (prefix ${config.TOPIC_PREFIX})` : ''}…`,
-    );
-    const summary = await redrive({ chunkSize }, { getRemainingTimeInMillis: () => timeoutMs });
-    console.log(summaryLine(summary));
-    return summary.remaining === 0 ? 0 : 1;
-  } finally {
-    await runtime.close();
-  }
-}
-
-main()
-  .then((code) => process.exit(code))
-  .catch((error: unknown) => {
-    console.error(
-      error instanceof ConfigError ? error.message : `redrive failed: ${(error as Error).message}`,
-    );
-    process.exit(1);
-  });
+    try {
+      output.err(
+        `Re-driving the failed_<topic> topics${config.TOPIC_PREFIX ? ` (prefix ${config.TOPIC_PREFIX})` : ''}…`,
+      );
+      const summary = await redrive(
+        { chunkSize: Number(chunk) },
+        { getRemainingTimeInMillis: () => timeoutMs },
+      );
+      return { line: summaryLine(summary), remaining: summary.remaining };
+    } finally {
+      await runtime.close();
+    }
+  },
+});

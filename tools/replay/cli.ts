@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { replayDeadLetterTopic } from '../../functions/replay/dead-letter-topic.ts';
 import { buildReplayRuntime } from '../../functions/replay/runtime.ts';
 import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { loadTopicReplayConfig } from '../../shared/config.ts';
-import { ConfigError } from '../../shared/errors.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
+import { runDrainCommand } from '../commons/drain-command.ts';
 
 const USAGE = `npm run replay -- [--group <consumer group>] [--timeout <seconds>]
 
@@ -14,53 +13,34 @@ Settings are the replay function's (REDIS_URL, REDIS_KEY_PREFIX, ANALYTICS_URL, 
 HTTP_*), plus KAFKA_BROKERS and TOPIC_PREFIX for the topic (see README). On AWS, enable the
 replay function's SQS trigger instead (docs/deploy.md). The local runner does the same with: npm run local -- --replay`;
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      group: { type: 'string', default: 'replay' },
-      timeout: { type: 'string', default: '300' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const timeoutMs = Number(values.timeout) * 1000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    console.error(`--timeout must be a number of seconds, got "${values.timeout}"`);
-    return 2;
-  }
-  const config = loadTopicReplayConfig();
-  const runtime = buildReplayRuntime(config);
-  const kafka = createKafka(kafkaConnectionOf(config, `replay`));
-  try {
-    const { delivery, log } = await runtime.ready();
-    delivery.registerInvocation({ getRemainingTimeInMillis: () => timeoutMs });
-    const topic = config.TOPIC_PREFIX + TOPICS.deadLetter;
-    console.error(`Replaying ${topic} (group ${values.group})…`);
-    const result = await replayDeadLetterTopic({
-      kafka,
-      topic,
-      groupId: config.TOPIC_PREFIX + values.group,
-      delivery,
-      log,
-      timeoutMs,
-    });
-    console.log(
-      `letters ${result.letters}  delivered ${result.posted}  already delivered ${result.duplicates}  still refused ${result.failed}  left on the topic ${result.remaining}`,
-    );
-    return result.remaining === 0 ? 0 : 1;
-  } finally {
-    await runtime.close();
-  }
-}
-
-main()
-  .then((code) => process.exit(code))
-  .catch((error: unknown) => {
-    console.error(
-      error instanceof ConfigError ? error.message : `replay failed: ${(error as Error).message}`,
-    );
-    process.exit(1);
-  });
+runDrainCommand({
+  name: 'replay',
+  usage: USAGE,
+  defaultTimeoutSeconds: 300,
+  options: { group: { default: 'replay' } },
+  async run({ group }, timeoutMs, output) {
+    const config = loadTopicReplayConfig();
+    const runtime = buildReplayRuntime(config);
+    const kafka = createKafka(kafkaConnectionOf(config, `replay`));
+    try {
+      const { delivery, log } = await runtime.ready();
+      delivery.registerInvocation({ getRemainingTimeInMillis: () => timeoutMs });
+      const topic = config.TOPIC_PREFIX + TOPICS.deadLetter;
+      output.err(`Replaying ${topic} (group ${group})…`);
+      const result = await replayDeadLetterTopic({
+        kafka,
+        topic,
+        groupId: config.TOPIC_PREFIX + group,
+        delivery,
+        log,
+        timeoutMs,
+      });
+      return {
+        line: `letters ${result.letters}  delivered ${result.posted}  already delivered ${result.duplicates}  still refused ${result.failed}  left on the topic ${result.remaining}`,
+        remaining: result.remaining,
+      };
+    } finally {
+      await runtime.close();
+    }
+  },
+});
