@@ -1,4 +1,4 @@
-import { decodeFailedMessage, type FailedMessage } from '../domain/failed-batch.ts';
+import { decodeFailedMessages, type FailedMessage } from '../domain/failed-batch.ts';
 import { DeliveryInProgressError } from '../errors.ts';
 import { type MergeDeps, type MergeSummary, mergeBatch } from './merge-batch.ts';
 
@@ -41,7 +41,7 @@ export async function redriveFailedRecords(
   sourceTopic: string,
   deps: MergeDeps,
 ): Promise<MergeSummary> {
-  const records = messages.map((message) => decodeFailedMessage(message, sourceTopic));
+  const records = messages.flatMap((message) => decodeFailedMessages(message, sourceTopic));
   const summary = await mergeBatch(records, deps);
   // A payload another invocation still holds: the chunk stays on the failed topic, and the
   // next re-drive reads it again (its delivered payloads are skipped then).
