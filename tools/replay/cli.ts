@@ -5,6 +5,7 @@ import { createKafka, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { loadTopicReplayConfig } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
+import { UNPARK_USAGE, unparkCommand } from './unpark-cli.ts';
 
 const USAGE = `npm run replay -- [--group <consumer group>] [--timeout <seconds>]
 
@@ -12,9 +13,13 @@ Re-drives the dead_letter topic into Analytics through the merge function's idem
 payloads Analytics already has are skipped, ones it refuses again stay for the next replay.
 Settings are the replay function's (REDIS_URL, REDIS_KEY_PREFIX, ANALYTICS_URL, ANALYTICS_*,
 HTTP_*), plus KAFKA_BROKERS and TOPIC_PREFIX for the topic (see README). On AWS, enable the
-replay function's SQS trigger instead (docs/deploy.md). The local runner does the same with: npm run local -- --replay`;
+replay function's SQS trigger instead (docs/deploy.md). The local runner does the same with: npm run local -- --replay
+
+${UNPARK_USAGE}`;
 
 async function main(): Promise<number> {
+  // Parked letters (AWS only) have their own command: tools/replay/unpark-cli.ts.
+  if (process.argv.includes('--unpark')) return unparkCommand(process.argv.slice(2));
   const { values } = parseArgs({
     options: {
       group: { type: 'string', default: 'replay' },
