@@ -4,7 +4,7 @@ import { type MergeDeps, type MergeSummary, mergeBatch } from './merge-batch.ts'
 
 /** What a re-drive did, over every failed topic it read. */
 export type RedriveSummary = {
-  /** Failed records read back and merged. */
+  /** Failed records read back and merged (one message of Lambda's holds a whole batch's). */
   records: number;
   /** Payloads delivered now. */
   posted: number;
@@ -14,7 +14,10 @@ export type RedriveSummary = {
   quarantined: number;
   /** Ids still waiting for their other side after the re-drive. */
   waiting: number;
-  /** Records left on the failed topics, because a chunk failed again (run the re-drive again). */
+  /**
+   * Messages left on the failed topics, because a chunk failed again (run the re-drive again).
+   * A message is one record locally and one failed batch's envelope on AWS.
+   */
   remaining: number;
 };
 
