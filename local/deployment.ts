@@ -28,6 +28,11 @@ export type StageTotals = {
     failedInvocations: number;
     /** Records the emulated mappings handed to failed_<topic> after their last retry. */
     gaveUp: number;
+    /**
+     * Records out of retries that failed_<topic> did not take either: dropped, as Lambda drops
+     * them (its DroppedEventCount metric).
+     */
+    dropped: number;
     /** POSTs retried after a timeout or reset once sent (the sink may have processed them). */
     readonly ambiguousRetries: number;
   };
@@ -119,6 +124,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       batches: 0,
       failedInvocations: 0,
       gaveUp: 0,
+      dropped: 0,
       records: 0,
       quarantined: 0,
       merged: 0,
@@ -144,6 +150,12 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       failedTopic: topicPrefix + failedTopicOf(base),
       onGiveUp: (_error, count) => {
         totals.merge.gaveUp += count;
+      },
+      onDrop: (error, count) => {
+        totals.merge.dropped += count;
+        kafkaError(
+          `${count} record(s) of ${topic} dropped: out of retries, and ${topicPrefix + failedTopicOf(base)} did not take them (${(error as Error).message})`,
+        );
       },
       invoke: (event) => invokeMerge(event),
       onSuccess: (result) => {

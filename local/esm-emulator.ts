@@ -25,6 +25,11 @@ export type EsmOptions = {
   failedTopic?: string;
   /** Told when a batch is handed to the failed topic after its last retry. */
   onGiveUp?: (error: unknown, records: number) => void;
+  /**
+   * Told when a batch out of retries could not be written to the failed topic either: its
+   * records are dropped and the mapping moves on, as Lambda does (DroppedEventCount).
+   */
+  onDrop?: (writeError: unknown, records: number) => void;
   /** Told about each failed invocation; the batch is then retried after a backoff. */
   onFailure?: (error: unknown, attempt: number, records: number) => void;
   /** Told about each invocation that returned, a partial batch response included. */
@@ -43,8 +48,11 @@ export type EsmOptions = {
  * batch is retried, with backoff, up to the
  * configured retry attempts (nothing after it in that partition is processed meanwhile); then,
  * as Lambda does with a Kafka on-failure destination, its records go to the failed topic and the
- * offsets are committed past them. A batch is committed only once it succeeded or its records
- * are acknowledged on the failed topic: if that publish fails, the batch is tried again.
+ * offsets are committed past them. When that write fails too, Lambda drops the records and moves
+ * on, counting them in DroppedEventCount and the failed write in
+ * OnFailureDestinationDeliveryErrorCount instead of OnFailureDestinationDeliveredEventCount
+ * (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics):
+ * so does the emulator, and `metrics` holds those counts under the names AWS gives them.
  */
 export class EsmEmulator {
   #consumer: Consumer;
@@ -56,6 +64,15 @@ export class EsmEmulator {
   invocations = 0;
   /** Batches, and their records, handed to the failed topic after the last retry. */
   gaveUp = { batches: 0, records: 0 };
+  /** The event source mapping metrics of the EventCount and ErrorCount groups it emulates. */
+  readonly metrics = {
+    /** Records out of retries that reached the on-failure destination. */
+    OnFailureDestinationDeliveredEventCount: 0,
+    /** Records out of retries that did not reach it either: lost to the mapping. */
+    DroppedEventCount: 0,
+    /** Failed writes to the on-failure destination (one per batch). */
+    OnFailureDestinationDeliveryErrorCount: 0,
+  };
   #producer: Producer | undefined;
   /** Set when the consumer crashed and kafkajs will not restart it: nothing more is consumed. */
   crashed: Error | undefined;
@@ -202,7 +219,8 @@ export class EsmEmulator {
 
   /**
    * Publishes the batch's records, unchanged (key, value, headers), to the failed topic with
-   * where they came from and why. False when the publish failed: the batch is then retried.
+   * where they came from and why; when that write fails, drops them as Lambda does. Either way
+   * the mapping moves past the batch (true), unless the emulator is stopping (false: retried).
    */
   async #giveUp(chunk: DecodedRecord[], error: unknown, attempts: number): Promise<boolean> {
     const topic = this.options.failedTopic as string;
@@ -211,6 +229,7 @@ export class EsmEmulator {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
+        retry: { retries: 3 },
       });
       await this.#producer.connect();
       await this.#producer.send({
@@ -229,12 +248,16 @@ export class EsmEmulator {
           },
         })),
       });
-    } catch (publishError) {
-      this.options.onCrash?.(publishError as Error, true);
-      return false;
+    } catch (writeError) {
+      if (this.#stopping) return false;
+      this.metrics.OnFailureDestinationDeliveryErrorCount++;
+      this.metrics.DroppedEventCount += chunk.length;
+      this.options.onDrop?.(writeError, chunk.length);
+      return true;
     }
     this.gaveUp.batches++;
     this.gaveUp.records += chunk.length;
+    this.metrics.OnFailureDestinationDeliveredEventCount += chunk.length;
     this.options.onGiveUp?.(error, chunk.length);
     return true;
   }

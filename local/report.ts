@@ -169,5 +169,10 @@ export async function summarize(pipeline: LocalDeployment, cycles: number): Prom
       ? `${check.target} accepted ${check.processed} payload(s) under ${check.distinctKeys} distinct payload identities; ${check.repeatedKeys} accepted request(s) repeated a key.`
       : `Analytics processed ${check.processed} payload(s) under ${check.distinctKeys} distinct payload identities (Idempotency-Key or event id); ${check.repeatedKeys} request(s) repeated a key and ${check.honoursKey ? 'got the first answer without being processed again' : 'were processed again (the sink ignores the key)'}.`,
     verdictOf(check),
+    ...(merge.dropped > 0
+      ? [
+          `DROPPED: ${merge.dropped} record(s) ran out of batch retries and the failed_<topic> topic did not take them (DroppedEventCount on AWS); they are still on their source topics: a full re-sync (--full; on AWS, invoke the fetch functions with {"full": true}) delivers them.`,
+        ]
+      : []),
   ].join('\n');
 }

@@ -20,7 +20,7 @@ export type RedriveOptions = {
   deps: MergeDeps;
   /** Records merged at once (one merge batch). */
   chunkSize?: number;
-  /** Told after each chunk: what has been done so far and what is left. */
+  /** Told after each chunk: what has been done so far and how many messages are left. */
   onProgress?: (done: RedriveSummary, left: number) => void;
   /** Gives up waiting after this long (what was committed stays committed). */
   timeoutMs?: number;

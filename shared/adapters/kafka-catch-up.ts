@@ -128,7 +128,7 @@ async function pendingRanges(
   await admin.connect();
   try {
     const pending: PendingRanges = new Map();
-    const committed = await admin.fetchOffsets({ groupId, topics });
+    const committed = await whileNotCoordinated(() => admin.fetchOffsets({ groupId, topics }));
     for (const topic of topics) {
       const from = new Map(
         committed
@@ -163,4 +163,19 @@ function storedRecord(topic: string, partition: number, message: KafkaMessage): 
     value: message.value?.toString('utf8') ?? null,
     headers,
   };
+}
+
+/**
+ * A group's first offset fetch on a broker that is still loading its coordinator answers
+ * NOT_COORDINATOR (retriable); kafkajs' admin does not retry it. A few tries, then the error.
+ */
+async function whileNotCoordinated<T>(call: () => Promise<T>, tries = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error as { retriable?: boolean }).retriable || attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }

@@ -35,6 +35,84 @@ type EnvelopeRecord = {
 };
 
 /**
+ * Every source record a message read back from an on-failure topic stands for, on
+ * `sourceTopic` (with any run prefix), in partition then offset order.
+ *
+ * What Lambda writes to a Kafka on-failure destination is one JSON envelope per failed batch:
+ * `requestContext`, `responseContext`, `version`, `timestamp`, `KafkaBatchInfo`, and the batch
+ * itself under `payload.records["<topic>-<partition>"]`, each record as an MSK event carries
+ * it (base64 `key` and `value`, byte-array headers). Every record of every partition in it
+ * comes back. See "Record format for a Kafka destination" in
+ * https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html
+ * (test/events/msk-on-failure-kafka.json is its example). Any other message is read by
+ * decodeFailedMessage: one record.
+ */
+export function decodeFailedMessages(message: FailedMessage, sourceTopic: string): DecodedRecord[] {
+  const batch = lambdaFailureBatch(message.value);
+  if (!batch) return [decodeFailedMessage(message, sourceTopic)];
+  const outer = stripFailureHeaders({ ...message.headers });
+  return batch.map(({ partitionKey, record }) => ({
+    topic: sourceTopic,
+    partition: numberOr(
+      record.partition,
+      numberOr(partitionKey.slice(partitionKey.lastIndexOf('-') + 1), message.partition),
+    ),
+    offset: record.offset === undefined ? message.offset : String(record.offset),
+    timestamp: numberOr(record.timestamp, message.timestamp),
+    key: typeof record.key === 'string' ? fromBase64(record.key) : null,
+    value: typeof record.value === 'string' ? decodedValue(record.value) : null,
+    headers: { ...outer, ...envelopeHeaders(record.headers) },
+  }));
+}
+
+/** Lambda's failure envelope: the fields that say a message is one, and the batch it holds. */
+type LambdaFailureEnvelope = {
+  requestContext?: unknown;
+  KafkaBatchInfo?: unknown;
+  payload?: { records?: unknown };
+};
+
+/**
+ * The records of Lambda's failure envelope, flattened; undefined when the message is not one
+ * (no `KafkaBatchInfo` and `requestContext`, or no `payload.records` map of record arrays).
+ */
+function lambdaFailureBatch(
+  value: string | null,
+): { partitionKey: string; record: EnvelopeRecord }[] | undefined {
+  const parsed = parseJson(value) as LambdaFailureEnvelope | undefined;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  if (typeof parsed.KafkaBatchInfo !== 'object' || typeof parsed.requestContext !== 'object')
+    return undefined;
+  const records = parsed.payload?.records;
+  if (typeof records !== 'object' || records === null || Array.isArray(records)) return undefined;
+  const batch: { partitionKey: string; record: EnvelopeRecord }[] = [];
+  for (const [partitionKey, list] of Object.entries(records as Record<string, unknown>)) {
+    if (!Array.isArray(list)) return undefined;
+    for (const record of list) {
+      if (typeof record !== 'object' || record === null) return undefined;
+      batch.push({ partitionKey, record: record as EnvelopeRecord });
+    }
+  }
+  return batch;
+}
+
+function parseJson(value: string | null): unknown {
+  if (value === null) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A base64 value decoded; a value that is not base64 as it is, for the merge to quarantine. */
+function decodedValue(value: string): string {
+  return BASE64.test(value) ? fromBase64(value) : value;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
  * The source record a failed message stands for, on `sourceTopic` (with any run prefix).
  *
  * Two layouts are read: the record itself (key and value as the fetch function published them,
@@ -69,13 +147,9 @@ export function decodeFailedMessage(message: FailedMessage, sourceTopic: string)
 }
 
 function envelopeRecord(value: string | null): EnvelopeRecord | undefined {
-  if (value === null) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined; // not JSON: the record itself, which the merge will quarantine
-  }
+  // Not JSON: the record itself, which the merge will quarantine.
+  const parsed = parseJson(value);
+  if (parsed === undefined) return undefined;
   const candidates = [parsed, ...nested(parsed)];
   for (const candidate of candidates) {
     if (isEnvelope(candidate)) return candidate;
@@ -101,7 +175,7 @@ function isEnvelope(candidate: unknown): candidate is EnvelopeRecord {
   const record = candidate as EnvelopeRecord;
   return (
     typeof record.value === 'string' &&
-    /^[A-Za-z0-9+/]*={0,2}$/.test(record.value) &&
+    BASE64.test(record.value) &&
     (typeof record.offset === 'number' || typeof record.offset === 'string')
   );
 }

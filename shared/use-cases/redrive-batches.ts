@@ -1,10 +1,10 @@
-import { decodeFailedMessage, type FailedMessage } from '../domain/failed-batch.ts';
+import { decodeFailedMessages, type FailedMessage } from '../domain/failed-batch.ts';
 import { DeliveryInProgressError } from '../errors.ts';
 import { type MergeDeps, type MergeSummary, mergeBatch } from './merge-batch.ts';
 
 /** What a re-drive did, over every failed topic it read. */
 export type RedriveSummary = {
-  /** Failed records read back and merged. */
+  /** Failed records read back and merged (one message of Lambda's holds a whole batch's). */
   records: number;
   /** Payloads delivered now. */
   posted: number;
@@ -14,7 +14,10 @@ export type RedriveSummary = {
   quarantined: number;
   /** Ids still waiting for their other side after the re-drive. */
   waiting: number;
-  /** Records left on the failed topics, because a chunk failed again (run the re-drive again). */
+  /**
+   * Messages left on the failed topics, because a chunk failed again (run the re-drive again).
+   * A message is one record locally and one failed batch's envelope on AWS.
+   */
   remaining: number;
 };
 
@@ -41,7 +44,7 @@ export async function redriveFailedRecords(
   sourceTopic: string,
   deps: MergeDeps,
 ): Promise<MergeSummary> {
-  const records = messages.map((message) => decodeFailedMessage(message, sourceTopic));
+  const records = messages.flatMap((message) => decodeFailedMessages(message, sourceTopic));
   const summary = await mergeBatch(records, deps);
   // A payload another invocation still holds: the chunk stays on the failed topic, and the
   // next re-drive reads it again (its delivered payloads are skipped then).

@@ -6,6 +6,7 @@ import type { ScriptedFault } from '../../local/mocks/faults.ts';
 import { mskBatchOf } from '../../local/msk-batch.ts';
 import { produceRaw } from '../support/kafka.ts';
 import { CRASH_SCENARIOS } from './crash-before-marks.ts';
+import { DESTINATION_SCENARIOS } from './destination-faults.ts';
 import { FAILED_BATCH_SCENARIOS } from './failed-batches.ts';
 import { JOIN_SCENARIOS } from './join-faults.ts';
 import { faultsDir, OwnRedis, TcpProxy } from './network.ts';
@@ -472,6 +473,7 @@ export const SCENARIOS: Scenario[] = [
   },
   ...CRASH_SCENARIOS,
   ...FAILED_BATCH_SCENARIOS,
+  ...DESTINATION_SCENARIOS,
   ...SOURCE_FAULT_SCENARIOS,
   ...JOIN_SCENARIOS,
 ];

@@ -64,6 +64,11 @@ describe('the emulated event source mapping, on a batch that keeps failing', () 
     expect(seen.at(-1)).toEqual(['ok1']);
     expect(gaveUp).toBe(3);
     expect(esm.gaveUp).toEqual({ batches: 1, records: 3 });
+    expect(esm.metrics).toEqual({
+      OnFailureDestinationDeliveredEventCount: 3,
+      DroppedEventCount: 0,
+      OnFailureDestinationDeliveryErrorCount: 0,
+    });
     expect(esm.committed.get(0)).toBe(4n);
 
     const failed = await readTopic(kafka, failedTopic, 3, 20_000);
@@ -76,5 +81,45 @@ describe('the emulated event source mapping, on a batch that keeps failing', () 
       poison.map((message) => [topic, message.key, message.value]),
     );
     expect(back[0]?.headers).toEqual({ 'correlation-id': 'c-1' });
+  }, 120_000);
+
+  it('drops a batch the failed topic does not take, as Lambda does, and counts it as DroppedEventCount', async () => {
+    // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics:
+    // a failed write to the on-failure destination emits DroppedEventCount for its records,
+    // and no OnFailureDestinationDeliveredEventCount.
+    const { brokers } = testServices();
+    const kafka = createKafka({ brokers: brokers.split(','), clientId: 'drop', auth: 'none' });
+    const prefix = uniquePrefix('drop');
+    const topic = `${prefix}customer_data`;
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
+    await produceRaw(kafka, topic, [
+      { key: 'p1', value: '{"id":"p1"}' },
+      { key: 'p2', value: '{"id":"p2"}' },
+    ]);
+    const dropped: number[] = [];
+    esm = new EsmEmulator({
+      kafka,
+      topic,
+      groupId: `${prefix}merge`,
+      batchSize: 10,
+      bootstrapServers: brokers,
+      retryAttempts: 1,
+      // Never created (the broker does not create topics on use): every write to it fails.
+      failedTopic: `${prefix}failed_customer_data`,
+      onDrop: (_error, records) => dropped.push(records),
+      invoke: async () => {
+        throw new Error('Redis unreachable');
+      },
+    });
+    await esm.start();
+    await waitForDrain(kafka, [{ topic, esm }], 60_000);
+    expect(dropped).toEqual([2]);
+    expect(esm.metrics).toEqual({
+      OnFailureDestinationDeliveredEventCount: 0,
+      DroppedEventCount: 2,
+      OnFailureDestinationDeliveryErrorCount: 1,
+    });
+    expect(esm.gaveUp).toEqual({ batches: 0, records: 0 });
+    expect(esm.committed.get(0)).toBe(2n);
   }, 120_000);
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { configFromContext, type DeployConfig } from '../../infra/config.ts';
@@ -18,14 +19,30 @@ import {
   checkSecrets,
   type ExpectedSecret,
 } from './checks.ts';
+import { checkConcurrencyDemand } from './concurrency.ts';
+import { checkZones } from './zones.ts';
 
-const USAGE = `npm run preflight -- [-c pipeline:key=value …]
+/**
+ * The context key naming the stack's Availability Zones by AZ ID (comma-separated), read when
+ * set; the stack's zone selection is infra's (docs/deploy.md).
+ */
+const ZONES_CONTEXT_KEY = 'pipeline:availabilityZoneIds';
+/** The broker types of the two sizes (small, standard), checked unless --broker-type is given. */
+const BROKER_TYPES = ['kafka.t3.small', 'kafka.m7g.large'];
+
+const USAGE = `npm run preflight -- [-c pipeline:key=value …] [--zones id,id] [--broker-type T …] [--serverless]
 
 Checks, with your AWS credentials and region (the usual AWS_PROFILE / AWS_REGION settings), what
 can be checked before 'cdk deploy': the account's Lambda concurrency against what the stack
 reserves, the CDK bootstrap stack, MSK Serverless in the region, and that each credential secret
 named in context (pipeline:analyticsTokenSecretArn, pipeline:<source>SecretArn) holds its fields. Context is read from cdk.json and -c, as cdk does. Exit 1 if a
-check fails.`;
+check fails.
+
+It also checks the Availability Zones, by AZ ID (--zones, or -c ${ZONES_CONTEXT_KEY}=…), against
+the MSK broker types (--broker-type, default ${BROKER_TYPES.join(' and ')}; --serverless for MSK
+Serverless only) and the cache node type (pipeline:cacheNodeType), or prints the AZ IDs to pass;
+and warns when the account's unreserved Lambda concurrency is below what the mappings (pollers x 5
+invocations) and the schedules can use at once.`;
 
 /** The secrets this deployment reads: Analytics' when configured, each source's with auth. */
 function expectedSecrets(config: DeployConfig): ExpectedSecret[] {
@@ -52,6 +69,9 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       context: { type: 'string', short: 'c', multiple: true, default: [] },
+      zones: { type: 'string' },
+      'broker-type': { type: 'string', multiple: true },
+      serverless: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -76,6 +96,14 @@ async function main(): Promise<number> {
   const region = await lambda.config.region();
   const cfn = new CloudFormationClient({ region });
   const secrets = new SecretsManagerClient({ region });
+  const ec2 = new EC2Client({ region });
+  const zonesText = values.zones ?? (context[ZONES_CONTEXT_KEY] as string | undefined);
+  const chosen = zonesText
+    ?.split(',')
+    .map((zone) => zone.trim())
+    .filter(Boolean);
+  const brokerTypes = values.serverless ? [] : (values['broker-type'] ?? BROKER_TYPES);
+  const sources = Object.keys(SOURCES).length;
   const stackName = `${config.stage}-kafka-merge-pipeline`;
   const reserved = (config.fetchReservedConcurrency ?? 0) * 2;
   console.log(`Preflight for ${stackName} in ${region}`);
@@ -84,6 +112,22 @@ async function main(): Promise<number> {
     await checkBootstrap(cfn, region),
     checkMskServerlessRegion(region),
     ...(await checkSecrets(secrets, expectedSecrets(config))),
+    ...(await checkZones(
+      ec2,
+      region,
+      { brokerTypes, cacheNodeType: config.cacheNodeType, zoneCount: 2 },
+      chosen,
+      ZONES_CONTEXT_KEY,
+    )),
+    await checkConcurrencyDemand(lambda, {
+      mappings: sources,
+      maxPollers: config.mergeMaxPollers,
+      partitions: config.sourceTopicPartitions,
+      // Each fetch (its run may outlast its rate once) and the sweeper.
+      scheduled: sources + 1,
+      replay: 2,
+      manual: 1,
+    }),
   ];
   for (const result of results)
     console.log(`  ${result.status.toUpperCase().padEnd(4)}  ${result.check}: ${result.detail}`);
