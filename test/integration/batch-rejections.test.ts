@@ -76,7 +76,6 @@ describe.each(FORMS)('a batch answer naming rejected events (%s)', (form) => {
       quarantine: sinks,
       log: memoryLog() as unknown as Log,
       sourceForTopic,
-      concurrency: 2,
       maxRecordBytes: 2_000,
     });
     // One request carried the four events; its answer named two of them.

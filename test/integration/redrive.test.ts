@@ -6,6 +6,7 @@ import { ensureTopics } from '../../shared/adapters/kafka-topics.ts';
 import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
 import type { MergedPayload } from '../../shared/domain/merge.ts';
 import { DeliveryInProgressError } from '../../shared/errors.ts';
+import type { BatchOutcome, DeliveryItem } from '../../shared/ports.ts';
 import { sourceForTopic } from '../../shared/sources/registry.ts';
 import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
 import { aDecodedRecord } from '../support/decoded-records.ts';
@@ -82,14 +83,13 @@ describe('the re-drive of failed_<topic>', () => {
     const failing = {
       ...deps,
       delivery: {
-        delivered: (hashes: string[]) => delivery.delivered(hashes),
-        registerInvocation: () => {},
-        deliver: (payload: MergedPayload, hash: string) => {
-          if (lost && payload.id === '4') {
+        deliver: (payload: MergedPayload, hash: string) => delivery.deliver(payload, hash),
+        deliverMany: (items: DeliveryItem[]) => {
+          if (lost && items.some((item) => item.payload.id === '4')) {
             // What ioredis throws once its connection is gone for good.
             return Promise.reject(new Error('Connection is closed.'));
           }
-          return delivery.deliver(payload, hash);
+          return delivery.deliverMany(items);
         },
       },
     };
@@ -139,12 +139,19 @@ describe('the re-drive of failed_<topic>', () => {
     const holding = {
       ...deps,
       delivery: {
-        delivered: (hashes: string[]) => delivery.delivered(hashes),
-        registerInvocation: () => {},
         deliver: (payload: MergedPayload, hash: string) =>
           held && payload.id === '4'
             ? Promise.reject(new DeliveryInProgressError(hash))
             : delivery.deliver(payload, hash),
+        deliverMany: async (items: DeliveryItem[]): Promise<BatchOutcome[]> => {
+          if (!held) return delivery.deliverMany(items);
+          const others = await delivery.deliverMany(
+            items.filter((item) => item.payload.id !== '4'),
+          );
+          return items.map((item) =>
+            item.payload.id === '4' ? 'held' : (others.shift() ?? 'held'),
+          );
+        },
       },
     };
     const options = {
