@@ -101,9 +101,13 @@ const sourceDefinitionSchema = z
     records: path.optional(),
     /** Where the total count is, when the source says (a mismatch is logged). */
     total: path.optional(),
+    /**
+     * Where the id is. `numbers: "string"` (the default) takes a JSON integer id in the safe range
+     * as its decimal string, so 1 and "1" are the same id; `"reject"` quarantines number ids.
+     */
     id: z
-      .object({ path: path.default('id'), numbers: z.enum(['reject', 'string']).default('reject') })
-      .default({ path: 'id', numbers: 'reject' }),
+      .object({ path: path.default('id'), numbers: z.enum(['reject', 'string']).default('string') })
+      .default({ path: 'id', numbers: 'string' }),
     required: z.array(requiredField).default([]),
     /** The field that says when a record changed; with `param`, runs after the first are incremental. */
     change: z
