@@ -72,7 +72,7 @@ export function checkRecord(rules: RecordRules, raw: unknown): RecordCheck {
   if (!id.ok) return id;
   const problems: string[] = [];
   for (const field of rules.required) {
-    const problem = fieldProblem(readPath(raw, field.path), field.type);
+    const problem = fieldTypeProblem(readPath(raw, field.path), field.type);
     if (problem) problems.push(`${field.path}: ${problem}`);
   }
   let change: number | null = null;
@@ -142,7 +142,8 @@ function numericId(
   return { ok: true, id: String(value) };
 }
 
-function fieldProblem(value: unknown, type: FieldType): string | undefined {
+/** Why a value is not of a declared type ('is required' when absent or null), or undefined. */
+export function fieldTypeProblem(value: unknown, type: FieldType): string | undefined {
   if (value === undefined || value === null) return 'is required';
   const wrong = `must be ${type === 'integer' || type === 'array' || type === 'object' ? 'an' : 'a'} ${type}, got ${describe(value)}`;
   switch (type) {
