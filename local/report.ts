@@ -124,7 +124,7 @@ function deliveryVerdict(check: DeliveryCheck): string {
     return `FAILED: nothing was delivered although the sources sent ${check.sent} record(s): ${whyNothing(check)}.`;
   }
   if (check.failedSources.length > 0) {
-    return `FAILED: every fetch run of ${check.failedSources.join(', ')} failed, so its records never reached the pipeline (the errors are above and in the log).`;
+    return `FAILED: every fetch run of ${check.failedSources.join(', ')} failed, so ${check.failedSources.length > 1 ? 'their' : 'its'} records never reached the pipeline (the errors are above and in the log).`;
   }
   // Of a server the user runs, only its 2xx answers are seen: a repeated key it accepted is
   // counted as processed again, whatever it did with it.
@@ -147,7 +147,8 @@ function deliveryVerdict(check: DeliveryCheck): string {
 
 /** Why a run that was sent records delivered none: the first cause that explains it. */
 function whyNothing(check: DeliveryCheck): string {
-  const reasons = check.quarantine?.flatMap((count) => count.reasons) ?? [];
+  // The first reason of each source and stage: the rest are in the Quarantined line below.
+  const reasons = check.quarantine?.flatMap((count) => count.reasons.slice(0, 1)) ?? [];
   const first =
     reasons.length > 0
       ? ` (first reasons: ${reasons
