@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadLocalConfig } from '../shared/config.ts';
 import { createLogger, maskEmails } from '../shared/logger.ts';
+import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 import { type LocalDeployment, startLocalDeployment } from './deployment.ts';
 import { checkRedis, provideKafka } from './environment.ts';
 import { javaMapString } from './mocks/servers.ts';
@@ -197,6 +198,9 @@ async function main(): Promise<number> {
   // start (a broker it started is empty anyway), so the delivery check covers this run alone.
   const redisKeyPrefix = `local:${runId}:`;
   const topicPrefix = kafka.started ? '' : `run-${runId}.`;
+  const sources = chosen.options.sources ?? BUILT_IN_SOURCES;
+  const sourceOfTopic = (topic: string) =>
+    sources.find((source) => topicPrefix + source.topic === topic)?.name;
   let pipeline: LocalDeployment | undefined;
   let stopped: Promise<number> | undefined;
   // One stop, whoever asks first (the end of the run, Ctrl-C, SIGTERM): the others wait for it,
@@ -208,7 +212,7 @@ async function main(): Promise<number> {
   const shutDown = async (code: number) => {
     terminal.endProgress();
     if (pipeline) {
-      say(await summarize(pipeline, flags.cycles));
+      say(await summarize(pipeline, flags.cycles, sourceOfTopic));
       await pipeline.sweep();
       say(
         await orphanReport(pipeline).catch(
@@ -309,8 +313,10 @@ async function main(): Promise<number> {
     const t = active.totals;
     const fetched = Object.values(t.fetch).reduce((sum, f) => sum + f.fetched, 0);
     const published = Object.values(t.fetch).reduce((sum, f) => sum + f.published, 0);
+    // Both sides: records refused at fetch never reach the merge.
+    const atFetch = Object.values(t.fetch).reduce((sum, f) => sum + f.quarantined, 0);
     terminal.progress(
-      `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${t.merge.quarantined} | ambiguous retries ${t.merge.ambiguousRetries} | analytics ${processed}`,
+      `cycle ${cycle}${flags.cycles ? `/${flags.cycles}` : ''} | fetched ${fetched} | published ${published} | merged ${t.merge.records} rec | posted ${t.merge.posted} | duplicates ${t.merge.duplicates} | dead-lettered ${t.merge.deadLettered} | quarantined ${atFetch + t.merge.quarantined} (fetch ${atFetch}, merge ${t.merge.quarantined}) | ambiguous retries ${t.merge.ambiguousRetries} | analytics ${processed}`,
       settled,
     );
   };
@@ -347,6 +353,8 @@ async function main(): Promise<number> {
       `${active.totals.merge.deadLettered} payload(s) are in the dead_letter topic; --replay re-drives them.`,
     );
   }
+  // The same check the summary prints: a run that delivered nothing while the sources sent
+  // records, or whose source never fetched, fails here too.
   const { ok } = await verifyDelivery(active);
   return stop(ok ? 0 : 1);
 }

@@ -1,6 +1,7 @@
 import { canonicalJson } from '../shared/domain/merge.ts';
 import type { JoinDefinition } from '../shared/sources/join.ts';
 import type { LocalDeployment } from './deployment.ts';
+import { describeQuarantine, type QuarantineCount, readQuarantine } from './quarantine-tally.ts';
 import { table } from './terminal.ts';
 
 export type DeliveryCheck = {
@@ -26,6 +27,17 @@ export type DeliveryCheck = {
   honoursKey: boolean;
   /** The Analytics API the user runs, when the pipeline posted to it through the recorder. */
   target: string | undefined;
+  /** Records the sources sent (every fetch run added up), and those quarantined at fetch. */
+  sent: number;
+  quarantinedAtFetch: number;
+  /** Quarantined at the merge (every batch added up). */
+  quarantinedAtMerge: number;
+  /** Sources whose every fetch run failed: none of their records reached the pipeline. */
+  failedSources: string[];
+  /** Sources sent records and Analytics processed none: never a success. */
+  nothingDelivered: boolean;
+  /** The quarantine topic per source and stage, when it was read. */
+  quarantine?: QuarantineCount[];
 };
 
 /**
@@ -39,6 +51,7 @@ export async function verifyDelivery(
     LocalDeployment,
     'idsInBoth' | 'analytics' | 'totals' | 'analyticsHonoursKey' | 'analyticsTarget'
   > & { join?: Pick<JoinDefinition, 'required'> },
+  quarantine?: QuarantineCount[],
 ): Promise<DeliveryCheck> {
   const [expected, receipts, stats] = await Promise.all([
     pipeline.idsInBoth(),
@@ -62,8 +75,14 @@ export async function verifyDelivery(
   const ambiguousRetries = pipeline.totals.merge.ambiguousRetries;
   const honoursKey = pipeline.analyticsHonoursKey;
   const explained = duplicates === 0 || (!honoursKey && duplicates <= ambiguousRetries);
+  const fetches = Object.values(pipeline.totals.fetch ?? {});
+  const sent = fetches.reduce((sum, f) => sum + f.fetched, 0);
+  const failedSources = Object.entries(pipeline.totals.fetch ?? {})
+    .filter(([, f]) => f.runs > 0 && f.failures === f.runs)
+    .map(([name]) => name);
+  const nothingDelivered = sent > 0 && stats.received === 0;
   return {
-    ok: explained && missing.length === 0,
+    ok: explained && missing.length === 0 && !nothingDelivered && failedSources.length === 0,
     expected: expected.size,
     deliveredOnce: [...expected].filter((id) => byId.get(id) === 1).length,
     duplicates,
@@ -75,6 +94,12 @@ export async function verifyDelivery(
     ambiguousRetries,
     honoursKey,
     target: pipeline.analyticsTarget,
+    sent,
+    quarantinedAtFetch: fetches.reduce((sum, f) => sum + f.quarantined, 0),
+    quarantinedAtMerge: pipeline.totals.merge.quarantined ?? 0,
+    failedSources,
+    nothingDelivered,
+    ...(quarantine && { quarantine }),
   };
 }
 
@@ -85,8 +110,22 @@ function isPartial(body: unknown, required: readonly string[]): boolean {
   return required.some((side) => sides[side] === null || sides[side] === undefined);
 }
 
-/** The one-line verdict of a delivery check. */
+/**
+ * The verdict of a delivery check: one line, followed by what was quarantined when anything was
+ * (records that never reach Analytics, so never in the exactly-once count).
+ */
 export function verdictOf(check: DeliveryCheck): string {
+  const quarantined = quarantineLine(check);
+  return quarantined ? `${deliveryVerdict(check)}\n${quarantined}` : deliveryVerdict(check);
+}
+
+function deliveryVerdict(check: DeliveryCheck): string {
+  if (check.nothingDelivered) {
+    return `FAILED: nothing was delivered although the sources sent ${check.sent} record(s): ${whyNothing(check)}.`;
+  }
+  if (check.failedSources.length > 0) {
+    return `FAILED: every fetch run of ${check.failedSources.join(', ')} failed, so ${check.failedSources.length > 1 ? 'their' : 'its'} records never reached the pipeline (the errors are above and in the log).`;
+  }
   // Of a server the user runs, only its 2xx answers are seen: a repeated key it accepted is
   // counted as processed again, whatever it did with it.
   const ignores = check.target
@@ -106,8 +145,52 @@ export function verdictOf(check: DeliveryCheck): string {
   return `OK: all ${check.expected} ids present in every required source were delivered exactly once (no duplicates).${partials}`;
 }
 
-/** The end-of-run report: one row per stage, what Analytics saw, then the delivery check. */
-export async function summarize(pipeline: LocalDeployment, cycles: number): Promise<string> {
+/** Why a run that was sent records delivered none: the first cause that explains it. */
+function whyNothing(check: DeliveryCheck): string {
+  // The first reason of each source and stage: the rest are in the Quarantined line below.
+  const reasons = check.quarantine?.flatMap((count) => count.reasons.slice(0, 1)) ?? [];
+  const first =
+    reasons.length > 0
+      ? ` (first reasons: ${reasons
+          .slice(0, 3)
+          .map((r) => JSON.stringify(r))
+          .join('; ')})`
+      : '';
+  if (check.quarantinedAtFetch >= check.sent) {
+    return `every one was quarantined at fetch${first}`;
+  }
+  if (check.quarantinedAtFetch + check.quarantinedAtMerge > 0 && check.expected === 0) {
+    return `${check.quarantinedAtFetch + check.quarantinedAtMerge} were quarantined and no id is in every required source${first}`;
+  }
+  if (check.expected === 0)
+    return 'no id is present in every required source, so nothing could be joined';
+  if (check.failedSources.length > 0)
+    return `every fetch run of ${check.failedSources.join(', ')} failed`;
+  return `${check.missing.length} id(s) were joined but never delivered (see dead-lettered above)`;
+}
+
+/** `Quarantined: 8 record(s), not in the exactly-once count: crm at fetch: 8 (first: …)`. */
+function quarantineLine(check: DeliveryCheck): string | undefined {
+  const total = check.quarantinedAtFetch + check.quarantinedAtMerge;
+  const counted = check.quarantine?.reduce((sum, count) => sum + count.count, 0) ?? 0;
+  if (total === 0 && counted === 0) return undefined;
+  const where =
+    check.quarantine && check.quarantine.length > 0
+      ? describeQuarantine(check.quarantine)
+      : `${check.quarantinedAtFetch} at fetch, ${check.quarantinedAtMerge} at merge`;
+  return `Quarantined: ${Math.max(total, counted)} record(s), never delivered and not in that count: ${where}.`;
+}
+
+/**
+ * The end-of-run report: one row per stage, what Analytics saw, then the delivery check and what
+ * the quarantine topic holds per source and stage (`sourceOfTopic` names the source of a merge
+ * entry's topic).
+ */
+export async function summarize(
+  pipeline: LocalDeployment,
+  cycles: number,
+  sourceOfTopic: (topic: string) => string | undefined = () => undefined,
+): Promise<string> {
   const { fetch, merge } = pipeline.totals;
   const stats = await pipeline.analytics.stats();
   const rows: (string | number)[][] = [];
@@ -146,7 +229,16 @@ export async function summarize(pipeline: LocalDeployment, cycles: number): Prom
     '-',
     pipeline.analyticsHonoursKey ? stats.repeatedKeys : '-',
   ]);
-  const check = await verifyDelivery(pipeline);
+  let unread = '';
+  const quarantine = await readQuarantine(
+    pipeline.kafka,
+    pipeline.topics.quarantine,
+    sourceOfTopic,
+  ).catch((error: Error) => {
+    unread = `The quarantine topic could not be read: ${error.message}`;
+    return undefined;
+  });
+  const check = await verifyDelivery(pipeline, quarantine);
   return [
     '',
     `Summary after ${cycles || 'the'} cycle(s)`,
@@ -174,5 +266,6 @@ export async function summarize(pipeline: LocalDeployment, cycles: number): Prom
           `DROPPED: ${merge.dropped} record(s) ran out of batch retries and the failed_<topic> topic did not take them (DroppedEventCount on AWS); they are still on their source topics: a full re-sync (--full; on AWS, invoke the fetch functions with {"full": true}) delivers them.`,
         ]
       : []),
+    ...(unread ? [unread] : []),
   ].join('\n');
 }

@@ -115,3 +115,22 @@ export class PaginationError extends PipelineError {
     super(`source "${source}" pagination failed at ${url}: ${detail}`, options);
   }
 }
+
+/**
+ * A source page's body is larger than the source's `maxPageBytes`. Reading stopped at the limit,
+ * nothing of the page was published, and the run fails with its cursor where it was.
+ */
+export class PageTooLargeError extends Error {
+  override readonly name = 'PageTooLargeError';
+  constructor(
+    readonly source: string,
+    readonly url: string,
+    readonly limitBytes: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `source "${source}": the page at ${url} is larger than its maxPageBytes limit of ${limitBytes} bytes; nothing of it was published and the cursor did not move (ask for smaller pages, or raise maxPageBytes)`,
+      options,
+    );
+  }
+}

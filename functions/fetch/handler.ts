@@ -37,6 +37,7 @@ export function createFetchHandler(runtime: FetchRuntime) {
         pageSize: runtime.pageSize,
         maxPages: config.MAX_PAGES,
         maxRecordBytes: config.MAX_RECORD_BYTES,
+        sightings: runtime.sightings,
         state: await runtime.state(),
         full: event?.full === true,
         leaseMs: config.FETCH_LEASE_MS,

@@ -10,6 +10,9 @@ export function publishFetchMetrics(metrics: MetricsSink, summary: FetchSummary 
     metrics.addMetric('Published', MetricUnit.Count, summary.published);
     metrics.addMetric('Quarantined', MetricUnit.Count, summary.quarantined);
     metrics.addMetric('Retries', MetricUnit.Count, summary.retries);
+    // Schema drift: undeclared fields first seen (evolve), values removed (discard_value).
+    metrics.addMetric('NewFields', MetricUnit.Count, summary.newFields?.length ?? 0);
+    metrics.addMetric('DiscardedValues', MetricUnit.Count, summary.discardedValues ?? 0);
     metrics.addMetric('FetchDuration', MetricUnit.Milliseconds, summary.durationMs);
   }
   metrics.publishStoredMetrics();

@@ -14,6 +14,7 @@ import { connectOnce } from '../../shared/connect-once.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { Publisher, SyncStateStore } from '../../shared/ports.ts';
+import { FieldSightings } from '../../shared/sources/contract.ts';
 import { pageSizeOf, type SourceDefinition } from '../../shared/sources/definition.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
 
@@ -28,6 +29,8 @@ export type FetchRuntime = {
   quarantine: TopicQuarantineSink;
   topic: string;
   pageSize: number;
+  /** Fields the source was seen to send, kept while the container is warm (new ones are logged once). */
+  sightings: FieldSightings;
   /** The sync state store, connected on first use; undefined when REDIS_URL is not set. */
   state: () => Promise<SyncStateStore | undefined>;
   close(): Promise<void>;
@@ -75,6 +78,7 @@ export function buildFetchRuntime(config: FetchConfig, logger?: Logger): FetchRu
     metrics: createMetrics(`fetch-${source.name}`, config.METRICS),
     publisher,
     pageSize,
+    sightings: new FieldSightings(),
     topic: config.TOPIC_PREFIX + source.topic,
     quarantine: new TopicQuarantineSink(publisher, config.TOPIC_PREFIX + TOPICS.quarantine),
     newReader: () =>

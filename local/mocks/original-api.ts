@@ -5,7 +5,8 @@ import type { MockRecord } from './dataset.ts';
 /**
  * The APIs the original system was built against, exactly: `GET /customers` and
  * `GET /products` answer the whole listing as a plain JSON array (no envelope, no paging, query
- * parameters ignored, fields the pipeline does not model), and Analytics is
+ * parameters ignored, integer ids and `updatedAt: null` as a Spring entity with a `Long id`
+ * serializes, fields the pipeline does not model), and Analytics is
  * `POST /analytics/data`. One server plays all three, as an independent service would.
  */
 export class OriginalApiMock {
@@ -58,33 +59,38 @@ export class OriginalApiMock {
   }
 }
 
-/** Customers as the original CRM holds them: string ids, and fields the pipeline never names. */
+/**
+ * Customers as the original CRM serves them, as a Spring entity with a `Long id` serializes:
+ * integer ids, `updatedAt: null`, and fields the pipeline never names.
+ */
 export function originalCustomers(count: number): MockRecord[] {
   return Array.from({ length: count }, (_, index) => {
     const n = index + 1;
     return {
-      id: String(n),
+      id: n,
       name: `Customer ${n}`,
       email: `customer${n}@example.com`,
       phone: `+1-555-${String(n).padStart(4, '0')}`,
       address: { city: n % 2 ? 'Lisbon' : 'Oslo', lines: [`${n} Main St`] },
       vip: n % 5 === 0,
+      updatedAt: null,
     };
   });
 }
 
-/** Products as the original Inventory holds them; every other id has no customer. */
+/** Products as the original Inventory serves them (integer ids); every other id has no customer. */
 export function originalProducts(count: number): MockRecord[] {
   return Array.from({ length: count }, (_, index) => {
     const n = index * 2 + 1;
     return {
-      id: String(n),
+      id: n,
       name: `Product ${n}`,
       stock: (n * 7) % 50,
       sku: `SKU-${n}`,
       price: { amount: n + 0.99, currency: 'EUR' },
       tags: n % 3 ? ['hardware'] : [],
       discontinued: null,
+      updatedAt: null,
     };
   });
 }

@@ -3,14 +3,14 @@ import { OriginalApiMock, originalCustomers, originalProducts } from './original
 
 /**
  * `npm run mocks:original -- --port 8080 --records 100`: one independent server speaking the
- * original APIs exactly (GET /customers, GET /products as plain arrays with fields the pipeline
+ * original APIs exactly (GET /customers, GET /products as plain arrays with integer ids, `updatedAt: null` and fields the pipeline
  * does not model; POST /analytics/data), for `npm run local -- --crm-url … --analytics-url …`.
  * Prints each payload it receives as a JSON line and, on Ctrl-C, how many it got per id.
  */
 const USAGE = `npm run mocks:original -- [--port N] [--host H] [--records N]
 
 One server speaking the original APIs exactly: GET /customers and GET /products (plain JSON
-arrays, fields the pipeline does not model), POST /analytics/data. Point npm run local at it with
+arrays, integer ids, updatedAt null, fields the pipeline does not model), POST /analytics/data. Point npm run local at it with
 --crm-url, --inventory-url and --analytics-url. Prints each payload received; Ctrl-C prints how
 many it got per id.
 

@@ -34,6 +34,12 @@ export type StyledSourceOptions = {
   foreignLinkOrigin?: string;
   /** After this many list answers, every OAuth2 token issued so far expires (once), for fault tests. */
   expireTokensAfter?: number;
+  /**
+   * Answer this page number (page and link paging) with an endless-looking page of about
+   * `bytes`, streamed without Content-Length and written only as fast as the client reads, for
+   * fault tests of the page-size cap.
+   */
+  hugePage?: { page: number; bytes: number };
 };
 
 /** The credentials every styled mock accepts. */
@@ -58,6 +64,8 @@ export class StyledSourceMock {
   /** List answers given (200s), and OAuth2 tokens issued. */
   pages = 0;
   tokensIssued = 0;
+  /** Bytes of the huge page the client took before it closed the connection (or all of them). */
+  hugeBytesSent = 0;
   readonly #tokens = new Map<string, number>();
   #server: Server;
 
@@ -109,10 +117,43 @@ export class StyledSourceMock {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
       return;
     }
+    const huge = this.options.hugePage;
+    if (huge && Number(url.searchParams.get('page') ?? 1) === huge.page) {
+      await this.#streamHugePage(res, huge.bytes);
+      return;
+    }
     const { value, headers } = this.#list(url);
     if (++this.pages === this.options.expireTokensAfter) this.expireTokens();
     res.writeHead(200, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(value));
+  }
+
+  async #streamHugePage(res: ServerResponse, bytes: number): Promise<void> {
+    this.hugeBytesSent = 0;
+    const record = JSON.stringify({ id: 'filler', name: 'x'.repeat(200), email: 'f@example.com' });
+    const chunk = Buffer.from(`${record},`.repeat(Math.ceil(65_536 / (record.length + 1))));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"data":[');
+    let closed = false;
+    res.once('close', () => {
+      closed = true;
+    });
+    while (this.hugeBytesSent < bytes && !closed) {
+      this.hugeBytesSent += chunk.length;
+      if (!res.write(chunk)) {
+        // Backpressure: wait for the client to read, or to hang up.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+    if (!closed) res.end(`${record}],"next":null}`);
   }
 
   #authorized(req: IncomingMessage, url: URL): boolean {

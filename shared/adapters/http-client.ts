@@ -6,6 +6,12 @@ export type HttpRequest = {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
+  /**
+   * The largest response body accepted, in bytes. Checked against Content-Length before reading
+   * and counted while reading: past it the exchange is aborted (the rest is never read) and the
+   * request rejects with HttpResponseTooLargeError. Unset: no limit.
+   */
+  maxResponseBytes?: number;
 };
 
 export type HttpResponse = { status: number; headers: IncomingHttpHeaders; body: string };
@@ -33,6 +39,26 @@ export class HttpTimeoutError extends HttpExchangeError {
   override readonly name = 'HttpTimeoutError';
 }
 
+/**
+ * The response body is larger than the request's maxResponseBytes. The connection was closed
+ * without reading the rest; retrying would read the same size again, so it is not retried.
+ */
+export class HttpResponseTooLargeError extends Error {
+  override readonly name = 'HttpResponseTooLargeError';
+  constructor(
+    readonly limitBytes: number,
+    /** Bytes read before giving up, or the Content-Length announced when it was over already. */
+    readonly seenBytes: number,
+    readonly announced: boolean,
+  ) {
+    super(
+      announced
+        ? `the response announces ${seenBytes} bytes (Content-Length), over the ${limitBytes}-byte limit`
+        : `the response passed the ${limitBytes}-byte limit (${seenBytes} bytes read, the rest not read)`,
+    );
+  }
+}
+
 // One keep-alive pool per protocol for the whole container: warm invocations reuse connections.
 // node:http is used rather than fetch because it does about five times more requests per second
 // per core (npm run bench has the figures).
@@ -43,7 +69,9 @@ const agents = {
 
 /**
  * One HTTP(S) request over a pooled keep-alive connection. Resolves with any status; rejects with
- * HttpExchangeError on network errors, and with HttpTimeoutError when the whole exchange takes
+ * HttpExchangeError on network errors, with HttpResponseTooLargeError when the body passes
+ * `maxResponseBytes` (read as it streams in, never buffered past the limit), and with
+ * HttpTimeoutError when the whole exchange takes
  * longer than timeoutMs. The timeout measures waiting for the server, not for our own event loop:
  * when it fires, whatever the network already delivered is read first (one turn of the loop), so
  * an answer that arrived while this process was busy is not mistaken for a timeout.
@@ -65,9 +93,25 @@ export function sendHttp(
       target,
       { method: request.method, headers, agent: agents[secure ? 'https:' : 'http:'] },
       (res) => {
+        res.on('error', fail);
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        const limit = request.maxResponseBytes;
+        const announced = Number(res.headers['content-length']);
+        if (limit !== undefined && Number.isFinite(announced) && announced > limit) {
+          abort(new HttpResponseTooLargeError(limit, announced, true));
+          return;
+        }
+        let read = 0;
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (limit !== undefined && read > limit) {
+            abort(new HttpResponseTooLargeError(limit, read, false));
+            return;
+          }
+          chunks.push(chunk);
+        });
         res.on('end', () => {
+          if (settled) return;
           settled = true;
           clearTimeout(timer);
           resolve({
@@ -76,7 +120,6 @@ export function sendHttp(
             body: Buffer.concat(chunks).toString('utf8'),
           });
         });
-        res.on('error', fail);
       },
     );
     req.on('finish', () => {
@@ -89,11 +132,16 @@ export function sendHttp(
           req.destroy(new HttpTimeoutError(`timed out after ${timeoutMs} ms`, sent, 'ETIMEDOUT'));
       });
     }, timeoutMs);
+    /** Rejects with `error` and closes the connection, so nothing more of the body is read. */
+    function abort(error: HttpResponseTooLargeError) {
+      fail(error);
+      req.destroy();
+    }
     function fail(error: Error) {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (error instanceof HttpExchangeError) {
+      if (error instanceof HttpExchangeError || error instanceof HttpResponseTooLargeError) {
         reject(error);
         return;
       }

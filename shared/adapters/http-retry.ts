@@ -6,7 +6,12 @@ import {
   type RetryPolicy,
 } from '../domain/retry-policy.ts';
 import { PipelineError } from '../errors.ts';
-import { HttpExchangeError, type HttpRequest, sendHttp } from './http-client.ts';
+import {
+  HttpExchangeError,
+  type HttpRequest,
+  HttpResponseTooLargeError,
+  sendHttp,
+} from './http-client.ts';
 
 export type HttpAttemptFailure = {
   attempt: number;
@@ -64,7 +69,7 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
  * Sends a request, retrying network errors, timeouts, 408, 429 and 5xx with exponential backoff
  * and full jitter, honouring Retry-After. Every try sends the same request, headers included (an
  * `Idempotency-Key` stays the same). Resolves with the first non-retryable answer (2xx or 4xx);
- * throws HttpRetriesExhausted when the tries run out.
+ * throws HttpRetriesExhausted when the tries run out, and HttpResponseTooLargeError at once.
  */
 export async function requestWithRetry(
   url: string,
@@ -106,6 +111,8 @@ export async function requestWithRetry(
       last = { status: response.status, error: `HTTP ${response.status}`, ambiguous: false };
       lastThrown = undefined;
     } catch (error) {
+      // The same request would be answered with the same size: not a transient failure.
+      if (error instanceof HttpResponseTooLargeError) throw error;
       lastThrown = error;
       last = {
         error: describeError(error),

@@ -1,8 +1,14 @@
 import type { RetryPolicy } from '../domain/retry-policy.ts';
-import { PaginationError, SourceHttpError, SourceResponseError } from '../errors.ts';
+import {
+  PageTooLargeError,
+  PaginationError,
+  SourceHttpError,
+  SourceResponseError,
+} from '../errors.ts';
 import type { SourcePageReader } from '../ports.ts';
 import type { SourceDefinition } from '../sources/definition.ts';
 import { PageShapeError, parsePage, type SourcePage } from '../sources/page.ts';
+import { HttpResponseTooLargeError } from './http-client.ts';
 import { type HttpAttemptFailure, HttpRetriesExhausted, requestWithRetry } from './http-retry.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { SourceAuthenticator } from './source-auth.ts';
@@ -21,7 +27,8 @@ export type HttpSourceReaderOptions = {
  * Reads pages of a source over HTTP in its declared shape, pagination and auth, at its declared
  * rate. A 401 renews an OAuth2 token once. A malformed body is retried like a 5xx (a truncated
  * answer is usually transient) and, if it stays malformed, throws SourceResponseError with the
- * body. A `Link` to another host throws PaginationError.
+ * body. A `Link` to another host throws PaginationError. A body past the source's maxPageBytes
+ * is not read further and throws PageTooLargeError (not retried).
  */
 export class HttpSourceReader implements SourcePageReader {
   #retries = 0;
@@ -85,7 +92,7 @@ export class HttpSourceReader implements SourcePageReader {
     try {
       return await requestWithRetry(
         target,
-        { method: 'GET', headers },
+        { method: 'GET', headers, maxResponseBytes: this.options.source.maxPageBytes },
         {
           policy: this.options.policy,
           ...(this.options.limiter && { beforeAttempt: () => this.options.limiter?.take() }),
@@ -98,6 +105,11 @@ export class HttpSourceReader implements SourcePageReader {
     } catch (error) {
       if (error instanceof HttpRetriesExhausted) {
         throw new SourceHttpError(href, error.status, error.attempts, error.lastError);
+      }
+      if (error instanceof HttpResponseTooLargeError) {
+        throw new PageTooLargeError(this.options.source.name, href, error.limitBytes, {
+          cause: error,
+        });
       }
       throw error;
     }

@@ -30,7 +30,10 @@ export type FieldType = 'any' | 'string' | 'number' | 'integer' | 'boolean' | 'o
 
 /** What the pipeline checks in every record of one source (a part of its definition). */
 export type RecordRules = {
-  /** Where the id is, and whether a number there is accepted as its decimal string. */
+  /**
+   * Where the id is, and whether a JSON integer there is accepted as its decimal string
+   * (`string`, the default: 1 and "1" are the same id) or refused (`reject`).
+   */
   id: { path: string; numbers: 'reject' | 'string' };
   /** Fields that must be present, not null, and of the declared type. */
   required: readonly { path: string; type: FieldType }[];
@@ -69,7 +72,7 @@ export function checkRecord(rules: RecordRules, raw: unknown): RecordCheck {
   if (!id.ok) return id;
   const problems: string[] = [];
   for (const field of rules.required) {
-    const problem = fieldProblem(readPath(raw, field.path), field.type);
+    const problem = fieldTypeProblem(readPath(raw, field.path), field.type);
     if (problem) problems.push(`${field.path}: ${problem}`);
   }
   let change: number | null = null;
@@ -97,18 +100,7 @@ function readId(
   raw: object,
 ): { ok: true; id: string } | { ok: false; reason: string } {
   const value = readPath(raw, rule.path);
-  if (typeof value === 'number') {
-    if (rule.numbers === 'reject') {
-      return {
-        ok: false,
-        reason: `${rule.path}: is the number ${value}; declare id.numbers "string" to accept numeric ids`,
-      };
-    }
-    if (!Number.isSafeInteger(value)) {
-      return { ok: false, reason: `${rule.path}: ${value} is not a whole number` };
-    }
-    return { ok: true, id: String(value) };
-  }
+  if (typeof value === 'number') return numericId(rule, value);
   if (value === undefined || value === null)
     return { ok: false, reason: `${rule.path}: is required` };
   if (typeof value !== 'string' || value.trim() === '') {
@@ -123,7 +115,35 @@ function readId(
   return { ok: true, id: value };
 }
 
-function fieldProblem(value: unknown, type: FieldType): string | undefined {
+/**
+ * A JSON number id as its decimal string (1 and "1" are the same id), when it is an integer that
+ * a double holds exactly; a fraction, or an integer past ±(2^53 - 1) whose digits JSON.parse
+ * already rounded, is refused rather than turned into some other id.
+ */
+function numericId(
+  rule: RecordRules['id'],
+  value: number,
+): { ok: true; id: string } | { ok: false; reason: string } {
+  if (rule.numbers === 'reject') {
+    return {
+      ok: false,
+      reason: `${rule.path}: is the number ${value}; this source declares id.numbers "reject" (string ids only)`,
+    };
+  }
+  if (!Number.isInteger(value)) {
+    return { ok: false, reason: `${rule.path}: ${value} is not an integer` };
+  }
+  if (!Number.isSafeInteger(value)) {
+    return {
+      ok: false,
+      reason: `${rule.path}: ${value} is outside the safe integer range (±${Number.MAX_SAFE_INTEGER}), so its digits may have been rounded; send it as a string`,
+    };
+  }
+  return { ok: true, id: String(value) };
+}
+
+/** Why a value is not of a declared type ('is required' when absent or null), or undefined. */
+export function fieldTypeProblem(value: unknown, type: FieldType): string | undefined {
   if (value === undefined || value === null) return 'is required';
   const wrong = `must be ${type === 'integer' || type === 'array' || type === 'object' ? 'an' : 'a'} ${type}, got ${describe(value)}`;
   switch (type) {

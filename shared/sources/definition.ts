@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FIELD_TYPES, type FieldType } from '../domain/records.ts';
 import { ConfigError } from '../errors.ts';
+import { SCHEMA_CONTRACTS } from './contract.ts';
 import { SIDE_NAME } from './side-name.ts';
 
 /**
@@ -16,8 +17,16 @@ const path = z
 const param = z.string().regex(/^[A-Za-z0-9_.[\]-]+$/, 'must be a query parameter name');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/**
+ * The largest page body read by default: 8 MiB. A page is held as text and then as parsed
+ * objects (several times its size), so this stays well under the fetch function's 512 MB.
+ */
+export const DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024;
+/** The highest `maxPageBytes` a definition may ask for (32 MiB; parsed, about 200 MB of heap). */
+export const MAX_PAGE_BYTES_CEILING = 32 * 1024 * 1024;
+
 /** `"name"` or `{"path": "stock", "type": "integer"}`; read as the object, so an error names its field. */
-const requiredField = z.preprocess(
+const declaredField = z.preprocess(
   (field) => (typeof field === 'string' ? { path: field } : field),
   z.object({
     path,
@@ -101,10 +110,25 @@ const sourceDefinitionSchema = z
     records: path.optional(),
     /** Where the total count is, when the source says (a mismatch is logged). */
     total: path.optional(),
+    /**
+     * Where the id is. `numbers: "string"` (the default) takes a JSON integer id in the safe range
+     * as its decimal string, so 1 and "1" are the same id; `"reject"` quarantines number ids.
+     */
     id: z
-      .object({ path: path.default('id'), numbers: z.enum(['reject', 'string']).default('reject') })
-      .default({ path: 'id', numbers: 'reject' }),
-    required: z.array(requiredField).default([]),
+      .object({ path: path.default('id'), numbers: z.enum(['reject', 'string']).default('string') })
+      .default({ path: 'id', numbers: 'string' }),
+    required: z.array(declaredField).default([]),
+    /** Optional fields: may be absent or null; when present, of the declared type (`any` by default). */
+    fields: z.array(declaredField).default([]),
+    /** What happens to a record with a field not declared here (or a declared field retyped). */
+    contract: z.enum(SCHEMA_CONTRACTS).default('evolve'),
+    /** The largest page body read, in bytes; a larger answer fails the run, read no further. */
+    maxPageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(MAX_PAGE_BYTES_CEILING)
+      .default(DEFAULT_MAX_PAGE_BYTES),
     /** The field that says when a record changed; with `param`, runs after the first are incremental. */
     change: z
       .object({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { formatSince, nextCursor, sinceThreshold } from '../domain/sync.ts';
 import { PaginationError, SourceResponseError } from '../errors.ts';
 import type { SourcePageReader, SyncCheckpoint, SyncStateStore } from '../ports.ts';
+import { FieldSightings } from '../sources/contract.ts';
 import { firstPageUrl, type SourcePage } from '../sources/page.ts';
 import { type PagePublishDeps, publishPage } from './publish-page.ts';
 
@@ -42,6 +43,10 @@ export type FetchSummary = {
   unchanged: number;
   pages: number;
   retries: number;
+  /** Undeclared fields this run saw first (evolve contract; logged as `new field seen`). */
+  newFields?: string[];
+  /** Values the discard_value contract removed from published records. */
+  discardedValues?: number;
   /** The total the source announced, when it did; a mismatch is logged as a warning. */
   expected?: number;
   durationMs: number;
@@ -77,6 +82,8 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
     unchanged: 0,
     pages: 0,
     retries: 0,
+    newFields: [],
+    discardedValues: 0,
     durationMs: 0,
   };
   const owner = randomUUID();
@@ -96,6 +103,8 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
       )
     : undefined;
   heartbeat?.unref();
+  // Fields seen before are not reported again: within this invocation at least.
+  const pageDeps = { ...deps, sightings: deps.sightings ?? new FieldSightings() };
   let url = '';
   try {
     const run = await startOrResume(deps, now);
@@ -128,12 +137,14 @@ export async function fetchSource(deps: FetchDeps): Promise<FetchSummary> {
         run.pages,
         now().toISOString(),
         threshold,
-        deps,
+        pageDeps,
       );
       summary.fetched += outcome.fetched;
       summary.published += outcome.published;
       summary.quarantined += outcome.quarantined;
       summary.unchanged += outcome.unchanged;
+      summary.newFields?.push(...outcome.newFields);
+      summary.discardedValues = (summary.discardedValues ?? 0) + outcome.discardedValues;
       run.published += outcome.published;
       run.maxChange = nextCursor(run.maxChange, outcome.maxChange);
       if (page.syncToken !== undefined) run.syncToken = page.syncToken;

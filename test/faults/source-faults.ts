@@ -165,6 +165,42 @@ export const SOURCE_FAULT_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'source: a 200 MB page (refused at maxPageBytes, no crash)',
+    budget: 'none: the run fails at once, not retried; the next run after the source is fixed',
+    async run(ctx) {
+      const crm = await styledCrm(ctx, { paging: 'page', changeParam: 'updatedSince' });
+      const records = sampleCustomers(30).map((r, i) => ({ ...r, updatedAt: iso(T0 + i * 1000) }));
+      await crm.setCustomers(records);
+      await ctx.cycle(crm.pipeline);
+      const cursor = await crm.state.readCursor('crm');
+      // Every record changes; the second page of the next run streams 200 MB.
+      await crm.setCustomers(records.map((r, i) => ({ ...r, updatedAt: iso(T0 + 100_000 + i) })));
+      crm.mock.options.hugePage = { page: 2, bytes: 200 * 1024 * 1024 };
+      const refused = crmOf(await ctx.fetchInBackground(crm.pipeline));
+      const after = await crm.state.readCursor('crm');
+      const sent = crm.mock.hugeBytesSent;
+      crm.mock.options.hugePage = undefined;
+      await ctx.cycle(crm.pipeline);
+      const problems: string[] = [];
+      if (
+        !(refused instanceof Error) ||
+        !/source "crm": the page at \S+page=2\S* is larger than its maxPageBytes limit of 8388608 bytes/.test(
+          refused.message,
+        )
+      )
+        problems.push(`the 200 MB page was not refused at the limit: ${String(refused)}`);
+      if (cursor === null || after !== cursor)
+        problems.push(`the cursor moved from ${cursor} to ${after}`);
+      // Read as a stream and closed at the limit: the source wrote little more than 8 MiB.
+      if (sent >= 64 * 1024 * 1024)
+        problems.push(`the source wrote ${sent} bytes before the reader gave up`);
+      ctx.note(
+        `refused after the source wrote ${(sent / 1024 / 1024).toFixed(1)} MiB of 200: ${(refused as Error).message.slice(0, 90)}…`,
+      );
+      return { pipeline: crm.pipeline, problems, cleanup: crm.cleanup };
+    },
+  },
+  {
     name: 'source: an OAuth2 token expires mid-run (renewed once)',
     budget: 'one token renewal on the 401',
     async run(ctx) {

@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 describe('against a server that speaks the original APIs exactly', () => {
-  it('delivers each matching pair once to POST /analytics/data, with every field', async () => {
+  it('delivers each matching pair once, integer ids and updatedAt null included, with every field', async () => {
     original = await new OriginalApiMock(originalCustomers(30), originalProducts(30)).start();
     const { brokers, redisUrl } = testServices();
     const prefix = uniquePrefix('orig');
@@ -42,10 +42,16 @@ describe('against a server that speaks the original APIs exactly', () => {
     expect(check).toMatchObject({ ok: true, expected: 15, deliveredOnce: 15, duplicates: 0 });
     expect(original.received).toHaveLength(15);
     const byId = new Map(original.received.map((body) => [(body as { id: string }).id, body]));
+    // The payload's id is the id's decimal string; each side is the record exactly as served.
     expect(byId.get('7')).toEqual({
       id: '7',
       customer: originalCustomers(30)[6],
       inventory: originalProducts(30)[3],
     });
+    expect(byId.get('7')).toMatchObject({
+      customer: { id: 7, updatedAt: null, phone: '+1-555-0007' },
+      inventory: { id: 7, updatedAt: null, sku: 'SKU-7' },
+    });
+    expect(pipeline.totals.fetch.crm?.quarantined).toBe(0);
   });
 });

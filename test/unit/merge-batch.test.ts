@@ -115,7 +115,7 @@ describe('mergeBatch', () => {
       [
         aRecord('customer_data', 'not json', 'x'),
         aRecord('customer_data', { name: 'No Id', email: 'a@b.co' }, null),
-        aRecord('customer_data', { id: 7, name: 'Numeric', email: 'a@b.co' }, '7'),
+        aRecord('customer_data', { id: 7.5, name: 'Fraction', email: 'a@b.co' }, '7.5'),
         aRecord('customer_data', aCustomer('2'), 'other-key'),
         aRecord('customer_data', aCustomer('3', { name: 'x'.repeat(3_000) })),
         aRecord('customer_data', aCustomer('1')),
@@ -127,7 +127,7 @@ describe('mergeBatch', () => {
     expect(sinks.quarantined.map((entry) => entry.reason)).toEqual([
       'value is not JSON',
       'id: is required',
-      'id: is the number 7; declare id.numbers "string" to accept numeric ids',
+      'id: 7.5 is not an integer',
       'key "other-key" does not match id "2"',
       expect.stringMatching(/^record is 30\d\d bytes, over the 2000-byte limit$/),
     ]);

@@ -107,9 +107,11 @@ describe('the record and its id', () => {
     });
     expect(checkRecord(strings, { id: 1.5 })).toEqual({
       ok: false,
-      reason: 'id: 1.5 is not a whole number',
+      reason: 'id: 1.5 is not an integer',
     });
     expect(checkRecord(strings, { id: 42 })).toMatchObject({ ok: true, id: '42' });
+    expect(checkRecord(strings, { id: -3 })).toMatchObject({ ok: true, id: '-3' });
+    expect(checkRecord(strings, { id: 0 })).toMatchObject({ ok: true, id: '0' });
     expect(checkRecord(strings, { id: 'x'.repeat(128) })).toMatchObject({ ok: true });
     expect(checkRecord(strings, { id: 'x'.repeat(129) })).toEqual({
       ok: false,
@@ -170,5 +172,40 @@ describe('identity and cursors', () => {
     expect(nextCursor(null, -3)).toBe(-3);
     expect(nextCursor(5, 3)).toBe(5);
     expect(nextCursor(5, 8)).toBe(8);
+  });
+
+  it('takes a JSON integer id as its decimal string, the same id as the string', () => {
+    const strings: RecordRules = { id: { path: 'id', numbers: 'string' }, required: [] };
+    const fromNumber = checkRecord(strings, JSON.parse('{"id": 1, "updatedAt": null}'));
+    const fromString = checkRecord(strings, JSON.parse('{"id": "1", "updatedAt": null}'));
+    expect(fromNumber).toMatchObject({ ok: true, id: '1' });
+    expect(fromString).toMatchObject({ ok: true, id: '1' });
+    expect(checkRecord(strings, { id: Number.MAX_SAFE_INTEGER })).toMatchObject({
+      ok: true,
+      id: '9007199254740991',
+    });
+    expect(checkRecord(strings, { id: -Number.MAX_SAFE_INTEGER })).toMatchObject({ ok: true });
+  });
+
+  it('quarantines an integer id past the safe range, whose digits JSON.parse rounded', () => {
+    const strings: RecordRules = { id: { path: 'id', numbers: 'string' }, required: [] };
+    // 9007199254740993 parses as 9007199254740992: accepting it would name another id.
+    const check = checkRecord(strings, JSON.parse('{"id": 9007199254740993}'));
+    expect(check).toEqual({
+      ok: false,
+      reason:
+        'id: 9007199254740992 is outside the safe integer range (±9007199254740991), so its digits may have been rounded; send it as a string',
+    });
+    expect(checkRecord(strings, { id: -(2 ** 60) })).toMatchObject({ ok: false });
+    expect(checkRecord(strings, { id: 1e300 })).toMatchObject({ ok: false });
+  });
+
+  it('quarantines a number id when the source declares id.numbers "reject"', () => {
+    const strict: RecordRules = { id: { path: 'id', numbers: 'reject' }, required: [] };
+    expect(checkRecord(strict, { id: 1 })).toEqual({
+      ok: false,
+      reason: 'id: is the number 1; this source declares id.numbers "reject" (string ids only)',
+    });
+    expect(checkRecord(strict, { id: '1' })).toMatchObject({ ok: true, id: '1' });
   });
 });

@@ -54,10 +54,10 @@ describe('the record check', () => {
     expect(checkRecord(rules, { id: '  ', name: 'A', stock: 1 })).toMatchObject({ ok: false });
   });
 
-  it('turns a numeric id into its string only when the definition says so', () => {
+  it('refuses a numeric id when the definition declares id.numbers "reject"', () => {
     expect(checkRecord(rules, { id: 42, name: 'A', stock: 1 })).toMatchObject({
       ok: false,
-      reason: /declare id.numbers "string"/,
+      reason: /declares id.numbers "reject"/,
     });
     const declared = { ...rules, id: { path: 'data.id', numbers: 'string' as const } };
     const raw = { data: { id: 42 }, name: 'A', stock: 1 };

@@ -23,7 +23,7 @@ describe('source definitions', () => {
     const source = define({});
     expect(source).toMatchObject({
       topic: 's_data',
-      id: { path: 'id', numbers: 'reject' },
+      id: { path: 'id', numbers: 'string' },
       pagination: { style: 'none' },
       auth: { type: 'none' },
     });
