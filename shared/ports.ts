@@ -1,4 +1,4 @@
-import type { JoinState, MergedPayload } from './domain/merge.ts';
+import type { JoinState, MergedPayload, RecordOrigin } from './domain/merge.ts';
 import type { Side } from './domain/records.ts';
 import type { SourcePage } from './sources/page.ts';
 
@@ -85,8 +85,17 @@ export interface QuarantineSink {
   quarantine(entries: QuarantineEntry[]): Promise<void>;
 }
 
-/** One side of a record to upsert into the join state. */
-export type JoinUpsert = { id: string; side: Side; record: object; version: number };
+/**
+ * One side of a record to upsert into the join state, with where the record came from (kept with
+ * the side, so a payload names the origin of every side it was built from).
+ */
+export type JoinUpsert = {
+  id: string;
+  side: Side;
+  record: object;
+  version: number;
+  origin?: RecordOrigin;
+};
 
 /** The join state of ids in Redis (or any store that can apply an upsert atomically). */
 export interface JoinStore {
