@@ -12,7 +12,7 @@ import { TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import { type FetchConfig, retryPolicyOf } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
-import type { Publisher, SyncStateStore } from '../../shared/ports.ts';
+import type { Publisher, SyncStateAdmin, SyncStateStore } from '../../shared/ports.ts';
 import { pageSizeOf, type SourceDefinition } from '../../shared/sources/definition.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
 
@@ -28,7 +28,7 @@ export type FetchRuntime = {
   topic: string;
   pageSize: number;
   /** The sync state store, connected on first use; undefined when REDIS_URL is not set. */
-  state: () => Promise<SyncStateStore | undefined>;
+  state: () => Promise<(SyncStateStore & SyncStateAdmin) | undefined>;
   close(): Promise<void>;
 };
 

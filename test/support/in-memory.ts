@@ -298,7 +298,10 @@ export class MemorySyncState implements SyncStateStore {
   }
   async completeRun(source: string, cursor: number | null, syncToken?: string) {
     this.checkpoints.delete(source);
-    if (cursor !== null) this.cursors.set(source, cursor);
+    const stored = this.cursors.get(source);
+    if (cursor !== null && (stored === undefined || stored < cursor)) {
+      this.cursors.set(source, cursor);
+    }
     if (syncToken !== undefined) this.tokens.set(source, syncToken);
   }
   async clearCheckpoint(source: string) {
