@@ -1,4 +1,4 @@
-import type { JoinState, MergedPayload } from './domain/merge.ts';
+import type { JoinState, MergedPayload, RecordOrigin } from './domain/merge.ts';
 import type { Side } from './domain/records.ts';
 import type { SourcePage } from './sources/page.ts';
 
@@ -51,19 +51,55 @@ export interface SyncStateStore {
   /** Extends the lease; false when this owner no longer holds it. */
   renewLease(source: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(source: string, owner: string): Promise<void>;
-  /** The highest change value of the last complete run, or null before the first. */
+  /**
+   * Where the next run starts: the highest change value of the last complete run (or a pending
+   * backfill's start, when lower), or null before the first run (or for a full backfill).
+   */
   readCursor(source: string): Promise<number | null>;
   readCheckpoint(source: string): Promise<SyncCheckpoint | null>;
   saveCheckpoint(source: string, checkpoint: SyncCheckpoint): Promise<void>;
   /** The sync token of the last complete run that got one, or null. */
   readSyncToken(source: string): Promise<string | null>;
   /**
-   * Ends a run: moves the cursor (unless null) and the sync token (when given) and deletes the
-   * checkpoint, atomically.
+   * Ends a run: moves the cursor forward (unless null; never back) and the sync token (when
+   * given), and deletes the checkpoint and any pending backfill, atomically.
    */
   completeRun(source: string, cursor: number | null, syncToken?: string): Promise<void>;
   /** Forgets an unfinished run (a full re-sync asked for while one was paused). */
   clearCheckpoint(source: string): Promise<void>;
+}
+
+/** A source's sync state as an operator sees it (`npm run state -- show`). */
+export type SyncStateView = {
+  cursor: number | null;
+  syncToken: string | null;
+  checkpoint: SyncCheckpoint | null;
+  /** The run holding the lease, and how long until it lapses; null when no run holds it. */
+  lease: { owner: string; expiresInMs: number } | null;
+  /** A backfill the next run does: from this change value, or (null) everything. */
+  backfill: { from: number | null } | null;
+};
+
+/**
+ * What an operator rewinds a source to: nothing (the next run reads everything), a cursor, a
+ * sync token, or a backfill (the next run reads from `from`, or everything, without moving the
+ * cursor back: it ends at least where it was).
+ */
+export type SyncRewind =
+  | { kind: 'nothing' }
+  | { kind: 'cursor'; cursor: number }
+  | { kind: 'token'; syncToken: string }
+  | { kind: 'backfill'; from: number | null };
+
+/**
+ * The operator's side of the sync state. A rewind deletes the checkpoint of an unfinished run
+ * and never touches what was delivered (the idempotency records keep a re-read payload from
+ * going out twice).
+ */
+export interface SyncStateAdmin {
+  inspect(source: string): Promise<SyncStateView>;
+  /** Applies the rewind atomically; false (and nothing changed) while a run holds the lease. */
+  rewind(source: string, to: SyncRewind): Promise<boolean>;
 }
 
 /** An input that could not be processed, kept with the reason and where it came from. */
@@ -85,8 +121,17 @@ export interface QuarantineSink {
   quarantine(entries: QuarantineEntry[]): Promise<void>;
 }
 
-/** One side of a record to upsert into the join state. */
-export type JoinUpsert = { id: string; side: Side; record: object; version: number };
+/**
+ * One side of a record to upsert into the join state, with where the record came from (kept with
+ * the side, so a payload names the origin of every side it was built from).
+ */
+export type JoinUpsert = {
+  id: string;
+  side: Side;
+  record: object;
+  version: number;
+  origin?: RecordOrigin;
+};
 
 /** The join state of ids in Redis (or any store that can apply an upsert atomically). */
 export interface JoinStore {

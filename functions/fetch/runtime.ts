@@ -13,7 +13,7 @@ import { type FetchConfig, retryPolicyOf } from '../../shared/config.ts';
 import { connectOnce } from '../../shared/connect-once.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
-import type { Publisher, SyncStateStore } from '../../shared/ports.ts';
+import type { Publisher, SyncStateAdmin, SyncStateStore } from '../../shared/ports.ts';
 import { FieldSightings } from '../../shared/sources/contract.ts';
 import { pageSizeOf, type SourceDefinition } from '../../shared/sources/definition.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
@@ -32,7 +32,7 @@ export type FetchRuntime = {
   /** Fields the source was seen to send, kept while the container is warm (new ones are logged once). */
   sightings: FieldSightings;
   /** The sync state store, connected on first use; undefined when REDIS_URL is not set. */
-  state: () => Promise<SyncStateStore | undefined>;
+  state: () => Promise<(SyncStateStore & SyncStateAdmin) | undefined>;
   close(): Promise<void>;
 };
 

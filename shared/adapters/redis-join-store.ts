@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { JoinState } from '../domain/merge.ts';
+import { decodeOrigin, encodeOrigin, type JoinState, type RecordOrigin } from '../domain/merge.ts';
 import type { SourceRecord } from '../domain/records.ts';
 import type { JoinStore, JoinUpsert } from '../ports.ts';
 
@@ -8,10 +8,12 @@ import type { JoinStore, JoinUpsert } from '../ports.ts';
  * stored one is newer (equal versions: the later arrival wins), refresh the TTL, keep the
  * pending index exact (the id is in it while a required side is missing: KEYS[1] by first-seen
  * time; KEYS[2] the same until the policy emitted it), and return each hash's sides and its
- * emitted flag (HMGET of the join's sides and "_e"), the side just stored as "=" (the caller
- * has it: no need to send it back). KEYS: pending, due, then the hash of each
- * record. ARGV: ttl seconds, now ms, the number of required sides, the required sides, the
- * number of sides, the sides, then side, record, version and id of each record.
+ * emitted flag and each side's origin (HMGET of the join's sides, "_e" and "<side>:o"), the side
+ * just stored and its origin as "=" (the caller has them: no need to send them back). A side
+ * stored without an origin deletes the older side's, so an origin always describes its side.
+ * KEYS: pending, due, then the hash of each record. ARGV: ttl seconds, now ms, the number of
+ * required sides, the required sides, the number of sides, the sides, then side, record,
+ * version, id and origin ("" for none) of each record.
  */
 const UPSERT_SIDES_LUA = `
 local ttl = tonumber(ARGV[1])
@@ -25,17 +27,26 @@ for s = 1, sideCount do
   position[fields[s]] = s
 end
 fields[sideCount + 1] = '_e'
+for s = 1, sideCount do
+  fields[sideCount + 1 + s] = fields[s] .. ':o'
+end
 local first = 5 + required + sideCount
 local states = {}
 for i = 3, #KEYS do
   local hash = KEYS[i]
-  local at = first + (i - 3) * 4
+  local at = first + (i - 3) * 5
   local side, record, version, id = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local origin = ARGV[at + 4]
   local versionField = side .. ':v'
   local stored = redis.call('HGET', hash, versionField)
   local applied = (not stored) or tonumber(stored) <= tonumber(version)
   if applied then
-    redis.call('HSET', hash, side, record, versionField, version)
+    if origin == '' then
+      redis.call('HSET', hash, side, record, versionField, version)
+      redis.call('HDEL', hash, side .. ':o')
+    else
+      redis.call('HSET', hash, side, record, versionField, version, side .. ':o', origin)
+    end
   end
   if ttl > 0 then
     redis.call('EXPIRE', hash, ttl)
@@ -59,6 +70,9 @@ for i = 3, #KEYS do
   local state = redis.call('HMGET', hash, unpack(fields))
   if applied and position[side] then
     state[position[side]] = '='
+    if origin ~= '' then
+      state[sideCount + 1 + position[side]] = '='
+    end
   end
   states[i - 2] = state
 end
@@ -84,22 +98,30 @@ export type RedisJoinOptions = {
   now?: () => number;
 };
 
-/** The join state in a hash's flat HGETALL reply: sides by name, versions and flags left out. */
+/** The join state in a hash's flat HGETALL reply: sides and their origins, versions left out. */
 export function joinStateOf(flat: readonly string[]): JoinState {
   const state: JoinState = { sides: {}, emitted: false };
+  const origins: Record<string, RecordOrigin> = {};
   for (let index = 0; index + 1 < flat.length; index += 2) {
     const field = flat[index] as string;
     if (field === '_e') state.emitted = true;
-    else if (!field.includes(':') && !field.startsWith('_')) {
+    else if (field.endsWith(ORIGIN)) {
+      const origin = decodeOrigin(flat[index + 1] as string);
+      if (origin) origins[field.slice(0, -ORIGIN.length)] = origin;
+    } else if (!field.includes(':') && !field.startsWith('_')) {
       state.sides[field] = JSON.parse(flat[index + 1] as string) as SourceRecord;
     }
   }
+  if (Object.keys(origins).length > 0) state.origins = origins;
   return state;
 }
 
+/** The suffix of the field that keeps a side's origin beside it (`customer:o`). */
+const ORIGIN = ':o';
+
 /**
  * The join state in an upsert's reply: each side's record (null: absent; "=": the upsert's own
- * record, which the store kept), then the "_e" flag.
+ * record, which the store kept), then the "_e" flag, then each side's origin (the same way).
  */
 function joinStateOfSides(
   sides: readonly string[],
@@ -107,11 +129,20 @@ function joinStateOfSides(
   upsert: JoinUpsert,
 ): JoinState {
   const state: JoinState = { sides: {}, emitted: values[sides.length] != null };
+  let origins: Record<string, RecordOrigin> | undefined;
   for (const [index, side] of sides.entries()) {
     const value = values[index];
     if (value === '=') state.sides[side] = upsert.record as SourceRecord;
     else if (value != null) state.sides[side] = JSON.parse(value) as SourceRecord;
+    const stored = values[sides.length + 1 + index];
+    const origin =
+      stored === '=' ? upsert.origin : stored != null ? decodeOrigin(stored) : undefined;
+    if (origin) {
+      origins ??= {};
+      origins[side] = origin;
+    }
   }
+  if (origins) state.origins = origins;
   return state;
 }
 
@@ -175,7 +206,13 @@ export class RedisJoinStore implements JoinStore {
       ];
       for (const upsert of slice) {
         keys.push(this.keys.hash(upsert.id));
-        args.push(upsert.side, JSON.stringify(upsert.record), upsert.version, upsert.id);
+        args.push(
+          upsert.side,
+          JSON.stringify(upsert.record),
+          upsert.version,
+          upsert.id,
+          upsert.origin ? encodeOrigin(upsert.origin) : '',
+        );
       }
       pipeline.upsertJoinSides(keys.length, ...keys, ...args);
     }

@@ -10,10 +10,60 @@ import type { SourceRecord } from './records.ts';
 export type MergedPayload = { readonly id?: string; readonly [field: string]: unknown };
 
 /**
+ * Where a side's record came from: its Kafka topic, partition and offset, and the correlation id
+ * of the fetch run that published it (the record's `correlation-id` header), when it had one.
+ */
+export type RecordOrigin = {
+  topic: string;
+  partition: number;
+  offset: string;
+  correlationId?: string;
+};
+
+/**
  * The join state of one id after an upsert: the sides known, by side name, and whether the
  * missing-side policy already emitted the id (from then on every change is delivered).
+ * `origins` names, by side, where each stored side came from (present when any side has one).
  */
-export type JoinState = { sides: Record<string, SourceRecord>; emitted: boolean };
+export type JoinState = {
+  sides: Record<string, SourceRecord>;
+  emitted: boolean;
+  origins?: Record<string, RecordOrigin>;
+};
+
+/**
+ * The origin as stored beside its side (a JSON array, about 60 bytes with a UUID correlation id):
+ * `[topic, partition, offset]` or `[topic, partition, offset, correlationId]`.
+ */
+export function encodeOrigin(origin: RecordOrigin): string {
+  const { topic, partition, offset, correlationId } = origin;
+  return JSON.stringify(
+    correlationId === undefined
+      ? [topic, partition, offset]
+      : [topic, partition, offset, correlationId],
+  );
+}
+
+/** The origin of `encodeOrigin`'s text; undefined when the text is not one (never throws). */
+export function decodeOrigin(text: string): RecordOrigin | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length < 3 || parsed.length > 4) return undefined;
+  const [topic, partition, offset, correlationId] = parsed as unknown[];
+  if (typeof topic !== 'string' || typeof partition !== 'number' || typeof offset !== 'string') {
+    return undefined;
+  }
+  return {
+    topic,
+    partition,
+    offset,
+    ...(typeof correlationId === 'string' && { correlationId }),
+  };
+}
 
 /** What the payload builder needs of a join declaration. */
 export type PayloadShape = {
@@ -173,8 +223,19 @@ export function payloadHash(payload: MergedPayload): string {
   return payloadIdentity(payload).hash;
 }
 
+/**
+ * Identities already computed, by payload object: a payload is not changed once built (its type is
+ * readonly), and the merge asks for one payload's identity twice (to deliver it, and for its
+ * lineage line), so the second ask costs a lookup instead of a second canonical JSON and SHA-256.
+ */
+const identities = new WeakMap<MergedPayload, { hash: string; canonical: string }>();
+
 /** The identity and the canonical JSON it is hashed from (which a batch event reuses). */
 export function payloadIdentity(payload: MergedPayload): { hash: string; canonical: string } {
+  const known = identities.get(payload);
+  if (known) return known;
   const canonical = canonicalJson(payload);
-  return { hash: createHash('sha256').update(canonical).digest('hex'), canonical };
+  const identity = { hash: createHash('sha256').update(canonical).digest('hex'), canonical };
+  identities.set(payload, identity);
+  return identity;
 }

@@ -5,6 +5,8 @@ import {
   type JoinState,
   lastAppearances,
   type MergedPayload,
+  payloadHash,
+  type RecordOrigin,
   recordVersion,
 } from '../domain/merge.ts';
 import { checkRecord, NOT_JSON, type RecordCheck } from '../domain/records.ts';
@@ -20,7 +22,7 @@ import type {
 } from '../ports.ts';
 import type { JoinDefinition } from '../sources/join.ts';
 import type { SourceDefinition } from '../sources/registry.ts';
-import { deliverPayloads } from './deliver-batches.ts';
+import { type DeliveryOutcome, deliverPayloads } from './deliver-batches.ts';
 
 export type MergeDeps = {
   joinStore: JoinStore;
@@ -128,15 +130,20 @@ export async function mergeBatch(records: DecodedRecord[], deps: MergeDeps): Pro
       throw new Error(`join store answered ${states.length} states for ${expected} upserts`);
     }
     const payloads: { payload: MergedPayload; record: DecodedRecord }[] = [];
+    const origins: JoinState['origins'][] = [];
     for (const [offset, state] of states.entries()) {
       // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: when the loop yields changes timing only, never a result
       if (offset > 0 && offset % CPU_CHUNK === 0) await yieldToEventLoop();
       const { upsert, record } = accepted[from + offset] as Accepted;
       if (last.get(upsert.id) !== from + offset) continue;
       const payload = buildPayload(deps.join, upsert.id, state);
-      if (payload) payloads.push({ payload, record });
+      if (payload) {
+        payloads.push({ payload, record });
+        origins.push(state.origins);
+      }
     }
     const outcomes = await deliverPayloads(payloads, deps.delivery, deps.log);
+    logLineage(payloads, origins, outcomes, deps.log);
     return { payloads, outcomes };
   });
   const payloads = parts.flatMap((part) => part.payloads);
@@ -233,6 +240,7 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
           checked.change,
           Number.isNaN(fetchedAt) ? record.timestamp : fetchedAt,
         ),
+        origin: originOf(record),
       },
     });
     if (logJoined) {
@@ -245,6 +253,43 @@ async function validateBatch(records: DecodedRecord[], deps: MergeDeps) {
     }
   }
   return { accepted, rejected };
+}
+
+/** Where a record came from: kept with its side in the join state, for the payload's lineage. */
+function originOf(record: DecodedRecord): RecordOrigin {
+  const correlationId = record.headers['correlation-id'];
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    ...(correlationId !== undefined && correlationId !== '' && { correlationId }),
+  };
+}
+
+/**
+ * One `payload lineage` line per payload delivered or dead-lettered here, keyed by its identity
+ * (`hash`, the Idempotency-Key): the origin of every side it was built from, each side's record
+ * perhaps from another batch or fetch run. Duplicates and held payloads get none: the invocation
+ * that delivers them writes it.
+ */
+function logLineage(
+  payloads: { payload: MergedPayload }[],
+  origins: JoinState['origins'][],
+  outcomes: DeliveryOutcome[],
+  log: Log,
+): void {
+  if (!logsAt(log, 'INFO')) return;
+  for (const [index, outcome] of outcomes.entries()) {
+    const letter = typeof outcome === 'object' && 'reason' in outcome ? outcome : undefined;
+    if (outcome !== 'posted' && !letter) continue;
+    const { payload } = payloads[index] as { payload: MergedPayload };
+    log.info('payload lineage', {
+      id: payload.id,
+      hash: letter?.hash ?? payloadHash(payload),
+      outcome: letter ? 'dead-lettered' : 'posted',
+      sides: origins[index] ?? {},
+    });
+  }
 }
 
 /** A value the edge did not read (the redrive's records): parsed and checked here. */

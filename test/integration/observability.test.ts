@@ -76,12 +76,22 @@ describe('what the functions write for CloudWatch', () => {
     expect(delivered.length).toBe((await pipeline?.idsInBoth())?.size);
     for (const entry of delivered) expect(entry.hash).toMatch(/^[0-9a-f]{64}$/);
 
-    // The trace of one id, as `npm run logs -- --id 1` prints it: both fetches, both joins, delivery.
+    // One lineage line per delivered payload, by the same hash, naming both fetch runs.
+    const lineage = entries.filter((e) => e.message === 'payload lineage');
+    expect(lineage.map((e) => e.hash).sort()).toEqual(delivered.map((e) => e.hash).sort());
+    for (const entry of lineage) {
+      const sides = Object.values(entry.fields.sides as Record<string, { correlationId: string }>);
+      expect(new Set(sides.map((side) => side.correlationId))).toEqual(fetchRuns);
+    }
+
+    // The trace of one id, as `npm run logs -- --id 1` prints it: both fetches, both joins,
+    // delivery and its lineage.
     const trace = entries.filter((e) => matches(e, { since: new Date(0), id: '1' }));
     expect(trace.map((e) => `${e.service}: ${e.message}`).sort()).toEqual([
       'fetch-crm: record published',
       'fetch-inventory: record published',
       'merge: payload delivered',
+      'merge: payload lineage',
       'merge: record joined',
       'merge: record joined',
     ]);

@@ -1,5 +1,5 @@
 import type { DeliveryCache } from '../../shared/adapters/once-delivery.ts';
-import type { JoinState, MergedPayload } from '../../shared/domain/merge.ts';
+import type { JoinState, MergedPayload, RecordOrigin } from '../../shared/domain/merge.ts';
 import type { SourceRecord } from '../../shared/domain/records.ts';
 import { AnalyticsDeliveryError, SourceResponseError } from '../../shared/errors.ts';
 import type {
@@ -27,7 +27,7 @@ import { BUILT_IN_JOIN } from '../../shared/sources/registry.ts';
 /** Unit-test ports: the same contracts as the adapters, kept in memory. */
 
 type MemoryRow = {
-  sides: Record<string, { record: object; version: number }>;
+  sides: Record<string, { record: object; version: number; origin?: RecordOrigin | undefined }>;
   emitted: boolean;
 };
 
@@ -48,11 +48,11 @@ export class MemoryJoinStore implements JoinStore, PendingIndex {
 
   async upsertMany(upserts: JoinUpsert[]): Promise<JoinState[]> {
     const now = this.now();
-    return upserts.map(({ id, side, record, version }) => {
+    return upserts.map(({ id, side, record, version, origin }) => {
       const row = this.rows.get(id) ?? { sides: {}, emitted: false };
       const stored = row.sides[side];
       if (!stored || stored.version <= version) {
-        row.sides[side] = { record: structuredClone(record), version };
+        row.sides[side] = { record: structuredClone(record), version, origin };
       }
       this.rows.set(id, row);
       if (this.#complete(row)) this.#unindex(id);
@@ -147,7 +147,14 @@ export class MemoryJoinStore implements JoinStore, PendingIndex {
     const sides = Object.fromEntries(
       Object.entries(row.sides).map(([side, stored]) => [side, stored.record]),
     ) as JoinState['sides'];
-    return structuredClone({ sides, emitted: row.emitted });
+    const origins = Object.entries(row.sides).flatMap(([side, stored]) =>
+      stored.origin ? [[side, stored.origin] as const] : [],
+    );
+    return structuredClone({
+      sides,
+      emitted: row.emitted,
+      ...(origins.length > 0 && { origins: Object.fromEntries(origins) }),
+    });
   }
 }
 
@@ -291,7 +298,10 @@ export class MemorySyncState implements SyncStateStore {
   }
   async completeRun(source: string, cursor: number | null, syncToken?: string) {
     this.checkpoints.delete(source);
-    if (cursor !== null) this.cursors.set(source, cursor);
+    const stored = this.cursors.get(source);
+    if (cursor !== null && (stored === undefined || stored < cursor)) {
+      this.cursors.set(source, cursor);
+    }
     if (syncToken !== undefined) this.tokens.set(source, syncToken);
   }
   async clearCheckpoint(source: string) {

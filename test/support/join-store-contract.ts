@@ -180,6 +180,45 @@ export function joinStoreContract(store: StoreFactory): void {
     expect(await joins.due(100, 10)).toEqual([]);
   });
 
+  it("keeps each side's origin with the side, so a join across batches names both", async () => {
+    const joins = two();
+    const crm = { topic: 'customer_data', partition: 2, offset: '41', correlationId: 'run-a' };
+    const inv = { topic: 'inventory_data', partition: 0, offset: '7', correlationId: 'run-b' };
+    const [half] = await joins.upsertMany([
+      { id: '1', side: 'customer', record: aCustomer('1'), version: 5, origin: crm },
+    ]);
+    expect(half?.origins).toEqual({ customer: crm });
+    const look = await joins.look('1');
+    expect(look.status === 'pending' && look.state.origins).toEqual({ customer: crm });
+    // Another batch, another invocation: the stored side's origin comes back with it.
+    const [whole] = await joins.upsertMany([
+      { id: '1', side: 'inventory', record: aProduct('1'), version: 5, origin: inv },
+    ]);
+    expect(whole?.origins).toEqual({ customer: crm, inventory: inv });
+    // A stale side keeps neither its record nor its origin; a newer one replaces both.
+    const stale = { ...crm, offset: '3' };
+    const [kept] = await joins.upsertMany([
+      {
+        id: '1',
+        side: 'customer',
+        record: aCustomer('1', { name: 'Old' }),
+        version: 4,
+        origin: stale,
+      },
+    ]);
+    expect(kept?.origins?.customer).toEqual(crm);
+    const newer = { topic: 'customer_data', partition: 2, offset: '90' };
+    const [moved] = await joins.upsertMany([
+      { id: '1', side: 'customer', record: aCustomer('1'), version: 6, origin: newer },
+    ]);
+    expect(moved?.origins).toEqual({ customer: newer, inventory: inv });
+    // A side stored with no origin leaves none behind: an origin always describes its record.
+    const [bare] = await joins.upsertMany([
+      { id: '1', side: 'inventory', record: aProduct('1'), version: 7 },
+    ]);
+    expect(bare?.origins).toEqual({ customer: newer });
+  });
+
   it('drops a half only when it is still incomplete and old enough', async () => {
     const clock = { now: 100 };
     const joins = store({ required: TWO, clock });

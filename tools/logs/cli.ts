@@ -18,6 +18,15 @@ import {
   parseLevel,
   parseSince,
 } from './filters.ts';
+import {
+  type Lineage,
+  lineageIn,
+  lineageSummary,
+  parsePayloadHash,
+  payloadLineageQuery,
+  payloadPath,
+  sourceSideQuery,
+} from './lineage.ts';
 import { renderJson, renderTable } from './render.ts';
 
 const USAGE = `npm run logs -- [filters] [--aws | --localstack] [--stage <stage>] [--json]
@@ -28,6 +37,9 @@ Reads the local runtime's log file (.local/logs/latest.log) by default, CloudWat
 
 Filters (all optional, combined with AND):
   --id <id>                 one record id, from fetch to Analytics
+  --payload <hash>          one delivered payload (its hash, the Idempotency-Key): the topic,
+                            partition, offset and fetch run of each side, and its path from
+                            the fetch to the Analytics answer (not with --id, --correlation-id)
   --correlation-id <uuid>   one fetch run and what the merge did with its records
   --level <level>           DEBUG, INFO, WARN, ERROR: that level and above
   --since <when>            15m, 2h, 7d or an ISO time (default: 24h for the file, 1h for --aws)
@@ -77,6 +89,21 @@ export async function runLogsCommand(argv: string[], deps: LogsCommandDeps): Pro
     if (values.aws && values.localstack)
       throw new LogQueryError('--aws and --localstack name two sources: give one');
     const cloud = values.aws || values.localstack;
+    if (values.payload !== undefined) {
+      if (values.id !== undefined || values['correlation-id'] !== undefined)
+        throw new LogQueryError(
+          '--payload names one payload: give it without --id or --correlation-id',
+        );
+      const hash = parsePayloadHash(values.payload);
+      const since = parseSince(values.since ?? (cloud ? '1h' : '24h'), deps.now);
+      const traced = await tracePayload(hash, { since }, values, limit, deps);
+      deps.print(
+        values.json
+          ? renderJson(traced.path)
+          : [...lineageSummary(traced.lineage), '', renderTable(traced.path)].join('\n'),
+      );
+      return 0;
+    }
     const filter: LogFilter = {
       since: parseSince(values.since ?? (cloud ? '1h' : '24h'), deps.now),
       ...(values.id !== undefined && { id: values.id }),
@@ -105,6 +132,7 @@ function parseFlags(argv: string[]) {
     args: argv,
     options: {
       id: { type: 'string' },
+      payload: { type: 'string' },
       'correlation-id': { type: 'string' },
       level: { type: 'string' },
       since: { type: 'string' },
@@ -120,6 +148,44 @@ function parseFlags(argv: string[]) {
     },
     strict: true,
   }).values;
+}
+
+/**
+ * A payload's lineage and path. From the file or LocalStack: every line since `since`, traced
+ * here. From CloudWatch: the lineage query by hash, then one query for the source side (the id
+ * in the fetch runs the lineage names).
+ */
+async function tracePayload(
+  hash: string,
+  filter: LogFilter,
+  flags: Flags,
+  limit: number,
+  deps: LogsCommandDeps,
+): Promise<{ lineage: Lineage; path: LogEntry[] }> {
+  const notFound = () =>
+    new LogQueryError(
+      `No "payload lineage" line for ${hash} since ${filter.since.toISOString()}: was it delivered in that time (--since)? Payloads delivered before lineage was logged have none.`,
+    );
+  if (!flags.aws) {
+    // Every line of the time range: the trace needs lines no single filter selects.
+    const entries = flags.localstack
+      ? await fromLocalStack(filter, flags, 10_000, deps)
+      : fromFile(flags.file, filter, Number.MAX_SAFE_INTEGER, deps);
+    const lineage = lineageIn(entries, hash);
+    if (!lineage) throw notFound();
+    return { lineage, path: payloadPath(entries, lineage).slice(-limit) };
+  }
+  const byHash = await fromCloudWatch(filter, flags, limit, deps, payloadLineageQuery(hash));
+  const lineage = lineageIn(byHash, hash);
+  if (!lineage) throw notFound();
+  const runs = Object.values(lineage.sides).flatMap((origin) =>
+    origin.correlationId === undefined ? [] : [origin.correlationId],
+  );
+  const sourceSide =
+    lineage.id !== undefined && runs.length > 0
+      ? await fromCloudWatch(filter, flags, limit, deps, sourceSideQuery(lineage.id, runs, limit))
+      : [];
+  return { lineage, path: payloadPath([...sourceSide, ...byHash], lineage).slice(-limit) };
 }
 
 function fromFile(path: string, filter: LogFilter, limit: number, deps: LogsCommandDeps) {
@@ -143,6 +209,7 @@ async function fromCloudWatch(
   flags: Flags,
   limit: number,
   deps: LogsCommandDeps,
+  queryString?: string,
 ): Promise<LogEntry[]> {
   const logGroupNames = logGroupsOf(filter, flags.stage ?? 'dev');
   deps.progress(`Querying ${logGroupNames.join(', ')} since ${filter.since.toISOString()}…`);
@@ -152,6 +219,7 @@ async function fromCloudWatch(
     limit,
     now: deps.now,
     onProgress: (status, matched) => deps.progress(`query ${status}: ${matched} matched`),
+    ...(queryString !== undefined && { queryString }),
   });
 }
 
