@@ -9,18 +9,19 @@ export class RedisOrMemoryAttemptCounter implements AttemptCounter {
   readonly #memory = new Map<string, number>();
 
   constructor(
-    private readonly redis: Pick<Redis, 'incr' | 'expire' | 'del'> | undefined,
+    private readonly redisNow: () => Pick<Redis, 'incr' | 'expire' | 'del'> | undefined,
     private readonly options: { prefix: string; ttlSeconds: number },
   ) {}
 
   async fail(batchId: string): Promise<number> {
     const inMemory = (this.#memory.get(batchId) ?? 0) + 1;
     this.#memory.set(batchId, inMemory);
-    if (!this.redis) return inMemory;
+    const redis = this.redisNow();
+    if (!redis) return inMemory;
     try {
       const key = this.#key(batchId);
-      const counted = await this.redis.incr(key);
-      await this.redis.expire(key, this.options.ttlSeconds);
+      const counted = await redis.incr(key);
+      await redis.expire(key, this.options.ttlSeconds);
       return Math.max(counted, inMemory);
     } catch {
       return inMemory;
@@ -30,7 +31,7 @@ export class RedisOrMemoryAttemptCounter implements AttemptCounter {
   async forget(batchId: string): Promise<void> {
     this.#memory.delete(batchId);
     try {
-      await this.redis?.del(this.#key(batchId));
+      await this.redisNow()?.del(this.#key(batchId));
     } catch {
       // The key expires on its own.
     }

@@ -54,8 +54,8 @@ export type OnDemandDeps = {
   publisher: Publisher;
   /** Retries after the first attempt before giving up (MERGE_RETRY_ATTEMPTS). */
   retryAttempts: number;
-  /** The topic name with any run prefix applied (`failed_<topic>`). */
-  topicName?: (topic: string) => string;
+  /** The failed topic of a record's source topic (default `failed_<topic>`; a run prefix stays first). */
+  failedTopicFor?: (sourceTopic: string) => string;
 };
 
 export type OnDemandOutcome =
@@ -102,7 +102,7 @@ async function writeFailedBatch(
 ): Promise<void> {
   const byTopic = new Map<string, OutboundMessage[]>();
   for (const record of records) {
-    const topic = (deps.topicName ?? ((name: string) => name))(failedTopicOf(record.topic));
+    const topic = (deps.failedTopicFor ?? failedTopicOf)(record.topic);
     const messages = byTopic.get(topic) ?? [];
     messages.push({
       key: record.key,

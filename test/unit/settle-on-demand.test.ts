@@ -32,7 +32,7 @@ class CapturingPublisher implements Publisher {
 const batch = [record(5), record(6), record(9, 1)];
 const held = async () => ({ retry: [{}] });
 const deps = (publisher: Publisher, retryAttempts = 2) => ({
-  attempts: new RedisOrMemoryAttemptCounter(undefined, { prefix: 't:', ttlSeconds: 60 }),
+  attempts: new RedisOrMemoryAttemptCounter(() => undefined, { prefix: 't:', ttlSeconds: 60 }),
   publisher,
   retryAttempts,
 });
