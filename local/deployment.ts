@@ -40,6 +40,12 @@ export type LocalDeploymentOptions = {
    * moves on (the stack's mergeRetryAttempts; default 10).
    */
   retryAttempts?: number;
+  /**
+   * How the emulated mappings run (default `provisioned`). `on-demand` emulates a mapping
+   * without provisioned pollers and sets the merge's MERGE_MAPPING_MODE to match, with
+   * MERGE_RETRY_ATTEMPTS from retryAttempts.
+   */
+  mapping?: 'provisioned' | 'on-demand';
   partitions?: number;
   sourceFaults?: Partial<FaultRates>;
   analyticsFaults?: Partial<FaultRates>;
@@ -203,6 +209,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       bootstrapServers: options.brokers,
       ...(options.retryAttempts !== undefined && { retryAttempts: options.retryAttempts }),
       failedTopic: topicPrefix + failedTopicOf(base),
+      ...(options.mapping && { mode: options.mapping }),
       onGiveUp: (_error, count) => {
         totals.merge.gaveUp += count;
       },
