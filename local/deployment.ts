@@ -215,8 +215,10 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       },
       invoke: (event) => invokeMerge(event),
       onSuccess: (result) => {
-        const summary = result as MergeSummary;
+        const summary = result as MergeResult;
         totals.merge.batches++;
+        // On-demand mappings: the merge gave the batch up to failed_<topic> itself.
+        totals.merge.gaveUp += summary.failedBatchRecords ?? 0;
         for (const key of [
           'records',
           'quarantined',

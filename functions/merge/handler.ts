@@ -24,7 +24,11 @@ export type KafkaBatchResponse = {
 };
 
 /** The merge's summary of a batch and the partial batch response it makes. */
-export type MergeResult = MergeSummary & KafkaBatchResponse;
+export type MergeResult = MergeSummary &
+  KafkaBatchResponse & {
+    /** On-demand mode: records the merge wrote to their failed topic after the last retry. */
+    failedBatchRecords?: number;
+  };
 
 /** The held records as batch item failures, one per record. */
 export function batchItemFailuresOf(held: readonly HeldRecord[]): KafkaBatchResponse {
@@ -113,6 +117,11 @@ export function createMergeHandler(runtime: MergeRuntime) {
         reason: outcome.reason,
       });
       publishFailedBatchRecords(runtime.metrics, outcome.failedRecords);
+      return {
+        ...emptySummary(received),
+        batchItemFailures: [],
+        failedBatchRecords: outcome.failedRecords,
+      };
     }
     return { ...(summary ?? emptySummary(received)), batchItemFailures: [] };
   };

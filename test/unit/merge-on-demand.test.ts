@@ -97,7 +97,7 @@ describe('the merge handler under an on-demand mapping', () => {
     await expect(merge(event)).rejects.toBeInstanceOf(FailedBatchWriteError);
     expect(metrics).not.toContain('FailedBatchRecords=2');
     publisher.failing = false;
-    await expect(merge(event)).resolves.toMatchObject({ batchItemFailures: [] });
+    await expect(merge(event)).resolves.toMatchObject({ batchItemFailures: [], failedBatchRecords: 2 });
     expect(publisher.sent[0]?.messages).toHaveLength(2);
   });
 });
