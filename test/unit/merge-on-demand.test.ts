@@ -1,13 +1,22 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
 import { createMergeHandler } from '../../functions/merge/handler.ts';
-import type { MergeRuntime } from '../../functions/merge/runtime.ts';
+import type { MergeReady, MergeRuntime } from '../../functions/merge/runtime.ts';
 import { encodeMskEvent } from '../../local/msk-event.ts';
 import { RedisOrMemoryAttemptCounter } from '../../shared/adapters/attempt-counter.ts';
 import { FAILED_HEADERS } from '../../shared/domain/failed-batch.ts';
 import type { DecodedRecord } from '../../shared/domain/kafka-record.ts';
-import type { OutboundMessage, Publisher } from '../../shared/ports.ts';
-import { FailedBatchWriteError } from '../../shared/use-cases/settle-on-demand.ts';
+import type { MergedPayload } from '../../shared/domain/merge.ts';
+import { DeliveryInProgressError } from '../../shared/errors.ts';
+import type { OnceDelivery, OutboundMessage, Publisher } from '../../shared/ports.ts';
+import { mergeBatch } from '../../shared/use-cases/merge-batch.ts';
+import {
+  FailedBatchWriteError,
+  HeldRecordsError,
+} from '../../shared/use-cases/settle-on-demand.ts';
+import { aDecodedRecord } from '../support/decoded-records.ts';
+import { aCustomer, aProduct } from '../support/factories.ts';
+import { memoryMergeDeps } from '../support/merge-deps.ts';
 
 const records: DecodedRecord[] = [7, 8].map((offset) => ({
   topic: 'run1.customer_data',
@@ -97,7 +106,59 @@ describe('the merge handler under an on-demand mapping', () => {
     await expect(merge(event)).rejects.toBeInstanceOf(FailedBatchWriteError);
     expect(metrics).not.toContain('FailedBatchRecords=2');
     publisher.failing = false;
-    await expect(merge(event)).resolves.toMatchObject({ batchItemFailures: [], failedBatchRecords: 2 });
+    await expect(merge(event)).resolves.toMatchObject({
+      batchItemFailures: [],
+      failedBatchRecords: 2,
+    });
     expect(publisher.sent[0]?.messages).toHaveLength(2);
+  });
+});
+
+describe('the merge handler with a payload held by another invocation', () => {
+  /** Another invocation holds the payload of id '2' in progress. */
+  class HeldElsewhere implements OnceDelivery {
+    posted: string[] = [];
+    registerInvocation() {}
+    async delivered(hashes: string[]) {
+      return hashes.map(() => false);
+    }
+    async deliver(payload: MergedPayload, hash: string): Promise<'posted'> {
+      if (payload.id === '2') throw new DeliveryInProgressError(hash);
+      this.posted.push(payload.id as string);
+      return 'posted';
+    }
+  }
+
+  async function runtimeWithHeld(publisher?: Capturing) {
+    const delivery = new HeldElsewhere();
+    const { deps } = memoryMergeDeps({ delivery, maxRecordBytes: 10_000 });
+    await mergeBatch(
+      ['1', '2', '3'].map((id) => aDecodedRecord('inventory_data', aProduct(id))),
+      deps,
+    );
+    const base = redisDown(publisher, []);
+    return {
+      delivery,
+      runtime: { ...base, ready: async () => deps as unknown as MergeReady },
+    };
+  }
+  const customers = ['1', '2', '3'].map((id) => aDecodedRecord('customer_data', aCustomer(id)));
+  const customerEvent = encodeMskEvent(customers, { eventSourceArn: 'arn', bootstrapServers: 'b' });
+
+  it('provisioned: answers the held record as a batch item failure', async () => {
+    const { runtime, delivery } = await runtimeWithHeld();
+    const answer = await createMergeHandler(runtime)(customerEvent);
+    expect(answer.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'customer_data-0', offset: Number(customers[1]?.offset) } },
+    ]);
+    expect(delivery.posted.sort()).toEqual(['1', '3']);
+  });
+
+  it('on-demand: finishes the rest, then throws so the whole batch is retried', async () => {
+    const { runtime, delivery } = await runtimeWithHeld(new Capturing());
+    await expect(createMergeHandler(runtime)(customerEvent)).rejects.toBeInstanceOf(
+      HeldRecordsError,
+    );
+    expect(delivery.posted.sort()).toEqual(['1', '3']);
   });
 });
