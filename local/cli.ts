@@ -25,6 +25,9 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --batch-size N      records per merge invocation (default 500)
   --retry-attempts N  retries of a failing merge batch before it goes to failed_<topic>, as
                       the stack's mergeRetryAttempts (default 10; re-drive: npm run redrive)
+  --mapping M         provisioned (default) or on-demand: the merge's mappings without
+                      provisioned pollers (no partial batch response, no retry limit, no
+                      on-failure destination; the merge keeps its own retry budget)
   --latency MS        added latency of every mock answer (default 0)
   --error-rate R      share of mock answers that are 500s, 0..1 (default 0)
   --throttle-rate R   share of mock answers that are 429 with Retry-After, 0..1 (default 0)
@@ -100,6 +103,7 @@ function parseFlags() {
       'page-size': { type: 'string' },
       'batch-size': { type: 'string' },
       'retry-attempts': { type: 'string' },
+      mapping: { type: 'string' },
       latency: { type: 'string' },
       'error-rate': { type: 'string' },
       'throttle-rate': { type: 'string' },
@@ -131,6 +135,7 @@ function parseFlags() {
     pageSize: number('page-size', values['page-size'], 100, 1, 10_000),
     batchSize: number('batch-size', values['batch-size'], 500, 1, 10_000),
     retryAttempts: number('retry-attempts', values['retry-attempts'], 10, 0, 10_000),
+    mapping: oneOf('mapping', values.mapping, ['provisioned', 'on-demand']) ?? 'provisioned',
     faults: {
       latencyMs: number('latency', values.latency, 0, 0, 60_000),
       errorRate: number('error-rate', values['error-rate'], 0, 0, 1),
@@ -258,6 +263,7 @@ async function main(): Promise<number> {
     pageSize: flags.pageSize,
     batchSize: flags.batchSize,
     retryAttempts: flags.retryAttempts,
+    mapping: flags.mapping,
     sourceFaults: flags.faults,
     analyticsFaults: flags.faults,
     analyticsHonoursIdempotencyKey: !flags.analyticsIgnoresKey,

@@ -30,6 +30,12 @@ export type LocalDeploymentOptions = {
    * moves on (the stack's mergeRetryAttempts; default 10).
    */
   retryAttempts?: number;
+  /**
+   * How the emulated mappings run (default `provisioned`). `on-demand` emulates a mapping
+   * without provisioned pollers and sets the merge's MERGE_MAPPING_MODE to match, with
+   * MERGE_RETRY_ATTEMPTS from retryAttempts.
+   */
+  mapping?: 'provisioned' | 'on-demand';
   partitions?: number;
   sourceFaults?: Partial<FaultRates>;
   analyticsFaults?: Partial<FaultRates>;

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { createMergeHandler } from '../functions/merge/handler.ts';
+import { createMergeHandler, type MergeResult } from '../functions/merge/handler.ts';
 import { redriveFailedBatches } from '../functions/redrive/failed-topics.ts';
 import { replayDeadLetterTopic } from '../functions/replay/dead-letter-topic.ts';
 import { createKafka } from '../shared/adapters/kafka.ts';
@@ -148,6 +148,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       bootstrapServers: options.brokers,
       ...(options.retryAttempts !== undefined && { retryAttempts: options.retryAttempts }),
       failedTopic: topicPrefix + failedTopicOf(base),
+      ...(options.mapping && { mode: options.mapping }),
       onGiveUp: (_error, count) => {
         totals.merge.gaveUp += count;
       },
@@ -159,8 +160,10 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       },
       invoke: (event) => invokeMerge(event),
       onSuccess: (result) => {
-        const summary = result as MergeSummary;
+        const summary = result as MergeResult;
         totals.merge.batches++;
+        // On-demand mappings: the merge gave the batch up to failed_<topic> itself.
+        totals.merge.gaveUp += summary.failedBatchRecords ?? 0;
         for (const key of [
           'records',
           'quarantined',

@@ -23,6 +23,14 @@ export type EsmOptions = {
   retryAttempts?: number;
   /** The on-failure destination: a topic of the same cluster that receives the records. */
   failedTopic?: string;
+  /**
+   * `provisioned` (default): the mapping above. `on-demand`: as AWS documents a Kafka mapping
+   * without provisioned pollers: any answer is a success (a partial batch response is ignored,
+   * its records committed), a failing batch is retried until it succeeds, and there is no retry
+   * limit or on-failure destination (retryAttempts and failedTopic are not used).
+   * docs/design.md, "Mappings without provisioned pollers".
+   */
+  mode?: 'provisioned' | 'on-demand';
   /** Told when a batch is handed to the failed topic after its last retry. */
   onGiveUp?: (error: unknown, records: number) => void;
   /**
@@ -143,6 +151,7 @@ export class EsmEmulator {
     heartbeat: () => Promise<void>,
     checkpoint: (next: string) => Promise<void>,
   ): Promise<void> {
+    const onDemand = this.options.mode === 'on-demand';
     const retries = this.options.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
     let remaining = chunk;
     let event = this.#eventOf(remaining);
@@ -168,7 +177,7 @@ export class EsmEmulator {
         this.failures++;
         this.options.onFailure?.(error, attempt, chunk.length);
         if (this.#stopping) throw error;
-        if (this.options.failedTopic && attempt > retries) {
+        if (!onDemand && this.options.failedTopic && attempt > retries) {
           clearInterval(beating);
           if (await this.#giveUp(remaining, error, attempt)) return;
         }
@@ -181,6 +190,7 @@ export class EsmEmulator {
       // its payloads, already delivered, are skipped then.
       if (heartbeatError) throw heartbeatError;
       this.options.onSuccess?.(result, remaining.length);
+      if (onDemand) return;
       const from = retryFrom(result, remaining);
       if (from === undefined) return;
       // A partial batch response, as Lambda reads it: the records before the lowest failed

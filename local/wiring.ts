@@ -91,6 +91,10 @@ export async function wireHandlers(
         REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
         ANALYTICS_URL: mocks.analytics.url,
         DEAD_LETTER_TARGET: 'kafka',
+        ...(options.mapping === 'on-demand' && {
+          MERGE_MAPPING_MODE: 'on-demand',
+          MERGE_RETRY_ATTEMPTS: String(options.retryAttempts ?? 10),
+        }),
       }),
       options.mergeLogger,
       { ...(options.interceptMergeCache && { cache: options.interceptMergeCache }) },

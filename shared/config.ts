@@ -165,6 +165,14 @@ const mergeSchema = z
     DEAD_LETTER_QUEUE_URL: httpUrl.optional(),
     /** Most pending ids one sweep acts on. */
     SWEEP_LIMIT: int(1, 100_000, 1_000),
+    /**
+     * How the merge's event source mappings run: `provisioned` (pollers, partial batch response,
+     * retry limit and Kafka on-failure destination set on the mapping) or `on-demand` (none of
+     * those: the merge throws on held records and gives up to `failed_<topic>` itself).
+     */
+    MERGE_MAPPING_MODE: z.enum(['provisioned', 'on-demand']).default('provisioned'),
+    /** On-demand mode: retries of a failing batch before the merge writes it to its failed topic. */
+    MERGE_RETRY_ATTEMPTS: int(0, 10_000, 10),
   })
   .refine((config) => config.DEAD_LETTER_TARGET !== 'sqs' || config.DEAD_LETTER_QUEUE_URL, {
     path: ['DEAD_LETTER_QUEUE_URL'],

@@ -6,7 +6,9 @@ import {
   type MergeSummary,
   mergeBatch,
 } from '../../shared/use-cases/merge-batch.ts';
-import { publishMergeMetrics } from './metrics.ts';
+import { settleOnDemand } from '../../shared/use-cases/settle-on-demand.ts';
+import { publishFailedBatchRecords, publishMergeMetrics } from './metrics.ts';
+import { rawRecordsOf } from './raw-records.ts';
 import type { MergeReady, MergeRuntime } from './runtime.ts';
 
 /** A context for callers that are not Lambda (the local runtime): 60 s to finish a batch. */
@@ -22,7 +24,11 @@ export type KafkaBatchResponse = {
 };
 
 /** The merge's summary of a batch and the partial batch response it makes. */
-export type MergeResult = MergeSummary & KafkaBatchResponse;
+export type MergeResult = MergeSummary &
+  KafkaBatchResponse & {
+    /** On-demand mode: records the merge wrote to their failed topic after the last retry. */
+    failedBatchRecords?: number;
+  };
 
 /** The held records as batch item failures, one per record. */
 export function batchItemFailuresOf(held: readonly HeldRecord[]): KafkaBatchResponse {
@@ -55,10 +61,13 @@ export function createMergeHandler(runtime: MergeRuntime) {
     });
     return read;
   };
-  return async (event: MSKEvent, context?: Context): Promise<MergeResult> => {
+  /** One attempt at the batch: its summary, or throws. Logged and counted either way. */
+  const attempt = async (
+    event: MSKEvent,
+    received: number,
+    context?: Context,
+  ): Promise<MergeSummary> => {
     const { logger } = runtime;
-    if (context) logger.addContext(context);
-    const received = Object.values(event.records ?? {}).reduce((n, group) => n + group.length, 0);
     let correlationIds: string[] = [];
     try {
       const deps = await runtime.ready();
@@ -70,7 +79,7 @@ export function createMergeHandler(runtime: MergeRuntime) {
       const summary = await mergeBatch(records, deps);
       logger.info('merge summary', { summary, correlationIds: correlationIds.slice(0, 10) });
       publishMergeMetrics(runtime.metrics, received, summary, runtime.analyticsCalls.drain());
-      return { ...summary, ...batchItemFailuresOf(summary.retry) };
+      return summary;
     } catch (error) {
       logger.error('merge batch failed; it will be retried', {
         error: error as Error,
@@ -80,5 +89,56 @@ export function createMergeHandler(runtime: MergeRuntime) {
       publishMergeMetrics(runtime.metrics, received, undefined, runtime.analyticsCalls.drain());
       throw error;
     }
+  };
+
+  return async (event: MSKEvent, context?: Context): Promise<MergeResult> => {
+    if (context) runtime.logger.addContext(context);
+    const received = Object.values(event.records ?? {}).reduce((n, group) => n + group.length, 0);
+    const onDemand = runtime.onDemand;
+    if (!onDemand) {
+      const summary = await attempt(event, received, context);
+      return { ...summary, ...batchItemFailuresOf(summary.retry) };
+    }
+    // On-demand mapping: no partial batch response (a returned list would be read as success
+    // and the held records committed), so held records throw and the merge keeps its own
+    // retry budget (docs/design.md, "Mappings without provisioned pollers").
+    let summary: MergeSummary | undefined;
+    const outcome = await settleOnDemand(
+      rawRecordsOf(event),
+      async () => {
+        summary = await attempt(event, received, context);
+        return summary;
+      },
+      onDemand,
+    );
+    if (outcome.outcome === 'gave-up') {
+      runtime.logger.error('batch written to its failed topic after its last retry', {
+        records: outcome.failedRecords,
+        reason: outcome.reason,
+      });
+      publishFailedBatchRecords(runtime.metrics, outcome.failedRecords);
+      return {
+        ...emptySummary(received),
+        batchItemFailures: [],
+        failedBatchRecords: outcome.failedRecords,
+      };
+    }
+    return { ...(summary ?? emptySummary(received)), batchItemFailures: [] };
+  };
+}
+
+/** The summary of a batch the merge did not finish (it was written to its failed topic). */
+function emptySummary(records: number): MergeSummary {
+  return {
+    records,
+    quarantined: 0,
+    merged: 0,
+    waiting: 0,
+    posted: 0,
+    duplicates: 0,
+    deadLettered: 0,
+    held: 0,
+    retry: [],
+    durationMs: 0,
   };
 }

@@ -36,6 +36,16 @@ export function publishMergeMetrics(
 }
 
 /**
+ * Records the merge wrote to a failed topic itself, after an on-demand mapping's batch spent its
+ * retry budget: the count Lambda's own on-failure destination would stand for in provisioned
+ * mode, for the failed-batch alarm of the small profile.
+ */
+export function publishFailedBatchRecords(metrics: MetricsSink, records: number): void {
+  metrics.addMetric('FailedBatchRecords', MetricUnit.Count, records);
+  metrics.publishStoredMetrics();
+}
+
+/**
  * At most `limit` values that keep the shape of the distribution: the sorted values at evenly
  * spaced ranks, always including the smallest and the largest.
  */

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Redis } from 'ioredis';
+import { RedisOrMemoryAttemptCounter } from '../../shared/adapters/attempt-counter.ts';
 import type { IoRedisCacheClient } from '../../shared/adapters/idempotency-cache.ts';
 import { createKafka, KafkaPublisher, kafkaConnectionOf } from '../../shared/adapters/kafka.ts';
 import { RedisJoinStore } from '../../shared/adapters/redis-join-store.ts';
@@ -9,11 +10,13 @@ import { SqsDeadLetterSink } from '../../shared/adapters/sqs-dead-letter.ts';
 import { TopicDeadLetterSink, TopicQuarantineSink } from '../../shared/adapters/topic-sinks.ts';
 import type { MergeConfig } from '../../shared/config.ts';
 import { connectOnce } from '../../shared/connect-once.ts';
+import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics, type MetricsSink } from '../../shared/metrics.ts';
 import type { PendingIndex } from '../../shared/ports.ts';
 import { sourceForTopic, TOPICS } from '../../shared/sources/registry.ts';
 import type { MergeDeps } from '../../shared/use-cases/merge-batch.ts';
+import type { OnDemandDeps } from '../../shared/use-cases/settle-on-demand.ts';
 import {
   buildDelivery,
   connectDeliveryRedis,
@@ -39,6 +42,11 @@ export type MergeRuntime = {
    */
   analyticsCalls: { drain(): AnalyticsCalls; readonly ambiguousRetries: number };
   ready(): Promise<MergeReady>;
+  /**
+   * Set when MERGE_MAPPING_MODE=on-demand: the merge's own retry budget and failed-topic writer
+   * (the mapping has neither). Usable while Redis is down (attempts then count in memory).
+   */
+  onDemand?: OnDemandDeps;
   close(): Promise<void>;
 };
 
@@ -97,9 +105,26 @@ export function buildMergeRuntime(
   };
 
   const deps = connectOnce(connect);
+  const onDemand: OnDemandDeps | undefined =
+    config.MERGE_MAPPING_MODE === 'on-demand'
+      ? {
+          attempts: new RedisOrMemoryAttemptCounter(() => redis, {
+            prefix: config.REDIS_KEY_PREFIX,
+            ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+          }),
+          publisher,
+          retryAttempts: config.MERGE_RETRY_ATTEMPTS,
+          failedTopicFor: (topic) =>
+            topic.startsWith(prefix)
+              ? prefix + failedTopicOf(topic.slice(prefix.length))
+              : failedTopicOf(topic),
+        }
+      : undefined;
+
   return {
     logger: log,
     metrics: createMetrics('merge', config.METRICS),
+    ...(onDemand && { onDemand }),
     analyticsCalls: calls,
     ready: deps.get,
     async close() {

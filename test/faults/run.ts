@@ -21,7 +21,7 @@ const BATCH_EVENTS = 5;
 const EVENT_ID_FIELD = 'eventId';
 const DEFAULT_PARALLEL = 3;
 
-const USAGE = `npm run test:faults -- [--mode single|batch|both] [--parallel N] [--only <text>] [--sabotage dedupe]
+const USAGE = `npm run test:faults -- [--mode single|batch|both] [--parallel N] [--only <text>] [--sabotage dedupe] [--mapping provisioned|on-demand]
 
 Drives the pipeline (a real Kafka broker and an in-memory redis-server started here, mock APIs)
 through each fault, in each delivery mode, then checks: every payload the sources imply was received by
@@ -37,6 +37,8 @@ every invalid input is in quarantine with its reason. Exits 1 when any row break
                        of up to ${BATCH_EVENTS} events) or both (default): each fault is a row per mode
   --parallel <n>       rows run side by side (default ${DEFAULT_PARALLEL}); rows that restart the broker run alone
   --only <text>        run the scenarios whose name contains the text
+  --mapping <m>        provisioned (default) or on-demand: the merge's mappings without provisioned
+                       pollers (docs/design.md, "Mappings without provisioned pollers")
   --sabotage dedupe    forget every delivered-payload record after each cycle (a broken dedupe);
                        the suite must then fail`;
 
@@ -83,6 +85,7 @@ async function main(): Promise<number> {
       parallel: { type: 'string', default: String(DEFAULT_PARALLEL) },
       only: { type: 'string' },
       sabotage: { type: 'string' },
+      mapping: { type: 'string', default: 'provisioned' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -92,6 +95,11 @@ async function main(): Promise<number> {
   }
   if (values.sabotage !== undefined && values.sabotage !== 'dedupe') {
     console.error(`--sabotage takes "dedupe", got "${values.sabotage}"`);
+    return 2;
+  }
+  const mapping = values.mapping;
+  if (mapping !== 'provisioned' && mapping !== 'on-demand') {
+    console.error(`--mapping takes provisioned or on-demand, got "${mapping}"`);
     return 2;
   }
   const modes: DeliveryMode[] | undefined =
@@ -163,6 +171,7 @@ async function main(): Promise<number> {
           pageSize: 10,
           batchSize: 20,
           onKafkaError: () => kafkaErrors++,
+          mapping,
           ...options,
           // Outside any cache wrapper of the scenario's: counts every completed mark that
           // failed to reach Redis, whoever failed it.
