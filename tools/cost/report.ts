@@ -1,0 +1,147 @@
+import { estimateIdle, type IdleEstimate } from './idle.ts';
+import type { PriceBook } from './price-book.ts';
+import type { CfnTemplate } from './template.ts';
+import {
+  type Capacity,
+  capacities,
+  estimateVariable,
+  fixedLimitProblems,
+  readShape,
+  type Shape,
+  type VariableLine,
+  type Workload,
+} from './variable.ts';
+
+/** The record rates of the table: the seed's 10k an hour, then two orders of magnitude each. */
+export const TABLE_RATES = [10_000, 1_000_000, 100_000_000] as const;
+
+export type RateRow = {
+  recordsPerHour: number;
+  variable: VariableLine[];
+  total: number;
+  exceeded: Capacity[];
+};
+
+/** Everything `npm run cost` prints for one template. */
+export type ProfileEstimate = {
+  profile: string;
+  region: string;
+  listPricesOf: string;
+  idle: IdleEstimate;
+  shape: Shape;
+  capacities: Capacity[];
+  problems: string[];
+  rows: RateRow[];
+  newEnvironmentsPerSecond: number | undefined;
+};
+
+export function estimateProfile(
+  profile: string,
+  template: CfnTemplate,
+  prices: PriceBook,
+  work: Workload,
+  rates: readonly number[] = TABLE_RATES,
+): ProfileEstimate {
+  const idle = estimateIdle(template, prices);
+  const shape = readShape(template, prices);
+  const caps = capacities(shape, work, prices);
+  const rows = rates.map((recordsPerHour) => {
+    const variable = estimateVariable(shape, work, recordsPerHour, prices);
+    return {
+      recordsPerHour,
+      variable,
+      total: idle.total + variable.reduce((sum, l) => sum + l.monthly, 0),
+      exceeded: caps.filter((c) => recordsPerHour > c.maxRecordsPerHour),
+    };
+  });
+  const t3 = shape.kafka.kind === 'provisioned' && shape.kafka.instanceType.startsWith('kafka.t3.');
+  return {
+    profile,
+    region: prices.region,
+    listPricesOf: prices.data.listPricesOf,
+    idle,
+    shape,
+    capacities: caps,
+    problems: fixedLimitProblems(shape, prices),
+    rows,
+    newEnvironmentsPerSecond:
+      t3 && shape.kafka.kind === 'provisioned'
+        ? (prices.limit('msk.t3.iamConnectionsPerSecondPerBroker') * shape.kafka.brokers) /
+          prices.limit('kafkaConnectionsPerClient')
+        : undefined,
+  };
+}
+
+const usd = (n: number): string =>
+  `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const count = (n: number): string =>
+  n >= 1e6 ? `${+(n / 1e6).toPrecision(3)}M` : n >= 1e3 ? `${+(n / 1e3).toPrecision(3)}k` : `${n}`;
+
+/** The one-line summary, e.g. `small: idle $93.40/month (us-east-1 list prices of 2026-12)`. */
+export function summaryLine(e: ProfileEstimate): string {
+  return `${e.profile}: idle ${usd(e.idle.total)}/month (${e.region} list prices of ${e.listPricesOf})`;
+}
+
+/** The record rate below which every capacity of the profile holds, or undefined if unbounded. */
+export function ceiling(e: ProfileEstimate): Capacity | undefined {
+  return [...e.capacities].sort((a, b) => a.maxRecordsPerHour - b.maxRecordsPerHour)[0];
+}
+
+/** The plain-text report of one profile: idle lines, the rate table and the limits. */
+export function renderText(e: ProfileEstimate): string {
+  const out = [summaryLine(e)];
+  for (const l of [...e.idle.lines].sort((a, b) => b.monthly - a.monthly)) {
+    out.push(`  ${usd(l.monthly).padStart(10)}  ${l.what}  [${l.id}]`);
+  }
+  out.push('', `  monthly cost by record rate (idle + variable):`);
+  for (const row of e.rows) {
+    const note = row.exceeded.length > 0 ? `  OVER: ${row.exceeded.map((c) => c.what).join('; ')}` : '';
+    out.push(`  ${count(row.recordsPerHour).padStart(6)}/h  ${usd(row.total).padStart(12)}${note}`);
+    for (const l of row.variable) out.push(`            ${usd(l.monthly).padStart(12)}  ${l.what}`);
+  }
+  out.push(...limitLines(e).map((l) => `  ${l}`));
+  return out.join('\n');
+}
+
+function limitLines(e: ProfileEstimate): string[] {
+  const lines: string[] = [];
+  const bound = ceiling(e);
+  if (bound) {
+    lines.push(`${e.profile} holds up to about ${count(bound.maxRecordsPerHour)} records/hour (bound: ${bound.what})`);
+  }
+  for (const p of e.problems) lines.push(`${e.profile}: ${p}`);
+  if (e.newEnvironmentsPerSecond !== undefined) {
+    lines.push(
+      `${e.profile}: T3 brokers accept 4 new IAM connections a second each, about ${e.newEnvironmentsPerSecond.toFixed(1)} new Lambda environments a second in all (3 connections each): a burst of cold starts beyond that is refused and retried`,
+    );
+  }
+  return lines;
+}
+
+/** The Markdown section docs/deploy.md carries between its cost markers. */
+export function renderMarkdown(estimates: ProfileEstimate[]): string {
+  const out: string[] = [];
+  for (const e of estimates) {
+    out.push(`**${summaryLine(e)}**`, '', '| idle, per month | what |', '|---:|---|');
+    for (const l of [...e.idle.lines].sort((a, b) => b.monthly - a.monthly)) {
+      out.push(`| ${usd(l.monthly)} | ${l.what} |`);
+    }
+    out.push('');
+  }
+  out.push(
+    `| records an hour | ${estimates.map((e) => e.profile).join(' | ')} |`,
+    `|---:|${estimates.map(() => '---:').join('|')}|`,
+  );
+  const rates = estimates[0]?.rows.map((r) => r.recordsPerHour) ?? [];
+  rates.forEach((rate, i) => {
+    const cells = estimates.map((e) => {
+      const row = e.rows[i];
+      if (!row) return '';
+      return row.exceeded.length > 0 ? `${usd(row.total)} (over capacity)` : usd(row.total);
+    });
+    out.push(`| ${count(rate)} | ${cells.join(' | ')} |`);
+  });
+  out.push('');
+  for (const e of estimates) out.push(...limitLines(e).map((l) => `- ${l}`));
+  return out.join('\n');
+}

@@ -1,0 +1,242 @@
+import type { PriceBook } from './price-book.ts';
+import { type CfnTemplate, numberAt, referencedId, resourcesOfType, stringAt } from './template.ts';
+
+/** What moving records costs a month at one rate, line by line. */
+export type VariableLine = { what: string; monthly: number };
+
+/** A capacity the template's resources run out of, as the record rate it allows. */
+export type Capacity = { what: string; maxRecordsPerHour: number; source: string };
+
+type FunctionShape = { id: string; memoryMb: number; arch: string; logLevel: string | undefined };
+
+/** The figures of the template the variable part reads. */
+export type Shape = {
+  merge: FunctionShape;
+  fetch: FunctionShape | undefined;
+  kafkaMappings: number;
+  batchSize: number;
+  batchingWindowSeconds: number;
+  provisionedPollers: { maximum: number } | undefined;
+  kafka:
+    | { kind: 'serverless' }
+    | { kind: 'provisioned'; brokers: number; instanceType: string; volumeGb: number };
+  replicationFactor: number;
+  partitions: number;
+  retentionHours: number;
+  natGateway: boolean;
+  cache: 'nodes' | 'serverless-valkey' | 'serverless-redis' | 'none';
+};
+
+/** The workload figures the estimate assumes (data file defaults, overridable on the CLI). */
+export type Workload = {
+  mergeCpuSecondsPer10k: number;
+  mergeIdleSecondsPer10k: number;
+  fetchSecondsPer10k: number;
+  recordBytes: number;
+  logBytesPerRecordAtInfo: number;
+  redisEcpusPerRecord: number;
+};
+
+export function defaultWorkload(prices: PriceBook): Workload {
+  const keys = [
+    'mergeCpuSecondsPer10k',
+    'mergeIdleSecondsPer10k',
+    'fetchSecondsPer10k',
+    'recordBytes',
+    'logBytesPerRecordAtInfo',
+    'redisEcpusPerRecord',
+  ] as const;
+  return Object.fromEntries(keys.map((k) => [k, prices.workload(k)])) as Workload;
+}
+
+/** Reads the template's merge function (the Kafka mappings' target), topics, cluster and cache. */
+export function readShape(template: CfnTemplate, prices: PriceBook): Shape {
+  const kafkaMappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').filter(
+    (m) => m.props.Topics !== undefined || m.props.AmazonManagedKafkaEventSourceConfig !== undefined || m.props.SelfManagedEventSource !== undefined,
+  );
+  const first = kafkaMappings[0];
+  const mergeId = referencedId(first?.props.FunctionName);
+  if (!first || !mergeId) throw new Error('no Kafka event source mapping with a target function');
+  const fetchId = resourcesOfType(template, 'AWS::Lambda::Function').find(
+    (f) => stringAt(f.props, 'Environment', 'Variables', 'SOURCE') !== undefined,
+  )?.id;
+  const cluster = resourcesOfType(template, 'AWS::MSK::Cluster')[0];
+  const topics = resourcesOfType(template, 'Custom::KafkaTopics').flatMap((r) =>
+    Array.isArray(r.props.topics) ? r.props.topics : [],
+  );
+  const brokers = cluster ? numberAt(cluster.props, 1, 'NumberOfBrokerNodes') : 3;
+  const rf = numberAt(resourcesOfType(template, 'Custom::KafkaTopics')[0]?.props, -1, 'replicationFactor');
+  const retentionMs = topics
+    .map((t) => numberAt(t, Number.NaN, 'retentionMs'))
+    .find((v) => Number.isFinite(v));
+  const pollerMaximum = kafkaMappings.reduce(
+    (sum, m) => sum + numberAt(m.props, 0, 'ProvisionedPollerConfig', 'MaximumPollers'),
+    0,
+  );
+  const serverlessCache = resourcesOfType(template, 'AWS::ElastiCache::ServerlessCache')[0];
+  const hasNodes =
+    resourcesOfType(template, 'AWS::ElastiCache::ReplicationGroup').length +
+      resourcesOfType(template, 'AWS::ElastiCache::CacheCluster').length >
+    0;
+  return {
+    merge: functionShape(template, mergeId),
+    fetch: fetchId ? functionShape(template, fetchId) : undefined,
+    kafkaMappings: kafkaMappings.length,
+    batchSize: numberAt(first.props, 100, 'BatchSize'),
+    batchingWindowSeconds: Math.max(0.5, numberAt(first.props, 0.5, 'MaximumBatchingWindowInSeconds')),
+    provisionedPollers: pollerMaximum > 0 ? { maximum: pollerMaximum } : undefined,
+    kafka: cluster
+      ? {
+          kind: 'provisioned',
+          brokers,
+          instanceType: stringAt(cluster.props, 'BrokerNodeGroupInfo', 'InstanceType') ?? '?',
+          volumeGb: numberAt(cluster.props, 0, 'BrokerNodeGroupInfo', 'StorageInfo', 'EBSStorageInfo', 'VolumeSize'),
+        }
+      : { kind: 'serverless' },
+    replicationFactor: rf > 0 ? rf : Math.min(3, brokers),
+    partitions: topics.reduce((sum: number, t) => sum + numberAt(t, 0, 'numPartitions'), 0),
+    retentionHours:
+      retentionMs !== undefined ? retentionMs / 3_600_000 : prices.workload('defaultRetentionHours'),
+    natGateway: resourcesOfType(template, 'AWS::EC2::NatGateway').length > 0,
+    cache: serverlessCache
+      ? stringAt(serverlessCache.props, 'Engine')?.toLowerCase() === 'valkey'
+        ? 'serverless-valkey'
+        : 'serverless-redis'
+      : hasNodes
+        ? 'nodes'
+        : 'none',
+  };
+}
+
+function functionShape(template: CfnTemplate, id: string): FunctionShape {
+  const props = template.Resources[id]?.Properties ?? {};
+  const arch = Array.isArray(props.Architectures) ? String(props.Architectures[0]) : 'x86_64';
+  return {
+    id,
+    memoryMb: numberAt(props, 128, 'MemorySize'),
+    arch,
+    logLevel: stringAt(props, 'Environment', 'Variables', 'LOG_LEVEL'),
+  };
+}
+
+/** Billed GB-seconds of `cpuSeconds` of single-threaded work plus `waitSeconds` on a function. */
+export function gbSeconds(fn: FunctionShape, cpuSeconds: number, waitSeconds: number, prices: PriceBook): number {
+  // Below 1,769 MB a function gets that share of one vCPU, so CPU-bound work stretches in time.
+  const vcpuShare = Math.min(1, fn.memoryMb / prices.limit('lambda.memoryForOneVcpuMB'));
+  return ((cpuSeconds / vcpuShare + waitSeconds) * fn.memoryMb) / 1024;
+}
+
+/**
+ * The monthly cost of moving `recordsPerHour` records (each fetched once, written to Kafka once,
+ * read by its merge mapping once, delivered once), above the idle cost. Analytics requests cost
+ * nothing on AWS.
+ */
+export function estimateVariable(shape: Shape, work: Workload, recordsPerHour: number, prices: PriceBook): VariableLine[] {
+  const perMonth = recordsPerHour * prices.monthHours;
+  const gbPerMonth = (perMonth * work.recordBytes) / 1e9;
+  const lines: VariableLine[] = [];
+  const mergeGbs = gbSeconds(
+    shape.merge,
+    (perMonth * work.mergeCpuSecondsPer10k) / 1e4,
+    (perMonth * work.mergeIdleSecondsPer10k) / 1e4,
+    prices,
+  );
+  lines.push({
+    what: `merge Lambda duration (${shape.merge.memoryMb} MB ${shape.merge.arch})`,
+    monthly: mergeGbs * prices.price(`lambda.gbSecond.${shape.merge.arch}`),
+  });
+  const invocationsPerHour = Math.min(
+    recordsPerHour,
+    Math.max(recordsPerHour / shape.batchSize, (shape.kafkaMappings * 3600) / shape.batchingWindowSeconds),
+  );
+  lines.push({
+    what: 'merge Lambda requests',
+    monthly: ((invocationsPerHour * prices.monthHours) / 1e6) * prices.price('lambda.requestPerMillion'),
+  });
+  if (shape.fetch) {
+    const fetchGbs = gbSeconds(shape.fetch, (perMonth * work.fetchSecondsPer10k) / 1e4, 0, prices);
+    lines.push({
+      what: `fetch Lambda duration (${shape.fetch.memoryMb} MB)`,
+      monthly: fetchGbs * prices.price(`lambda.gbSecond.${shape.fetch.arch}`),
+    });
+  }
+  if (shape.merge.logLevel === undefined || ['DEBUG', 'INFO'].includes(shape.merge.logLevel)) {
+    lines.push({
+      what: 'CloudWatch Logs ingestion (per-record INFO lines)',
+      monthly: ((perMonth * work.logBytesPerRecordAtInfo) / 1e9) * prices.price('cloudwatch.logsIngestPerGB'),
+    });
+  }
+  if (shape.kafka.kind === 'serverless') {
+    const storedGb = (recordsPerHour * shape.retentionHours * work.recordBytes) / 1e9;
+    lines.push(
+      { what: 'MSK Serverless data in', monthly: gbPerMonth * prices.price('msk.serverless.dataInPerGB') },
+      { what: 'MSK Serverless data out', monthly: gbPerMonth * prices.price('msk.serverless.dataOutPerGB') },
+      {
+        what: `MSK Serverless storage (${Math.round(shape.retentionHours)} h retained)`,
+        monthly: storedGb * prices.price('msk.serverless.storagePerGBMonth'),
+      },
+    );
+  }
+  if (shape.provisionedPollers) {
+    const mbps = (recordsPerHour * work.recordBytes) / 3600 / 1e6;
+    const extraEpus = Math.max(0, Math.ceil(mbps / prices.limit('lambda.kafkaEpuMBps')) - 1);
+    lines.push({
+      what: 'event poller units above the idle minimum',
+      monthly: extraEpus * prices.price('lambda.eventPollerUnitHour.kafka') * prices.monthHours,
+    });
+  }
+  if (shape.natGateway) {
+    // Each record comes in from its source and goes out to Analytics through the NAT.
+    lines.push({ what: 'NAT gateway data processed', monthly: 2 * gbPerMonth * prices.price('vpc.natGatewayPerGB') });
+  }
+  if (shape.cache.startsWith('serverless')) {
+    const engine = shape.cache === 'serverless-valkey' ? 'valkey' : 'redis';
+    lines.push({
+      what: `ElastiCache Serverless ECPUs (${work.redisEcpusPerRecord} per record)`,
+      monthly: ((perMonth * work.redisEcpusPerRecord) / 1e6) * prices.price(`elasticache.serverless.${engine}.ecpuPerMillion`),
+    });
+  }
+  return lines.filter((l) => l.monthly > 0);
+}
+
+/** The record rates the template's fixed capacities allow (MSK provisioned brokers, pollers). */
+export function capacities(shape: Shape, work: Workload, prices: PriceBook): Capacity[] {
+  const result: Capacity[] = [];
+  const bytesPerHourPerRecord = work.recordBytes;
+  if (shape.kafka.kind === 'provisioned') {
+    const { brokers, instanceType, volumeGb } = shape.kafka;
+    const perBrokerShare = shape.replicationFactor / brokers;
+    if (instanceType === 'kafka.t3.small') {
+      const mbps = prices.limit('msk.t3.small.baselineNetworkMBps');
+      result.push({
+        what: `${instanceType} baseline network (${mbps} MB/s a broker, each direction)`,
+        maxRecordsPerHour: (mbps * 1e6 * 3600) / (bytesPerHourPerRecord * perBrokerShare),
+        source: 'limits.msk.t3.small.baselineNetworkMBps',
+      });
+    }
+    if (volumeGb > 0) {
+      result.push({
+        what: `broker storage (${volumeGb} GB a broker, ${Math.round(shape.retentionHours)} h retained, replication ${shape.replicationFactor})`,
+        maxRecordsPerHour: (volumeGb * 1e9) / (bytesPerHourPerRecord * shape.retentionHours * perBrokerShare),
+        source: 'the template: VolumeSize, topic retention, replication factor',
+      });
+    }
+  }
+  if (shape.provisionedPollers) {
+    const mbps = shape.provisionedPollers.maximum * prices.limit('lambda.kafkaPollerMBps');
+    result.push({
+      what: `provisioned pollers (maximum ${shape.provisionedPollers.maximum} x ${prices.limit('lambda.kafkaPollerMBps')} MB/s)`,
+      maxRecordsPerHour: (mbps * 1e6 * 3600) / bytesPerHourPerRecord,
+      source: 'limits.lambda.kafkaPollerMBps',
+    });
+  }
+  return result;
+}
+
+/** Fixed limits of a provisioned cluster that do not depend on the rate; messages when exceeded. */
+export function fixedLimitProblems(shape: Shape, prices: PriceBook): string[] {
+  if (shape.kafka.kind !== 'provisioned' || shape.kafka.instanceType !== 'kafka.t3.small') return [];
+  const perBroker = (shape.partitions * shape.replicationFactor) / shape.kafka.brokers;
+  const limit = prices.limit('msk.t3.small.partitionsPerBroker');
+  return perBroker > limit ? [`${perBroker} partition replicas a broker, over the ${limit} recommended`] : [];
+}
