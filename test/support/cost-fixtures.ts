@@ -89,7 +89,7 @@ export function testPriceBook(overrides: Partial<PriceBookData> = {}): PriceBook
       'msk.t3.small.baselineNetworkMBps': sourced(10),
       'msk.t3.small.partitionsPerBroker': sourced(300),
       'msk.t3.iamConnectionsPerSecondPerBroker': sourced(4),
-      'kafkaConnectionsPerClient': sourced(2),
+      kafkaConnectionsPerClient: sourced(2),
     },
     ...overrides,
   });
@@ -118,7 +118,11 @@ export const mergeFunction = (memoryMb = 1024): CfnResource => ({
   },
 });
 
-export const kafkaMapping = (pollers?: { min: number; max: number; group?: string }): CfnResource => ({
+export const kafkaMapping = (pollers?: {
+  min: number;
+  max: number;
+  group?: string;
+}): CfnResource => ({
   Type: 'AWS::Lambda::EventSourceMapping',
   Properties: {
     FunctionName: { Ref: 'Merge' },

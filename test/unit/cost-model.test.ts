@@ -1,9 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { estimateIdle, runsPerMonth, UnclassifiedResourceTypeError } from '../../tools/cost/idle.ts';
+import {
+  estimateIdle,
+  runsPerMonth,
+  UnclassifiedResourceTypeError,
+} from '../../tools/cost/idle.ts';
 import { PriceBookError } from '../../tools/cost/price-book.ts';
 import { estimateProfile, renderMarkdown, summaryLine } from '../../tools/cost/report.ts';
-import { defaultWorkload, estimateVariable, gbSeconds, readShape } from '../../tools/cost/variable.ts';
-import { aTemplate, kafkaMapping, mergeFunction, testPriceBook, topics } from '../support/cost-fixtures.ts';
+import {
+  defaultWorkload,
+  estimateVariable,
+  gbSeconds,
+  readShape,
+} from '../../tools/cost/variable.ts';
+import {
+  aTemplate,
+  kafkaMapping,
+  mergeFunction,
+  testPriceBook,
+  topics,
+} from '../support/cost-fixtures.ts';
 
 // Test prices: a 100-hour month, round prices (test/support/cost-fixtures.ts).
 const prices = testPriceBook();
@@ -23,7 +38,11 @@ describe('idle cost of a hand-made template', () => {
     Eip: { Type: 'AWS::EC2::EIP', Properties: { Domain: 'vpc' } },
     Sqs: {
       Type: 'AWS::EC2::VPCEndpoint',
-      Properties: { VpcEndpointType: 'Interface', SubnetIds: ['a', 'b'], ServiceName: 'com.amazonaws.x.sqs' },
+      Properties: {
+        VpcEndpointType: 'Interface',
+        SubnetIds: ['a', 'b'],
+        ServiceName: 'com.amazonaws.x.sqs',
+      },
     },
     S3: { Type: 'AWS::EC2::VPCEndpoint', Properties: { VpcEndpointType: 'Gateway' } },
     Role: { Type: 'AWS::IAM::Role', Properties: {} },
@@ -95,7 +114,10 @@ describe('idle cost of a hand-made template', () => {
   it('does not price the instance address twice when an Elastic IP is attached to it', () => {
     const template = aTemplate({
       Public: { Type: 'AWS::EC2::Subnet', Properties: { MapPublicIpOnLaunch: true } },
-      Nat: { Type: 'AWS::EC2::Instance', Properties: { InstanceType: 't4g.nano', SubnetId: { Ref: 'Public' } } },
+      Nat: {
+        Type: 'AWS::EC2::Instance',
+        Properties: { InstanceType: 't4g.nano', SubnetId: { Ref: 'Public' } },
+      },
       Eip: { Type: 'AWS::EC2::EIP', Properties: { InstanceId: { Ref: 'Nat' } } },
     });
     expect(monthly(template, 'Nat')).toBeCloseTo(0.4 + 0.64, 6);
@@ -131,7 +153,9 @@ describe('what the estimate refuses', () => {
       Bus: { Type: 'AWS::Events::EventBus' },
     });
     expect(() => estimateIdle(template, prices)).toThrow(UnclassifiedResourceTypeError);
-    expect(() => estimateIdle(template, prices)).toThrow(/AWS::Events::EventBus, AWS::RDS::DBInstance/);
+    expect(() => estimateIdle(template, prices)).toThrow(
+      /AWS::Events::EventBus, AWS::RDS::DBInstance/,
+    );
   });
 
   it('fails on a priced resource whose price is missing instead of counting it as free', () => {
@@ -142,7 +166,9 @@ describe('what the estimate refuses', () => {
       },
     });
     expect(() => estimateIdle(template, prices)).toThrow(PriceBookError);
-    expect(() => estimateIdle(template, prices)).toThrow(/elasticache\.node\.valkey\.cache\.r7g\.large/);
+    expect(() => estimateIdle(template, prices)).toThrow(
+      /elasticache\.node\.valkey\.cache\.r7g\.large/,
+    );
   });
 
   it('fails on a function service whose custom metrics are not counted in the data file', () => {
@@ -181,13 +207,17 @@ describe('variable cost', () => {
     });
     const shape = readShape(template, prices);
     const at = (rate: number, what: string) =>
-      estimateVariable(shape, work, rate, prices).find((l) => l.what.startsWith(what))?.monthly ?? 0;
+      estimateVariable(shape, work, rate, prices).find((l) => l.what.startsWith(what))?.monthly ??
+      0;
     // 1M records of 1,000 bytes an hour, 100 h: 100 GB in at $0.1, out at $0.05
     expect(at(1_000_000, 'MSK Serverless data in')).toBeCloseTo(10, 6);
     expect(at(1_000_000, 'MSK Serverless data out')).toBeCloseTo(5, 6);
     // 100M records x 0.4 s / 10k = 4,000 CPU s at one full vCPU and 2 GB: 8,000 GB-s
     expect(at(1_000_000, 'merge Lambda duration')).toBeCloseTo(8_000 * 0.00001, 6);
-    expect(at(100_000_000, 'MSK Serverless data in')).toBeCloseTo(100 * at(1_000_000, 'MSK Serverless data in'), 6);
+    expect(at(100_000_000, 'MSK Serverless data in')).toBeCloseTo(
+      100 * at(1_000_000, 'MSK Serverless data in'),
+      6,
+    );
   });
 
   it('says where two t3.small brokers stop: network, storage, partitions and new connections', () => {
@@ -217,7 +247,9 @@ describe('variable cost', () => {
     expect(e.rows[1]?.exceeded.map((c) => c.what)).toEqual([storage?.what]);
     expect(e.problems).toEqual(['400 partition replicas a broker, over the 300 recommended']);
     expect(e.newEnvironmentsPerSecond).toBeCloseTo(4, 6); // 4 a second x 2 brokers / 2 connections
-    expect(summaryLine(e)).toMatch(/^small: idle \$\d+\.\d\d\/month \(test list prices of 2026-12\)$/);
+    expect(summaryLine(e)).toMatch(
+      /^small: idle \$\d+\.\d\d\/month \(test list prices of 2026-12\)$/,
+    );
     expect(renderMarkdown([e])).toContain('| 1M | ');
   });
 });

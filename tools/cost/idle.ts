@@ -64,7 +64,8 @@ export function topicPartitions(template: CfnTemplate): number {
     .reduce((sum: number, topic) => sum + numberAt(topic, 0, 'numPartitions'), 0);
 }
 
-const hourly = (p: PriceBook, key: string, count = 1): number => count * p.price(key) * p.monthHours;
+const hourly = (p: PriceBook, key: string, count = 1): number =>
+  count * p.price(key) * p.monthHours;
 
 const MODELS: Record<string, Model> = {
   mskServerless: (_r, t, p) => {
@@ -81,9 +82,19 @@ const MODELS: Record<string, Model> = {
     const brokers = numberAt(r.props, 0, 'NumberOfBrokerNodes');
     const type = stringAt(r.props, 'BrokerNodeGroupInfo', 'InstanceType');
     if (!type || brokers < 1) throw new TemplateError(`${r.id}: no broker type or count`);
-    const gb = numberAt(r.props, 0, 'BrokerNodeGroupInfo', 'StorageInfo', 'EBSStorageInfo', 'VolumeSize');
+    const gb = numberAt(
+      r.props,
+      0,
+      'BrokerNodeGroupInfo',
+      'StorageInfo',
+      'EBSStorageInfo',
+      'VolumeSize',
+    );
     return [
-      { what: `MSK ${brokers} x ${type} brokers`, monthly: hourly(p, `msk.broker.${type}`, brokers) },
+      {
+        what: `MSK ${brokers} x ${type} brokers`,
+        monthly: hourly(p, `msk.broker.${type}`, brokers),
+      },
       {
         what: `MSK broker storage ${brokers} x ${gb} GB`,
         monthly: brokers * gb * p.price('msk.brokerStoragePerGBMonth'),
@@ -96,7 +107,9 @@ const MODELS: Record<string, Model> = {
     const group = stringAt(config, 'PollerGroupName');
     // Mappings of one poller group share EPUs: the group is priced once, on its first mapping.
     const members = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping').filter(
-      (m) => group !== undefined && stringAt(m.props, 'ProvisionedPollerConfig', 'PollerGroupName') === group,
+      (m) =>
+        group !== undefined &&
+        stringAt(m.props, 'ProvisionedPollerConfig', 'PollerGroupName') === group,
     );
     if (group !== undefined && members[0]?.id !== r.id) return [];
     const pollers = (group ? members : [r]).reduce(
@@ -112,21 +125,28 @@ const MODELS: Record<string, Model> = {
       },
     ];
   },
-  natGateway: (_r, _t, p) => [{ what: 'NAT gateway-hours', monthly: hourly(p, 'vpc.natGatewayHour') }],
+  natGateway: (_r, _t, p) => [
+    { what: 'NAT gateway-hours', monthly: hourly(p, 'vpc.natGatewayHour') },
+  ],
   publicIpv4: (_r, _t, p) => [
     { what: 'public IPv4 address (Elastic IP)', monthly: hourly(p, 'vpc.publicIpv4Hour') },
   ],
   ec2Instance: (r, t, p) => {
     const type = stringAt(r.props, 'InstanceType');
     if (!type) throw new TemplateError(`${r.id}: no InstanceType`);
-    const lines = [{ what: `EC2 ${type} instance-hours`, monthly: hourly(p, `ec2.instance.${type}`) }];
+    const lines = [
+      { what: `EC2 ${type} instance-hours`, monthly: hourly(p, `ec2.instance.${type}`) },
+    ];
     const rootGb = rootVolumeGb(r.props);
     lines.push({
       what: `EC2 root volume ${rootGb} GB gp3`,
       monthly: rootGb * p.price('ebs.gp3PerGBMonth'),
     });
     if (hasAutoPublicIp(r, t)) {
-      lines.push({ what: 'public IPv4 address of the instance', monthly: hourly(p, 'vpc.publicIpv4Hour') });
+      lines.push({
+        what: 'public IPv4 address of the instance',
+        monthly: hourly(p, 'vpc.publicIpv4Hour'),
+      });
     }
     return lines;
   },
@@ -158,7 +178,10 @@ const MODELS: Record<string, Model> = {
   cacheServerless: (r, _t, p) => {
     const engine = cacheEngine(r.props);
     const floorGb = engine === 'valkey' ? 0.1 : 1;
-    const minimumGb = Math.max(floorGb, numberAt(r.props, 0, 'CacheUsageLimits', 'DataStorage', 'Minimum'));
+    const minimumGb = Math.max(
+      floorGb,
+      numberAt(r.props, 0, 'CacheUsageLimits', 'DataStorage', 'Minimum'),
+    );
     return [
       {
         what: `ElastiCache Serverless ${engine}, ${minimumGb} GB metered minimum`,
@@ -171,28 +194,47 @@ const MODELS: Record<string, Model> = {
       ? r.props.Metrics.filter((m) => m && typeof m === 'object' && 'MetricStat' in m).length
       : 1;
     return [
-      { what: `alarm (${metrics} metric${metrics === 1 ? '' : 's'})`, monthly: metrics * p.price('cloudwatch.alarmMetricMonth') },
+      {
+        what: `alarm (${metrics} metric${metrics === 1 ? '' : 's'})`,
+        monthly: metrics * p.price('cloudwatch.alarmMetricMonth'),
+      },
     ];
   },
-  dashboard: (_r, _t, p) => [{ what: 'CloudWatch dashboard', monthly: p.price('cloudwatch.dashboardMonth') }],
+  dashboard: (_r, _t, p) => [
+    { what: 'CloudWatch dashboard', monthly: p.price('cloudwatch.dashboardMonth') },
+  ],
   kmsKey: (_r, _t, p) => [{ what: 'KMS customer managed key', monthly: p.price('kms.keyMonth') }],
-  secret: (_r, _t, p) => [{ what: 'Secrets Manager secret', monthly: p.price('secretsmanager.secretMonth') }],
+  secret: (_r, _t, p) => [
+    { what: 'Secrets Manager secret', monthly: p.price('secretsmanager.secretMonth') },
+  ],
   schedule: (r, t, p) => {
     const perMonth = runsPerMonth(stringAt(r.props, 'ScheduleExpression'), p.monthHours);
     const target = t.Resources[referencedTarget(r.props) ?? ''];
     const memoryGb = numberAt(target?.Properties, 128, 'MemorySize') / 1024;
-    const arch = Array.isArray(target?.Properties?.Architectures) ? target.Properties.Architectures[0] : 'x86_64';
+    const arch = Array.isArray(target?.Properties?.Architectures)
+      ? target.Properties.Architectures[0]
+      : 'x86_64';
     const perRun =
       p.price('lambda.requestPerMillion') / 1e6 +
       p.price('scheduler.invocationPerMillion') / 1e6 +
       p.workload('idleRunSeconds') * memoryGb * p.price(`lambda.gbSecond.${String(arch)}`);
-    return [{ what: `scheduled runs (${perMonth.toLocaleString('en-US')} a month, nothing to do)`, monthly: perMonth * perRun }];
+    return [
+      {
+        what: `scheduled runs (${perMonth.toLocaleString('en-US')} a month, nothing to do)`,
+        monthly: perMonth * perRun,
+      },
+    ];
   },
   functionMetrics: (r, _t, p) => {
     const service = stringAt(r.props, 'Environment', 'Variables', 'POWERTOOLS_SERVICE_NAME');
     if (!service) return [];
     const count = p.metricsOfService(service);
-    return [{ what: `${count} custom metrics of ${service}`, monthly: count * p.price('cloudwatch.customMetricMonth') }];
+    return [
+      {
+        what: `${count} custom metrics of ${service}`,
+        monthly: count * p.price('cloudwatch.customMetricMonth'),
+      },
+    ];
   },
 };
 
@@ -203,7 +245,9 @@ function cacheEngine(props: Record<string, unknown>): 'valkey' | 'redis' {
 
 function endpointService(props: Record<string, unknown>): string {
   const json = JSON.stringify(props.ServiceName ?? '');
-  return json.match(/\.([a-z0-9-]+)"?\]*\}?$/)?.[1] ?? json.split('.').pop()?.replace(/\W/g, '') ?? '?';
+  return (
+    json.match(/\.([a-z0-9-]+)"?\]*\}?$/)?.[1] ?? json.split('.').pop()?.replace(/\W/g, '') ?? '?'
+  );
 }
 
 /** The root volume of an instance: its first block device, else 8 GB (Amazon Linux 2023's AMI). */
@@ -214,12 +258,18 @@ function rootVolumeGb(props: Record<string, unknown>): number {
 
 /** An instance in a subnet that maps public IPs on launch, or asking for one, without an EIP. */
 function hasAutoPublicIp(r: Resource, t: CfnTemplate): boolean {
-  const hasEip = [...resourcesOfType(t, 'AWS::EC2::EIP'), ...resourcesOfType(t, 'AWS::EC2::EIPAssociation')].some(
-    (e) => refersTo(e.props, r.id),
-  );
+  const hasEip = [
+    ...resourcesOfType(t, 'AWS::EC2::EIP'),
+    ...resourcesOfType(t, 'AWS::EC2::EIPAssociation'),
+  ].some((e) => refersTo(e.props, r.id));
   if (hasEip) return false;
   const interfaces = Array.isArray(r.props.NetworkInterfaces) ? r.props.NetworkInterfaces : [];
-  if (interfaces.some((n) => String((n as Record<string, unknown>).AssociatePublicIpAddress) === 'true')) return true;
+  if (
+    interfaces.some(
+      (n) => String((n as Record<string, unknown>).AssociatePublicIpAddress) === 'true',
+    )
+  )
+    return true;
   const subnetId = JSON.stringify(r.props.SubnetId ?? '').match(/"Ref":"([^"]+)"/)?.[1];
   const subnet = subnetId ? t.Resources[subnetId] : undefined;
   return String(subnet?.Properties?.MapPublicIpOnLaunch) === 'true';
@@ -234,6 +284,11 @@ function referencedTarget(props: Record<string, unknown>): string | undefined {
 export function runsPerMonth(expression: string | undefined, monthHours: number): number {
   const match = expression?.match(/^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/);
   if (!match) throw new TemplateError(`cannot count the runs of schedule "${expression}"`);
-  const minutes = Number(match[1]) * ({ minute: 1, hour: 60, day: 1440 }[match[2]?.replace(/s$/, '') ?? 'minute'] ?? 1);
+  const minutes =
+    Number(match[1]) *
+    ({ minute: 1, hour: 60, day: 1440 }[match[2]?.replace(/s$/, '') ?? 'minute'] ?? 1);
   return Math.round((monthHours * 60) / minutes);
 }
+
+/** The idle models a `priced` resource type of the data file may name. */
+export const IDLE_MODELS: readonly string[] = Object.keys(MODELS);

@@ -12,6 +12,9 @@ import {
   type Workload,
 } from './variable.ts';
 
+/** The profiles `npm run cost` synthesizes, in the order it prints them. */
+export const PROFILES = ['small', 'standard'] as const;
+
 /** The record rates of the table: the seed's 10k an hour, then two orders of magnitude each. */
 export const TABLE_RATES = [10_000, 1_000_000, 100_000_000] as const;
 
@@ -87,6 +90,23 @@ export function ceiling(e: ProfileEstimate): Capacity | undefined {
   return [...e.capacities].sort((a, b) => a.maxRecordsPerHour - b.maxRecordsPerHour)[0];
 }
 
+/** Lines of the same description summed into one, with how many there were, largest first. */
+export function groupedIdleLines(
+  e: ProfileEstimate,
+): Array<{ what: string; monthly: number; count: number }> {
+  const groups = new Map<string, { what: string; monthly: number; count: number }>();
+  for (const l of e.idle.lines) {
+    const g = groups.get(l.what) ?? { what: l.what, monthly: 0, count: 0 };
+    g.monthly += l.monthly;
+    g.count += 1;
+    groups.set(l.what, g);
+  }
+  return [...groups.values()].sort((a, b) => b.monthly - a.monthly);
+}
+
+const label = (g: { what: string; count: number }): string =>
+  g.count > 1 ? `${g.count} x ${g.what}` : g.what;
+
 /** The plain-text report of one profile: idle lines, the rate table and the limits. */
 export function renderText(e: ProfileEstimate): string {
   const out = [summaryLine(e)];
@@ -95,7 +115,8 @@ export function renderText(e: ProfileEstimate): string {
   }
   out.push('', `  monthly cost by record rate (idle + variable):`);
   for (const row of e.rows) {
-    const note = row.exceeded.length > 0 ? `  OVER: ${row.exceeded.map((c) => c.what).join('; ')}` : '';
+    const note =
+      row.exceeded.length > 0 ? `  OVER: ${row.exceeded.map((c) => c.what).join('; ')}` : '';
     out.push(`  ${count(row.recordsPerHour).padStart(6)}/h  ${usd(row.total).padStart(12)}${note}`);
     for (const l of row.variable) out.push(`            ${usd(l.monthly).padStart(12)}  ${l.what}`);
   }
@@ -107,7 +128,9 @@ function limitLines(e: ProfileEstimate): string[] {
   const lines: string[] = [];
   const bound = ceiling(e);
   if (bound) {
-    lines.push(`${e.profile} holds up to about ${count(bound.maxRecordsPerHour)} records/hour (bound: ${bound.what})`);
+    lines.push(
+      `${e.profile} holds up to about ${count(bound.maxRecordsPerHour)} records/hour (bound: ${bound.what})`,
+    );
   }
   for (const p of e.problems) lines.push(`${e.profile}: ${p}`);
   if (e.newEnvironmentsPerSecond !== undefined) {
@@ -123,9 +146,7 @@ export function renderMarkdown(estimates: ProfileEstimate[]): string {
   const out: string[] = [];
   for (const e of estimates) {
     out.push(`**${summaryLine(e)}**`, '', '| idle, per month | what |', '|---:|---|');
-    for (const l of [...e.idle.lines].sort((a, b) => b.monthly - a.monthly)) {
-      out.push(`| ${usd(l.monthly)} | ${l.what} |`);
-    }
+    for (const g of groupedIdleLines(e)) out.push(`| ${usd(g.monthly)} | ${label(g)} |`);
     out.push('');
   }
   out.push(

@@ -27,3 +27,27 @@ export function synthesizeTemplate(context: Record<string, unknown>): CfnTemplat
   if (!stack) throw new Error(`synthesis into ${outdir} produced no stack`);
   return stack.template;
 }
+
+/**
+ * The template of each profile, synthesized with `-c pipeline:profile=<p>`. A profile whose
+ * template equals the default (`standard`) one is left out and named in `ignored`: the build
+ * in hand does not know that profile yet.
+ */
+export function synthesizeProfiles(profiles: readonly string[]): {
+  templates: Array<{ profile: string; template: CfnTemplate }>;
+  ignored: string[];
+} {
+  const all = profiles.map((profile) => ({
+    profile,
+    template: synthesizeTemplate({ 'pipeline:profile': profile }),
+  }));
+  const standard = all.find((t) => t.profile === 'standard');
+  const same = (t: { profile: string; template: CfnTemplate }) =>
+    standard !== undefined &&
+    t !== standard &&
+    JSON.stringify(t.template) === JSON.stringify(standard.template);
+  return {
+    templates: all.filter((t) => !same(t)),
+    ignored: all.filter(same).map((t) => t.profile),
+  };
+}

@@ -52,7 +52,10 @@ export function defaultWorkload(prices: PriceBook): Workload {
 /** Reads the template's merge function (the Kafka mappings' target), topics, cluster and cache. */
 export function readShape(template: CfnTemplate, prices: PriceBook): Shape {
   const kafkaMappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').filter(
-    (m) => m.props.Topics !== undefined || m.props.AmazonManagedKafkaEventSourceConfig !== undefined || m.props.SelfManagedEventSource !== undefined,
+    (m) =>
+      m.props.Topics !== undefined ||
+      m.props.AmazonManagedKafkaEventSourceConfig !== undefined ||
+      m.props.SelfManagedEventSource !== undefined,
   );
   const first = kafkaMappings[0];
   const mergeId = referencedId(first?.props.FunctionName);
@@ -65,7 +68,11 @@ export function readShape(template: CfnTemplate, prices: PriceBook): Shape {
     Array.isArray(r.props.topics) ? r.props.topics : [],
   );
   const brokers = cluster ? numberAt(cluster.props, 1, 'NumberOfBrokerNodes') : 3;
-  const rf = numberAt(resourcesOfType(template, 'Custom::KafkaTopics')[0]?.props, -1, 'replicationFactor');
+  const rf = numberAt(
+    resourcesOfType(template, 'Custom::KafkaTopics')[0]?.props,
+    -1,
+    'replicationFactor',
+  );
   const retentionMs = topics
     .map((t) => numberAt(t, Number.NaN, 'retentionMs'))
     .find((v) => Number.isFinite(v));
@@ -83,20 +90,32 @@ export function readShape(template: CfnTemplate, prices: PriceBook): Shape {
     fetch: fetchId ? functionShape(template, fetchId) : undefined,
     kafkaMappings: kafkaMappings.length,
     batchSize: numberAt(first.props, 100, 'BatchSize'),
-    batchingWindowSeconds: Math.max(0.5, numberAt(first.props, 0.5, 'MaximumBatchingWindowInSeconds')),
+    batchingWindowSeconds: Math.max(
+      0.5,
+      numberAt(first.props, 0.5, 'MaximumBatchingWindowInSeconds'),
+    ),
     provisionedPollers: pollerMaximum > 0 ? { maximum: pollerMaximum } : undefined,
     kafka: cluster
       ? {
           kind: 'provisioned',
           brokers,
           instanceType: stringAt(cluster.props, 'BrokerNodeGroupInfo', 'InstanceType') ?? '?',
-          volumeGb: numberAt(cluster.props, 0, 'BrokerNodeGroupInfo', 'StorageInfo', 'EBSStorageInfo', 'VolumeSize'),
+          volumeGb: numberAt(
+            cluster.props,
+            0,
+            'BrokerNodeGroupInfo',
+            'StorageInfo',
+            'EBSStorageInfo',
+            'VolumeSize',
+          ),
         }
       : { kind: 'serverless' },
     replicationFactor: rf > 0 ? rf : Math.min(3, brokers),
     partitions: topics.reduce((sum: number, t) => sum + numberAt(t, 0, 'numPartitions'), 0),
     retentionHours:
-      retentionMs !== undefined ? retentionMs / 3_600_000 : prices.workload('defaultRetentionHours'),
+      retentionMs !== undefined
+        ? retentionMs / 3_600_000
+        : prices.workload('defaultRetentionHours'),
     natGateway: resourcesOfType(template, 'AWS::EC2::NatGateway').length > 0,
     cache: serverlessCache
       ? stringAt(serverlessCache.props, 'Engine')?.toLowerCase() === 'valkey'
@@ -120,7 +139,12 @@ function functionShape(template: CfnTemplate, id: string): FunctionShape {
 }
 
 /** Billed GB-seconds of `cpuSeconds` of single-threaded work plus `waitSeconds` on a function. */
-export function gbSeconds(fn: FunctionShape, cpuSeconds: number, waitSeconds: number, prices: PriceBook): number {
+export function gbSeconds(
+  fn: FunctionShape,
+  cpuSeconds: number,
+  waitSeconds: number,
+  prices: PriceBook,
+): number {
   // Below 1,769 MB a function gets that share of one vCPU, so CPU-bound work stretches in time.
   const vcpuShare = Math.min(1, fn.memoryMb / prices.limit('lambda.memoryForOneVcpuMB'));
   return ((cpuSeconds / vcpuShare + waitSeconds) * fn.memoryMb) / 1024;
@@ -131,7 +155,12 @@ export function gbSeconds(fn: FunctionShape, cpuSeconds: number, waitSeconds: nu
  * read by its merge mapping once, delivered once), above the idle cost. Analytics requests cost
  * nothing on AWS.
  */
-export function estimateVariable(shape: Shape, work: Workload, recordsPerHour: number, prices: PriceBook): VariableLine[] {
+export function estimateVariable(
+  shape: Shape,
+  work: Workload,
+  recordsPerHour: number,
+  prices: PriceBook,
+): VariableLine[] {
   const perMonth = recordsPerHour * prices.monthHours;
   const gbPerMonth = (perMonth * work.recordBytes) / 1e9;
   const lines: VariableLine[] = [];
@@ -147,11 +176,15 @@ export function estimateVariable(shape: Shape, work: Workload, recordsPerHour: n
   });
   const invocationsPerHour = Math.min(
     recordsPerHour,
-    Math.max(recordsPerHour / shape.batchSize, (shape.kafkaMappings * 3600) / shape.batchingWindowSeconds),
+    Math.max(
+      recordsPerHour / shape.batchSize,
+      (shape.kafkaMappings * 3600) / shape.batchingWindowSeconds,
+    ),
   );
   lines.push({
     what: 'merge Lambda requests',
-    monthly: ((invocationsPerHour * prices.monthHours) / 1e6) * prices.price('lambda.requestPerMillion'),
+    monthly:
+      ((invocationsPerHour * prices.monthHours) / 1e6) * prices.price('lambda.requestPerMillion'),
   });
   if (shape.fetch) {
     const fetchGbs = gbSeconds(shape.fetch, (perMonth * work.fetchSecondsPer10k) / 1e4, 0, prices);
@@ -163,14 +196,22 @@ export function estimateVariable(shape: Shape, work: Workload, recordsPerHour: n
   if (shape.merge.logLevel === undefined || ['DEBUG', 'INFO'].includes(shape.merge.logLevel)) {
     lines.push({
       what: 'CloudWatch Logs ingestion (per-record INFO lines)',
-      monthly: ((perMonth * work.logBytesPerRecordAtInfo) / 1e9) * prices.price('cloudwatch.logsIngestPerGB'),
+      monthly:
+        ((perMonth * work.logBytesPerRecordAtInfo) / 1e9) *
+        prices.price('cloudwatch.logsIngestPerGB'),
     });
   }
   if (shape.kafka.kind === 'serverless') {
     const storedGb = (recordsPerHour * shape.retentionHours * work.recordBytes) / 1e9;
     lines.push(
-      { what: 'MSK Serverless data in', monthly: gbPerMonth * prices.price('msk.serverless.dataInPerGB') },
-      { what: 'MSK Serverless data out', monthly: gbPerMonth * prices.price('msk.serverless.dataOutPerGB') },
+      {
+        what: 'MSK Serverless data in',
+        monthly: gbPerMonth * prices.price('msk.serverless.dataInPerGB'),
+      },
+      {
+        what: 'MSK Serverless data out',
+        monthly: gbPerMonth * prices.price('msk.serverless.dataOutPerGB'),
+      },
       {
         what: `MSK Serverless storage (${Math.round(shape.retentionHours)} h retained)`,
         monthly: storedGb * prices.price('msk.serverless.storagePerGBMonth'),
@@ -187,13 +228,18 @@ export function estimateVariable(shape: Shape, work: Workload, recordsPerHour: n
   }
   if (shape.natGateway) {
     // Each record comes in from its source and goes out to Analytics through the NAT.
-    lines.push({ what: 'NAT gateway data processed', monthly: 2 * gbPerMonth * prices.price('vpc.natGatewayPerGB') });
+    lines.push({
+      what: 'NAT gateway data processed',
+      monthly: 2 * gbPerMonth * prices.price('vpc.natGatewayPerGB'),
+    });
   }
   if (shape.cache.startsWith('serverless')) {
     const engine = shape.cache === 'serverless-valkey' ? 'valkey' : 'redis';
     lines.push({
       what: `ElastiCache Serverless ECPUs (${work.redisEcpusPerRecord} per record)`,
-      monthly: ((perMonth * work.redisEcpusPerRecord) / 1e6) * prices.price(`elasticache.serverless.${engine}.ecpuPerMillion`),
+      monthly:
+        ((perMonth * work.redisEcpusPerRecord) / 1e6) *
+        prices.price(`elasticache.serverless.${engine}.ecpuPerMillion`),
     });
   }
   return lines.filter((l) => l.monthly > 0);
@@ -217,7 +263,8 @@ export function capacities(shape: Shape, work: Workload, prices: PriceBook): Cap
     if (volumeGb > 0) {
       result.push({
         what: `broker storage (${volumeGb} GB a broker, ${Math.round(shape.retentionHours)} h retained, replication ${shape.replicationFactor})`,
-        maxRecordsPerHour: (volumeGb * 1e9) / (bytesPerHourPerRecord * shape.retentionHours * perBrokerShare),
+        maxRecordsPerHour:
+          (volumeGb * 1e9) / (bytesPerHourPerRecord * shape.retentionHours * perBrokerShare),
         source: 'the template: VolumeSize, topic retention, replication factor',
       });
     }
@@ -235,8 +282,11 @@ export function capacities(shape: Shape, work: Workload, prices: PriceBook): Cap
 
 /** Fixed limits of a provisioned cluster that do not depend on the rate; messages when exceeded. */
 export function fixedLimitProblems(shape: Shape, prices: PriceBook): string[] {
-  if (shape.kafka.kind !== 'provisioned' || shape.kafka.instanceType !== 'kafka.t3.small') return [];
+  if (shape.kafka.kind !== 'provisioned' || shape.kafka.instanceType !== 'kafka.t3.small')
+    return [];
   const perBroker = (shape.partitions * shape.replicationFactor) / shape.kafka.brokers;
   const limit = prices.limit('msk.t3.small.partitionsPerBroker');
-  return perBroker > limit ? [`${perBroker} partition replicas a broker, over the ${limit} recommended`] : [];
+  return perBroker > limit
+    ? [`${perBroker} partition replicas a broker, over the ${limit} recommended`]
+    : [];
 }
