@@ -220,6 +220,40 @@ describe('variable cost', () => {
     );
   });
 
+  it('counts at least one merge invocation a fetch run and mapping, and one per full batch above that', () => {
+    const template = aTemplate({
+      Cluster: { Type: 'AWS::MSK::ServerlessCluster' },
+      Topics: topics(6),
+      Merge: mergeFunction(),
+      Map: kafkaMapping(),
+      Fetch: {
+        Type: 'AWS::Lambda::Function',
+        Properties: {
+          MemorySize: 512,
+          Architectures: ['arm64'],
+          Environment: { Variables: { SOURCE: 'crm' } },
+        },
+      },
+      Every5: {
+        Type: 'AWS::Scheduler::Schedule',
+        Properties: {
+          ScheduleExpression: 'rate(5 minutes)',
+          Target: { Arn: { 'Fn::GetAtt': ['Fetch', 'Arn'] } },
+        },
+      },
+    });
+    const shape = readShape(template, prices);
+    expect(shape.fetchRunsPerHour).toBe(12);
+    const requests = (rate: number) =>
+      estimateVariable(shape, work, rate, prices).find((l) => l.what === 'merge Lambda requests')
+        ?.monthly ?? 0;
+    // 12 bursts an hour x 100 h at $0.2 a million; 10 records an hour cannot make 12 invocations
+    expect(requests(1_000)).toBeCloseTo((12 * 100 * 0.2) / 1e6, 12);
+    expect(requests(10)).toBeCloseTo((10 * 100 * 0.2) / 1e6, 12);
+    // 1M records in batches of 500: 2,000 invocations an hour
+    expect(requests(1_000_000)).toBeCloseTo((2_000 * 100 * 0.2) / 1e6, 12);
+  });
+
   it('says where two t3.small brokers stop: network, storage, partitions and new connections', () => {
     const template = aTemplate({
       Cluster: {

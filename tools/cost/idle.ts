@@ -280,14 +280,17 @@ function referencedTarget(props: Record<string, unknown>): string | undefined {
   return arn.match(/"Fn::GetAtt":\["([^"]+)"/)?.[1] ?? arn.match(/"Ref":"([^"]+)"/)?.[1];
 }
 
-/** Runs a month of a `rate(N unit)` schedule; a cron or one-off schedule is an error here. */
-export function runsPerMonth(expression: string | undefined, monthHours: number): number {
+/** Runs an hour of a `rate(N unit)` schedule; a cron or one-off schedule is an error here. */
+export function runsPerHour(expression: string | undefined): number {
   const match = expression?.match(/^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/);
   if (!match) throw new TemplateError(`cannot count the runs of schedule "${expression}"`);
-  const minutes =
-    Number(match[1]) *
-    ({ minute: 1, hour: 60, day: 1440 }[match[2]?.replace(/s$/, '') ?? 'minute'] ?? 1);
-  return Math.round((monthHours * 60) / minutes);
+  const unit = match[2]?.replace(/s$/, '') ?? 'minute';
+  const minutes = Number(match[1]) * ({ minute: 1, hour: 60, day: 1440 }[unit] ?? 1);
+  return 60 / minutes;
+}
+
+export function runsPerMonth(expression: string | undefined, monthHours: number): number {
+  return Math.round(runsPerHour(expression) * monthHours);
 }
 
 /** The idle models a `priced` resource type of the data file may name. */

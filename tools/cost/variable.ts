@@ -1,5 +1,13 @@
+import { runsPerHour } from './idle.ts';
 import type { PriceBook } from './price-book.ts';
-import { type CfnTemplate, numberAt, referencedId, resourcesOfType, stringAt } from './template.ts';
+import {
+  at,
+  type CfnTemplate,
+  numberAt,
+  referencedId,
+  resourcesOfType,
+  stringAt,
+} from './template.ts';
 
 /** What moving records costs a month at one rate, line by line. */
 export type VariableLine = { what: string; monthly: number };
@@ -15,7 +23,8 @@ export type Shape = {
   fetch: FunctionShape | undefined;
   kafkaMappings: number;
   batchSize: number;
-  batchingWindowSeconds: number;
+  /** Scheduled fetch runs an hour: each brings its records to the merge as one burst. */
+  fetchRunsPerHour: number;
   provisionedPollers: { maximum: number } | undefined;
   kafka:
     | { kind: 'serverless' }
@@ -90,10 +99,7 @@ export function readShape(template: CfnTemplate, prices: PriceBook): Shape {
     fetch: fetchId ? functionShape(template, fetchId) : undefined,
     kafkaMappings: kafkaMappings.length,
     batchSize: numberAt(first.props, 100, 'BatchSize'),
-    batchingWindowSeconds: Math.max(
-      0.5,
-      numberAt(first.props, 0.5, 'MaximumBatchingWindowInSeconds'),
-    ),
+    fetchRunsPerHour: fetchRunsPerHour(template),
     provisionedPollers: pollerMaximum > 0 ? { maximum: pollerMaximum } : undefined,
     kafka: cluster
       ? {
@@ -125,6 +131,18 @@ export function readShape(template: CfnTemplate, prices: PriceBook): Shape {
         ? 'nodes'
         : 'none',
   };
+}
+
+/** Runs an hour of the schedules whose target is a fetch function (one with a SOURCE). */
+function fetchRunsPerHour(template: CfnTemplate): number {
+  const fetchIds = new Set(
+    resourcesOfType(template, 'AWS::Lambda::Function')
+      .filter((f) => stringAt(f.props, 'Environment', 'Variables', 'SOURCE') !== undefined)
+      .map((f) => f.id),
+  );
+  return resourcesOfType(template, 'AWS::Scheduler::Schedule')
+    .filter((s) => fetchIds.has(referencedId(at(s.props, 'Target', 'Arn')) ?? ''))
+    .reduce((sum, s) => sum + runsPerHour(stringAt(s.props, 'ScheduleExpression')), 0);
 }
 
 function functionShape(template: CfnTemplate, id: string): FunctionShape {
@@ -174,12 +192,10 @@ export function estimateVariable(
     what: `merge Lambda duration (${shape.merge.memoryMb} MB ${shape.merge.arch})`,
     monthly: mergeGbs * prices.price(`lambda.gbSecond.${shape.merge.arch}`),
   });
+  // Records arrive in bursts, one a fetch run: at least one invocation a burst and mapping.
   const invocationsPerHour = Math.min(
     recordsPerHour,
-    Math.max(
-      recordsPerHour / shape.batchSize,
-      (shape.kafkaMappings * 3600) / shape.batchingWindowSeconds,
-    ),
+    Math.max(recordsPerHour / shape.batchSize, shape.fetchRunsPerHour * shape.kafkaMappings),
   );
   lines.push({
     what: 'merge Lambda requests',
