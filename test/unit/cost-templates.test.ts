@@ -11,12 +11,21 @@ import { COST_CONTEXTS } from '../support/cost-fixtures.ts';
 
 const REGIONS = loadPriceBook('us-east-1').data.regions;
 
+// Each context set is synthesized once for the whole file (a synthesis takes seconds).
+const synthesized = new Map<string, CfnTemplate>();
+function synthesizeOnce(context: Record<string, unknown>): CfnTemplate {
+  const key = JSON.stringify(context);
+  const template = synthesized.get(key) ?? synthesizeTemplate(context);
+  synthesized.set(key, template);
+  return template;
+}
+
 // Every context set's synthesized template must be priced in full: an unclassified resource
 // type, or a priced one without a price in some region, fails here before the estimate goes stale.
 describe.each(COST_CONTEXTS)('the $profile template (context $context)', ({ context }) => {
   let template: CfnTemplate;
   beforeAll(() => {
-    template = synthesizeTemplate(context);
+    template = synthesizeOnce(context);
   });
 
   it('has only resource types that tools/cost/prices.json prices or calls free while idle', () => {
@@ -36,7 +45,7 @@ describe.each(COST_CONTEXTS)('the $profile template (context $context)', ({ cont
 describe('docs/deploy.md', () => {
   it('carries the cost section npm run cost -- --update-docs prints for the current templates', () => {
     const prices = loadPriceBook('us-east-1');
-    const { templates } = synthesizeProfiles(PROFILES);
+    const { templates } = synthesizeProfiles(PROFILES, synthesizeOnce);
     const estimates = templates.map((t) =>
       estimateProfile(t.profile, t.template, prices, defaultWorkload(prices)),
     );

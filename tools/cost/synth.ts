@@ -33,13 +33,16 @@ export function synthesizeTemplate(context: Record<string, unknown>): CfnTemplat
  * template equals the default (`standard`) one is left out and named in `ignored`: the build
  * in hand does not know that profile yet.
  */
-export function synthesizeProfiles(profiles: readonly string[]): {
+export function synthesizeProfiles(
+  profiles: readonly string[],
+  synthesize: (context: Record<string, unknown>) => CfnTemplate = synthesizeTemplate,
+): {
   templates: Array<{ profile: string; template: CfnTemplate }>;
   ignored: string[];
 } {
   const all = profiles.map((profile) => ({
     profile,
-    template: synthesizeTemplate({ 'pipeline:profile': profile }),
+    template: synthesize({ 'pipeline:profile': profile }),
   }));
   const standard = all.find((t) => t.profile === 'standard');
   const same = (t: { profile: string; template: CfnTemplate }) =>
