@@ -145,6 +145,24 @@ describe('idle cost of a hand-made template', () => {
   });
 });
 
+describe('figures not verified on an AWS page', () => {
+  it('are marked in the report, and only those', () => {
+    const book = testPriceBook();
+    const nat = book.data.prices['vpc.natGatewayHour'];
+    if (!nat) throw new Error('fixture lacks vpc.natGatewayHour');
+    nat.verification.test = 'not-found';
+    const template = aTemplate({
+      Nat: { Type: 'AWS::EC2::NatGateway', Properties: {} },
+      Eip: { Type: 'AWS::EC2::EIP', Properties: {} },
+    });
+    const lines = estimateIdle(template, book).lines;
+    expect(lines.map((l) => [l.id, l.verified])).toEqual([
+      ['Nat', false],
+      ['Eip', true],
+    ]);
+  });
+});
+
 describe('what the estimate refuses', () => {
   it('names every resource type the data file does not classify', () => {
     const template = aTemplate({

@@ -9,7 +9,14 @@ import {
 } from './template.ts';
 
 /** One thing that costs money while no record moves: a resource's monthly price. */
-export type IdleLine = { id: string; type: string; what: string; monthly: number };
+/** `verified`: every price of the line was seen on a page, none is a `not-found` figure. */
+export type IdleLine = {
+  id: string;
+  type: string;
+  what: string;
+  monthly: number;
+  verified: boolean;
+};
 export type IdleEstimate = { lines: IdleLine[]; total: number };
 
 /** The template has a resource type the data file neither prices nor calls free while idle. */
@@ -24,7 +31,11 @@ export class UnclassifiedResourceTypeError extends Error {
 }
 
 type Resource = { id: string; props: Record<string, unknown> };
-type Model = (r: Resource, t: CfnTemplate, p: PriceBook) => Array<Omit<IdleLine, 'id' | 'type'>>;
+type Model = (
+  r: Resource,
+  t: CfnTemplate,
+  p: PriceBook,
+) => Array<Omit<IdleLine, 'id' | 'type' | 'verified'>>;
 
 /** The resource types of `template` the price book does not classify, sorted. */
 export function unclassifiedTypes(template: CfnTemplate, prices: PriceBook): string[] {
@@ -46,8 +57,10 @@ export function estimateIdle(template: CfnTemplate, prices: PriceBook): IdleEsti
     if (cls?.idle !== 'priced') continue;
     const model = MODELS[cls.model];
     if (!model) throw new TemplateError(`prices.json names an unknown model "${cls.model}"`);
-    for (const line of model({ id, props: resource.Properties ?? {} }, template, prices)) {
-      if (line.monthly > 0) lines.push({ id, type: resource.Type, ...line });
+    const props = resource.Properties ?? {};
+    const { value, verified } = prices.traced(() => model({ id, props }, template, prices));
+    for (const line of value) {
+      if (line.monthly > 0) lines.push({ id, type: resource.Type, ...line, verified });
     }
   }
   return { lines, total: lines.reduce((sum, l) => sum + l.monthly, 0) };

@@ -68,7 +68,25 @@ export class PriceBook {
     if (typeof value !== 'number') {
       throw new PriceBookError(`no price "${key}" for ${this.region} in ${PRICES_FILE}`);
     }
+    this.read?.add(key);
     return value;
+  }
+
+  private read: Set<string> | undefined;
+
+  /** Runs `fn` and says whether every price it read was seen on a page (not `not-found`). */
+  traced<T>(fn: () => T): { value: T; verified: boolean } {
+    const outer = this.read;
+    this.read = new Set();
+    try {
+      const value = fn();
+      const verified = [...this.read].every(
+        (key) => this.data.prices[key]?.verification[this.region] !== 'not-found',
+      );
+      return { value, verified };
+    } finally {
+      this.read = outer;
+    }
   }
 
   hasPrice(key: string): boolean {

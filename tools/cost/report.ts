@@ -90,15 +90,21 @@ export function ceiling(e: ProfileEstimate): Capacity | undefined {
   return [...e.capacities].sort((a, b) => a.maxRecordsPerHour - b.maxRecordsPerHour)[0];
 }
 
+type IdleGroup = { what: string; monthly: number; count: number; verified: boolean };
+
+/** Marks a figure whose price was not found on an AWS page (prices.json `not-found`). */
+export const UNVERIFIED_MARK = '*';
+const UNVERIFIED_NOTE = `${UNVERIFIED_MARK} a price not found on an AWS page when tools/cost/prices.json was written: check it on the page that file names`;
+const mark = (verified: boolean): string => (verified ? '' : ` ${UNVERIFIED_MARK}`);
+
 /** Lines of the same description summed into one, with how many there were, largest first. */
-export function groupedIdleLines(
-  e: ProfileEstimate,
-): Array<{ what: string; monthly: number; count: number }> {
-  const groups = new Map<string, { what: string; monthly: number; count: number }>();
+export function groupedIdleLines(e: ProfileEstimate): IdleGroup[] {
+  const groups = new Map<string, IdleGroup>();
   for (const l of e.idle.lines) {
-    const g = groups.get(l.what) ?? { what: l.what, monthly: 0, count: 0 };
+    const g = groups.get(l.what) ?? { what: l.what, monthly: 0, count: 0, verified: true };
     g.monthly += l.monthly;
     g.count += 1;
+    g.verified &&= l.verified;
     groups.set(l.what, g);
   }
   return [...groups.values()].sort((a, b) => b.monthly - a.monthly);
@@ -111,7 +117,7 @@ const label = (g: { what: string; count: number }): string =>
 export function renderText(e: ProfileEstimate): string {
   const out = [summaryLine(e)];
   for (const l of [...e.idle.lines].sort((a, b) => b.monthly - a.monthly)) {
-    out.push(`  ${usd(l.monthly).padStart(10)}  ${l.what}  [${l.id}]`);
+    out.push(`  ${usd(l.monthly).padStart(10)}${mark(l.verified).padEnd(2)}  ${l.what}  [${l.id}]`);
   }
   out.push('', `  monthly cost by record rate (idle + variable):`);
   for (const row of e.rows) {
@@ -121,6 +127,7 @@ export function renderText(e: ProfileEstimate): string {
     for (const l of row.variable) out.push(`            ${usd(l.monthly).padStart(12)}  ${l.what}`);
   }
   out.push(...limitLines(e).map((l) => `  ${l}`));
+  if (e.idle.lines.some((l) => !l.verified)) out.push(`  ${UNVERIFIED_NOTE}`);
   return out.join('\n');
 }
 
@@ -146,7 +153,9 @@ export function renderMarkdown(estimates: ProfileEstimate[]): string {
   const out: string[] = [];
   for (const e of estimates) {
     out.push(`**${summaryLine(e)}**`, '', '| idle, per month | what |', '|---:|---|');
-    for (const g of groupedIdleLines(e)) out.push(`| ${usd(g.monthly)} | ${label(g)} |`);
+    for (const g of groupedIdleLines(e)) {
+      out.push(`| ${usd(g.monthly)}${mark(g.verified)} | ${label(g)} |`);
+    }
     out.push('');
   }
   out.push(
@@ -164,5 +173,6 @@ export function renderMarkdown(estimates: ProfileEstimate[]): string {
   });
   out.push('');
   for (const e of estimates) out.push(...limitLines(e).map((l) => `- ${l}`));
+  if (estimates.some((e) => e.idle.lines.some((l) => !l.verified))) out.push('', UNVERIFIED_NOTE);
   return out.join('\n');
 }
