@@ -80,6 +80,7 @@ export function testPriceBook(overrides: Partial<PriceBookData> = {}): PriceBook
       redisEcpusPerRecord: sourced(4),
       idleRunSeconds: sourced(0.5),
       defaultRetentionHours: sourced(100),
+      cacheBytesPerKey: sourced(512),
     },
     limits: {
       'lambda.kafkaPollersPerEpu': sourced(10),
@@ -90,6 +91,8 @@ export function testPriceBook(overrides: Partial<PriceBookData> = {}): PriceBook
       'msk.t3.small.partitionsPerBroker': sourced(300),
       'msk.t3.iamConnectionsPerSecondPerBroker': sourced(4),
       kafkaConnectionsPerClient: sourced(2),
+      'elasticache.maxmemoryGiB.cache.t4g.micro': sourced(1),
+      'elasticache.reservedMemoryPercent.micro': sourced(50),
     },
     ...overrides,
   });

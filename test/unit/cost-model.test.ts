@@ -7,6 +7,7 @@ import {
 import { PriceBookError } from '../../tools/cost/price-book.ts';
 import { estimateProfile, renderMarkdown, summaryLine } from '../../tools/cost/report.ts';
 import {
+  cacheKeyCapacity,
   defaultWorkload,
   estimateVariable,
   gbSeconds,
@@ -270,6 +271,25 @@ describe('variable cost', () => {
     expect(requests(10)).toBeCloseTo((10 * 100 * 0.2) / 1e6, 12);
     // 1M records in batches of 500: 2,000 invocations an hour
     expect(requests(1_000_000)).toBeCloseTo((2_000 * 100 * 0.2) / 1e6, 12);
+  });
+
+  it('counts the keys a cache node holds after the reserved memory AWS recommends for its size', () => {
+    const withCache = (nodeType: string) =>
+      readShape(
+        aTemplate({
+          Topics: topics(1),
+          Merge: mergeFunction(),
+          Map: kafkaMapping(),
+          Cache: {
+            Type: 'AWS::ElastiCache::CacheCluster',
+            Properties: { Engine: 'valkey', CacheNodeType: nodeType, NumCacheNodes: 1 },
+          },
+        }),
+        prices,
+      );
+    // 1 GiB, half of it reserved for a micro node, 512 bytes a key
+    expect(cacheKeyCapacity(withCache('cache.t4g.micro'), prices)).toBe(1_048_576);
+    expect(cacheKeyCapacity(withCache('cache.r7g.large'), prices)).toBeUndefined();
   });
 
   it('says where two t3.small brokers stop: network, storage, partitions and new connections', () => {

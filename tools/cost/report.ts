@@ -3,6 +3,7 @@ import type { PriceBook } from './price-book.ts';
 import type { CfnTemplate } from './template.ts';
 import {
   type Capacity,
+  cacheKeyCapacity,
   capacities,
   estimateVariable,
   fixedLimitProblems,
@@ -36,6 +37,7 @@ export type ProfileEstimate = {
   problems: string[];
   rows: RateRow[];
   newEnvironmentsPerSecond: number | undefined;
+  cacheKeys: number | undefined;
 };
 
 export function estimateProfile(
@@ -67,6 +69,7 @@ export function estimateProfile(
     capacities: caps,
     problems: fixedLimitProblems(shape, prices),
     rows,
+    cacheKeys: cacheKeyCapacity(shape, prices),
     newEnvironmentsPerSecond:
       t3 && shape.kafka.kind === 'provisioned'
         ? (prices.limit('msk.t3.iamConnectionsPerSecondPerBroker') * shape.kafka.brokers) /
@@ -140,6 +143,11 @@ function limitLines(e: ProfileEstimate): string[] {
     );
   }
   for (const p of e.problems) lines.push(`${e.profile}: ${p}`);
+  if (e.cacheKeys !== undefined) {
+    lines.push(
+      `${e.profile}: the ${e.shape.cacheNodeType} cache holds about ${count(Math.round(e.cacheKeys))} keys (join ids and delivered payloads, at the soak's 484 bytes a key, less the memory AWS recommends reserving for the node size)`,
+    );
+  }
   if (e.newEnvironmentsPerSecond !== undefined) {
     lines.push(
       `${e.profile}: T3 brokers accept 4 new IAM connections a second each, about ${e.newEnvironmentsPerSecond.toFixed(1)} new Lambda environments a second in all (3 connections each): a burst of cold starts beyond that is refused and retried`,

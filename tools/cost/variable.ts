@@ -34,6 +34,8 @@ export type Shape = {
   retentionHours: number;
   natGateway: boolean;
   cache: 'nodes' | 'serverless-valkey' | 'serverless-redis' | 'none';
+  /** The node type of a node-based cache (the first one), else undefined. */
+  cacheNodeType: string | undefined;
 };
 
 /** The workload figures the estimate assumes (data file defaults, overridable on the CLI). */
@@ -123,6 +125,12 @@ export function readShape(template: CfnTemplate, prices: PriceBook): Shape {
         ? retentionMs / 3_600_000
         : prices.workload('defaultRetentionHours'),
     natGateway: resourcesOfType(template, 'AWS::EC2::NatGateway').length > 0,
+    cacheNodeType: [
+      ...resourcesOfType(template, 'AWS::ElastiCache::ReplicationGroup'),
+      ...resourcesOfType(template, 'AWS::ElastiCache::CacheCluster'),
+    ]
+      .map((r) => stringAt(r.props, 'CacheNodeType'))
+      .find((t) => t !== undefined),
     cache: serverlessCache
       ? stringAt(serverlessCache.props, 'Engine')?.toLowerCase() === 'valkey'
         ? 'serverless-valkey'
@@ -305,4 +313,17 @@ export function fixedLimitProblems(shape: Shape, prices: PriceBook): string[] {
   return perBroker > limit
     ? [`${perBroker} partition replicas a broker, over the ${limit} recommended`]
     : [];
+}
+
+/**
+ * Keys a node-based cache holds: its maxmemory less the reserved share AWS recommends for its
+ * size, at the measured bytes per key. Undefined for a node type the data file has no memory for.
+ */
+export function cacheKeyCapacity(shape: Shape, prices: PriceBook): number | undefined {
+  const type = shape.cacheNodeType;
+  const key = `elasticache.maxmemoryGiB.${type}`;
+  if (!type || !(key in prices.data.limits)) return undefined;
+  const size = type.endsWith('.micro') ? 'micro' : type.endsWith('.small') ? 'small' : 'default';
+  const usable = 1 - prices.limit(`elasticache.reservedMemoryPercent.${size}`) / 100;
+  return (prices.limit(key) * 2 ** 30 * usable) / prices.workload('cacheBytesPerKey');
 }
