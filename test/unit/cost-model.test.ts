@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cacheKeyCapacity } from '../../tools/cost/capacity.ts';
 import {
   estimateIdle,
   runsPerMonth,
@@ -7,7 +8,6 @@ import {
 import { PriceBookError } from '../../tools/cost/price-book.ts';
 import { estimateProfile, renderMarkdown, summaryLine } from '../../tools/cost/report.ts';
 import {
-  cacheKeyCapacity,
   defaultWorkload,
   estimateVariable,
   gbSeconds,

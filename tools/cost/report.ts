@@ -1,12 +1,9 @@
+import { type Capacity, cacheKeyCapacity, capacities, fixedLimitProblems } from './capacity.ts';
 import { estimateIdle, type IdleEstimate } from './idle.ts';
 import type { PriceBook } from './price-book.ts';
 import type { CfnTemplate } from './template.ts';
 import {
-  type Capacity,
-  cacheKeyCapacity,
-  capacities,
   estimateVariable,
-  fixedLimitProblems,
   readShape,
   type Shape,
   type VariableLine,
@@ -97,7 +94,7 @@ type IdleGroup = { what: string; monthly: number; count: number; verified: boole
 
 /** Marks a figure whose price was not found on an AWS page (prices.json `not-found`). */
 export const UNVERIFIED_MARK = '*';
-const UNVERIFIED_NOTE = `${UNVERIFIED_MARK} a price not found on an AWS page when tools/cost/prices.json was written: check it on the page that file names`;
+const UNVERIFIED_NOTE = `Figures marked ${UNVERIFIED_MARK} use a price not found on an AWS page when tools/cost/prices.json was written: check it on the page that file names.`;
 const mark = (verified: boolean): string => (verified ? '' : ` ${UNVERIFIED_MARK}`);
 
 /** Lines of the same description summed into one, with how many there were, largest first. */
