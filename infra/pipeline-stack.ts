@@ -114,6 +114,13 @@ export class PipelineStack extends Stack {
       DEAD_LETTER_TARGET: 'sqs',
       DEAD_LETTER_QUEUE_URL: deadLetters.queueUrl,
       ...(config.joinJson !== undefined && { PIPELINE_JOIN: config.joinJson }),
+      // Mappings without provisioned pollers (the small profile): the merge keeps the retry
+      // budget and the failure topic those mappings cannot have (docs/design.md).
+      ...(config.target === 'aws' &&
+        config.shape.mappingMode === 'on-demand' && {
+          MERGE_MAPPING_MODE: 'on-demand',
+          MERGE_RETRY_ATTEMPTS: String(config.mergeRetryAttempts),
+        }),
       ...optional(
         'PIPELINE_SOURCES',
         sourcesJson(

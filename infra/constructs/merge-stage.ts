@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
+  type IMetric,
   MathExpression,
   Metric,
   TreatMissingData,
@@ -16,7 +17,7 @@ import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
 import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
-import { mappingMetric } from './pipeline-metrics.ts';
+import { mappingMetric, pipelineMetric } from './pipeline-metrics.ts';
 
 export type MergeStageProps = {
   /** The source topics the merge reads, one event source mapping each. */
@@ -58,7 +59,11 @@ export class MergeStage extends DeliveryFunction {
   /** Where each mapping sends a batch it gave up on: a topic of the same cluster, records and all. */
   readonly failedTopics: string[];
   readonly offsetLag: Metric;
-  readonly failedBatchRecords: MathExpression;
+  /**
+   * Records handed to failed_<topic>: by the mappings (OnFailureDestinationDeliveredEventCount),
+   * or, with on-demand mappings, by the merge itself (its FailedBatchRecords EMF metric).
+   */
+  readonly failedBatchRecords: IMetric;
   /** Records a mapping gave up on and could not write to failed_<topic> either: lost. */
   readonly droppedRecords: MathExpression;
   readonly failureDestinationErrors: MathExpression;
@@ -132,11 +137,16 @@ export class MergeStage extends DeliveryFunction {
       statistic: 'Maximum',
       period: Duration.minutes(1),
     });
-    this.failedBatchRecords = mappingMetric(
-      'OnFailureDestinationDeliveredEventCount',
-      this.mappings.map((mapping) => mapping.eventSourceMappingId),
-      'failed-batch records',
-    );
+    this.failedBatchRecords =
+      mode.kind === 'on-demand'
+        ? pipelineMetric('FailedBatchRecords', { service: 'merge' }, 1).with({
+            label: 'failed-batch records (written by the merge)',
+          })
+        : mappingMetric(
+            'OnFailureDestinationDeliveredEventCount',
+            this.mappings.map((mapping) => mapping.eventSourceMappingId),
+            'failed-batch records',
+          );
     const ids = this.mappings.map((mapping) => mapping.eventSourceMappingId);
     this.droppedRecords = mappingMetric('DroppedEventCount', ids, 'dropped records');
     this.failureDestinationErrors = mappingMetric(

@@ -71,6 +71,29 @@ describe('the small profile', () => {
     }
   });
 
+  it('has the merge keep its own retry budget and failure topic, and alarms on what it writes there', () => {
+    small.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'Merge',
+          MERGE_MAPPING_MODE: 'on-demand',
+          MERGE_RETRY_ATTEMPTS: '10',
+        }),
+      },
+    });
+    const failedBatches = Object.entries(small.findResources('AWS::CloudWatch::Alarm')).find(
+      ([id]) => id.startsWith('MergeFailedBatches'),
+    )?.[1];
+    expect(JSON.stringify(failedBatches?.Properties)).toContain(
+      '"MetricName":"FailedBatchRecords"',
+    );
+    expect(failedBatches?.Properties.Threshold).toBe(0);
+    const standardMerge = Object.values(standard.findResources('AWS::Lambda::Function')).find(
+      (fn) => fn.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'Merge',
+    );
+    expect(standardMerge?.Properties.Environment.Variables.MERGE_MAPPING_MODE).toBeUndefined();
+  });
+
   it('goes out through one t4g.nano NAT instance with an encrypted volume, not a NAT gateway', () => {
     small.resourceCountIs('AWS::EC2::NatGateway', 0);
     small.resourceCountIs('AWS::EC2::Instance', 1);
