@@ -55,7 +55,7 @@ export const PROFILE_SHAPES: Record<Profile, ProfileShape & { cacheNodeType: str
     cacheNodeType: 'cache.t4g.small',
   },
   small: {
-    kafka: { kind: 'provisioned', brokerType: 'kafka.t3.small', volumeGb: 10 },
+    kafka: { kind: 'provisioned', brokerType: 'kafka.t3.small', volumeGb: 5 },
     mappingMode: 'on-demand',
     nat: { kind: 'instance', instanceType: 't4g.nano' },
     interfaceEndpoints: false,

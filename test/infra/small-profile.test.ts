@@ -39,7 +39,7 @@ describe('the small profile', () => {
       NumberOfBrokerNodes: 2,
       BrokerNodeGroupInfo: Match.objectLike({
         InstanceType: 'kafka.t3.small',
-        StorageInfo: { EBSStorageInfo: { VolumeSize: 10 } },
+        StorageInfo: { EBSStorageInfo: { VolumeSize: 5 } },
       }),
       ClientAuthentication: {
         Sasl: { Iam: { Enabled: true } },
