@@ -1,9 +1,9 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
-import type { AdminEnvironment, MergeEnvironment, ReplayEnvironment } from '../shared/config.ts';
+import type { AdminEnvironment, MergeEnvironment } from '../shared/config.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import { TOPICS } from '../shared/sources/registry.ts';
 import type { DeployConfig } from './config.ts';
@@ -19,8 +19,9 @@ import { Network } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import { RedriveFunction } from './constructs/redrive-function.ts';
 import { SelfManagedKafka } from './constructs/self-managed-kafka.ts';
-import { SourceIngest } from './constructs/source-ingest.ts';
+import { missedRunsQueue, SourceIngest } from './constructs/source-ingest.ts';
 import { Streaming } from './constructs/streaming.ts';
+import { functionEnvironments } from './environments.ts';
 import { LOCALSTACK_ENDPOINTS, LOCALSTACK_REGION } from './localstack.ts';
 import { logGroupName } from './naming.ts';
 import { stackOutputs } from './outputs.ts';
@@ -63,31 +64,8 @@ export class PipelineStack extends Stack {
       LOG_LEVEL: 'INFO',
     } satisfies AdminEnvironment;
 
-    // Scheduled runs that failed (Lambda's on-failure destination) or that Scheduler could not
-    // hand to Lambda (the schedule's dead-letter queue) land here, not in a silent retry.
-    const missedRuns = new Queue(this, 'MissedFetchRuns', {
-      queueName: name('missed-fetch-runs'),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: dataRemoval,
-    });
-    const ingests = config.sources.map(
-      (source) =>
-        new SourceIngest(this, `Fetch-${source.name}`, {
-          source,
-          sourcesJson: sourcesJson(config, [source.name]),
-          baseUrl: config.sourceBaseUrls[source.name],
-          secretArn: config.sourceSecretArns[source.name],
-          ...{ target: config.target, vpc, securityGroup: network.fetchSg, kafkaEnv, streaming },
-          ...logs(`fetch-${source.name}`),
-          cache,
-          fetchRateMinutes: config.fetchRateMinutes,
-          reservedConcurrency: config.fetchReservedConcurrency,
-          missedRuns,
-          alarmMissedFetchPeriods: config.alarmMissedFetchPeriods,
-        }),
-    );
+    const missedRuns = missedRunsQueue(this, name('missed-fetch-runs'), dataRemoval);
+    const ingests = this.#ingests(config, { network, streaming, cache, kafkaEnv, missedRuns });
 
     const { deadLetters, parked } = deadLetterQueues(this, {
       queueName: name('dead-letters'),
@@ -101,34 +79,11 @@ export class PipelineStack extends Stack {
           ? undefined
           : existingSecret(this, 'AnalyticsToken', config.analyticsTokenSecretArn),
     };
-    // Where and how payloads are delivered once: the merge and the replay read the same.
-    const deliveryEnv = {
-      LOG_LEVEL: 'INFO',
-      REDIS_URL: cache.url,
-      ANALYTICS_URL: config.analyticsUrl,
-      ...config.analyticsDelivery,
-    } satisfies ReplayEnvironment;
-    const mergeEnv = {
-      ...kafkaEnv,
-      ...deliveryEnv,
-      DEAD_LETTER_TARGET: 'sqs',
-      DEAD_LETTER_QUEUE_URL: deadLetters.queueUrl,
-      ...(config.joinJson !== undefined && { PIPELINE_JOIN: config.joinJson }),
-      // Mappings without provisioned pollers (the small profile): the merge keeps the retry
-      // budget and the failure topic those mappings cannot have (docs/design.md).
-      ...(config.target === 'aws' &&
-        config.shape.mappingMode === 'on-demand' && {
-          MERGE_MAPPING_MODE: 'on-demand',
-          MERGE_RETRY_ATTEMPTS: String(config.mergeRetryAttempts),
-        }),
-      ...optional(
-        'PIPELINE_SOURCES',
-        sourcesJson(
-          config,
-          config.sources.map((s) => s.name),
-        ),
-      ),
-    } satisfies MergeEnvironment;
+    const { deliveryEnv, mergeEnv } = functionEnvironments(config, {
+      kafkaEnv,
+      cacheUrl: cache.url,
+      deadLetterQueueUrl: deadLetters.queueUrl,
+    });
     const merge = this.#merge(config, { network, streaming, delivery, mergeEnv, logs, name });
     const functions = { vpc, securityGroup: network.mergeSg };
     const replay = new ReplayFunction(this, 'Replay', {
@@ -171,6 +126,41 @@ export class PipelineStack extends Stack {
       sweeper,
       ingests,
     });
+  }
+
+  /** One SourceIngest per source of the deployment. */
+  #ingests(
+    config: DeployConfig,
+    parts: {
+      network: Network;
+      streaming: KafkaCluster;
+      cache: JoinStateCache;
+      kafkaEnv: AdminEnvironment;
+      missedRuns: IQueue;
+    },
+  ): SourceIngest[] {
+    const { network } = parts;
+    return config.sources.map(
+      (source) =>
+        new SourceIngest(this, `Fetch-${source.name}`, {
+          source,
+          sourcesJson: sourcesJson(config, [source.name]),
+          baseUrl: config.sourceBaseUrls[source.name],
+          secretArn: config.sourceSecretArns[source.name],
+          target: config.target,
+          vpc: network.vpc,
+          securityGroup: network.fetchSg,
+          kafkaEnv: parts.kafkaEnv,
+          streaming: parts.streaming,
+          logRetention: config.logRetention,
+          logGroupName: logGroupName(config.stage, `fetch-${source.name}`),
+          cache: parts.cache,
+          fetchRateMinutes: config.fetchRateMinutes,
+          reservedConcurrency: config.fetchReservedConcurrency,
+          missedRuns: parts.missedRuns,
+          alarmMissedFetchPeriods: config.alarmMissedFetchPeriods,
+        }),
+    );
   }
 
   #network(config: DeployConfig): Network {
@@ -273,9 +263,4 @@ export class PipelineStack extends Stack {
       alarmOffsetLag: config.alarmOffsetLag,
     });
   }
-}
-
-/** `{ [key]: value }` when there is a value, else nothing to spread. */
-function optional<Key extends string>(key: Key, value: string | undefined) {
-  return (value === undefined ? {} : { [key]: value }) as Partial<Record<Key, string>>;
 }

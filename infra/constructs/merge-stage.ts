@@ -94,40 +94,7 @@ export class MergeStage extends DeliveryFunction {
     // the AWSLambdaMSKExecutionRole managed policy (logs and kafka on "*") and kafka:ListScramSecrets
     // (SASL/SCRAM, not used here); grantConsume gives the same access scoped to this cluster.
     // On LocalStack they read the compose broker as a self-managed Kafka source.
-    this.mappings = sourceTopics.map((topic) =>
-      this.fn.addEventSourceMapping(`Mapping-${topic}`, {
-        ...streaming.mappingSource(),
-        kafkaTopic: topic,
-        kafkaConsumerGroupId: props.groupOf(topic),
-        batchSize: props.batchSize,
-        maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        ...(mode.kind !== 'on-demand' && {
-          retryAttempts: props.retryAttempts,
-          // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
-          // destination would get only their coordinates). docs/design.md argues the choice.
-          onFailure: new KafkaDlq(failedTopicOf(topic)),
-          // FunctionResponseTypes ReportBatchItemFailures: the merge answers with the records
-          // whose payload another invocation holds, and Lambda retries each partition from its
-          // lowest failed offset instead of the whole batch (docs/design.md).
-          reportBatchItemFailures: true,
-        }),
-        // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
-        // group of pollers, so the pair costs what one mapping would.
-        ...(mode.kind === 'provisioned' && {
-          provisionedPollerConfig: {
-            minimumPollers: 1,
-            maximumPollers: mode.maxPollers,
-            pollerGroupName: mode.pollerGroupName,
-          },
-          // EventCount: OnFailureDestinationDeliveredEventCount (failed batches written to their
-          // topic) and DroppedEventCount (records the mapping could not write there); ErrorCount:
-          // OnFailureDestinationDeliveryErrorCount. "Event source mapping metrics",
-          // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
-          metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT] },
-        }),
-      }),
-    );
+    this.mappings = sourceTopics.map((topic) => this.#mapping(topic, props));
     this.fn.node.addDependency(streaming.topicsResource);
 
     this.offsetLag = new Metric({
@@ -158,6 +125,43 @@ export class MergeStage extends DeliveryFunction {
       ...this.#alarms(props),
       ...(mode.kind === 'provisioned' ? this.#droppedRecordAlarms() : []),
     ];
+  }
+
+  /** The event source mapping of one source topic, with what `props.mode` allows. */
+  #mapping(topic: string, props: MergeStageProps): EventSourceMapping {
+    const { streaming, mode } = props;
+    return this.fn.addEventSourceMapping(`Mapping-${topic}`, {
+      ...streaming.mappingSource(),
+      kafkaTopic: topic,
+      kafkaConsumerGroupId: props.groupOf(topic),
+      batchSize: props.batchSize,
+      maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      ...(mode.kind !== 'on-demand' && {
+        retryAttempts: props.retryAttempts,
+        // The records themselves, on failed_<topic> of the same cluster (an SQS or SNS
+        // destination would get only their coordinates). docs/design.md argues the choice.
+        onFailure: new KafkaDlq(failedTopicOf(topic)),
+        // FunctionResponseTypes ReportBatchItemFailures: the merge answers with the records
+        // whose payload another invocation holds, and Lambda retries each partition from its
+        // lowest failed offset instead of the whole batch (docs/design.md).
+        reportBatchItemFailures: true,
+      }),
+      // Provisioned mode: pollers in our VPC, billed while they run; both mappings share one
+      // group of pollers, so the pair costs what one mapping would.
+      ...(mode.kind === 'provisioned' && {
+        provisionedPollerConfig: {
+          minimumPollers: 1,
+          maximumPollers: mode.maxPollers,
+          pollerGroupName: mode.pollerGroupName,
+        },
+        // EventCount: OnFailureDestinationDeliveredEventCount (failed batches written to their
+        // topic) and DroppedEventCount (records the mapping could not write there); ErrorCount:
+        // OnFailureDestinationDeliveryErrorCount. "Event source mapping metrics",
+        // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+        metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT] },
+      }),
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
@@ -8,7 +8,7 @@ import {
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { AdminEnvironment, FetchEnvironment } from '../../shared/config.ts';
 import type { SourceDefinition } from '../../shared/sources/definition.ts';
@@ -21,6 +21,25 @@ import { scheduleFetch } from './fetch-schedule.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 import { pipelineMetric } from './pipeline-metrics.ts';
+
+/**
+ * The queue every source's scheduled runs that failed (Lambda's on-failure destination) or that
+ * Scheduler could not hand to Lambda (the schedule's dead-letter queue) land in, as
+ * `MissedFetchRuns` in `scope`: a record kept 14 days, not a silent retry.
+ */
+export function missedRunsQueue(
+  scope: Construct,
+  queueName: string,
+  removalPolicy: RemovalPolicy,
+): Queue {
+  return new Queue(scope, 'MissedFetchRuns', {
+    queueName,
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+    removalPolicy,
+  });
+}
 
 export type SourceIngestProps = {
   source: SourceDefinition;
