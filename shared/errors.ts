@@ -120,7 +120,7 @@ export class PaginationError extends PipelineError {
  * A source page's body is larger than the source's `maxPageBytes`. Reading stopped at the limit,
  * nothing of the page was published, and the run fails with its cursor where it was.
  */
-export class PageTooLargeError extends Error {
+export class PageTooLargeError extends PipelineError {
   override readonly name = 'PageTooLargeError';
   constructor(
     readonly source: string,

@@ -43,7 +43,7 @@ export class HttpTimeoutError extends HttpExchangeError {
  * The response body is larger than the request's maxResponseBytes. The connection was closed
  * without reading the rest; retrying would read the same size again, so it is not retried.
  */
-export class HttpResponseTooLargeError extends Error {
+export class HttpResponseTooLargeError extends PipelineError {
   override readonly name = 'HttpResponseTooLargeError';
   constructor(
     readonly limitBytes: number,

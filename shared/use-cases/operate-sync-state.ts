@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PipelineError } from '../errors.ts';
 import type { SyncRewind, SyncStateAdmin, SyncStateView } from '../ports.ts';
 import type { SourceDefinition } from '../sources/definition.ts';
 
@@ -31,7 +32,7 @@ export type StateAnswer = {
 };
 
 /** The operation cannot be done as asked; the message says why and what to do. */
-export class StateOperationError extends Error {
+export class StateOperationError extends PipelineError {
   override readonly name = 'StateOperationError';
 }
 

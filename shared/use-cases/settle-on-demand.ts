@@ -1,5 +1,6 @@
 import { FAILED_HEADERS, failedTopicOf } from '../domain/failed-batch.ts';
 import type { DecodedRecord } from '../domain/kafka-record.ts';
+import { PipelineError } from '../errors.ts';
 import type { OutboundMessage, Publisher } from '../ports.ts';
 
 /**
@@ -15,18 +16,18 @@ export interface AttemptCounter {
 }
 
 /** Some records' payloads are held by another invocation: the batch must be retried whole. */
-export class HeldRecordsError extends Error {
+export class HeldRecordsError extends PipelineError {
+  override readonly name = 'HeldRecordsError';
   constructor(readonly held: number) {
     super(`${held} record(s) held by another invocation; the batch will be retried`);
-    this.name = 'HeldRecordsError';
   }
 }
 
 /** The failed batch could not be written to its failed topic: the batch will be retried. */
-export class FailedBatchWriteError extends Error {
+export class FailedBatchWriteError extends PipelineError {
+  override readonly name = 'FailedBatchWriteError';
   constructor(topics: string[], options: { cause: unknown }) {
     super(`could not write the failed batch to ${topics.join(', ')}`, options);
-    this.name = 'FailedBatchWriteError';
   }
 }
 

@@ -84,12 +84,12 @@ describe('the re-drive of failed_<topic>', () => {
       ...deps,
       delivery: {
         deliver: (payload: MergedPayload, hash: string) => delivery.deliver(payload, hash),
-        deliverMany: (items: DeliveryItem[]) => {
-          if (lost && items.some((item) => item.payload.id === '4')) {
-            // What ioredis throws once its connection is gone for good.
-            return Promise.reject(new Error('Connection is closed.'));
-          }
-          return delivery.deliverMany(items);
+        deliverMany: async (items: DeliveryItem[]) => {
+          const at = items.findIndex((item) => item.payload.id === '4');
+          if (!lost || at < 0) return delivery.deliverMany(items);
+          // The payloads before it go out; then what ioredis throws once its connection is gone.
+          await delivery.deliverMany(items.slice(0, at));
+          throw new Error('Connection is closed.');
         },
       },
     };

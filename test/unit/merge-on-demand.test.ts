@@ -124,6 +124,7 @@ describe('the merge handler with a payload held by another invocation', () => {
   /** Another invocation holds the payload of id '2' in progress. */
   class HeldElsewhere implements OnceDelivery {
     posted: string[] = [];
+    registerInvocation() {}
     async deliverMany(items: DeliveryItem[]): Promise<BatchOutcome[]> {
       return Promise.all(
         items.map(({ payload, hash }) =>

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { PipelineError } from '../../shared/errors.ts';
 
 /** The file whose cost section `npm run cost -- --update-docs` rewrites and a test checks. */
 export const DEPLOY_DOC = join(resolve(import.meta.dirname, '..', '..'), 'docs', 'deploy.md');
@@ -8,8 +9,8 @@ export const COST_BEGIN =
 export const COST_END = '<!-- cost:end -->';
 
 /** The markers are missing, doubled or out of order. */
-export class DocSectionError extends Error {
-  override name = 'DocSectionError';
+export class DocSectionError extends PipelineError {
+  override readonly name = 'DocSectionError';
 }
 
 function bounds(text: string): { start: number; end: number } {

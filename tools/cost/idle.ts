@@ -1,3 +1,4 @@
+import { PipelineError } from '../../shared/errors.ts';
 import type { PriceBook } from './price-book.ts';
 import {
   type CfnTemplate,
@@ -20,8 +21,8 @@ export type IdleLine = {
 export type IdleEstimate = { lines: IdleLine[]; total: number };
 
 /** The template has a resource type the data file neither prices nor calls free while idle. */
-export class UnclassifiedResourceTypeError extends Error {
-  override name = 'UnclassifiedResourceTypeError';
+export class UnclassifiedResourceTypeError extends PipelineError {
+  override readonly name = 'UnclassifiedResourceTypeError';
   constructor(readonly types: string[]) {
     super(
       `resource types not classified in tools/cost/prices.json (resourceTypes): ${types.join(', ')}. ` +

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { PipelineError } from '../../shared/errors.ts';
 
 /** Where the one data file of prices, classifications, limits and workload figures lives. */
 export const PRICES_FILE = join(import.meta.dirname, 'prices.json');
@@ -40,8 +41,8 @@ export type PriceBookData = z.infer<typeof priceBookSchema>;
 export type ResourceTypeClass = z.infer<typeof resourceType>;
 
 /** A price, classification or figure the estimate needs and the data file does not have. */
-export class PriceBookError extends Error {
-  override name = 'PriceBookError';
+export class PriceBookError extends PipelineError {
+  override readonly name = 'PriceBookError';
 }
 
 /** The prices of one region, read from the data file: every look-up names what is missing. */

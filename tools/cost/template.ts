@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PipelineError } from '../../shared/errors.ts';
 
 /** The part of a CloudFormation template the cost model reads. */
 export type CfnResource = { Type: string; Properties?: Record<string, unknown> };
@@ -9,8 +10,8 @@ export type CfnTemplate = { Resources: Record<string, CfnResource> };
 export type StackTemplate = { stackName: string; template: CfnTemplate };
 
 /** A template that cannot be read or lacks what the estimate needs. */
-export class TemplateError extends Error {
-  override name = 'TemplateError';
+export class TemplateError extends PipelineError {
+  override readonly name = 'TemplateError';
 }
 
 type Manifest = {

@@ -8,6 +8,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { stackName } from '../../infra/naming.ts';
+import { PipelineError } from '../../shared/errors.ts';
 
 /**
  * The stack outputs `--unpark` reads: the dead-letter queue the replay function drains, and the
@@ -26,10 +27,10 @@ export type UnparkResult =
   | { kind: 'moved'; moved: number; failed: number };
 
 /** An unpark that could not start or finish; the letters not moved stay parked. */
-export class UnparkError extends Error {
+export class UnparkError extends PipelineError {
+  override readonly name = 'UnparkError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'UnparkError';
   }
 }
 

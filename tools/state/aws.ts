@@ -1,10 +1,11 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { stackName } from '../../infra/naming.ts';
+import { PipelineError } from '../../shared/errors.ts';
 import type { StateAnswer, StateOperation } from '../../shared/use-cases/operate-sync-state.ts';
 
 /** A deployed fetch function refused or failed the operation; the message is its own. */
-export class RemoteStateError extends Error {
+export class RemoteStateError extends PipelineError {
   override readonly name = 'RemoteStateError';
 }
 
