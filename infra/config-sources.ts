@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { isHttpUrl } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import type { JoinDefinition } from '../shared/sources/join.ts';
-import { parsePipelineFileText } from '../shared/sources/pipeline-file.ts';
+import { parsePipelineFileText, SECRET_ARN } from '../shared/sources/pipeline-file.ts';
 import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 
 /** What the stack builds per source, and the definitions the functions are given. */
@@ -29,8 +29,6 @@ export type FileSettings = {
 
 /** Per-source context keys: `pipeline:<source>BaseUrl`, `pipeline:<source>SecretArn`. */
 const PER_SOURCE_KEY = /^pipeline:(.+)(BaseUrl|SecretArn)$/;
-
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 
 /**
  * The sources of a deployment and where each lives. `pipeline:config=<file>` names a pipeline

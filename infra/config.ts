@@ -2,6 +2,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { checkDeliveryEnvironment, type DeliveryEnvironment, isHttpUrl } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { type JoinDefinition, parseJoinDefinition } from '../shared/sources/join.ts';
+import { SECRET_ARN } from '../shared/sources/pipeline-file.ts';
 import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 import { type DeploySources, deploySources } from './config-sources.ts';
 import { LOCALSTACK_ENDPOINTS } from './localstack.ts';
@@ -321,10 +322,7 @@ export function configFromContext(
   const secretArn = (key: string): string | undefined => {
     const value = read(key);
     if (value === undefined) return undefined;
-    if (
-      typeof value !== 'string' ||
-      !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(value)
-    )
+    if (typeof value !== 'string' || !SECRET_ARN.test(value))
       throw new Error(
         `context pipeline:${key} must be the ARN of a Secrets Manager secret, got ${String(value)}`,
       );

@@ -1,12 +1,11 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { ReplayEnvironment } from '../../shared/config.ts';
 import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts';
+import type { FunctionPlacement } from './pipeline-function.ts';
 
 const REPLAY_TIMEOUT_MINUTES = 5;
 
@@ -44,7 +43,7 @@ export function deadLetterQueues(
   return { deadLetters, parked };
 }
 
-export type ReplayFunctionProps = {
+export type ReplayFunctionProps = FunctionPlacement & {
   deadLetters: Queue;
   /** Where letters the replay keeps failing are parked. */
   parked: Queue;
@@ -52,10 +51,6 @@ export type ReplayFunctionProps = {
   environment: ReplayEnvironment;
   /** Cache and token; the replay sends nothing to the queue it drains. */
   delivery: Omit<DeliveryBindings, 'deadLetters'>;
-  vpc: IVpc;
-  securityGroup: ISecurityGroup;
-  logRetention: RetentionDays;
-  logGroupName: string;
 };
 
 /**

@@ -5,26 +5,21 @@ import {
   MathExpression,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { MergeEnvironment } from '../../shared/config.ts';
 import type { JoinDefinition, MissingSidePolicy } from '../../shared/sources/join.ts';
 import type { DeployTarget } from '../config.ts';
 import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts';
 import { scheduleFetch } from './fetch-schedule.ts';
+import type { FunctionPlacement } from './pipeline-function.ts';
 import { sweepMetric } from './pipeline-metrics.ts';
 
-export type JoinSweeperProps = {
+export type JoinSweeperProps = FunctionPlacement & {
   join: JoinDefinition;
   /** The merge's settings: the sweeper delivers and dead-letters as the merge does. */
   environment: MergeEnvironment;
   delivery: DeliveryBindings;
   target: DeployTarget;
-  vpc: IVpc;
-  securityGroup: ISecurityGroup;
-  logRetention: RetentionDays;
-  logGroupName: string;
   /** Alarm when an id has been missing a required side for longer than this. */
   alarmOldestPendingMinutes: number;
 };

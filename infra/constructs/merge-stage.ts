@@ -7,19 +7,18 @@ import {
   Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { type EventSourceMapping, MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { MergeEnvironment } from '../../shared/config.ts';
 import { failedTopicOf } from '../../shared/domain/failed-batch.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
 import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
+import type { FunctionPlacement } from './pipeline-function.ts';
 import { mappingMetric, pipelineMetric } from './pipeline-metrics.ts';
 
-export type MergeStageProps = {
+export type MergeStageProps = FunctionPlacement & {
   /** The source topics the merge reads, one event source mapping each. */
   sourceTopics: string[];
   /** Consumer group of each mapping, by topic. */
@@ -27,10 +26,6 @@ export type MergeStageProps = {
   environment: MergeEnvironment;
   delivery: DeliveryBindings;
   streaming: KafkaCluster;
-  vpc: IVpc;
-  securityGroup: ISecurityGroup;
-  logRetention: RetentionDays;
-  logGroupName: string;
   batchSize: number;
   batchingWindowSeconds: number;
   retryAttempts: number;

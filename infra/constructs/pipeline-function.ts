@@ -69,6 +69,12 @@ export type PipelineFunctionProps = {
   logRemovalPolicy?: RemovalPolicy;
 };
 
+/** Where a function runs and logs: the part of its props every construct of ours passes through. */
+export type FunctionPlacement = Pick<
+  PipelineFunctionProps,
+  'vpc' | 'securityGroup' | 'logRetention' | 'logGroupName'
+>;
+
 /**
  * The project's Lambda function: Node 22 on arm64, ESM bundle built by the local esbuild (no
  * Docker), in the VPC's private subnets, X-Ray tracing, its own log group with retention, and

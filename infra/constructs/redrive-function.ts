@@ -1,25 +1,20 @@
 import { Duration } from 'aws-cdk-lib';
-import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { MergeEnvironment } from '../../shared/config.ts';
 import { TOPICS } from '../../shared/sources/registry.ts';
 import { type DeliveryBindings, DeliveryFunction } from './delivery-function.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
+import type { FunctionPlacement } from './pipeline-function.ts';
 
 /** The consumer group of the redrive function (functions/redrive/handler.ts, no topic prefix on AWS). */
 export const REDRIVE_GROUP = 'redrive';
 
-export type RedriveFunctionProps = {
+export type RedriveFunctionProps = FunctionPlacement & {
   /** The failure topics of the merge mappings, read as REDRIVE_GROUP. */
   failedTopics: string[];
   environment: MergeEnvironment;
   delivery: DeliveryBindings;
   streaming: KafkaCluster;
-  vpc: IVpc;
-  securityGroup: ISecurityGroup;
-  logRetention: RetentionDays;
-  logGroupName: string;
 };
 
 /**

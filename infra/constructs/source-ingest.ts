@@ -5,9 +5,7 @@ import {
   MathExpression,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { AdminEnvironment, FetchEnvironment } from '../../shared/config.ts';
@@ -19,7 +17,7 @@ import { describeShape, existingSecret, sourceSecretShape } from './credential-s
 import { bindCacheAuth } from './delivery-function.ts';
 import { scheduleFetch } from './fetch-schedule.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
-import { PipelineFunction } from './pipeline-function.ts';
+import { type FunctionPlacement, PipelineFunction } from './pipeline-function.ts';
 import { pipelineMetric } from './pipeline-metrics.ts';
 
 /**
@@ -41,7 +39,7 @@ export function missedRunsQueue(
   });
 }
 
-export type SourceIngestProps = {
+export type SourceIngestProps = FunctionPlacement & {
   source: SourceDefinition;
   /** PIPELINE_SOURCES of the function: its own definition, when it comes from a file. */
   sourcesJson?: string | undefined;
@@ -50,10 +48,6 @@ export type SourceIngestProps = {
   /** Existing secret with the source's credentials, required when its auth needs one. */
   secretArn?: string | undefined;
   target: DeployTarget;
-  vpc: IVpc;
-  securityGroup: ISecurityGroup;
-  logRetention: RetentionDays;
-  logGroupName: string;
   /** Broker list and auth every Kafka client of the stack gets. */
   kafkaEnv: AdminEnvironment;
   streaming: KafkaCluster;

@@ -16,6 +16,9 @@ import { type JoinDefinition, parseJoinDefinition } from './join.ts';
  */
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** A Secrets Manager secret's ARN, complete or without its six-character suffix. */
+export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
 /** Where a source's credentials are: an environment variable or a file locally, a secret on AWS. */
 const secretRef = z.union(
   [
@@ -23,12 +26,7 @@ const secretRef = z.union(
     z.object({ file: z.string().min(1) }).strict(),
     z
       .object({
-        arn: z
-          .string()
-          .regex(
-            /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
-            'must be the ARN of a Secrets Manager secret',
-          ),
+        arn: z.string().regex(SECRET_ARN, 'must be the ARN of a Secrets Manager secret'),
       })
       .strict(),
   ],
