@@ -17,7 +17,7 @@ afterEach(() => {
 });
 const ec2 = new EC2Client({ region: 'us-east-1' });
 const lambda = new LambdaClient({ region: 'us-east-1' });
-const KEY = 'pipeline:availabilityZoneIds';
+const KEY = 'pipeline:availabilityZones';
 
 /** us-east-1 as one account sees it: its names map to other AZ IDs than in the next account. */
 function usEast1(offers: Record<string, string[]>) {
@@ -104,14 +104,25 @@ describe('preflight: Availability Zones by AZ ID', () => {
       'EC2 offers no t4g.small there, which cache.t4g.small runs on',
     );
     expect(results[1]?.detail).toContain('its state is impaired');
-    expect(results[2]?.detail).toContain('not an Availability Zone ID of us-east-1');
+    expect(results[2]?.detail).toContain('not an Availability Zone ID or name of us-east-1');
   });
 
-  it('with no zones chosen, prints the AZ IDs to pass', async () => {
+  it("reads the stack's zone names as this account's AZ IDs", async () => {
+    usEast1({ 't3.small': everywhere, 't4g.small': ['use1-az2', 'use1-az6'] });
+    const results = await checkZones(ec2, 'us-east-1', small, ['us-east-1c', 'us-east-1a'], KEY);
+    expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['zone use1-az2 (us-east-1c)', 'ok'],
+      ['zone use1-az3 (us-east-1a)', 'fail'],
+    ]);
+  });
+
+  it('with no zones chosen, prints the zone names to pass, with their AZ IDs', async () => {
     usEast1({ 't3.small': everywhere, 't4g.small': ['use1-az2', 'use1-az6'] });
     const [result] = await checkZones(ec2, 'us-east-1', small, undefined, KEY);
     expect(result?.status).toBe('warn');
-    expect(result?.detail).toContain('Pass -c pipeline:availabilityZoneIds=use1-az2,use1-az6');
+    expect(result?.detail).toContain(
+      'Pass -c pipeline:availabilityZones=us-east-1c,us-east-1e (use1-az2, use1-az6)',
+    );
   });
 
   it('fails when fewer zones than the stack needs can hold it, and when fewer are chosen', async () => {

@@ -26,7 +26,8 @@ import { checkZones } from './zones.ts';
  * The context key naming the stack's Availability Zones by AZ ID (comma-separated), read when
  * set; the stack's zone selection is infra's (docs/deploy.md).
  */
-const ZONES_CONTEXT_KEY = 'pipeline:availabilityZoneIds';
+/** The stack's own setting (infra/config.ts): zone names, which preflight maps to AZ IDs. */
+const ZONES_CONTEXT_KEY = 'pipeline:availabilityZones';
 /** The broker types of the two sizes (small, standard), checked unless --broker-type is given. */
 const BROKER_TYPES = ['kafka.t3.small', 'kafka.m7g.large'];
 
@@ -38,7 +39,7 @@ reserves, the CDK bootstrap stack, MSK Serverless in the region, and that each c
 named in context (pipeline:analyticsTokenSecretArn, pipeline:<source>SecretArn) holds its fields. Context is read from cdk.json and -c, as cdk does. Exit 1 if a
 check fails.
 
-It also checks the Availability Zones, by AZ ID (--zones, or -c ${ZONES_CONTEXT_KEY}=…), against
+It also checks the Availability Zones, by AZ ID (--zones with AZ IDs, or the stack's -c ${ZONES_CONTEXT_KEY}=<zone names>), against
 the MSK broker types (--broker-type, default ${BROKER_TYPES.join(' and ')}; --serverless for MSK
 Serverless only) and the cache node type (pipeline:cacheNodeType), or prints the AZ IDs to pass;
 and warns when the account's unreserved Lambda concurrency is below what the mappings (pollers x 5
@@ -97,11 +98,11 @@ async function main(): Promise<number> {
   const cfn = new CloudFormationClient({ region });
   const secrets = new SecretsManagerClient({ region });
   const ec2 = new EC2Client({ region });
-  const zonesText = values.zones ?? (context[ZONES_CONTEXT_KEY] as string | undefined);
-  const chosen = zonesText
-    ?.split(',')
-    .map((zone) => zone.trim())
-    .filter(Boolean);
+  const chosen =
+    values.zones
+      ?.split(',')
+      .map((zone) => zone.trim())
+      .filter(Boolean) ?? config.availabilityZones;
   const brokerTypes = values.serverless ? [] : (values['broker-type'] ?? BROKER_TYPES);
   const sources = Object.keys(SOURCES).length;
   const stackName = `${config.stage}-kafka-merge-pipeline`;

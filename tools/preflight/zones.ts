@@ -126,7 +126,8 @@ export async function checkZones(
   const usable = zones.filter((zone) => zoneProblems(zone, needs, offered).length === 0);
   const usableText = usable.map((zone) => `${zone.id} (${zone.name})`).join(', ') || 'none';
   if (!chosen || chosen.length === 0) {
-    const pick = usable.slice(0, needs.zoneCount).map((zone) => zone.id);
+    const picked = usable.slice(0, needs.zoneCount);
+    const pick = picked.map((zone) => zone.id);
     return [
       pick.length < needs.zoneCount
         ? {
@@ -137,7 +138,8 @@ export async function checkZones(
         : {
             check: 'Availability Zones',
             status: 'warn',
-            detail: `no zones chosen: zone names map to different zones per account. Zones of ${region} that can hold ${what}: ${usableText}. Pass -c ${contextKey}=${pick.join(',')}`,
+            // The stack takes zone names (this account's names of those AZ IDs).
+            detail: `no zones chosen: zone names map to different zones per account. Zones of ${region} that can hold ${what}: ${usableText}. Pass -c ${contextKey}=${picked.map((zone) => zone.name).join(',')} (${pick.join(', ')})`,
           },
     ];
   }
@@ -149,12 +151,13 @@ export async function checkZones(
       detail: `${chosen.length} zone(s) chosen, the stack needs ${needs.zoneCount} distinct ones`,
     });
   for (const id of chosen) {
-    const zone = zones.find((candidate) => candidate.id === id);
+    // An AZ ID (--zones) or this account's name for one (the stack's pipeline:availabilityZones).
+    const zone = zones.find((candidate) => candidate.id === id || candidate.name === id);
     if (!zone) {
       results.push({
         check: `zone ${id}`,
         status: 'fail',
-        detail: `not an Availability Zone ID of ${region} (${zones.map((z) => z.id).join(', ')})`,
+        detail: `not an Availability Zone ID or name of ${region} (${zones.map((z) => `${z.id} (${z.name})`).join(', ')})`,
       });
       continue;
     }
@@ -165,7 +168,7 @@ export async function checkZones(
         ? 'warn'
         : 'ok';
     results.push({
-      check: `zone ${id} (${zone.name})`,
+      check: `zone ${zone.id} (${zone.name})`,
       status,
       detail:
         status === 'ok'
