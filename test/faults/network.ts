@@ -38,7 +38,26 @@ export class TcpProxy {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(this.port, '127.0.0.1', resolve));
+    // heal() listens on the same port again; while it was free, another socket (a client's
+    // ephemeral port, a parallel row's listener) may have taken it for a moment: try again for a
+    // while, and fail the row with the reason rather than crash the suite on an unhandled error.
+    const deadline = Date.now() + 20_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.#server.once('error', reject);
+          this.#server.listen(this.port, '127.0.0.1', () => {
+            this.#server.off('error', reject);
+            resolve();
+          });
+        });
+        break;
+      } catch (error) {
+        const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (!inUse || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * attempt)));
+      }
+    }
     const address = this.#server.address();
     this.port = typeof address === 'object' && address ? address.port : 0;
     return this;
