@@ -251,7 +251,8 @@ export const SCENARIOS: Scenario[] = [
           3,
           0,
           { name: 'No Id', email: 'noid@example.com', updatedAt: null },
-          { id: 77, name: 'Numeric Id', email: 'num@example.com', updatedAt: null },
+          // A JSON integer id is an id (issue 25); a fraction is not one.
+          { id: 77.5, name: 'Fractional Id', email: 'num@example.com', updatedAt: null },
           { id: '', name: 'Empty Id', email: 'empty@example.com', updatedAt: null },
         ),
       );
