@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { summarize } from '../../local/report.ts';
 import { ensureTopics } from '../../shared/adapters/kafka-topics.ts';
 import { TcpProxy } from './network.ts';
-import type { Scenario, ScenarioResult } from './scenarios.ts';
+import type { FaultContext, Scenario, ScenarioResult } from './scenarios.ts';
 
 /** Retries the emulated mappings make in these rows before they give a batch up (AWS: 10). */
 const RETRY_ATTEMPTS = 2;
@@ -17,6 +17,68 @@ async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
   }
 }
 
+/**
+ * The same fault under on-demand mappings (the small profile): there is no on-failure destination
+ * to miss, the merge writes a given-up batch to failed_<topic> itself, and when that write fails
+ * it throws, so the mapping retries the batch (docs/design.md, "Mappings without provisioned
+ * pollers"). Nothing may be dropped: the batch waits until the topic is back, then is delivered
+ * with no re-sync.
+ */
+async function unwritableOnDemand(ctx: FaultContext): Promise<ScenarioResult> {
+  const problems: string[] = [];
+  const target = new URL(ctx.redisUrl);
+  const proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
+  let received = 0;
+  let writeFailures = 0;
+  const pipeline = await ctx.start({
+    retryAttempts: RETRY_ATTEMPTS,
+    mergeRedisUrl: `redis://127.0.0.1:${proxy.port}`,
+    onAnalyticsReceive: () => {
+      received++;
+    },
+    onMergeFailure: (error) => {
+      if ((error as Error).name === 'FailedBatchWriteError') writeFailures++;
+    },
+  });
+  await deleteTopics(pipeline.kafka, pipeline.topics.failed);
+  proxy.cut();
+  await ctx.fetchInBackground(pipeline);
+  // Every source topic's batch past its retries, and its write to the deleted topic failed.
+  const deadline = Date.now() + 60_000;
+  while (writeFailures < pipeline.topics.failed.length && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  if (writeFailures < pipeline.topics.failed.length)
+    problems.push(`${writeFailures} failed-topic write(s) failed in 60 s: the fault was not met`);
+  const { dropped, gaveUp } = pipeline.totals.merge;
+  if (dropped > 0) problems.push(`${dropped} records dropped by an on-demand mapping`);
+  if (gaveUp > 0) problems.push(`${gaveUp} records reached a failed topic that was deleted`);
+  if (received > 0) problems.push(`${received} payloads reached Analytics while Redis was down`);
+
+  // The operator: failed topics back, Redis back. No re-sync: the retried batch must deliver.
+  await ensureTopics(
+    pipeline.kafka,
+    pipeline.topics.failed.map((topic) => ({ topic, numPartitions: 1 })),
+  );
+  await proxy.heal();
+  await ctx.drain(pipeline);
+  if (pipeline.totals.merge.dropped > 0)
+    problems.push(`${pipeline.totals.merge.dropped} records dropped after healing`);
+  // A give-up write still inside the producer's retries when the topic came back lands there:
+  // those records are kept on failed_<topic>, and the operator's re-drive delivers them.
+  const late = pipeline.totals.merge.gaveUp;
+  const deliveredByRetry = received;
+  if (late > 0) {
+    const redrive = await pipeline.redriveFailedBatches(120_000);
+    if (redrive.records !== late)
+      problems.push(`${late} records given up, ${redrive.records} re-driven`);
+    if (redrive.remaining > 0) problems.push(`${redrive.remaining} records left after re-drive`);
+  }
+  ctx.note(
+    `${writeFailures} failed-topic write(s) failed with failed_<topic> deleted; nothing dropped; once healed the retried batches delivered ${deliveredByRetry}, ${late} records given up late were re-driven`,
+  );
+  return { pipeline, problems, cleanup: () => proxy.stop() };
+}
+
 export const DESTINATION_SCENARIOS: Scenario[] = [
   {
     // Lambda drops records it can write neither to the function nor to the on-failure
@@ -24,10 +86,11 @@ export const DESTINATION_SCENARIOS: Scenario[] = [
     // (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics).
     // The row checks the emulator counts them under those names, the run's summary says how
     // many, and the operator's answer to that alarm (a full re-sync) leaves nothing lost.
-    name: 'failure destination unwritable: records dropped, counted, re-synced',
+    name: 'failure destination unwritable: dropped then re-synced, or retried (on-demand)',
     long: true,
     budget: `${RETRY_ATTEMPTS} batch retries, failed_<topic> gone, then a full re-sync`,
     async run(ctx): Promise<ScenarioResult> {
+      if (ctx.mapping === 'on-demand') return unwritableOnDemand(ctx);
       const problems: string[] = [];
       const target = new URL(ctx.redisUrl);
       const proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();

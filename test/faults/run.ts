@@ -158,6 +158,7 @@ async function main(): Promise<number> {
     const ctx: FaultContext = {
       broker,
       mode,
+      mapping,
       redisUrl: config.REDIS_URL,
       async start(options: Partial<LocalDeploymentOptions> = {}) {
         const prefix = `faults-${randomUUID().slice(0, 8)}.`;

@@ -20,6 +20,8 @@ export type FaultContext = {
   broker: RunningBroker;
   /** The delivery mode of this row: start() already sets ANALYTICS_DELIVERY for it. */
   mode: DeliveryMode;
+  /** The merge's mappings in this run (--mapping): start() already sets them. */
+  mapping: 'provisioned' | 'on-demand';
   /** Starts a pipeline with its own topics and Redis keys, fast retries and silent logs. */
   start(options?: Partial<LocalDeploymentOptions>): Promise<LocalDeployment>;
   /** One schedule tick (fetch failures are noted, not thrown), then waits for the merge to catch up. */
