@@ -36,7 +36,7 @@ every invalid input is in quarantine with its reason. Exits 1 when any row break
   --mode <mode>        single (one payload per POST), batch (ANALYTICS_DELIVERY=batch, requests
                        of up to ${BATCH_EVENTS} events) or both (default): each fault is a row per mode
   --parallel <n>       rows run side by side (default ${DEFAULT_PARALLEL}); rows that restart the broker run alone
-  --only <text>        run the scenarios whose name contains the text
+  --only <text>        run the scenarios whose name contains the text (repeat it for several)
   --mapping <m>        provisioned (default) or on-demand: the merge's mappings without provisioned
                        pollers (docs/design.md, "Mappings without provisioned pollers")
   --sabotage dedupe    forget every delivered-payload record after each cycle (a broken dedupe);
@@ -83,7 +83,7 @@ async function main(): Promise<number> {
     options: {
       mode: { type: 'string', default: 'both' },
       parallel: { type: 'string', default: String(DEFAULT_PARALLEL) },
-      only: { type: 'string' },
+      only: { type: 'string', multiple: true },
       sabotage: { type: 'string' },
       mapping: { type: 'string', default: 'provisioned' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -117,9 +117,12 @@ async function main(): Promise<number> {
     console.error(`--parallel takes a whole number from 1 to 16, got "${values.parallel}"`);
     return 2;
   }
-  const scenarios = SCENARIOS.filter((s) => !values.only || s.name.includes(values.only));
+  const only = values.only ?? [];
+  const scenarios = SCENARIOS.filter(
+    (s) => only.length === 0 || only.some((text) => s.name.includes(text)),
+  );
   if (scenarios.length === 0) {
-    console.error(`no scenario name contains "${values.only}"`);
+    console.error(`no scenario name contains ${only.map((text) => `"${text}"`).join(' or ')}`);
     return 2;
   }
   const jobs: Job[] = scenarios.flatMap((scenario) =>
