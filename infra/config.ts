@@ -182,6 +182,27 @@ const RETENTION: Record<string, RetentionDays> = {
  * Reads `pipeline:*` context over the defaults. `contextKeys` are every key set (so a
  * per-source key naming no source is refused). Throws naming the bad key.
  */
+/** Whether a URL points at the reserved example domain (RFC 2606) the defaults use. */
+function isPlaceholder(url: string | undefined): boolean {
+  if (url === undefined) return false;
+  const host = new URL(url).hostname;
+  return host === 'example.com' || host.endsWith('.example.com');
+}
+
+/**
+ * The context keys whose endpoint is still a placeholder host (`*.example.com`): a stage
+ * deployed with any of them fetches or delivers nowhere. Empty on LocalStack, whose defaults are
+ * the compose services.
+ */
+export function placeholderEndpoints(config: DeployConfig): string[] {
+  if (config.target !== 'aws') return [];
+  const keys = config.sources
+    .filter((source) => isPlaceholder(config.sourceBaseUrls[source.name] ?? source.url))
+    .map((source) => `pipeline:${source.name}BaseUrl`);
+  if (isPlaceholder(config.analyticsUrl)) keys.push('pipeline:analyticsUrl');
+  return keys;
+}
+
 export function configFromContext(
   get: (key: string) => unknown,
   contextKeys: readonly string[] = [],

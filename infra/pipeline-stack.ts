@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -6,7 +6,7 @@ import { BROKER_DEFAULT_REPLICATION } from '../shared/adapters/kafka-topics.ts';
 import type { AdminEnvironment, MergeEnvironment } from '../shared/config.ts';
 import { failedTopicOf } from '../shared/domain/failed-batch.ts';
 import { TOPICS } from '../shared/sources/registry.ts';
-import type { DeployConfig } from './config.ts';
+import { type DeployConfig, placeholderEndpoints } from './config.ts';
 import { sourcesJson } from './config-sources.ts';
 import { Cache, composeCache, type JoinStateCache } from './constructs/cache.ts';
 import { existingSecret } from './constructs/credential-secrets.ts';
@@ -65,7 +65,15 @@ export class PipelineStack extends Stack {
     } satisfies AdminEnvironment;
 
     const missedRuns = missedRunsQueue(this, name('missed-fetch-runs'), dataRemoval);
-    const ingests = this.#ingests(config, { network, streaming, cache, kafkaEnv, missedRuns });
+    const placeholders = placeholderEndpoints(config);
+    if (placeholders.length > 0)
+      Annotations.of(this).addWarningV2(
+        'pipeline:placeholder-endpoints',
+        `${placeholders.join(', ')} still point(s) at example.com: the fetch schedules are created disabled, so this stage fetches and delivers nothing. Set them (-c key=https://… or a pipeline:config file) and deploy again (docs/deploy.md, "Placeholder URLs").`,
+      );
+    const ingests = this.#ingests(config, {
+      ...{ network, streaming, cache, kafkaEnv, missedRuns, placeholders },
+    });
 
     const { deadLetters, parked } = deadLetterQueues(this, {
       queueName: name('dead-letters'),
@@ -107,7 +115,7 @@ export class PipelineStack extends Stack {
 
     new Observability(this, 'Observability', {
       ...{ stage: config.stage, target: config.target, alarmEmail: config.alarmEmail },
-      parts: [...ingests, merge, replay, sweeper],
+      parts: [network, streaming, ...ingests, merge, replay, sweeper],
       ...{ ingests, merge, sweepers: [sweeper], missedRuns },
       cacheMemoryUsedPercent: cache.memoryUsedPercent,
       fetchRateMinutes: config.fetchRateMinutes,
@@ -137,6 +145,7 @@ export class PipelineStack extends Stack {
       cache: JoinStateCache;
       kafkaEnv: AdminEnvironment;
       missedRuns: IQueue;
+      placeholders: string[];
     },
   ): SourceIngest[] {
     const { network } = parts;
@@ -159,6 +168,7 @@ export class PipelineStack extends Stack {
           reservedConcurrency: config.fetchReservedConcurrency,
           missedRuns: parts.missedRuns,
           alarmMissedFetchPeriods: config.alarmMissedFetchPeriods,
+          scheduleEnabled: parts.placeholders.length === 0,
         }),
     );
   }

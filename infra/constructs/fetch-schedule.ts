@@ -18,6 +18,8 @@ export type FetchScheduleProps = {
    * minute later does the same work.
    */
   missedRuns?: IQueue;
+  /** False: created disabled (a stage whose endpoints are still placeholders). Default true. */
+  enabled?: boolean;
 };
 
 /**
@@ -31,6 +33,7 @@ export function scheduleFetch(scope: Construct, id: string, props: FetchSchedule
   if (props.target === 'localstack') {
     new Rule(scope, id, {
       description: props.description,
+      enabled: props.enabled ?? true,
       schedule: RuleSchedule.rate(rate),
       targets: [new LambdaFunction(props.fn, { retryAttempts: 0, ...deadLetterQueue })],
     });
@@ -38,6 +41,7 @@ export function scheduleFetch(scope: Construct, id: string, props: FetchSchedule
   }
   new Schedule(scope, id, {
     description: props.description,
+    enabled: props.enabled ?? true,
     schedule: ScheduleExpression.rate(rate),
     target: new LambdaInvoke(props.fn, { retryAttempts: 0, ...deadLetterQueue }),
   });

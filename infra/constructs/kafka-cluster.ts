@@ -1,4 +1,5 @@
 import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -41,6 +42,8 @@ export interface KafkaCluster {
   ): void;
   /** The source of an event source mapping that reads this cluster. */
   mappingSource(): KafkaMappingSource;
+  /** Alarms on the cluster itself (Observability routes them). */
+  readonly alarms: Alarm[];
 }
 
 export type TopicAdminProps = {

@@ -118,7 +118,7 @@ export class MergeStage extends DeliveryFunction {
     );
     this.alarms = [
       ...this.#alarms(props),
-      ...(mode.kind === 'provisioned' ? this.#droppedRecordAlarms() : []),
+      ...(mode.kind === 'provisioned' ? this.#mappingMetricAlarms() : []),
     ];
   }
 
@@ -160,13 +160,17 @@ export class MergeStage extends DeliveryFunction {
   }
 
   /**
+   * Provisioned mode turns on the ErrorCount metrics, so a mapping that cannot poll says so
+   * (PollingErrorCount); on-demand mappings have no MetricsConfig here, and the stack-wide
+   * MergeNotInvoked alarm covers them.
+   *
    * A mapping that cannot write a failed batch to its failure topic drops it: the records are
    * gone from the pipeline (the source topic still holds them until its retention ends). Lambda
    * counts them as DroppedEventCount, and the failed writes as
    * OnFailureDestinationDeliveryErrorCount; either above zero pages. Missing data is a minute
    * without such records, so it is not breaching.
    */
-  #droppedRecordAlarms(): Alarm[] {
+  #mappingMetricAlarms(): Alarm[] {
     const zeroIsHealthy = {
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -174,6 +178,21 @@ export class MergeStage extends DeliveryFunction {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     };
     return [
+      new Alarm(this, 'PollingErrors', {
+        alarmDescription:
+          'A merge mapping fails to poll its topic (PollingErrorCount): while it does, no record reaches the merge and OffsetLag is not published. Check the mapping state (aws lambda get-event-source-mapping, LastProcessingResult), the cluster, its security group and the function role (docs/deploy.md, "Alarms").',
+        metric: mappingMetric(
+          'PollingErrorCount',
+          this.mappings.map((mapping) => mapping.eventSourceMappingId),
+          'polling errors',
+        ),
+        // A rebalance or a broker's rolling restart makes a poll fail now and then: page when
+        // polls fail for 5 minutes on end.
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
       new Alarm(this, 'DroppedRecords', {
         alarmDescription:
           'A merge mapping dropped records it could not write to failed_<topic>: they are no longer in the pipeline. Re-read them from the source topic (its retention) or the source (npm run state -- backfill), and check the function role can write failed_<topic> (docs/deploy.md, "Alarms").',

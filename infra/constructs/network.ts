@@ -1,19 +1,22 @@
-import { CfnResource, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   AmazonLinuxCpuType,
   CfnInstance,
   FlowLogDestination,
   FlowLogTrafficType,
+  type Instance,
   InstanceType,
   InterfaceVpcEndpointAwsService,
   MachineImage,
-  type NatInstanceProviderV2,
+  NatInstanceProviderV2,
   NatProvider,
   NatTrafficDirection,
   Peer,
   Port,
   SecurityGroup,
   SubnetType,
+  UserData,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
 import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -59,6 +62,8 @@ export class Network extends Construct {
   readonly cacheSg: SecurityGroup;
   /** The NAT instance, when the network has one instead of a NAT gateway. */
   readonly natInstance?: NatInstanceProviderV2;
+  /** The NAT instance's status check alarm (none with a NAT gateway, which AWS runs). */
+  readonly alarms: Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -106,7 +111,10 @@ export class Network extends Construct {
     this.cacheSg.addIngressRule(this.mergeSg, Port.tcp(6380), 'Valkey TLS from merge');
     this.cacheSg.addIngressRule(this.fetchSg, Port.tcp(6380), 'Valkey TLS from fetch (sync state)');
 
-    if (this.natInstance) this.#secureNatInstance(this.natInstance);
+    if (this.natInstance) {
+      this.#secureNatInstance(this.natInstance);
+      this.alarms.push(...this.natInstance.gatewayInstances.map((nat) => natStatusAlarm(nat)));
+    }
     if (props.interfaceEndpoints ?? true) this.#addInterfaceEndpoints();
     // On-demand pollers reach Lambda and STS through the NAT when no endpoint is there
     // (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-cluster-network.html).
@@ -215,5 +223,46 @@ function natInstance(instanceType: string): NatInstanceProviderV2 {
     instanceType: new InstanceType(instanceType.replace(/^ec2\./, '')),
     machineImage: MachineImage.latestAmazonLinux2023({ cpuType: AmazonLinuxCpuType.ARM_64 }),
     defaultAllowedTraffic: NatTrafficDirection.OUTBOUND_ONLY,
+    userData: natUserData(),
+  });
+}
+
+/**
+ * CDK's NAT instance user data with its one network-dependent step retried: the default runs
+ * `yum install iptables-services` once at boot, and when the package mirror is not reachable yet
+ * the install fails and the instance never forwards (https://github.com/aws/aws-cdk/issues/36717).
+ * The rest is CDK's own sequence (NatInstanceProviderV2.DEFAULT_USER_DATA_COMMANDS).
+ */
+function natUserData(): UserData {
+  const userData = UserData.forLinux();
+  const [install, ...rest] = NatInstanceProviderV2.DEFAULT_USER_DATA_COMMANDS;
+  userData.addCommands(
+    `for attempt in 1 2 3 4 5 6 7 8 9 10; do ${install} && break; sleep $((attempt * 6)); done`,
+    ...rest,
+  );
+  return userData;
+}
+
+/**
+ * Pages when the NAT instance fails an EC2 status check: while it is impaired nothing in the
+ * private subnets reaches the internet or, with no interface endpoints, AWS's APIs (secrets,
+ * the on-demand pollers' Lambda calls). T4g instances recover from a failed system check by
+ * themselves (simplified automatic recovery); an instance check needs a reboot.
+ */
+function natStatusAlarm(nat: Instance): Alarm {
+  return new Alarm(nat, 'StatusCheckFailed', {
+    alarmDescription:
+      'The NAT instance fails its EC2 status checks: the functions and the mappings cannot reach the sources, Analytics or AWS APIs. Reboot it (aws ec2 reboot-instances) or replace it with a deploy (docs/deploy.md, "Which profile").',
+    metric: new Metric({
+      namespace: 'AWS/EC2',
+      metricName: 'StatusCheckFailed',
+      dimensionsMap: { InstanceId: nat.instanceId },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    }),
+    threshold: 0,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 3,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
   });
 }

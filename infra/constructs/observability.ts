@@ -159,6 +159,7 @@ export class Observability extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     );
+    alarms.push(mergeNotInvokedAlarm(this, props));
     if (props.cacheMemoryUsedPercent)
       alarms.push(
         new Alarm(this, 'CacheMemoryHigh', {
@@ -172,4 +173,40 @@ export class Observability extends Construct {
       );
     return alarms;
   }
+}
+
+/** Length of one MergeNotInvoked period; two in a row page. */
+const MERGE_SILENCE_PERIOD = Duration.minutes(15);
+
+/**
+ * Records are published and the merge is never invoked: its mappings are not polling (disabled,
+ * failing to reach the cluster, or their role refused). Such a mapping publishes no OffsetLag,
+ * the merge no errors, and nothing else pages, while every record waits on its topic. Two
+ * periods in a row, so a record published at the end of one period and merged at the start of
+ * the next does not page. A period in which no fetch ran or published anything is 0.
+ */
+function mergeNotInvokedAlarm(scope: Construct, props: ObservabilityProps): Alarm {
+  const minutes = MERGE_SILENCE_PERIOD.toMinutes();
+  const published = props.ingests.map((_, index) => `p${index}`);
+  return new Alarm(scope, 'MergeNotInvoked', {
+    alarmDescription: `The fetches published records in each of the last two ${minutes}-minute periods and the merge was not invoked once: its event source mappings are not delivering (state, LastProcessingResult, the cluster's security group, the function role). Records wait on their topics within retention (docs/deploy.md, "Alarms").`,
+    metric: new MathExpression({
+      expression: `IF(SUM([${published.map((id) => `FILL(${id}, 0)`).join(', ')}]) > 0 AND FILL(invocations, 0) == 0, 1, 0)`,
+      usingMetrics: {
+        ...Object.fromEntries(
+          props.ingests.map(({ source }, index) => [
+            `p${index}`,
+            pipelineMetric('Published', { service: `fetch-${source.name}` }, minutes),
+          ]),
+        ),
+        invocations: props.merge.fn.metricInvocations({ period: MERGE_SILENCE_PERIOD }),
+      },
+      period: MERGE_SILENCE_PERIOD,
+      label: 'published, merge silent',
+    }),
+    threshold: 0,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 2,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
 }

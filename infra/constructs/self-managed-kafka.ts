@@ -1,4 +1,5 @@
 import type { CustomResource } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import {
@@ -26,6 +27,8 @@ export class SelfManagedKafka extends Construct implements KafkaCluster {
   readonly auth = 'none';
   readonly topicsResource: CustomResource;
   readonly topicAdmin: IFunction;
+  /** The compose broker is not watched by the stack. */
+  readonly alarms: Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: SelfManagedKafkaProps) {
     super(scope, id);

@@ -59,6 +59,8 @@ export type SourceIngestProps = FunctionPlacement & {
   missedRuns: IQueue;
   /** Alarm when no fetch has succeeded in this many schedule periods. */
   alarmMissedFetchPeriods: number;
+  /** False: the schedule is created disabled (placeholder endpoints). Default true. */
+  scheduleEnabled?: boolean;
 };
 
 /**
@@ -118,6 +120,7 @@ export class SourceIngest extends PipelineFunction {
       rateMinutes: props.fetchRateMinutes,
       description: `Fetch ${source.name} every ${props.fetchRateMinutes} min`,
       missedRuns: props.missedRuns,
+      enabled: props.scheduleEnabled ?? true,
     });
     this.alarms = [
       new Alarm(this, 'NoFetchSuccess', {

@@ -1,4 +1,11 @@
-import { type CustomResource, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type CustomResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import type { SecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -31,6 +38,9 @@ export type StreamingProps = TopicAdminProps & {
   cluster?: { kind: 'serverless' } | { kind: 'provisioned'; brokerType: string; volumeGb: number };
 };
 
+/** A broker's data volume above this share of its size pages. */
+const BROKER_DISK_ALARM_PERCENT = 80;
+
 /**
  * Broker settings of the provisioned cluster: topics are created by the custom resource only,
  * replicated to both brokers, and a write is acknowledged once the in-sync replicas have it with
@@ -41,6 +51,14 @@ const PROVISIONED_SERVER_PROPERTIES = [
   'auto.create.topics.enable=false',
   'default.replication.factor=2',
   'min.insync.replicas=1',
+  // The internal topics (consumer offsets, transaction state) default to Apache Kafka's 3
+  // replicas, which two brokers cannot hold: MSK's default configuration lists only
+  // default.replication.factor and min.insync.replicas for two-AZ clusters
+  // (https://docs.aws.amazon.com/msk/latest/developerguide/msk-default-configuration.html).
+  // Set here so the mappings' consumer groups can commit whatever MSK's own default is.
+  'offsets.topic.replication.factor=2',
+  'transaction.state.log.replication.factor=2',
+  'transaction.state.log.min.isr=1',
   'unclean.leader.election.enable=false',
   'num.partitions=1',
 ].join('\n');
@@ -58,6 +76,8 @@ export class Streaming extends Construct implements KafkaCluster {
   readonly auth = 'iam';
   readonly topicsResource: CustomResource;
   readonly topicAdmin: IFunction;
+  /** The provisioned cluster's broker disk alarm (MSK Serverless manages its own storage). */
+  readonly alarms: Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: StreamingProps) {
     super(scope, id);
@@ -75,6 +95,8 @@ export class Streaming extends Construct implements KafkaCluster {
         : this.#provisionedCluster(props, cluster, subnets.subnetIds);
     this.cluster.applyRemovalPolicy(props.removalPolicy);
     this.clusterArn = this.cluster.attrArn;
+    if (cluster.kind === 'provisioned')
+      this.alarms.push(this.#diskAlarm(props.clusterName, subnets.subnetIds.length));
 
     const brokers = new AwsCustomResource(this, 'BootstrapBrokers', {
       onUpdate: {
@@ -149,10 +171,49 @@ export class Streaming extends Construct implements KafkaCluster {
         unauthenticated: { enabled: false },
       },
       encryptionInfo: { encryptionInTransit: { clientBroker: 'TLS', inCluster: true } },
-      configurationInfo: { arn: configuration.attrArn, revision: 1 },
+      // The latest revision: a change of the properties above reaches the brokers.
+      configurationInfo: {
+        arn: configuration.attrArn,
+        revision: configuration.attrLatestRevisionRevision,
+      },
       loggingInfo: {
         brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } },
       },
+    });
+  }
+
+  /**
+   * A broker's data volume filling up: a full broker stops taking writes, and MSK's own storage
+   * alerts reach only the console and the account's contact, not this stack's topic
+   * (https://docs.aws.amazon.com/msk/latest/developerguide/cluster-alerts.html).
+   * KafkaDataLogsDiskUsed is a DEFAULT-level metric per broker, dimensions "Cluster Name" and
+   * "Broker ID" (https://docs.aws.amazon.com/msk/latest/developerguide/metrics-details.html).
+   */
+  #diskAlarm(clusterName: string, brokers: number): Alarm {
+    const usingMetrics = Object.fromEntries(
+      Array.from({ length: brokers }, (_, index) => [
+        `b${index + 1}`,
+        new Metric({
+          namespace: 'AWS/Kafka',
+          metricName: 'KafkaDataLogsDiskUsed',
+          dimensionsMap: { 'Cluster Name': clusterName, 'Broker ID': String(index + 1) },
+          statistic: 'Maximum',
+          period: Duration.minutes(5),
+        }),
+      ]),
+    );
+    return new Alarm(this, 'BrokerDiskHigh', {
+      alarmDescription: `A broker's data volume is over ${BROKER_DISK_ALARM_PERCENT}% full (KafkaDataLogsDiskUsed). A full broker refuses writes and the fetches fail: give the brokers more storage (volumeGb of the profile in infra/config.ts; MSK storage can grow, never shrink) or shorten the topics' retention (docs/deploy.md, "Alarms").`,
+      metric: new MathExpression({
+        expression: `MAX([${Object.keys(usingMetrics).join(', ')}])`,
+        usingMetrics,
+        period: Duration.minutes(5),
+        label: 'fullest broker disk %',
+      }),
+      threshold: BROKER_DISK_ALARM_PERCENT,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 

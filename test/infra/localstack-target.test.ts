@@ -182,12 +182,13 @@ describe('the localstack target keeps the rest of the stack', () => {
     expect(named(local, 'AWS::SQS::Queue', 'QueueName')).toEqual(
       named(aws, 'AWS::SQS::Queue', 'QueueName'),
     );
-    // All but the cache memory alarm (the Valkey container is no ElastiCache node) and the two
+    // All but the cache memory alarm (the Valkey container is no ElastiCache node) and the three
     // on the mappings' EventCount/ErrorCount metrics, which LocalStack does not emulate.
     const awsOnly = [
       'A cache node uses more than',
       'dropped records',
       'failed to write a failed batch',
+      'fails to poll its topic',
     ];
     const alarms = (template: Template) =>
       named(template, 'AWS::CloudWatch::Alarm', 'AlarmDescription').filter(

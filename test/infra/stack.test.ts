@@ -5,6 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { configFromContext } from '../../infra/config.ts';
 import { synthesize } from '../support/synth.ts';
 
+const PLACEHOLDER_WARNING = 'Annotation::pipeline:placeholder-endpoints';
+
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 type PolicyResource = { Properties: { PolicyDocument: { Statement: Statement[] } } };
 
@@ -26,9 +28,13 @@ function allStatements(): Statement[] {
 describe('the synthesized stack', () => {
   it('passes every cdk-nag AwsSolutions rule it does not acknowledge', () => {
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
-      pluginReports: { conclusion: string; violations: unknown[] }[];
+      pluginReports: { conclusion: string; violations: { ruleName: string }[] }[];
     };
-    const violations = report.pluginReports.flatMap((plugin) => plugin.violations);
+    // The report lists warnings too: the one for the placeholder endpoints of the default
+    // context is the stack's own (test/infra/silent-failures.test.ts), not a nag finding.
+    const violations = report.pluginReports
+      .flatMap((plugin) => plugin.violations)
+      .filter((violation) => violation.ruleName !== PLACEHOLDER_WARNING);
     expect(violations).toEqual([]);
   });
 

@@ -76,11 +76,32 @@ describe('idle cost of a hand-made template', () => {
     expect(monthly(serverless, 'S3')).toBe(0);
   });
 
-  it('adds the function custom metrics by service and the NAT gateway with its address', () => {
-    expect(monthly(serverless, 'Merge')).toBeCloseTo(2.7, 6);
+  it('adds the NAT gateway with its address, and no metrics of a function only Kafka invokes', () => {
+    // The merge writes its 9 metrics only while records move: the variable part has them.
+    expect(monthly(serverless, 'Merge')).toBe(0);
     expect(monthly(serverless, 'Nat') + monthly(serverless, 'Eip')).toBeCloseTo(5.5, 6);
-    const total = 113 + 20 + 2 + 2.7 + 5.5;
+    const total = 113 + 20 + 2 + 5.5;
     expect(estimateIdle(serverless, prices).total).toBeCloseTo(total, 6);
+  });
+
+  it('adds the custom metrics of a scheduled function by its service, even when Kafka invokes it too', () => {
+    const template = aTemplate({
+      Topics: topics(1),
+      Merge: mergeFunction(),
+      Map: kafkaMapping(),
+      Timer: {
+        Type: 'AWS::Scheduler::Schedule',
+        Properties: {
+          ScheduleExpression: 'rate(1 hour)',
+          Target: { Arn: { 'Fn::GetAtt': ['Merge', 'Arn'] } },
+        },
+      },
+    });
+    expect(
+      estimateIdle(template, prices).lines.find(
+        (l) => l.id === 'Merge' && /custom metrics/.test(l.what),
+      )?.monthly,
+    ).toBeCloseTo(2.7, 6);
   });
 
   it('prices provisioned brokers with their storage, and a NAT instance with its root volume and public IP', () => {
@@ -210,11 +231,28 @@ describe('variable cost', () => {
   const work = defaultWorkload(prices);
 
   it('bills CPU-bound work stretched by the vCPU share below one vCPU, and unstretched above it', () => {
-    const half = { id: 'f', memoryMb: 1024, arch: 'arm64', logLevel: undefined };
+    const half = {
+      id: 'f',
+      memoryMb: 1024,
+      arch: 'arm64',
+      logLevel: undefined,
+      service: undefined,
+    };
     const full = { ...half, memoryMb: 4096 };
     expect(gbSeconds(half, 1, 0, prices)).toBeCloseTo(2, 6); // 2 s at 1 GB
     expect(gbSeconds(full, 1, 0, prices)).toBeCloseTo(4, 6); // 1 s at 4 GB
     expect(gbSeconds(half, 0, 1, prices)).toBeCloseTo(1, 6); // waiting is not stretched
+  });
+
+  it("adds the merge's custom metrics once records move, and nothing at no records", () => {
+    const template = aTemplate({ Topics: topics(1), Merge: mergeFunction(), Map: kafkaMapping() });
+    const shape = readShape(template, prices);
+    const metrics = (rate: number) =>
+      estimateVariable(shape, work, rate, prices).find((l) =>
+        /custom metrics of Merge/.test(l.what),
+      )?.monthly;
+    expect(metrics(10_000)).toBeCloseTo(2.7, 6); // 9 metrics x $0.30
+    expect(metrics(0)).toBeUndefined();
   });
 
   it('prices MSK Serverless data in and out per record and grows linearly with the rate', () => {

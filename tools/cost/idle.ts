@@ -1,8 +1,10 @@
 import { PipelineError } from '../../shared/errors.ts';
 import type { PriceBook } from './price-book.ts';
 import {
+  at,
   type CfnTemplate,
   numberAt,
+  referencedId,
   refersTo,
   resourcesOfType,
   stringAt,
@@ -221,6 +223,8 @@ const MODELS: Record<string, Model> = {
   secret: (_r, _t, p) => [
     { what: 'Secrets Manager secret', monthly: p.price('secretsmanager.secretMonth') },
   ],
+  // Priced whatever its State: a fetch schedule is created disabled only while the stage's
+  // endpoints are placeholders, which no stage runs with.
   schedule: (r, t, p) => {
     const perMonth = runsPerMonth(stringAt(r.props, 'ScheduleExpression'), p.monthHours);
     const target = t.Resources[referencedTarget(r.props) ?? ''];
@@ -239,9 +243,13 @@ const MODELS: Record<string, Model> = {
       },
     ];
   },
-  functionMetrics: (r, _t, p) => {
+  functionMetrics: (r, t, p) => {
     const service = stringAt(r.props, 'Environment', 'Variables', 'POWERTOOLS_SERVICE_NAME');
     if (!service) return [];
+    // A function only Kafka mappings invoke (the merge) runs, and writes its metrics, only while
+    // records move: CloudWatch bills a custom metric for the hours it is written in
+    // (tools/cost/prices.json, cloudwatch.customMetricMonth), so they are in the variable part.
+    if (invokedOnlyByKafka(r.id, t)) return [];
     const count = p.metricsOfService(service);
     return [
       {
@@ -309,3 +317,17 @@ export function runsPerMonth(expression: string | undefined, monthHours: number)
 
 /** The idle models a `priced` resource type of the data file may name. */
 export const IDLE_MODELS: readonly string[] = Object.keys(MODELS);
+
+/** Whether a Kafka event source mapping targets the function, and no schedule does. */
+export function invokedOnlyByKafka(id: string, t: CfnTemplate): boolean {
+  const targets = (type: string, ...path: string[]) =>
+    resourcesOfType(t, type).some((r) => referencedId(at(r.props, ...path)) === id);
+  const kafka = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping').some(
+    (m) =>
+      referencedId(m.props.FunctionName) === id &&
+      (m.props.Topics !== undefined ||
+        m.props.AmazonManagedKafkaEventSourceConfig !== undefined ||
+        m.props.SelfManagedEventSource !== undefined),
+  );
+  return kafka && !targets('AWS::Scheduler::Schedule', 'Target', 'Arn');
+}

@@ -12,7 +12,14 @@ import {
 /** What moving records costs a month at one rate, line by line. */
 export type VariableLine = { what: string; monthly: number };
 
-type FunctionShape = { id: string; memoryMb: number; arch: string; logLevel: string | undefined };
+type FunctionShape = {
+  id: string;
+  memoryMb: number;
+  arch: string;
+  logLevel: string | undefined;
+  /** POWERTOOLS_SERVICE_NAME: the service its custom metrics are written under. */
+  service: string | undefined;
+};
 
 /** The figures of the template the variable part reads. */
 export type Shape = {
@@ -158,6 +165,7 @@ function functionShape(template: CfnTemplate, id: string): FunctionShape {
     memoryMb: numberAt(props, 128, 'MemorySize'),
     arch,
     logLevel: stringAt(props, 'Environment', 'Variables', 'LOG_LEVEL'),
+    service: stringAt(props, 'Environment', 'Variables', 'POWERTOOLS_SERVICE_NAME'),
   };
 }
 
@@ -202,6 +210,14 @@ export function estimateVariable(
     recordsPerHour,
     Math.max(recordsPerHour / shape.batchSize, shape.fetchRunsPerHour * shape.kafkaMappings),
   );
+  // The merge writes its metrics only while it is invoked; at any of the rates priced here it
+  // is invoked every hour, so each is a full metric-month (the idle part leaves them out).
+  const mergeMetrics = shape.merge.service ? prices.metricsOfService(shape.merge.service) : 0;
+  if (recordsPerHour > 0 && mergeMetrics > 0)
+    lines.push({
+      what: `${mergeMetrics} custom metrics of ${shape.merge.service} (written while records move)`,
+      monthly: mergeMetrics * prices.price('cloudwatch.customMetricMonth'),
+    });
   lines.push({
     what: 'merge Lambda requests',
     monthly:
