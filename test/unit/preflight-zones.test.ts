@@ -51,7 +51,7 @@ describe('preflight: Availability Zones by AZ ID', () => {
       LocationType: 'availability-zone-id',
       Filters: [{ Name: 'instance-type', Values: ['t3.small', 't4g.small'] }],
     });
-    expect(ec2TypeOf('kafka.m7g.large')).toBe('m7g.large');
+    expect(ec2TypeOf('kafka.t3.small')).toBe('t3.small');
     expect(ec2TypeOf('cache.t4g.micro')).toBe('t4g.micro');
   });
 
@@ -82,16 +82,11 @@ describe('preflight: Availability Zones by AZ ID', () => {
   });
 
   it('warns where EC2 offers no Graviton host for the cache node type, and fails an impaired or unknown zone', async () => {
-    usEast1({ 'm7g.large': everywhere, 't4g.small': ['use1-az1', 'use1-az2', 'use1-az4'] });
-    const standard = {
-      brokerTypes: ['kafka.m7g.large'],
-      cacheNodeType: 'cache.t4g.small',
-      zoneCount: 2,
-    };
+    usEast1({ 't3.small': everywhere, 't4g.small': ['use1-az1', 'use1-az2', 'use1-az4'] });
     const results = await checkZones(
       ec2,
       'us-east-1',
-      standard,
+      small,
       ['use1-az6', 'use1-az4', 'usw2-az1'],
       KEY,
     );

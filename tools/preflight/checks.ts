@@ -107,12 +107,15 @@ export function checkMskServerlessRegion(region: string): CheckResult {
       };
 }
 
-/** A credential secret the deployment names in context, and the fields it must hold. */
-export type ExpectedSecret = { name: string; arn: string; fields: string[] };
+/**
+ * A credential secret the deployment reads, by the setting that names it, and the fields it must
+ * hold; `arn` is undefined when nothing names it (synth then refuses the deployment).
+ */
+export type ExpectedSecret = { name: string; arn?: string; fields: string[] };
 
 /**
- * Whether each credential secret named in context exists and holds its fields, non-empty. The
- * stack only reads these secrets, so this can be checked before the first deploy.
+ * Whether each credential secret the deployment reads is named, exists and holds its fields,
+ * non-empty. The stack only reads these secrets, so this can be checked before the first deploy.
  */
 export async function checkSecrets(
   secrets: SecretsManagerClient,
@@ -129,6 +132,14 @@ export async function checkSecrets(
   const results: CheckResult[] = [];
   for (const { name, arn, fields } of expected) {
     const check = `secret ${name}`;
+    if (arn === undefined) {
+      results.push({
+        check,
+        status: 'fail',
+        detail: `not set: create a secret holding {${fields.map((f) => `"${f}": "…"`).join(', ')}} and name its ARN (docs/deploy.md, step 3); synth refuses the deployment without it`,
+      });
+      continue;
+    }
     let text: string | undefined;
     try {
       text = (await secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;

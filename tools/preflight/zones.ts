@@ -16,8 +16,8 @@ import type { CheckResult } from './checks.ts';
  *   client subnets cannot be in use1-az3 (BrokerNodeGroupInfo.ClientSubnets,
  *   https://docs.aws.amazon.com/msk/1.0/apireference/clusters.html#clusters-model-brokernodegroupinfo):
  *   that documented exclusion is a failure here.
- * - ElastiCache has no such API either. Brokers (kafka.m7g.large) and cache nodes
- *   (cache.t4g.small) run on the EC2 family of the same name, and EC2
+ * - ElastiCache has no such API either. Brokers (the small profile's kafka.t3.small) and cache
+ *   nodes (cache.t4g.small) run on the EC2 family of the same name, and EC2
  *   DescribeInstanceTypeOfferings says per AZ ID where that family is offered
  *   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html).
  *   A zone without it cannot host the node, but one with it may still lack the managed
@@ -44,7 +44,7 @@ export async function zonesOf(ec2: EC2Client): Promise<ZoneId[]> {
   );
 }
 
-/** The EC2 instance type a managed node type runs on: kafka.m7g.large -> m7g.large. */
+/** The EC2 instance type a managed node type runs on: kafka.t3.small -> t3.small. */
 export function ec2TypeOf(nodeType: string): string {
   return nodeType.replace(/^(kafka|cache)\./, '');
 }
@@ -75,7 +75,7 @@ export async function offeringsByZoneId(
 
 /** What the stack will put in its zones. */
 export type ZoneNeeds = {
-  /** MSK broker types (kafka.t3.small, kafka.m7g.large); empty for MSK Serverless only. */
+  /** MSK broker types (the small profile's kafka.t3.small); empty for MSK Serverless. */
   brokerTypes: string[];
   /** The cache node type (cache.t4g.small, …). */
   cacheNodeType: string;
