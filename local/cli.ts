@@ -9,6 +9,7 @@ import { javaMapString } from './mocks/servers.ts';
 import { orphanReport } from './orphans.ts';
 import { summarize, verifyDelivery } from './report.ts';
 import { AUTH_TYPES, localSources, PAGING_STYLES } from './sources.ts';
+import { EXIT_CODES, onStopSignals } from './stop-signals.ts';
 import { Terminal } from './terminal.ts';
 
 const USAGE = `Usage: npm run local -- [options]
@@ -239,14 +240,16 @@ async function main(): Promise<number> {
     terminal.restore();
     return code;
   };
-  process.once('SIGINT', () => {
-    say('\nStopping (Ctrl-C)…');
-    void stop(130).then((code) => process.exit(code));
-  });
-  process.once('SIGTERM', () => {
-    say('\nStopping (SIGTERM)…');
-    void stop(143).then((code) => process.exit(code));
-  });
+  onStopSignals(
+    (signal) => {
+      say(`\nStopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal})… (Ctrl-C again quits at once)`);
+      void stop(EXIT_CODES[signal]).then((code) => process.exit(code));
+    },
+    () => {
+      say("\nQuitting at once: no summary; the broker is killed, this run's Redis keys are kept.");
+      process.exit(130);
+    },
+  );
 
   for (const line of chosen.lines) say(line);
   const limit = flags.invocationLimitMs;
