@@ -6,6 +6,7 @@ import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 import { type LocalDeployment, startLocalDeployment } from './deployment.ts';
 import { checkRedis, provideKafka } from './environment.ts';
 import { javaMapString } from './mocks/servers.ts';
+import { operatorLines } from './operator-commands.ts';
 import { orphanReport } from './orphans.ts';
 import { summarize, verifyDelivery } from './report.ts';
 import { AUTH_TYPES, localSources, PAGING_STYLES } from './sources.ts';
@@ -301,6 +302,7 @@ async function main(): Promise<number> {
   say(
     `Mocks: CRM ${pipeline.crm.url}  Inventory ${pipeline.inventory.url}  Analytics ${pipeline.analytics.url}`,
   );
+  for (const line of operatorLines(pipeline.mergeEnvironment)) say(line);
 
   const active = pipeline;
   // Analytics counts cross a thread: the progress line shows the last one read.

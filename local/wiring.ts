@@ -81,24 +81,24 @@ export async function wireHandlers(
   const fetchers = new Map(
     fetchRuntimes.map((runtime) => [runtime.source.name, createFetchHandler(runtime)]),
   );
+  // The merge function's environment, as the stack would set it (replay and re-drive read it too).
+  const mergeEnvironment: Record<string, string> = {
+    ...baseEnv,
+    ...pipelineSources,
+    REDIS_URL: options.mergeRedisUrl ?? options.redisUrl,
+    REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
+    ANALYTICS_URL: mocks.analytics.url,
+    DEAD_LETTER_TARGET: 'kafka',
+    ...(options.mapping === 'on-demand' && {
+      MERGE_MAPPING_MODE: 'on-demand',
+      MERGE_RETRY_ATTEMPTS: String(options.retryAttempts ?? 10),
+    }),
+  };
   let mergeRuntime: ReturnType<typeof buildMergeRuntime> | undefined;
   try {
-    mergeRuntime = buildMergeRuntime(
-      loadMergeConfig({
-        ...baseEnv,
-        ...pipelineSources,
-        REDIS_URL: options.mergeRedisUrl ?? options.redisUrl,
-        REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
-        ANALYTICS_URL: mocks.analytics.url,
-        DEAD_LETTER_TARGET: 'kafka',
-        ...(options.mapping === 'on-demand' && {
-          MERGE_MAPPING_MODE: 'on-demand',
-          MERGE_RETRY_ATTEMPTS: String(options.retryAttempts ?? 10),
-        }),
-      }),
-      options.mergeLogger,
-      { ...(options.interceptMergeCache && { cache: options.interceptMergeCache }) },
-    );
+    mergeRuntime = buildMergeRuntime(loadMergeConfig(mergeEnvironment), options.mergeLogger, {
+      ...(options.interceptMergeCache && { cache: options.interceptMergeCache }),
+    });
     await mergeRuntime.ready();
   } catch (error) {
     await Promise.allSettled([
@@ -108,5 +108,13 @@ export async function wireHandlers(
     ]);
     throw error;
   }
-  return { fetchRuntimes, fetchers, mergeRuntime, publishedIds, join, extraMocks };
+  return {
+    fetchRuntimes,
+    fetchers,
+    mergeRuntime,
+    mergeEnvironment,
+    publishedIds,
+    join,
+    extraMocks,
+  };
 }
