@@ -84,6 +84,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       records,
       ...(options.sourceFaults && { sourceFaults: options.sourceFaults }),
       ...(options.analyticsFaults && { analyticsFaults: options.analyticsFaults }),
+      ...(options.faultSeed !== undefined && { faultSeed: options.faultSeed }),
       honourIdempotencyKey: options.analyticsHonoursIdempotencyKey ?? true,
       ...(options.analyticsUrl && { analyticsTarget: options.analyticsUrl }),
       ...(options.onAnalyticsReceive && { onReceive: options.onAnalyticsReceive }),
@@ -240,6 +241,8 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       }
     } catch (error) {
       total.failures++;
+      // A failed invocation returns no summary; its retries are counted all the same.
+      total.retries += wired.latestRetries(name);
       throw error;
     }
   };

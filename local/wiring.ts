@@ -1,6 +1,7 @@
 import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime.ts';
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
+import type { HttpSourceReader } from '../shared/adapters/source-reader.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import type { LocalDeploymentOptions, PublishFn } from './deployment-options.ts';
@@ -32,11 +33,20 @@ export async function wireHandlers(
     ANALYTICS_URL: mocks.analytics.url,
   }).join;
   // A side neither the CRM nor the Inventory mock serves (a third source) gets a mock of its own.
-  const extraMocks = await startSideMocks(sources, join, records, options.sourceFaults);
+  const extraMocks = await startSideMocks(
+    sources,
+    join,
+    records,
+    options.sourceFaults,
+    options.faultSeed,
+  );
   const mockUrlOf = (source: SourceDefinition) =>
     extraMocks.get(source.name)?.url ??
     (join.sideOf[source.name] === 'inventory' ? mocks.inventory.url : mocks.crm.url);
   const publishedIds = new Map<string, Set<string>>();
+  // The reader of each source's latest invocation: a run that fails returns no summary, and its
+  // retries are counted from here (the summary's `retries` column counts failed runs' too).
+  const latestReaders = new Map<string, HttpSourceReader>();
   const fetchRuntimes: FetchRuntime[] = [];
   try {
     for (const source of sources) {
@@ -61,6 +71,11 @@ export async function wireHandlers(
       const intercepted = options.interceptPublish?.(name, publish) ?? publish;
       fetchRuntimes.push({
         ...runtime,
+        newReader: () => {
+          const reader = runtime.newReader();
+          latestReaders.set(name, reader);
+          return reader;
+        },
         publisher: {
           publish: async (topic, messages) => {
             await intercepted(topic, messages);
@@ -113,6 +128,8 @@ export async function wireHandlers(
     fetchers,
     mergeRuntime,
     mergeEnvironment,
+    /** Retries of the source's latest fetch invocation so far (0 before the first). */
+    latestRetries: (source: string) => latestReaders.get(source)?.retries ?? 0,
     publishedIds,
     join,
     extraMocks,
