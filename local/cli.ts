@@ -5,10 +5,13 @@ import { createLogger, maskEmails } from '../shared/logger.ts';
 import { BUILT_IN_SOURCES } from '../shared/sources/registry.ts';
 import { type LocalDeployment, startLocalDeployment } from './deployment.ts';
 import { checkRedis, provideKafka } from './environment.ts';
+import { faultSeedLine, faultSeedOf } from './fault-seed.ts';
 import { javaMapString } from './mocks/servers.ts';
+import { operatorLines } from './operator-commands.ts';
 import { orphanReport } from './orphans.ts';
 import { summarize, verifyDelivery } from './report.ts';
 import { AUTH_TYPES, localSources, PAGING_STYLES } from './sources.ts';
+import { EXIT_CODES, onStopSignals } from './stop-signals.ts';
 import { Terminal } from './terminal.ts';
 
 const USAGE = `Usage: npm run local -- [options]
@@ -31,6 +34,8 @@ handlers on a timer and the merge handler behind an emulated MSK event source ma
   --latency MS        added latency of every mock answer (default 0)
   --error-rate R      share of mock answers that are 500s, 0..1 (default 0)
   --throttle-rate R   share of mock answers that are 429 with Retry-After, 0..1 (default 0)
+  --fault-seed N      seed of those random faults (default: a new one each run, printed at
+                      the start and the end); the same seed repeats the same faults
   --analytics-down-cycles N
                       Analytics answers 503 during the first N cycles: those payloads go to
                       the dead_letter topic after their retries (default 0)
@@ -107,6 +112,7 @@ function parseFlags() {
       latency: { type: 'string' },
       'error-rate': { type: 'string' },
       'throttle-rate': { type: 'string' },
+      'fault-seed': { type: 'string' },
       'analytics-down-cycles': { type: 'string' },
       replay: { type: 'boolean', default: false },
       'crm-url': { type: 'string' },
@@ -141,6 +147,7 @@ function parseFlags() {
       errorRate: number('error-rate', values['error-rate'], 0, 0, 1),
       throttleRate: number('throttle-rate', values['throttle-rate'], 0, 0, 1),
     },
+    faultSeed: faultSeedOf(values['fault-seed']),
     analyticsDownCycles: number(
       'analytics-down-cycles',
       values['analytics-down-cycles'],
@@ -190,6 +197,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadLocalConfig();
+  const seedLine = faultSeedLine(flags.faults, flags.faultSeed);
   const terminal = new Terminal(flags.verbose);
   const say = (line: string) => terminal.say(line);
   // The sources (a --config file, its join and secrets, the URLs) are read and checked before
@@ -235,18 +243,21 @@ async function main(): Promise<number> {
     await Promise.allSettled(sourceMocks.map((mock) => mock.close()));
     await kafka.stop();
     if (kafka.started) say('Kafka broker stopped.');
+    if (seedLine) say(seedLine);
     say(`Logs: ${terminal.logFile}  (npm run logs -- --id 1)`);
     terminal.restore();
     return code;
   };
-  process.once('SIGINT', () => {
-    say('\nStopping (Ctrl-C)…');
-    void stop(130).then((code) => process.exit(code));
-  });
-  process.once('SIGTERM', () => {
-    say('\nStopping (SIGTERM)…');
-    void stop(143).then((code) => process.exit(code));
-  });
+  onStopSignals(
+    (signal) => {
+      say(`\nStopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal})… (Ctrl-C again quits at once)`);
+      void stop(EXIT_CODES[signal]).then((code) => process.exit(code));
+    },
+    () => {
+      say("\nQuitting at once: no summary; the broker is killed, this run's Redis keys are kept.");
+      process.exit(130);
+    },
+  );
 
   for (const line of chosen.lines) say(line);
   const limit = flags.invocationLimitMs;
@@ -266,6 +277,7 @@ async function main(): Promise<number> {
     mapping: flags.mapping,
     sourceFaults: flags.faults,
     analyticsFaults: flags.faults,
+    faultSeed: flags.faultSeed,
     analyticsHonoursIdempotencyKey: !flags.analyticsIgnoresKey,
     settings: {
       LOG_LEVEL: config.LOG_LEVEL,
@@ -298,6 +310,8 @@ async function main(): Promise<number> {
   say(
     `Mocks: CRM ${pipeline.crm.url}  Inventory ${pipeline.inventory.url}  Analytics ${pipeline.analytics.url}`,
   );
+  for (const line of operatorLines(pipeline.mergeEnvironment)) say(line);
+  if (seedLine) say(seedLine);
 
   const active = pipeline;
   // Analytics counts cross a thread: the progress line shows the last one read.

@@ -39,6 +39,11 @@ export type LocalDeploymentOptions = {
   partitions?: number;
   sourceFaults?: Partial<FaultRates>;
   analyticsFaults?: Partial<FaultRates>;
+  /**
+   * Seeds the mocks' random faults: each mock's seed is derived from it, so the same seed gives
+   * the same faults. Unset, each mock keeps its fixed seed (the fault suite's and the tests').
+   */
+  faultSeed?: number;
   /** Whether the Analytics mock honours Idempotency-Key (default true, as a payment API does). */
   analyticsHonoursIdempotencyKey?: boolean;
   onAnalyticsReceive?: (payload: unknown) => void;

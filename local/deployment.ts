@@ -84,6 +84,7 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       records,
       ...(options.sourceFaults && { sourceFaults: options.sourceFaults }),
       ...(options.analyticsFaults && { analyticsFaults: options.analyticsFaults }),
+      ...(options.faultSeed !== undefined && { faultSeed: options.faultSeed }),
       honourIdempotencyKey: options.analyticsHonoursIdempotencyKey ?? true,
       ...(options.analyticsUrl && { analyticsTarget: options.analyticsUrl }),
       ...(options.onAnalyticsReceive && { onReceive: options.onAnalyticsReceive }),
@@ -103,7 +104,15 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       throw error;
     },
   );
-  const { fetchRuntimes, fetchers, mergeRuntime, publishedIds, join, extraMocks } = wired;
+  const {
+    fetchRuntimes,
+    fetchers,
+    mergeRuntime,
+    mergeEnvironment,
+    publishedIds,
+    join,
+    extraMocks,
+  } = wired;
   const sweeper = startSweeper(mergeRuntime, options.sweepEveryMs ?? 5_000, (error) =>
     options.onMergeFailure?.(error, 0),
   );
@@ -232,6 +241,8 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
       }
     } catch (error) {
       total.failures++;
+      // A failed invocation returns no summary; its retries are counted all the same.
+      total.retries += wired.latestRetries(name);
       throw error;
     }
   };
@@ -252,6 +263,12 @@ export async function startLocalDeployment(options: LocalDeploymentOptions) {
     /** The Analytics API the user runs, when the merge posts to it through the recorder. */
     analyticsTarget: options.analyticsUrl,
     totals,
+    /**
+     * The environment the merge function runs with here (brokers, Redis and its key prefix,
+     * Analytics, topic prefix, sources): what `npm run replay` and `npm run redrive` need to
+     * work on this deployment while it runs (local/operator-commands.ts).
+     */
+    mergeEnvironment,
     topics: {
       customer: topicPrefix + TOPICS.customer,
       inventory: topicPrefix + TOPICS.inventory,

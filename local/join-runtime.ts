@@ -4,7 +4,7 @@ import { createMetrics } from '../shared/metrics.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import type { JoinDefinition } from '../shared/sources/join.ts';
 import type { SweepSummary } from '../shared/use-cases/sweep-pending.ts';
-import type { FaultRates } from './mocks/faults.ts';
+import { type FaultRates, seedOf } from './mocks/faults.ts';
 import { SourceMock } from './mocks/servers.ts';
 import { sampleSideRecords } from './mocks/side-dataset.ts';
 
@@ -17,9 +17,10 @@ export async function startSideMocks(
   join: JoinDefinition,
   records: number,
   faults: Partial<FaultRates> | undefined,
+  faultSeed?: number,
 ): Promise<Map<string, SourceMock>> {
   const mocks = new Map<string, SourceMock>();
-  let seed = 17;
+  let index = 0;
   for (const source of sources) {
     const side = join.sideOf[source.name] ?? '';
     if (side === 'customer' || side === 'inventory' || source.url !== undefined) continue;
@@ -27,7 +28,7 @@ export async function startSideMocks(
       source.path ?? `/${source.name}`,
       sampleSideRecords(side, records),
       faults,
-      seed++,
+      seedOf(faultSeed, { side: index++ }),
     );
     mocks.set(source.name, await mock.start());
   }

@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { type DetachedChild, spawnDetached } from './detached-child.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -76,7 +77,8 @@ async function ensureKafkaJars(say: (line: string) => void = () => {}): Promise<
 
 /**
  * Starts a single-node KRaft broker on 127.0.0.1 with a fresh data directory and waits until it
- * accepts connections. stop() shuts it down and removes the data directory.
+ * accepts connections. stop() shuts it down and removes the data directory. The broker runs in a
+ * process group of its own (Ctrl-C does not reach it) and never outlives this process.
  */
 export async function startBroker(
   options: { port?: number; say?: (line: string) => void } = {},
@@ -116,23 +118,21 @@ export async function startBroker(
   const logFile = join(dir, 'broker.log');
   const brokers = `127.0.0.1:${port}`;
   const output: string[] = [];
-  let child: ChildProcess;
-  const killOnExit = () => child.kill('SIGKILL');
-  process.on('exit', killOnExit);
+  let broker: DetachedChild;
   const launch = async () => {
-    child = spawn('java', [...java, 'kafka.Kafka', properties], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // A group of its own: the terminal's Ctrl-C stops the runner, which reads the quarantine
+    // topic for its summary and then stops the broker itself (stop() below).
+    broker = spawnDetached('java', [...java, 'kafka.Kafka', properties]);
     const keep = (chunk: Buffer) => {
       output.push(chunk.toString());
       writeFileSync(logFile, output.join(''));
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    broker.process.stdout?.on('data', keep);
+    broker.process.stderr?.on('data', keep);
     try {
-      await waitForPort(port, child, 60_000);
+      await waitForPort(port, broker.process, 60_000);
     } catch (error) {
-      child.kill('SIGKILL');
+      await broker.stop(0);
       throw new Error(
         `${(error as Error).message}\n--- broker output ---\n${output.join('').slice(-4000)}`,
       );
@@ -145,12 +145,11 @@ export async function startBroker(
     brokers,
     logFile,
     stop: async () => {
-      process.off('exit', killOnExit);
-      await stopChild(child);
+      await broker.stop();
       rmSync(dir, { recursive: true, force: true });
     },
     restart: async (downMs = 0) => {
-      await stopChild(child);
+      await broker.stop();
       await new Promise((resolve) => setTimeout(resolve, downMs));
       await launch();
     },
@@ -209,13 +208,4 @@ function canConnect(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.connect(port, '127.0.0.1');
   });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
 }

@@ -1,6 +1,7 @@
 import { createFetchHandler } from '../functions/fetch/handler.ts';
 import { buildFetchRuntime, type FetchRuntime } from '../functions/fetch/runtime.ts';
 import { buildMergeRuntime } from '../functions/merge/runtime.ts';
+import type { HttpSourceReader } from '../shared/adapters/source-reader.ts';
 import { loadFetchConfig, loadMergeConfig } from '../shared/config.ts';
 import type { SourceDefinition } from '../shared/sources/definition.ts';
 import type { LocalDeploymentOptions, PublishFn } from './deployment-options.ts';
@@ -32,11 +33,20 @@ export async function wireHandlers(
     ANALYTICS_URL: mocks.analytics.url,
   }).join;
   // A side neither the CRM nor the Inventory mock serves (a third source) gets a mock of its own.
-  const extraMocks = await startSideMocks(sources, join, records, options.sourceFaults);
+  const extraMocks = await startSideMocks(
+    sources,
+    join,
+    records,
+    options.sourceFaults,
+    options.faultSeed,
+  );
   const mockUrlOf = (source: SourceDefinition) =>
     extraMocks.get(source.name)?.url ??
     (join.sideOf[source.name] === 'inventory' ? mocks.inventory.url : mocks.crm.url);
   const publishedIds = new Map<string, Set<string>>();
+  // The reader of each source's latest invocation: a run that fails returns no summary, and its
+  // retries are counted from here (the summary's `retries` column counts failed runs' too).
+  const latestReaders = new Map<string, HttpSourceReader>();
   const fetchRuntimes: FetchRuntime[] = [];
   try {
     for (const source of sources) {
@@ -61,6 +71,11 @@ export async function wireHandlers(
       const intercepted = options.interceptPublish?.(name, publish) ?? publish;
       fetchRuntimes.push({
         ...runtime,
+        newReader: () => {
+          const reader = runtime.newReader();
+          latestReaders.set(name, reader);
+          return reader;
+        },
         publisher: {
           publish: async (topic, messages) => {
             await intercepted(topic, messages);
@@ -81,24 +96,24 @@ export async function wireHandlers(
   const fetchers = new Map(
     fetchRuntimes.map((runtime) => [runtime.source.name, createFetchHandler(runtime)]),
   );
+  // The merge function's environment, as the stack would set it (replay and re-drive read it too).
+  const mergeEnvironment: Record<string, string> = {
+    ...baseEnv,
+    ...pipelineSources,
+    REDIS_URL: options.mergeRedisUrl ?? options.redisUrl,
+    REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
+    ANALYTICS_URL: mocks.analytics.url,
+    DEAD_LETTER_TARGET: 'kafka',
+    ...(options.mapping === 'on-demand' && {
+      MERGE_MAPPING_MODE: 'on-demand',
+      MERGE_RETRY_ATTEMPTS: String(options.retryAttempts ?? 10),
+    }),
+  };
   let mergeRuntime: ReturnType<typeof buildMergeRuntime> | undefined;
   try {
-    mergeRuntime = buildMergeRuntime(
-      loadMergeConfig({
-        ...baseEnv,
-        ...pipelineSources,
-        REDIS_URL: options.mergeRedisUrl ?? options.redisUrl,
-        REDIS_KEY_PREFIX: options.redisKeyPrefix ?? '',
-        ANALYTICS_URL: mocks.analytics.url,
-        DEAD_LETTER_TARGET: 'kafka',
-        ...(options.mapping === 'on-demand' && {
-          MERGE_MAPPING_MODE: 'on-demand',
-          MERGE_RETRY_ATTEMPTS: String(options.retryAttempts ?? 10),
-        }),
-      }),
-      options.mergeLogger,
-      { ...(options.interceptMergeCache && { cache: options.interceptMergeCache }) },
-    );
+    mergeRuntime = buildMergeRuntime(loadMergeConfig(mergeEnvironment), options.mergeLogger, {
+      ...(options.interceptMergeCache && { cache: options.interceptMergeCache }),
+    });
     await mergeRuntime.ready();
   } catch (error) {
     await Promise.allSettled([
@@ -108,5 +123,15 @@ export async function wireHandlers(
     ]);
     throw error;
   }
-  return { fetchRuntimes, fetchers, mergeRuntime, publishedIds, join, extraMocks };
+  return {
+    fetchRuntimes,
+    fetchers,
+    mergeRuntime,
+    mergeEnvironment,
+    /** Retries of the source's latest fetch invocation so far (0 before the first). */
+    latestRetries: (source: string) => latestReaders.get(source)?.retries ?? 0,
+    publishedIds,
+    join,
+    extraMocks,
+  };
 }

@@ -313,6 +313,8 @@ export const SETTINGS = {
   fetch: Object.keys(fetchSchema.shape),
   merge: Object.keys(mergeSchema.shape),
   replay: Object.keys(replaySchema.shape),
+  /** `npm run replay` (the dead_letter topic); `npm run redrive` parses the merge's. */
+  topicReplay: Object.keys(topicReplaySchema.shape),
 } as const;
 
 /** Settings of the fetch function. Throws ConfigError naming the first bad setting. */

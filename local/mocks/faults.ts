@@ -28,6 +28,39 @@ export type FaultRates = {
 const NO_FAULTS: FaultRates = { latencyMs: 0, errorRate: 0, throttleRate: 0 };
 
 /**
+ * The mocks of a run, each with faults of its own: the seed of each mock's injector is derived
+ * from the run's one seed, so one number (`--fault-seed`) repeats every mock's faults.
+ */
+export const FAULT_MOCKS = ['crm', 'inventory', 'analytics'] as const;
+
+/**
+ * The seed of one mock's faults in a run seeded `runSeed`: the mock's index (FAULT_MOCKS, then the
+ * extra side mocks from FAULT_MOCKS.length on) spread over the 32-bit range.
+ */
+export function mockSeed(runSeed: number, index: number): number {
+  return (runSeed + Math.imul(index + 1, 0x9e3779b9)) >>> 0;
+}
+
+/**
+ * The mocks' seeds when a run gives none: fixed, as the fault suite and the tests were written
+ * against. A run of `npm run local` always gives one (local/fault-seed.ts).
+ */
+const FIXED_SEEDS = { crm: 7, inventory: 13, analytics: 11, sides: 17 } as const;
+
+/** The seed of a mock's injector: derived from the run's seed, or the mock's fixed one. */
+export function seedOf(
+  runSeed: number | undefined,
+  mock: (typeof FAULT_MOCKS)[number] | { side: number },
+): number {
+  if (typeof mock === 'object') {
+    return runSeed === undefined
+      ? FIXED_SEEDS.sides + mock.side
+      : mockSeed(runSeed, FAULT_MOCKS.length + mock.side);
+  }
+  return runSeed === undefined ? FIXED_SEEDS[mock] : mockSeed(runSeed, FAULT_MOCKS.indexOf(mock));
+}
+
+/**
  * Decides what a mock does with each request: a scripted fault first, then the random ones.
  * `down` makes every request fail with 503 until it is cleared.
  */

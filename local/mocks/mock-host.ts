@@ -33,6 +33,8 @@ export type MockHostOptions = {
   analyticsTarget?: string;
   /** Called for each payload Analytics processes, shortly after (it crosses a thread). */
   onReceive?: (payload: unknown) => void;
+  /** The run's fault seed, from which each mock's is derived (fixed seeds when unset). */
+  faultSeed?: number;
 };
 
 type Caller = (mock: MockName, op: string, args: unknown[]) => Promise<unknown>;
@@ -108,6 +110,7 @@ export async function startMockHost(options: MockHostOptions): Promise<MockHost>
     honourIdempotencyKey: options.honourIdempotencyKey ?? true,
     ...(options.analyticsTarget && { analyticsTarget: options.analyticsTarget }),
     streamReceipts: options.onReceive !== undefined,
+    ...(options.faultSeed !== undefined && { faultSeed: options.faultSeed }),
   };
   // The worker loads TypeScript through tsx, whether the parent runs under tsx or vitest.
   const worker = new Worker(new URL('./mock-worker.ts', import.meta.url), {

@@ -74,6 +74,8 @@ export type MockWorkerData = {
   analyticsTarget?: string;
   /** Send each processed payload to the parent as it arrives (for printing). */
   streamReceipts: boolean;
+  /** The run's fault seed (each mock's is derived from it); the mocks' fixed seeds when unset. */
+  faultSeed?: number;
 };
 
 export type MockCall = { id: number; mock: MockName; op: string; args: unknown[] };

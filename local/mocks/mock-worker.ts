@@ -3,6 +3,7 @@ import { SOURCES } from '../../shared/sources/registry.ts';
 import { AnalyticsMock } from './analytics-mock.ts';
 import { AnalyticsRecorder } from './analytics-proxy.ts';
 import { sampleCustomers, sampleProducts } from './dataset.ts';
+import { seedOf } from './faults.ts';
 import {
   analyticsOps,
   type MockCall,
@@ -25,13 +26,13 @@ const crm = await new SourceMock(
   SOURCES.crm.path,
   sampleCustomers(data.records),
   data.sourceFaults,
-  7,
+  seedOf(data.faultSeed, 'crm'),
 ).start();
 const inventory = await new SourceMock(
   SOURCES.inventory.path,
   sampleProducts(data.records),
   data.sourceFaults,
-  13,
+  seedOf(data.faultSeed, 'inventory'),
 ).start();
 const onReceive = data.streamReceipts
   ? (body: unknown) => send({ kind: 'received', body })
@@ -40,7 +41,11 @@ const onReceive = data.streamReceipts
 // hands them back to the merge, so a busy merge must not delay it any more than the mock.
 const analytics = data.analyticsTarget
   ? await new AnalyticsRecorder(data.analyticsTarget, onReceive).start()
-  : await new AnalyticsMock(data.analyticsFaults, onReceive).start();
+  : await new AnalyticsMock(
+      data.analyticsFaults,
+      onReceive,
+      seedOf(data.faultSeed, 'analytics'),
+    ).start();
 if (analytics instanceof AnalyticsMock) analytics.honourIdempotencyKey = data.honourIdempotencyKey;
 
 const ops: Record<MockName, Record<string, (...args: never[]) => unknown>> = {

@@ -36,6 +36,24 @@ export function kafkaConnectionOf(config: KafkaSettings, role: string): KafkaCon
   };
 }
 
+/**
+ * One kafkajs log entry as a line: its component, its message and, when it names them, the error
+ * (a connection refused, a coordinator not available), the broker and the retry, without which
+ * "Response GroupCoordinator(key: 10, version: 2)" says nothing of what went wrong.
+ */
+export function kafkaLogLine(
+  namespace: string,
+  entry: { message: string; error?: unknown; broker?: unknown; retryCount?: unknown },
+): string {
+  const where = namespace ? `[${namespace}] ` : '';
+  const error = entry.error === undefined || entry.error === '' ? '' : `: ${String(entry.error)}`;
+  const details = [
+    ...(entry.broker === undefined ? [] : [`broker ${String(entry.broker)}`]),
+    ...(entry.retryCount === undefined ? [] : [`retry ${String(entry.retryCount)}`]),
+  ];
+  return `kafkajs ${where}${entry.message}${error}${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
+}
+
 /** Builds the kafkajs client. This module is the only one that knows kafkajs exists. */
 export function createKafka(connection: KafkaConnection, log?: (line: string) => void): Kafka {
   const config: KafkaConfig = {
@@ -48,8 +66,8 @@ export function createKafka(connection: KafkaConnection, log?: (line: string) =>
     // kafkajs warns about conditions it retries itself; only its errors reach our warn level.
     logCreator:
       () =>
-      ({ level, log: entry }) => {
-        if (level <= logLevel.ERROR) log?.(`kafkajs ${entry.message}`);
+      ({ namespace, level, log: entry }) => {
+        if (level <= logLevel.ERROR) log?.(kafkaLogLine(namespace, entry));
       },
   };
   if (connection.auth === 'iam') {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalDeployment, startLocalDeployment } from '../../local/deployment.ts';
+import { FaultInjector, seedOf } from '../../local/mocks/faults.ts';
 import { encodeMskEvent } from '../../local/msk-event.ts';
 import { verifyDelivery } from '../../local/report.ts';
 import { aCustomer, aProduct, testServices, uniquePrefix } from '../support/factories.ts';
@@ -15,7 +16,7 @@ const FAST_RETRIES = {
 
 let pipeline: LocalDeployment | undefined;
 
-async function start(records = 40) {
+async function start(records = 40, more: Partial<Parameters<typeof startLocalDeployment>[0]> = {}) {
   const { brokers, redisUrl } = testServices();
   const prefix = uniquePrefix('pipe');
   pipeline = await startLocalDeployment({
@@ -26,7 +27,8 @@ async function start(records = 40) {
     records,
     pageSize: 15,
     batchSize: 25,
-    settings: FAST_RETRIES,
+    ...more,
+    settings: { ...FAST_RETRIES, ...more.settings },
   });
   return pipeline;
 }
@@ -157,5 +159,40 @@ describe('the pipeline on real Kafka and Redis', () => {
       partition: expect.any(Number),
       offset: expect.stringMatching(/^\d+$/),
     });
+  });
+
+  it("counts a failed fetch run's retries in the summary, not only a complete run's", async () => {
+    const p = await start(10, { settings: { HTTP_MAX_ATTEMPTS: '3' } });
+    // Every attempt of the first page fails: two retries, then the run fails.
+    await p.inventory.script(
+      ...Array.from({ length: 3 }, () => ({ kind: 'status', status: 500 }) as const),
+    );
+    await expect(p.fetchOnce('inventory')).rejects.toThrow();
+    expect(p.totals.fetch.inventory).toMatchObject({ runs: 1, failures: 1, retries: 2 });
+    await p.fetchOnce('inventory');
+    expect(p.totals.fetch.inventory).toMatchObject({ runs: 2, failures: 1, retries: 2 });
+  });
+
+  it("seeds every mock's random faults from the run's fault seed", async () => {
+    const rates = { latencyMs: 0, errorRate: 0.3, throttleRate: 0 };
+    const p = await start(40, {
+      sourceFaults: rates,
+      faultSeed: 2024,
+      pageSize: 4,
+      settings: { HTTP_MAX_ATTEMPTS: '20' },
+    });
+    await p.fetchOnce('crm');
+    await p.fetchOnce('inventory');
+    for (const mock of ['crm', 'inventory'] as const) {
+      const { requests, injected } = (await p[mock].call('stats')) as {
+        requests: number;
+        injected: number;
+      };
+      // The mock failed exactly the requests an injector seeded as the run seeds it would fail.
+      const expected = new FaultInjector(rates, seedOf(2024, mock));
+      const failed = Array.from({ length: requests }, () => expected.next()).filter(Boolean);
+      expect(requests, `${mock} requests`).toBeGreaterThan(9);
+      expect(injected, `${mock} faults`).toBe(failed.length);
+    }
   });
 });

@@ -13,6 +13,7 @@ import {
   operateSyncState,
   StateOperationError,
 } from '../../shared/use-cases/operate-sync-state.ts';
+import { runStateCommand } from '../../tools/state/cli.ts';
 import { testServices, uniquePrefix } from '../support/factories.ts';
 import { MemorySinks, memoryLog } from '../support/in-memory.ts';
 
@@ -217,5 +218,56 @@ describe('npm run state on the Redis the fetch uses', () => {
     expect(await state.readSyncToken('tokens')).toBeNull();
     await state.completeRun('tokens', null, 'tok-43');
     expect(await state.readSyncToken('tokens')).toBe('tok-43');
+  });
+});
+
+describe("README's npm run state examples", () => {
+  const run = async (argv: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runStateCommand(argv, {
+      print: (line) => out.push(line),
+      error: (line) => err.push(line),
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+
+  it('set and backfill the cursor of examples/incremental.json, which the bundled crm has none of', async () => {
+    const prefix = uniquePrefix('state-cli');
+    prefixes.push(prefix);
+    const file = ['--config', 'examples/incremental.json', '--prefix', prefix];
+    const reset = await run([
+      'reset',
+      '--source',
+      'crm',
+      '--from',
+      '2026-12-01T00:00:00Z',
+      ...file,
+    ]);
+    expect(reset).toMatchObject({ code: 0, err: '' });
+    expect(reset.out).toContain('cursor:      2026-12-01T00:00:00.000Z');
+    const backfill = await run([
+      'backfill',
+      '--source',
+      'crm',
+      '--from',
+      '2026-11-01T00:00:00Z',
+      ...file,
+    ]);
+    expect(backfill.out).toContain('backfill:    the next run reads from 2026-11-01T00:00:00.000Z');
+    const shown = await run(['show', '--source', 'inventory', ...file]);
+    expect(shown).toMatchObject({ code: 0 });
+    expect(shown.out).toContain('a timestamp cursor');
+    const bundled = await run([
+      'reset',
+      '--source',
+      'crm',
+      '--from',
+      '2026-12-01T00:00:00Z',
+      '--prefix',
+      prefix,
+    ]);
+    expect(bundled).toMatchObject({ code: 1 });
+    expect(bundled.err).toMatch(/^source crm declares neither change.param nor syncToken/);
   });
 });

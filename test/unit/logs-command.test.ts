@@ -129,6 +129,30 @@ describe('npm run logs on the local log file', () => {
     expect(all.out.split('\n')).toHaveLength(5);
   });
 
+  it('takes a correlation id as the table shows it (its first 8 digits), and refuses one two runs share', async () => {
+    const run1 = '3f2a9c1e-0b6d-4e8a-9f10-1c2d3e4f5a6b';
+    const run2 = '3f2a9c1e-77aa-4bbb-8ccc-dddddddddddd';
+    const log = [
+      line({ service: 'fetch-crm', message: 'record published', id: '1', correlationId: run1 }),
+      line({ service: 'merge', message: 'record joined', id: '1', correlationId: run1 }),
+      line({ service: 'fetch-crm', message: 'record published', id: '2', correlationId: 'c-crm' }),
+    ].join('\n');
+    const shown = await run(['--correlation-id', run1.slice(0, 8), '--json'], log);
+    expect(shown.code).toBe(0);
+    expect(shown.out.split('\n').map((text) => JSON.parse(text).message)).toEqual([
+      'record published',
+      'record joined',
+    ]);
+    expect(await run(['--correlation-id', run1, '--json'], log)).toEqual(shown);
+    const both = `${log}\n${line({ service: 'merge', message: 'record joined', correlationId: run2 })}`;
+    const ambiguous = await run(['--correlation-id', run1.slice(0, 8)], both);
+    expect(ambiguous).toMatchObject({
+      code: 1,
+      out: `--correlation-id 3f2a9c1e is ambiguous: it starts 2 values (${run1}, ${run2}); give more of it`,
+    });
+    expect((await run(['--correlation-id', run1.slice(0, 10), '--json'], both)).code).toBe(0);
+  });
+
   it('says what to do when there is no log file, and names a bad flag value', async () => {
     const missing = await run([], null);
     expect(missing.code).toBe(1);
@@ -156,6 +180,11 @@ describe('Logs Insights queries', () => {
       'sort @timestamp asc',
       'limit 50',
     ]);
+  });
+
+  it('looks a shortened correlation id up by its start', () => {
+    const query = insightsQuery({ since: NOW, correlationPrefix: '3f2a9c1e' }, 10);
+    expect(query.split('\n| ')).toContain('filter correlationId like /^3f2a9c1e/');
   });
 
   it('reads relative and absolute --since values', () => {

@@ -118,10 +118,65 @@ describe('npm run logs -- --payload', () => {
     const bad = await run(['--payload', 'abc']);
     expect(bad).toEqual({
       code: 1,
-      out: '--payload must be a payload\'s hash (64 hex digits, the Idempotency-Key), got "abc"',
+      out: '--payload must be a payload\'s hash (64 hex digits, the Idempotency-Key) or the first 8 or more of them, got "abc"',
     });
     const both = await run(['--payload', HASH, '--id', '5']);
     expect(both.out).toBe('--payload names one payload: give it without --id or --correlation-id');
+  });
+
+  it('takes the hash as the table shows it (12 digits and an ellipsis), or any unique prefix of 8 or more', async () => {
+    const whole = await run(['--payload', HASH, '--json']);
+    for (const shown of [
+      `${HASH.slice(0, 12)}…`,
+      HASH.slice(0, 8),
+      HASH.slice(0, 40).toUpperCase(),
+    ]) {
+      expect(await run(['--payload', shown, '--json'])).toEqual(whole);
+    }
+    const none = await run(['--payload', 'ef'.repeat(6)]);
+    expect(none.code).toBe(1);
+    expect(none.out).toMatch(/^No log line has a payload hash starting efefefefefef since /);
+  });
+
+  it('refuses a prefix two payloads share, naming both', async () => {
+    const twin = `${'ab'.repeat(6)}${'ff'.repeat(26)}`;
+    const log = `${LOG}\n${line(8, { service: 'merge', message: 'payload delivered', id: '6', hash: twin })}`;
+    const ambiguous = await run(['--payload', HASH.slice(0, 12)], log);
+    expect(ambiguous).toEqual({
+      code: 1,
+      out: `--payload ${HASH.slice(0, 12)} is ambiguous: it starts 2 values (${HASH}, ${twin}); give more of it`,
+    });
+    expect((await run(['--payload', HASH.slice(0, 14)], log)).code).toBe(0);
+  });
+
+  it('on AWS, a prefix is first looked up by a query of the hashes it starts', async () => {
+    cloudWatch
+      .on(StartQueryCommand)
+      .resolvesOnce({ queryId: 'by-prefix' })
+      .resolvesOnce({ queryId: 'by-hash' });
+    cloudWatch.on(GetQueryResultsCommand, { queryId: 'by-prefix' }).resolves({
+      status: 'Complete',
+      results: [
+        [
+          { field: '@timestamp', value: at(6) },
+          { field: 'level', value: 'INFO' },
+          { field: 'message', value: 'payload delivered' },
+          { field: 'hash', value: HASH },
+        ],
+      ],
+    });
+    cloudWatch.on(GetQueryResultsCommand, { queryId: 'by-hash' }).resolves({
+      status: 'Complete',
+      results: [],
+    });
+    const { code, out } = await run(['--payload', HASH.slice(0, 12), '--aws']);
+    const queries = cloudWatch
+      .commandCalls(StartQueryCommand)
+      .map((call) => call.args[0].input.queryString);
+    expect(queries[0]).toContain(`filter hash like /^${HASH.slice(0, 12)}/`);
+    expect(queries[1]).toBe(PAYLOAD_LINEAGE_QUERY.replace(HASH_PLACEHOLDER, HASH));
+    expect(code).toBe(1);
+    expect(out).toMatch(new RegExp(`^No "payload lineage" line for ${HASH} since `));
   });
 
   it('on AWS: the lineage query by hash, then the source side by id and fetch runs', async () => {

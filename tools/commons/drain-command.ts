@@ -27,8 +27,8 @@ const CONSOLE: CommandOutput = {
 
 /**
  * Runs a drain command on `args` and returns its exit code: 0 when it left nothing behind, 1
- * when it did or failed (a bad setting's ConfigError message as it is, any other error as
- * "<name> failed: …"), 2 for a bad option value. `--help` prints the usage.
+ * when it did or failed (a bad setting's ConfigError message as it is, then where the settings
+ * come from; any other error as "<name> failed: …"), 2 for a bad option value. `--help` prints the usage.
  */
 export async function drainCommand<Name extends string>(
   command: DrainCommand<Name>,
@@ -69,13 +69,22 @@ export async function drainCommand<Name extends string>(
     output.out(result.line);
     return result.remaining === 0 ? 0 : 1;
   } catch (error) {
-    output.err(
-      error instanceof ConfigError
-        ? error.message
-        : `${command.name} failed: ${(error as Error).message}`,
-    );
+    if (error instanceof ConfigError) {
+      output.err(error.message);
+      output.err(configHint(command.name));
+    } else {
+      output.err(`${command.name} failed: ${(error as Error).message}`);
+    }
     return 1;
   }
+}
+
+/**
+ * What a person who ran the command with no settings needs to know: the functions' settings have
+ * no local defaults, and a local run prints the command filled in.
+ */
+export function configHint(name: string): string {
+  return `npm run ${name} takes the functions' settings, none of them defaulted (README, Faults and replay); \`npm run local\` prints this command with its run's settings when it starts.`;
 }
 
 /** Runs the command on the process's arguments and exits with its code. */

@@ -22,18 +22,24 @@ import {
   type Lineage,
   lineageIn,
   lineageSummary,
-  parsePayloadHash,
   payloadLineageQuery,
   payloadPath,
+  payloadPrefixQuery,
   sourceSideQuery,
 } from './lineage.ts';
+import {
+  type IdOrPrefix,
+  parseCorrelationArgument,
+  parsePayloadArgument,
+  resolvePrefix,
+} from './prefixes.ts';
 import { renderJson, renderTable } from './render.ts';
 
 const USAGE = `npm run logs -- [filters] [--aws | --localstack] [--stage <stage>] [--json]
 
-Reads the local runtime's log file (.local/logs/latest.log) by default, CloudWatch Logs
-(Logs Insights over the stack's log groups) with --aws, or the CloudWatch Logs of LocalStack
-(npm run deploy:local) with --localstack.
+Reads the latest local run's log file (.local/logs/latest.log; --file .local/logs/run-….log
+reads an earlier run's) by default, CloudWatch Logs (Logs Insights over the stack's log groups)
+with --aws, or the CloudWatch Logs of LocalStack (npm run deploy:local) with --localstack.
 
 Filters (all optional, combined with AND):
   --id <id>                 one record id, from fetch to Analytics
@@ -41,6 +47,8 @@ Filters (all optional, combined with AND):
                             partition, offset and fetch run of each side, and its path from
                             the fetch to the Analytics answer (not with --id, --correlation-id)
   --correlation-id <uuid>   one fetch run and what the merge did with its records
+                            (both take the whole value or, as the table shows them, its first
+                            8 or more hex digits, when they name one payload or run)
   --level <level>           DEBUG, INFO, WARN, ERROR: that level and above
   --since <when>            15m, 2h, 7d or an ISO time (default: 24h for the file, 1h for --aws)
   --function <role>         ${PIPELINE_ROLES.join(', ')}, topic-admin
@@ -50,7 +58,7 @@ Output:
   --limit <n>               at most n lines (default 1000)
 
 Sources:
-  --file <path>             another local log file
+  --file <path>             another local log file (each run writes its own, run-<time>.log)
   --aws                     CloudWatch; credentials and region from the usual AWS settings
   --localstack              LocalStack's CloudWatch Logs at ${LOCALSTACK_GATEWAY} (FilterLogEvents)
   --endpoint <url>          another CloudWatch Logs endpoint for --aws or --localstack
@@ -94,9 +102,9 @@ export async function runLogsCommand(argv: string[], deps: LogsCommandDeps): Pro
         throw new LogQueryError(
           '--payload names one payload: give it without --id or --correlation-id',
         );
-      const hash = parsePayloadHash(values.payload);
+      const payload = parsePayloadArgument(values.payload);
       const since = parseSince(values.since ?? (cloud ? '1h' : '24h'), deps.now);
-      const traced = await tracePayload(hash, { since }, values, limit, deps);
+      const traced = await tracePayload(payload, { since }, values, limit, deps);
       deps.print(
         values.json
           ? renderJson(traced.path)
@@ -104,10 +112,17 @@ export async function runLogsCommand(argv: string[], deps: LogsCommandDeps): Pro
       );
       return 0;
     }
+    const correlation =
+      values['correlation-id'] === undefined
+        ? undefined
+        : parseCorrelationArgument(values['correlation-id']);
     const filter: LogFilter = {
       since: parseSince(values.since ?? (cloud ? '1h' : '24h'), deps.now),
       ...(values.id !== undefined && { id: values.id }),
-      ...(values['correlation-id'] !== undefined && { correlationId: values['correlation-id'] }),
+      ...(correlation &&
+        ('whole' in correlation
+          ? { correlationId: correlation.whole }
+          : { correlationPrefix: correlation.prefix })),
       ...(values.level !== undefined && { level: parseLevel(values.level) }),
       ...(values.function !== undefined && { function: values.function }),
     };
@@ -116,6 +131,14 @@ export async function runLogsCommand(argv: string[], deps: LogsCommandDeps): Pro
       : values.aws
         ? await fromCloudWatch(filter, values, limit, deps)
         : fromFile(values.file, filter, limit, deps);
+    // A shortened id must name one fetch run among the lines it matched.
+    if (correlation && 'prefix' in correlation) {
+      resolvePrefix(
+        '--correlation-id',
+        correlation.prefix,
+        entries.map((entry) => entry.correlationId),
+      );
+    }
     deps.print(values.json ? renderJson(entries) : renderTable(entries));
     return 0;
   } catch (error) {
@@ -156,28 +179,48 @@ function parseFlags(argv: string[]) {
  * in the fetch runs the lineage names).
  */
 async function tracePayload(
-  hash: string,
+  payload: IdOrPrefix,
   filter: LogFilter,
   flags: Flags,
   limit: number,
   deps: LogsCommandDeps,
 ): Promise<{ lineage: Lineage; path: LogEntry[] }> {
-  const notFound = () =>
+  const notFound = (hash: string) =>
     new LogQueryError(
-      `No "payload lineage" line for ${hash} since ${filter.since.toISOString()}: was it delivered in that time (--since)? Payloads delivered before lineage was logged have none.`,
+      'prefix' in payload && hash === payload.prefix
+        ? `No log line has a payload hash starting ${hash} since ${filter.since.toISOString()} (--since).`
+        : `No "payload lineage" line for ${hash} since ${filter.since.toISOString()}: was it delivered in that time (--since)? Payloads delivered before lineage was logged have none.`,
     );
+  /** The whole hash: as given, or the one the prefix names among the lines. */
+  const hashIn = (entries: LogEntry[]) =>
+    'whole' in payload
+      ? payload.whole
+      : resolvePrefix(
+          '--payload',
+          payload.prefix,
+          entries.map((entry) => entry.hash),
+        );
   if (!flags.aws) {
     // Every line of the time range: the trace needs lines no single filter selects.
     const entries = flags.localstack
       ? await fromLocalStack(filter, flags, 10_000, deps)
       : fromFile(flags.file, filter, Number.MAX_SAFE_INTEGER, deps);
+    const hash = hashIn(entries);
+    if (hash === undefined) throw notFound((payload as { prefix: string }).prefix);
     const lineage = lineageIn(entries, hash);
-    if (!lineage) throw notFound();
+    if (!lineage) throw notFound(hash);
     return { lineage, path: payloadPath(entries, lineage).slice(-limit) };
   }
+  const hash =
+    'whole' in payload
+      ? payload.whole
+      : hashIn(
+          await fromCloudWatch(filter, flags, limit, deps, payloadPrefixQuery(payload.prefix)),
+        );
+  if (hash === undefined) throw notFound((payload as { prefix: string }).prefix);
   const byHash = await fromCloudWatch(filter, flags, limit, deps, payloadLineageQuery(hash));
   const lineage = lineageIn(byHash, hash);
-  if (!lineage) throw notFound();
+  if (!lineage) throw notFound(hash);
   const runs = Object.values(lineage.sides).flatMap((origin) =>
     origin.correlationId === undefined ? [] : [origin.correlationId],
   );

@@ -6,6 +6,8 @@ import { BUILT_IN_JOIN, SOURCE_NAMES } from '../../shared/sources/registry.ts';
 export type LogFilter = {
   id?: string;
   correlationId?: string;
+  /** The start of a correlation id (at least 8 hex digits or dashes), as the table shows it. */
+  correlationPrefix?: string;
   /** The lowest level to show: WARN shows WARN, ERROR and CRITICAL. */
   level?: LogLevel;
   since: Date;
@@ -72,6 +74,12 @@ export function matches(entry: LogEntry, filter: LogFilter): boolean {
   if (filter.correlationId !== undefined && entry.correlationId !== filter.correlationId) {
     return false;
   }
+  if (
+    filter.correlationPrefix !== undefined &&
+    !entry.correlationId?.toLowerCase().startsWith(filter.correlationPrefix)
+  ) {
+    return false;
+  }
   if (filter.level !== undefined && rank(entry.level) < rank(filter.level)) return false;
   if (filter.function !== undefined && entry.service !== filter.function) return false;
   return true;
@@ -88,6 +96,10 @@ export function insightsQuery(filter: LogFilter, limit: number): string {
   if (filter.id !== undefined) lines.push(`filter id = ${quote(filter.id)}`);
   if (filter.correlationId !== undefined) {
     lines.push(`filter correlationId = ${quote(filter.correlationId)}`);
+  }
+  if (filter.correlationPrefix !== undefined) {
+    // Hex digits and dashes only (tools/logs/prefixes.ts): nothing to escape in the pattern.
+    lines.push(`filter correlationId like /^${filter.correlationPrefix}/`);
   }
   if (filter.level !== undefined) {
     const levels = LEVELS.slice(rank(filter.level)).map(quote).join(', ');

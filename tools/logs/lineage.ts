@@ -42,6 +42,20 @@ export function parsePayloadHash(value: string): string {
   return hash;
 }
 
+/**
+ * The query of the lines whose hash starts with a prefix (hex digits only, checked by
+ * parsePayloadArgument), to find the one payload it names.
+ */
+export function payloadPrefixQuery(prefix: string): string {
+  if (!/^[0-9a-f]+$/.test(prefix)) throw new LogQueryError(`not a hash prefix: "${prefix}"`);
+  return [
+    `fields ${LOG_QUERY_FIELDS.join(', ')}`,
+    `filter hash like /^${prefix}/`,
+    'sort @timestamp desc',
+    'limit 200',
+  ].join('\n| ');
+}
+
 /** The lineage query text for one hash. */
 export function payloadLineageQuery(hash: string): string {
   return PAYLOAD_LINEAGE_QUERY.replace(HASH_PLACEHOLDER, parsePayloadHash(hash));

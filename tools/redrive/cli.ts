@@ -11,8 +11,9 @@ Re-drives the records the event source mapping gave up on (the failed_<topic> to
 merge function's own join and idempotent delivery: payloads already delivered are skipped, the
 rest delivered once. Offsets are committed only after a chunk is delivered, so a re-drive that
 stops midway is simply run again. Settings are the merge function's (KAFKA_BROKERS, REDIS_URL,
-REDIS_KEY_PREFIX, ANALYTICS_URL, TOPIC_PREFIX, …; see README). On AWS, invoke the redrive
-function instead (docs/deploy.md).`;
+REDIS_KEY_PREFIX, ANALYTICS_URL, TOPIC_PREFIX, PIPELINE_SOURCES, …; see README); KAFKA_BROKERS,
+REDIS_URL and ANALYTICS_URL have no default. \`npm run local\` prints this command with its run's
+settings when it starts. On AWS, invoke the redrive function instead (docs/deploy.md).`;
 
 runDrainCommand({
   name: 'redrive',

@@ -11,8 +11,10 @@ const USAGE = `npm run replay -- [--group <consumer group>] [--timeout <seconds>
 Re-drives the dead_letter topic into Analytics through the merge function's idempotent delivery:
 payloads Analytics already has are skipped, ones it refuses again stay for the next replay.
 Settings are the replay function's (REDIS_URL, REDIS_KEY_PREFIX, ANALYTICS_URL, ANALYTICS_*,
-HTTP_*), plus KAFKA_BROKERS and TOPIC_PREFIX for the topic (see README). On AWS, enable the
-replay function's SQS trigger instead (docs/deploy.md). The local runner does the same with: npm run local -- --replay
+HTTP_*), plus KAFKA_BROKERS and TOPIC_PREFIX for the topic (see README); KAFKA_BROKERS,
+REDIS_URL and ANALYTICS_URL have no default. \`npm run local\` prints this command with its run's
+settings when it starts. On AWS, enable the replay function's SQS trigger instead
+(docs/deploy.md). The local runner does the same at its end with: npm run local -- --replay
 
 ${UNPARK_USAGE}`;
 
