@@ -5,7 +5,7 @@ import type { SourceDefinition } from '../../shared/sources/definition.ts';
 /**
  * The JSON fields a credential secret must hold, by what reads it. The stack never creates
  * these secrets: the operator creates them with the real credentials before the first deploy
- * (docs/deploy.md, step 2) and names them in context, so no function ever starts without them.
+ * (docs/deploy.md, step 3) and names them in context, so no function ever starts without them.
  */
 export type SecretShape = { fields: string[] };
 

@@ -99,7 +99,7 @@ export class SourceIngest extends PipelineFunction {
     const shape = sourceSecretShape(source);
     if (shape && !props.secretArn)
       throw new Error(
-        `source ${source.name} declares ${source.auth.type} auth: create a Secrets Manager secret holding ${describeShape(shape)} and pass its ARN as -c pipeline:${source.name}SecretArn=… or secrets.${source.name}.arn in the pipeline:config file (docs/deploy.md, step 2)`,
+        `source ${source.name} declares ${source.auth.type} auth: create a Secrets Manager secret holding ${describeShape(shape)} and pass its ARN as -c pipeline:${source.name}SecretArn=… or secrets.${source.name}.arn in the pipeline:config file (docs/deploy.md, step 3)`,
       );
     if (shape && props.secretArn)
       this.bindSecret(

@@ -148,12 +148,36 @@ describe('preflight: Availability Zones by AZ ID', () => {
 });
 
 describe('preflight: Lambda concurrency at peak', () => {
-  const demand = { mappings: 2, maxPollers: 2, partitions: 6, scheduled: 3, replay: 2, manual: 1 };
+  const demand = {
+    mappings: 2,
+    pollers: { mode: 'provisioned', maxPollers: 2 },
+    partitions: 6,
+    scheduled: 3,
+    replay: 2,
+    manual: 1,
+  } as const;
 
   it('adds up mappings x pollers x 5 invocations, the schedules, the replay and the re-drive', () => {
     expect(peakConcurrency(demand).total).toBe(2 * 2 * 5 + 3 + 2 + 1);
     // Lambda caps a mapping's pollers at the topic's partitions.
-    expect(peakConcurrency({ ...demand, maxPollers: 10, partitions: 3 }).total).toBe(2 * 3 * 5 + 6);
+    const capped = {
+      ...demand,
+      pollers: { mode: 'provisioned', maxPollers: 10 },
+      partitions: 3,
+    } as const;
+    expect(peakConcurrency(capped).total).toBe(2 * 3 * 5 + 6);
+  });
+
+  it('counts one invocation per partition of an on-demand mapping, and names partitions as the lever', async () => {
+    const onDemand = { ...demand, pollers: { mode: 'on-demand' } } as const;
+    expect(peakConcurrency(onDemand).total).toBe(2 * 6 + 3 + 2 + 1);
+    lambdaMock.on(GetAccountSettingsCommand).resolves({
+      AccountLimit: { ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 },
+    });
+    const result = await checkConcurrencyDemand(lambda, onDemand);
+    expect(result.status).toBe('warn');
+    expect(result.detail).toContain('2 on-demand mappings x 6 partitions');
+    expect(result.detail).toMatch(/lower pipeline:sourceTopicPartitions$/);
   });
 
   it("warns on a new account's 10 executions, which the stack's 26 exceed", async () => {

@@ -13,8 +13,13 @@ export const INVOCATIONS_PER_KAFKA_POLLER = 5;
 export type ConcurrencyDemand = {
   /** Kafka event source mappings of the merge (one per source topic). */
   mappings: number;
-  /** MaximumPollers of each mapping (pipeline:mergeMaxPollers). */
-  maxPollers: number;
+  /**
+   * `provisioned`: MaximumPollers of each mapping (pipeline:mergeMaxPollers), 5 invocations
+   * each. `on-demand` (the small profile): Lambda scales the pollers itself and documents no
+   * maximum, but keeps each partition in order, so a mapping runs at most one invocation per
+   * partition at a time.
+   */
+  pollers: { mode: 'provisioned'; maxPollers: number } | { mode: 'on-demand' };
   /** Partitions of each source topic (pipeline:sourceTopicPartitions). */
   partitions: number;
   /** Scheduled functions that may run at the same moment (each fetch, the sweeper). */
@@ -27,12 +32,20 @@ export type ConcurrencyDemand = {
 
 /** The executions the stack can use at once, and how they add up (for the report). */
 export function peakConcurrency(demand: ConcurrencyDemand): { total: number; parts: string } {
-  const pollers = Math.min(demand.maxPollers, demand.partitions);
+  const rest = `scheduled ${demand.scheduled}, replay ${demand.replay}, re-drive ${demand.manual}`;
+  const others = demand.scheduled + demand.replay + demand.manual;
+  if (demand.pollers.mode === 'on-demand') {
+    const merge = demand.mappings * demand.partitions;
+    return {
+      total: merge + others,
+      parts: `merge ${demand.mappings} on-demand mappings x ${demand.partitions} partitions (one invocation each at a time) = ${merge}, ${rest}`,
+    };
+  }
+  const pollers = Math.min(demand.pollers.maxPollers, demand.partitions);
   const merge = demand.mappings * pollers * INVOCATIONS_PER_KAFKA_POLLER;
-  const total = merge + demand.scheduled + demand.replay + demand.manual;
   return {
-    total,
-    parts: `merge ${demand.mappings} mappings x ${pollers} pollers x ${INVOCATIONS_PER_KAFKA_POLLER} = ${merge}, scheduled ${demand.scheduled}, replay ${demand.replay}, re-drive ${demand.manual}`,
+    total: merge + others,
+    parts: `merge ${demand.mappings} mappings x ${pollers} pollers x ${INVOCATIONS_PER_KAFKA_POLLER} = ${merge}, ${rest}`,
   };
 }
 
@@ -50,11 +63,15 @@ export async function checkConcurrencyDemand(
   const limit = settings.AccountLimit?.ConcurrentExecutions ?? 0;
   const unreserved = settings.AccountLimit?.UnreservedConcurrentExecutions ?? limit;
   const { total, parts } = peakConcurrency(demand);
+  const lower =
+    demand.pollers.mode === 'on-demand'
+      ? 'pipeline:sourceTopicPartitions'
+      : 'pipeline:mergeMaxPollers';
   if (unreserved < total)
     return {
       check,
       status: 'warn',
-      detail: `the stack can use ${total} executions at once (${parts}) but the account has ${unreserved} unreserved of ${limit}: ask for more (Service Quotas, Lambda "Concurrent executions") or lower pipeline:mergeMaxPollers`,
+      detail: `the stack can use ${total} executions at once (${parts}) but the account has ${unreserved} unreserved of ${limit}: ask for more (Service Quotas, Lambda "Concurrent executions") or lower ${lower}`,
     };
   return {
     check,

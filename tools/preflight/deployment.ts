@@ -129,7 +129,10 @@ export async function runPreflight(
     )),
     await checkConcurrencyDemand(clients.lambda, {
       mappings: sources,
-      maxPollers: config.mergeMaxPollers,
+      pollers:
+        config.shape.mappingMode === 'on-demand'
+          ? { mode: 'on-demand' }
+          : { mode: 'provisioned', maxPollers: config.mergeMaxPollers },
       partitions: config.sourceTopicPartitions,
       // Each fetch (its run may outlast its rate once) and the sweeper.
       scheduled: sources + 1,
