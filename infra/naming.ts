@@ -27,3 +27,22 @@ export const LOG_QUERY_FIELDS = [
   'hash',
   'reason',
 ];
+
+/** What stands for the hash in the saved query; the console user replaces it. */
+export const HASH_PLACEHOLDER = 'REPLACE_WITH_HASH';
+
+/**
+ * The Logs Insights query of one payload, by its identity hash (the Idempotency-Key, the batch
+ * event id, the dead letter's hash): the merge's `payload lineage` line, naming the topic,
+ * partition, offset and fetch run (correlationId) of every side, and the lines of its delivery
+ * (`payload delivered`, retries, dead letter, replay). The parts are CDK's QueryString props, so
+ * infra saves it as the query definition `<stage>-pipeline/payload-lineage`; the text
+ * (tools/logs/lineage.ts) is what `npm run logs -- --payload HASH --aws` runs, placeholder replaced. `@message`
+ * carries the whole line, sides included, whatever the side names are.
+ */
+export const PAYLOAD_LINEAGE_QUERY_PARTS = {
+  fields: [...LOG_QUERY_FIELDS, 'outcome', '@message'],
+  filterStatements: [`hash = "${HASH_PLACEHOLDER}"`],
+  sort: '@timestamp asc',
+  limit: 200,
+};

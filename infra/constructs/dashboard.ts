@@ -2,7 +2,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import { Dashboard, GraphWidget, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { QueryDefinition, QueryString } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { LOG_QUERY_FIELDS } from '../naming.ts';
+import { LOG_QUERY_FIELDS, PAYLOAD_LINEAGE_QUERY_PARTS } from '../naming.ts';
 import type { JoinSweeper } from './join-sweeper.ts';
 import type { MergeStage } from './merge-stage.ts';
 import { pipelineMetric, sweepMetric } from './pipeline-metrics.ts';
@@ -128,6 +128,8 @@ export function pipelineQueries(
       limit: 500,
     }),
   );
+  // One delivered payload back to the fetch runs of its sides (npm run logs -- --payload).
+  query('payload-lineage', new QueryString(PAYLOAD_LINEAGE_QUERY_PARTS));
   query(
     'dead-lettered',
     new QueryString({

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configFromContext } from '../../infra/config.ts';
+import { PAYLOAD_LINEAGE_QUERY } from '../../tools/logs/lineage.ts';
 import { synthesize } from '../support/synth.ts';
 
 const PLACEHOLDER_WARNING = 'Annotation::pipeline:placeholder-endpoints';
@@ -174,9 +175,14 @@ describe('the synthesized stack', () => {
     ]);
   });
 
-  it('publishes a dashboard, the alarms on an SNS topic, and four saved queries', () => {
+  it('publishes a dashboard, the alarms on an SNS topic, and five saved queries', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    template.resourceCountIs('AWS::Logs::QueryDefinition', 4);
+    template.resourceCountIs('AWS::Logs::QueryDefinition', 5);
+    // The lineage query is saved as npm run logs -- --payload runs it, hash left to replace.
+    template.hasResourceProperties('AWS::Logs::QueryDefinition', {
+      Name: 'test-pipeline/payload-lineage',
+      QueryString: PAYLOAD_LINEAGE_QUERY,
+    });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms.length).toBeGreaterThanOrEqual(6);
     for (const alarm of alarms) expect(alarm.Properties?.AlarmActions).toHaveLength(1);

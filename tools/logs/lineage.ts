@@ -1,25 +1,13 @@
-import { LOG_QUERY_FIELDS } from '../../infra/naming.ts';
+import {
+  HASH_PLACEHOLDER,
+  LOG_QUERY_FIELDS,
+  PAYLOAD_LINEAGE_QUERY_PARTS,
+} from '../../infra/naming.ts';
+
+export { HASH_PLACEHOLDER, PAYLOAD_LINEAGE_QUERY_PARTS };
+
 import type { RecordOrigin } from '../../shared/domain/merge.ts';
 import { type LogEntry, LogQueryError } from './filters.ts';
-
-/** What stands for the hash in the saved query; the console user replaces it. */
-export const HASH_PLACEHOLDER = 'REPLACE_WITH_HASH';
-
-/**
- * The Logs Insights query of one payload, by its identity hash (the Idempotency-Key, the batch
- * event id, the dead letter's hash): the merge's `payload lineage` line, naming the topic,
- * partition, offset and fetch run (correlationId) of every side, and the lines of its delivery
- * (`payload delivered`, retries, dead letter, replay). The parts are CDK's QueryString props, so
- * infra can save it as a query definition (`new QueryString(PAYLOAD_LINEAGE_QUERY_PARTS)`); the
- * text is what `npm run logs -- --payload HASH --aws` runs, placeholder replaced. `@message`
- * carries the whole line, sides included, whatever the side names are.
- */
-export const PAYLOAD_LINEAGE_QUERY_PARTS = {
-  fields: [...LOG_QUERY_FIELDS, 'outcome', '@message'],
-  filterStatements: [`hash = "${HASH_PLACEHOLDER}"`],
-  sort: '@timestamp asc',
-  limit: 200,
-};
 
 /** The query text, as CDK's QueryString writes it from the parts (a test holds them equal). */
 export const PAYLOAD_LINEAGE_QUERY = [

@@ -7,6 +7,7 @@ import {
   ANALYTICS_SECRET_SHAPE,
   sourceSecretShape,
 } from '../../infra/constructs/credential-secrets.ts';
+import { PipelineError } from '../../shared/errors.ts';
 import {
   type CheckResult,
   checkBootstrap,
@@ -22,10 +23,10 @@ import { checkZones, type ZoneNeeds } from './zones.ts';
 export const ZONES_CONTEXT_KEY = 'pipeline:availabilityZones';
 
 /** A `-c` value that is not `key=value`. */
-export class ContextArgumentError extends Error {
+export class ContextArgumentError extends PipelineError {
+  override readonly name = 'ContextArgumentError';
   constructor(readonly argument: string) {
     super(`-c takes key=value, got "${argument}"`);
-    this.name = 'ContextArgumentError';
   }
 }
 
