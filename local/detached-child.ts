@@ -2,14 +2,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 
 /**
  * Runs the command in the background, stops it when our stdin pipe to it closes (however this
- * process ended, SIGKILL included), and passes its exit status on. TERM is forwarded to it; the
- * watchdog is killed once the command is gone, so it never signals a reused pid.
+ * process ended, SIGKILL included), with SIGKILL 15 s after the TERM if it hangs on its way out,
+ * and passes its exit status on. TERM is forwarded to it; the watchdog is killed once the command
+ * is gone, so it never signals a reused pid.
  */
 const WATCHDOG = [
   'exec 3<&0 </dev/null',
   '"$@" &',
   'command=$!',
-  '(cat <&3 >/dev/null; kill -TERM "$command" 2>/dev/null) &',
+  '(cat <&3 >/dev/null; kill -TERM "$command" 2>/dev/null',
+  ' for second in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do',
+  '   kill -0 "$command" 2>/dev/null || exit 0; sleep 1',
+  ' done; kill -KILL "$command" 2>/dev/null) &',
   'watchdog=$!',
   'exec 3<&-',
   `trap 'kill -TERM "$command" 2>/dev/null' TERM`,

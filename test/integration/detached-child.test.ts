@@ -51,8 +51,10 @@ function processes(): Stat[] {
 const liveIn = (group: number) => processes().filter((p) => p.pgrp === group && p.state !== 'Z');
 
 /** Starts the harness in a group of its own, as a terminal's foreground job; its child's group. */
-async function startHarness(): Promise<{ group: number; lines: AsyncIterator<string> }> {
-  harness = spawn(process.execPath, ['--import', 'tsx', HARNESS], {
+async function startHarness(
+  ...args: string[]
+): Promise<{ group: number; lines: AsyncIterator<string> }> {
+  harness = spawn(process.execPath, ['--import', 'tsx', HARNESS, ...args], {
     detached: true,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -61,8 +63,9 @@ async function startHarness(): Promise<{ group: number; lines: AsyncIterator<str
   ]();
   const first = await lines.next();
   const { group } = JSON.parse(String(first.value)) as { group: number };
+  const command = args.includes('--deaf-to-term') ? 'node' : 'sleep';
   await waitFor(
-    () => liveIn(group).some((p) => p.comm === 'sleep'),
+    () => liveIn(group).some((p) => p.comm === command),
     'the detached command to start',
     10_000,
   );
@@ -82,11 +85,33 @@ describe('a detached child (the local Kafka broker)', () => {
     await waitFor(() => liveIn(group).length === 0, 'the command to be stopped', 10_000);
   });
 
+  it('keeps running through a Ctrl-C the runner survives, until the runner stops it', async () => {
+    const { group, lines } = await startHarness('--survive-sigint');
+    process.kill(-(harness?.pid as number), 'SIGINT');
+    expect(JSON.parse(String((await lines.next()).value))).toEqual({ sigint: true });
+    // The runner is printing its summary: the broker must still answer.
+    expect(liveIn(group).map((p) => p.comm)).toContain('sleep');
+    harness?.stdin?.write('stop\n');
+    expect(JSON.parse(String((await lines.next()).value))).toMatchObject({ stopped: true });
+    expect(liveIn(group).filter((p) => p.comm === 'sleep')).toEqual([]);
+  });
+
   it('is stopped when the runner is killed outright (SIGKILL: no exit handler runs)', async () => {
     const { group } = await startHarness();
     harness?.kill('SIGKILL');
     await waitFor(() => liveIn(group).length === 0, 'the orphaned command to be stopped', 10_000);
   });
+
+  it('is killed outright 15 s after the TERM when it ignores the TERM', async () => {
+    const { group } = await startHarness('--deaf-to-term');
+    const started = Date.now();
+    harness?.kill('SIGKILL');
+    // Well after the TERM, it is still there: only the watchdog's KILL can end it.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect(liveIn(group).map((p) => p.comm)).toContain('node');
+    await waitFor(() => liveIn(group).length === 0, 'the KILL after the TERM', 25_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_000);
+  }, 40_000);
 
   it('is killed when the runner exits normally without stopping it', async () => {
     const { group } = await startHarness();
