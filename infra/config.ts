@@ -196,9 +196,14 @@ function isPlaceholder(url: string | undefined): boolean {
  */
 export function placeholderEndpoints(config: DeployConfig): string[] {
   if (config.target !== 'aws') return [];
-  const keys = config.sources
-    .filter((source) => isPlaceholder(config.sourceBaseUrls[source.name] ?? source.url))
-    .map((source) => `pipeline:${source.name}BaseUrl`);
+  const keys = config.sources.flatMap((source) => {
+    const base = config.sourceBaseUrls[source.name];
+    if (base !== undefined) return isPlaceholder(base) ? [`pipeline:${source.name}BaseUrl`] : [];
+    // No base URL: the source's own "url", declared in the pipeline:config file.
+    return isPlaceholder(source.url)
+      ? [`the "url" of source ${source.name} in pipeline:config`]
+      : [];
+  });
   if (isPlaceholder(config.analyticsUrl)) keys.push('pipeline:analyticsUrl');
   return keys;
 }

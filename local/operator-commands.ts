@@ -45,13 +45,20 @@ export function shellWord(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Whether a setting's value is a URL that carries a password (not to be printed). */
+/** `scheme://user:password@` anywhere in a value (a URL inside JSON, or one of a list). */
+const URL_WITH_PASSWORD = /[a-z][\w+.-]*:\/\/[^\s/@"']*:[^\s/@"']+@/i;
+
+/**
+ * Whether a setting's value is, or holds, a URL that carries a password (not to be printed):
+ * a whole URL, or one inside a larger value such as a source definition's JSON.
+ */
 function holdsPassword(value: string): boolean {
   try {
-    return new URL(value).password !== '';
+    if (new URL(value).password !== '') return true;
   } catch {
-    return false;
+    // Not a URL as a whole: look inside it.
   }
+  return URL_WITH_PASSWORD.test(value);
 }
 
 /**
@@ -72,6 +79,6 @@ export function operatorLines(mergeEnvironment: Record<string, string>): string[
   return [
     'Until this run ends (it then stops its mocks and any broker it started, and removes its Redis keys unless --keep-state), from another shell:',
     ...commands.map((command) => `  ${command.title}: ${commandLine(command)}`),
-    ...(hidden ? ['  (a URL with a password is read from your shell, as "$NAME")'] : []),
+    ...(hidden ? ['  (a value holding a password is read from your shell, as "$NAME")'] : []),
   ];
 }

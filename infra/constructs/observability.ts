@@ -31,7 +31,7 @@ export type ObservabilityProps = {
    * nor Logs Insights query definitions.
    */
   target: DeployTarget;
-  /** Every part with alarms of its own (ingests, merge, replay, sweepers). */
+  /** Every part with alarms of its own (ingests, merge, replay, sweepers, network, streaming). */
   parts: ObservedPart[];
   ingests: SourceIngest[];
   merge: MergeStage;
@@ -175,8 +175,14 @@ export class Observability extends Construct {
   }
 }
 
-/** Length of one MergeNotInvoked period; two in a row page. */
-const MERGE_SILENCE_PERIOD = Duration.minutes(15);
+/**
+ * Length of one MergeNotInvoked period, two of which in a row page: 15 minutes, or one fetch
+ * interval when the fetches run less often (so every period holds a fetch), at most 12 hours
+ * (CloudWatch evaluates an alarm over one day at most).
+ */
+export function mergeSilencePeriod(fetchRateMinutes: number): Duration {
+  return Duration.minutes(Math.min(12 * 60, Math.max(15, fetchRateMinutes)));
+}
 
 /**
  * Records are published and the merge is never invoked: its mappings are not polling (disabled,
@@ -186,7 +192,8 @@ const MERGE_SILENCE_PERIOD = Duration.minutes(15);
  * the next does not page. A period in which no fetch ran or published anything is 0.
  */
 function mergeNotInvokedAlarm(scope: Construct, props: ObservabilityProps): Alarm {
-  const minutes = MERGE_SILENCE_PERIOD.toMinutes();
+  const period = mergeSilencePeriod(props.fetchRateMinutes);
+  const minutes = period.toMinutes();
   const published = props.ingests.map((_, index) => `p${index}`);
   return new Alarm(scope, 'MergeNotInvoked', {
     alarmDescription: `The fetches published records in each of the last two ${minutes}-minute periods and the merge was not invoked once: its event source mappings are not delivering (state, LastProcessingResult, the cluster's security group, the function role). Records wait on their topics within retention (docs/deploy.md, "Alarms").`,
@@ -199,9 +206,9 @@ function mergeNotInvokedAlarm(scope: Construct, props: ObservabilityProps): Alar
             pipelineMetric('Published', { service: `fetch-${source.name}` }, minutes),
           ]),
         ),
-        invocations: props.merge.fn.metricInvocations({ period: MERGE_SILENCE_PERIOD }),
+        invocations: props.merge.fn.metricInvocations({ period }),
       },
-      period: MERGE_SILENCE_PERIOD,
+      period,
       label: 'published, merge silent',
     }),
     threshold: 0,

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { configFromContext } from '../../infra/config.ts';
+import { configFromContext, placeholderEndpoints } from '../../infra/config.ts';
 import { loadFetchConfig } from '../../shared/config.ts';
 import { synthesize } from '../support/synth.ts';
 import { deployedFunctions } from '../support/template-functions.ts';
@@ -124,6 +124,37 @@ describe('the pipeline file at synth', () => {
     expect(configFromContext(context({ 'pipeline:config': file })).sourceSecretArns).toEqual({
       crm: arn,
     });
+  });
+
+  it('names where a placeholder URL was written: a context key, or a source\'s own "url"', () => {
+    // The example, with pricing at a full URL of its own instead of a path under a base URL.
+    const example = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as {
+      sources: Record<string, unknown>[];
+      baseUrls: Record<string, string>;
+    };
+    const { pricing: _pricing, ...baseUrls } = example.baseUrls;
+    const file = aPipelineFile({
+      ...example,
+      sources: example.sources.map(({ path: _path, ...source }) =>
+        source.name === 'pricing'
+          ? { ...source, url: 'https://prices.example.com/v1' }
+          : { ...source, path: _path },
+      ),
+      baseUrls: {
+        ...baseUrls,
+        crm: 'https://crm.internal.test',
+        inventory: 'https://inv.internal.test',
+      },
+      analyticsUrl: 'https://analytics.internal.test/analytics',
+    });
+    expect(placeholderEndpoints(configFromContext(context({ 'pipeline:config': file })))).toEqual([
+      'the "url" of source pricing in pipeline:config',
+    ]);
+    expect(
+      placeholderEndpoints(
+        configFromContext(context({ 'pipeline:config': EXAMPLE, 'pipeline:target': 'aws' })),
+      ),
+    ).toContain('pipeline:crmBaseUrl');
   });
 
   it('refuses a bad base URL, naming the source and the field', () => {

@@ -72,6 +72,24 @@ describe('a merge that is never invoked while records are published', () => {
       expect(alarm.TreatMissingData).toBe('notBreaching');
     },
   );
+
+  it.each([
+    [60, 3600],
+    [1440, 43_200],
+  ])(
+    'at a fetch every %i minutes, periods hold a fetch each (%i s), two of them within a day',
+    (rate, seconds) => {
+      const { template } = synthesize({
+        'pipeline:stage': 'quiet',
+        'pipeline:fetchRateMinutes': rate,
+        'pipeline:alarmMissedFetchPeriods': 1,
+      });
+      const alarm = alarmOf(template, 'ObservabilityMergeNotInvoked');
+      for (const stat of statsOf(alarm)) expect(stat.Period).toBe(seconds);
+      expect(alarm.EvaluationPeriods).toBe(2);
+      expect(alarm.AlarmDescription).toContain(`${seconds / 60}-minute periods`);
+    },
+  );
 });
 
 describe('mappings that cannot poll', () => {

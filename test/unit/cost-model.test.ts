@@ -183,6 +183,25 @@ describe('figures not verified on an AWS page', () => {
       ['Eip', true],
     ]);
   });
+
+  it('are marked line by line when one resource has prices of different standing', () => {
+    const book = testPriceBook();
+    const instance = book.data.prices['ec2.instance.t4g.nano'];
+    if (!instance) throw new Error('fixture lacks ec2.instance.t4g.nano');
+    instance.verification.test = 'not-found';
+    const template = aTemplate({
+      Public: { Type: 'AWS::EC2::Subnet', Properties: { MapPublicIpOnLaunch: true } },
+      Nat: {
+        Type: 'AWS::EC2::Instance',
+        Properties: { InstanceType: 't4g.nano', SubnetId: { Ref: 'Public' } },
+      },
+    });
+    expect(estimateIdle(template, book).lines.map((l) => [l.what, l.verified])).toEqual([
+      ['EC2 t4g.nano instance-hours', false],
+      ['EC2 root volume 8 GB gp3', true],
+      ['public IPv4 address of the instance', true],
+    ]);
+  });
 });
 
 describe('what the estimate refuses', () => {

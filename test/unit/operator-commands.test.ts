@@ -80,6 +80,18 @@ describe('the replay and re-drive commands npm run local prints', () => {
     const lines = operatorLines({ ...MERGE_ENV, REDIS_URL: 'redis://:s3cret@cache:6379' });
     expect(lines.join('\n')).not.toContain('s3cret');
     expect(lines[1]).toContain('REDIS_URL="$REDIS_URL" ');
-    expect(lines.at(-1)).toBe('  (a URL with a password is read from your shell, as "$NAME")');
+    expect(lines.at(-1)).toBe('  (a value holding a password is read from your shell, as "$NAME")');
+  });
+
+  it('never prints a password inside a larger value, such as a source definition', () => {
+    const sources = JSON.stringify([{ name: 'crm', url: 'https://svc:hunter2@crm.test/c' }]);
+    const line = operatorLines({ ...MERGE_ENV, PIPELINE_SOURCES: sources }).join('\n');
+    expect(line).not.toContain('hunter2');
+    expect(line).toContain('PIPELINE_SOURCES="$PIPELINE_SOURCES"');
+    // A URL with a user and no password, or a plain host:port, is printed as it is.
+    const plain = JSON.stringify([{ name: 'crm', url: 'https://svc@crm.test/c' }]);
+    expect(operatorLines({ ...MERGE_ENV, PIPELINE_SOURCES: plain }).join('\n')).toContain(
+      'svc@crm.test',
+    );
   });
 });

@@ -12,7 +12,10 @@ import {
 } from './template.ts';
 
 /** One thing that costs money while no record moves: a resource's monthly price. */
-/** `verified`: every price of the line was seen on a page, none is a `not-found` figure. */
+/**
+ * `verified`: every price of the line was read on an AWS page or a dated copy of one (none is a
+ * `not-found` figure).
+ */
 export type IdleLine = {
   id: string;
   type: string;
@@ -34,11 +37,18 @@ export class UnclassifiedResourceTypeError extends PipelineError {
 }
 
 type Resource = { id: string; props: Record<string, unknown> };
-type Model = (
-  r: Resource,
-  t: CfnTemplate,
-  p: PriceBook,
-) => Array<Omit<IdleLine, 'id' | 'type' | 'verified'>>;
+/** A model's line; `verified` is given when the model traced the line's own prices. */
+type ModelLine = Omit<IdleLine, 'id' | 'type' | 'verified'> & { verified?: boolean };
+type Model = (r: Resource, t: CfnTemplate, p: PriceBook) => ModelLine[];
+
+/**
+ * A line whose verification is that of the prices `monthly` reads, not of all the resource's:
+ * for models that price one resource with prices of different standing.
+ */
+function tracedLine(p: PriceBook, what: string, monthly: () => number): ModelLine {
+  const { value, verified } = p.traced(monthly);
+  return { what, monthly: value, verified };
+}
 
 /** The resource types of `template` the price book does not classify, sorted. */
 export function unclassifiedTypes(template: CfnTemplate, prices: PriceBook): string[] {
@@ -63,7 +73,8 @@ export function estimateIdle(template: CfnTemplate, prices: PriceBook): IdleEsti
     const props = resource.Properties ?? {};
     const { value, verified } = prices.traced(() => model({ id, props }, template, prices));
     for (const line of value) {
-      if (line.monthly > 0) lines.push({ id, type: resource.Type, ...line, verified });
+      if (line.monthly > 0)
+        lines.push({ id, type: resource.Type, ...line, verified: line.verified ?? verified });
     }
   }
   return { lines, total: lines.reduce((sum, l) => sum + l.monthly, 0) };
@@ -87,11 +98,10 @@ const MODELS: Record<string, Model> = {
   mskServerless: (_r, t, p) => {
     const partitions = topicPartitions(t);
     return [
-      { what: 'MSK Serverless cluster-hours', monthly: hourly(p, 'msk.serverless.clusterHour') },
-      {
-        what: `MSK Serverless partition-hours (${partitions} partitions)`,
-        monthly: hourly(p, 'msk.serverless.partitionHour', partitions),
-      },
+      tracedLine(p, 'MSK Serverless cluster-hours', () => hourly(p, 'msk.serverless.clusterHour')),
+      tracedLine(p, `MSK Serverless partition-hours (${partitions} partitions)`, () =>
+        hourly(p, 'msk.serverless.partitionHour', partitions),
+      ),
     ];
   },
   mskProvisioned: (r, _t, p) => {
@@ -107,14 +117,14 @@ const MODELS: Record<string, Model> = {
       'VolumeSize',
     );
     return [
-      {
-        what: `MSK ${brokers} x ${type} brokers`,
-        monthly: hourly(p, `msk.broker.${type}`, brokers),
-      },
-      {
-        what: `MSK broker storage ${brokers} x ${gb} GB`,
-        monthly: brokers * gb * p.price('msk.brokerStoragePerGBMonth'),
-      },
+      tracedLine(p, `MSK ${brokers} x ${type} brokers`, () =>
+        hourly(p, `msk.broker.${type}`, brokers),
+      ),
+      tracedLine(
+        p,
+        `MSK broker storage ${brokers} x ${gb} GB`,
+        () => brokers * gb * p.price('msk.brokerStoragePerGBMonth'),
+      ),
     ];
   },
   eventSourceMapping: (r, t, p) => {
@@ -151,18 +161,20 @@ const MODELS: Record<string, Model> = {
     const type = stringAt(r.props, 'InstanceType');
     if (!type) throw new TemplateError(`${r.id}: no InstanceType`);
     const lines = [
-      { what: `EC2 ${type} instance-hours`, monthly: hourly(p, `ec2.instance.${type}`) },
+      tracedLine(p, `EC2 ${type} instance-hours`, () => hourly(p, `ec2.instance.${type}`)),
     ];
     const rootGb = rootVolumeGb(r.props);
-    lines.push({
-      what: `EC2 root volume ${rootGb} GB gp3`,
-      monthly: rootGb * p.price('ebs.gp3PerGBMonth'),
-    });
+    lines.push(
+      tracedLine(
+        p,
+        `EC2 root volume ${rootGb} GB gp3`,
+        () => rootGb * p.price('ebs.gp3PerGBMonth'),
+      ),
+    );
     if (hasAutoPublicIp(r, t)) {
-      lines.push({
-        what: 'public IPv4 address of the instance',
-        monthly: hourly(p, 'vpc.publicIpv4Hour'),
-      });
+      lines.push(
+        tracedLine(p, 'public IPv4 address of the instance', () => hourly(p, 'vpc.publicIpv4Hour')),
+      );
     }
     return lines;
   },

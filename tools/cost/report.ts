@@ -92,9 +92,9 @@ export function ceiling(e: ProfileEstimate): Capacity | undefined {
 
 type IdleGroup = { what: string; monthly: number; count: number; verified: boolean };
 
-/** Marks a figure whose price was not found on an AWS page (prices.json `not-found`). */
+/** Marks a figure with a price found neither on an AWS page nor a dated copy (`not-found`). */
 export const UNVERIFIED_MARK = '*';
-const UNVERIFIED_NOTE = `Figures marked ${UNVERIFIED_MARK} use a price not found on an AWS page when tools/cost/prices.json was written: check it on the page that file names.`;
+const UNVERIFIED_NOTE = `Figures marked ${UNVERIFIED_MARK} use a price found neither on an AWS page nor in a dated copy of one when tools/cost/prices.json was written: check it on the page that file names (the others were read on the page or a dated copy of it; the file says which).`;
 const mark = (verified: boolean): string => (verified ? '' : ` ${UNVERIFIED_MARK}`);
 
 /** Lines of the same description summed into one, with how many there were, largest first. */
