@@ -1,4 +1,5 @@
 import { CfnOutput, type Stack } from 'aws-cdk-lib';
+import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { ReplayFunction } from './constructs/dead-letters.ts';
 import type { JoinSweeper } from './constructs/join-sweeper.ts';
@@ -11,6 +12,7 @@ import type { SourceIngest } from './constructs/source-ingest.ts';
 export function stackOutputs(
   stack: Stack,
   parts: {
+    alarmTopic: Topic;
     streaming: KafkaCluster;
     deadLetters: Queue;
     parked: Queue;
@@ -22,6 +24,10 @@ export function stackOutputs(
     ingests: SourceIngest[];
   },
 ): void {
+  new CfnOutput(stack, 'AlarmTopicArn', {
+    value: parts.alarmTopic.topicArn,
+    description: 'Every alarm notifies this topic; subscribe to it (or set pipeline:alarmEmail)',
+  });
   new CfnOutput(stack, 'BootstrapBrokers', { value: parts.streaming.bootstrapBrokers });
   new CfnOutput(stack, 'DeadLetterQueueUrl', { value: parts.deadLetters.queueUrl });
   new CfnOutput(stack, 'DeadLetterParkingQueueUrl', {

@@ -113,7 +113,7 @@ export class PipelineStack extends Stack {
       alarmOldestPendingMinutes: config.alarmOldestPendingMinutes,
     });
 
-    new Observability(this, 'Observability', {
+    const observability = new Observability(this, 'Observability', {
       ...{ stage: config.stage, target: config.target, alarmEmail: config.alarmEmail },
       parts: [network, streaming, ...ingests, merge, replay, sweeper],
       ...{ ingests, merge, sweepers: [sweeper], missedRuns },
@@ -122,8 +122,14 @@ export class PipelineStack extends Stack {
       alarmOldestPendingMinutes: config.alarmOldestPendingMinutes,
       alarmCacheMemoryPercent: config.alarmCacheMemoryPercent,
     });
+    if (config.target === 'aws' && config.alarmEmail === undefined)
+      Annotations.of(this).addWarningV2(
+        'pipeline:no-alarm-subscriber',
+        `no pipeline:alarmEmail: the ${observability.alarms.length} alarms publish to the topic of output AlarmTopicArn, which nothing subscribes to. Set -c pipeline:alarmEmail=… or subscribe your own endpoint (chat, pager) to that topic (docs/deploy.md, "Alarms").`,
+      );
     this.invokedFunctions = [streaming.topicAdmin, ...ingests.map(({ fn }) => fn), sweeper.fn];
     stackOutputs(this, {
+      alarmTopic: observability.alarmTopic,
       streaming,
       deadLetters,
       parked,

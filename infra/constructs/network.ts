@@ -252,7 +252,7 @@ function natUserData(): UserData {
 function natStatusAlarm(nat: Instance): Alarm {
   return new Alarm(nat, 'StatusCheckFailed', {
     alarmDescription:
-      'The NAT instance fails its EC2 status checks: the functions and the mappings cannot reach the sources, Analytics or AWS APIs. Reboot it (aws ec2 reboot-instances) or replace it with a deploy (docs/deploy.md, "Which profile").',
+      'The NAT instance fails its EC2 status checks: the functions and the mappings cannot reach the sources, Analytics or AWS APIs. Reboot it (aws ec2 reboot-instances); a plain deploy does not replace it (docs/deploy.md, "Which profile").',
     metric: new Metric({
       namespace: 'AWS/EC2',
       metricName: 'StatusCheckFailed',

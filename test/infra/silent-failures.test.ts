@@ -220,3 +220,32 @@ describe('a stage deployed with the placeholder endpoints', () => {
     expect(warnings(stack)).toEqual([]);
   });
 });
+
+describe('a stage whose alarms reach no one', () => {
+  const subscriberWarnings = (stack: ReturnType<typeof synthesize>['stack']) =>
+    Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp('no pipeline:alarmEmail'))
+      .map((warning) => String(warning.entry.data));
+
+  it('is warned at synth, with the topic to subscribe to as an output', () => {
+    const { template, stack } = synthesize({ 'pipeline:stage': 'quiet' });
+    const [warning] = subscriberWarnings(stack);
+    expect(warning).toMatch(/the \d+ alarms publish to the topic of output AlarmTopicArn/);
+    template.hasOutput('AlarmTopicArn', {
+      Value: { Ref: Match.stringLikeRegexp('^ObservabilityAlarms') },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('is not warned once an email subscribes to the topic', () => {
+    const { template, stack } = synthesize({
+      'pipeline:stage': 'quiet',
+      'pipeline:alarmEmail': 'ops@example.org',
+    });
+    expect(subscriberWarnings(stack)).toEqual([]);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.org',
+    });
+  });
+});
