@@ -5,6 +5,7 @@ import type { ReplayFunction } from './constructs/dead-letters.ts';
 import type { JoinSweeper } from './constructs/join-sweeper.ts';
 import type { KafkaCluster } from './constructs/kafka-cluster.ts';
 import type { MergeStage } from './constructs/merge-stage.ts';
+import type { Network } from './constructs/network.ts';
 import type { RedriveFunction } from './constructs/redrive-function.ts';
 import type { SourceIngest } from './constructs/source-ingest.ts';
 
@@ -13,6 +14,7 @@ export function stackOutputs(
   stack: Stack,
   parts: {
     alarmTopic: Topic;
+    network: Network;
     streaming: KafkaCluster;
     deadLetters: Queue;
     parked: Queue;
@@ -28,6 +30,12 @@ export function stackOutputs(
     value: parts.alarmTopic.topicArn,
     description: 'Every alarm notifies this topic; subscribe to it (or set pipeline:alarmEmail)',
   });
+  const [natAddress] = parts.network.natAddresses;
+  if (natAddress)
+    new CfnOutput(stack, 'NatPublicIp', {
+      value: natAddress.ref,
+      description: 'The address the sources and Analytics see this stage call from (Elastic IP)',
+    });
   new CfnOutput(stack, 'BootstrapBrokers', { value: parts.streaming.bootstrapBrokers });
   new CfnOutput(stack, 'DeadLetterQueueUrl', { value: parts.deadLetters.queueUrl });
   new CfnOutput(stack, 'DeadLetterParkingQueueUrl', {

@@ -130,6 +130,7 @@ export class PipelineStack extends Stack {
     this.invokedFunctions = [streaming.topicAdmin, ...ingests.map(({ fn }) => fn), sweeper.fn];
     stackOutputs(this, {
       alarmTopic: observability.alarmTopic,
+      network,
       streaming,
       deadLetters,
       parked,

@@ -2,6 +2,7 @@ import { CfnResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   AmazonLinuxCpuType,
+  CfnEIP,
   CfnInstance,
   FlowLogDestination,
   FlowLogTrafficType,
@@ -64,6 +65,8 @@ export class Network extends Construct {
   readonly natInstance?: NatInstanceProviderV2;
   /** The NAT instance's status check alarm (none with a NAT gateway, which AWS runs). */
   readonly alarms: Alarm[] = [];
+  /** The NAT instance's Elastic IP, the stage's one outbound address (none with a gateway). */
+  readonly natAddresses: CfnEIP[] = [];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -114,6 +117,9 @@ export class Network extends Construct {
     if (this.natInstance) {
       this.#secureNatInstance(this.natInstance);
       this.alarms.push(...this.natInstance.gatewayInstances.map((nat) => natStatusAlarm(nat)));
+      this.natAddresses.push(
+        ...this.natInstance.gatewayInstances.map((nat) => this.#natAddress(nat)),
+      );
     }
     if (props.interfaceEndpoints ?? true) this.#addInterfaceEndpoints();
     // On-demand pollers reach Lambda and STS through the NAT when no endpoint is there
@@ -192,6 +198,23 @@ export class Network extends Construct {
         instance.blockDeviceMappings = [
           { deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3' } },
         ];
+  }
+
+  /**
+   * An Elastic IP on the NAT instance, so the address sources and Analytics see (and may
+   * allowlist) stays the same through a stop and start or a replacement of the instance (a new
+   * image): an update of the EIP's InstanceId re-associates the address
+   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-eip.html).
+   * Its public IPv4 price is the one the instance's auto-assigned address would cost.
+   */
+  #natAddress(nat: Instance): CfnEIP {
+    const address = new CfnEIP(nat, 'Address', { domain: 'vpc', instanceId: nat.instanceId });
+    // The same page: an EIP of a VPC of the template depends on its gateway attachment (the
+    // public subnets' default routes depend on it), as CDK's own NAT gateway address does.
+    address.node.addDependency(
+      this.vpc.selectSubnets({ subnetType: SubnetType.PUBLIC }).internetConnectivityEstablished,
+    );
+    return address;
   }
 
   /**

@@ -157,6 +157,22 @@ describe('the small profile brokers', () => {
 });
 
 describe('the small profile NAT instance', () => {
+  it('calls out from one Elastic IP that follows the instance, given as an output', () => {
+    const [instanceId] = Object.keys(small.findResources('AWS::EC2::Instance'));
+    const addresses = Object.entries(small.findResources('AWS::EC2::EIP'));
+    expect(addresses).toHaveLength(1);
+    const [addressId, address] = addresses[0] ?? [];
+    expect(address?.Properties).toMatchObject({ Domain: 'vpc', InstanceId: { Ref: instanceId } });
+    // Allocated once the public subnets reach the internet gateway (the EIP page's DependsOn
+    // rule: their default routes depend on the gateway attachment).
+    expect(address?.DependsOn).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^NetworkVpcpublicSubnet1DefaultRoute/)]),
+    );
+    small.hasOutput('NatPublicIp', { Value: { Ref: addressId } });
+    standard.resourceCountIs('AWS::EC2::EIP', 1); // the NAT gateway's own
+    expect(Object.keys(standard.findOutputs('NatPublicIp'))).toEqual([]);
+  });
+
   it('pages when it fails its EC2 status checks', () => {
     const [instanceId] = Object.keys(small.findResources('AWS::EC2::Instance'));
     const alarm = alarmOf(small, 'NetworkVpcpublicSubnet1NatInstanceStatusCheckFailed');
