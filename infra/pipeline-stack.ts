@@ -94,12 +94,14 @@ export class PipelineStack extends Stack {
     });
     const merge = this.#merge(config, { network, streaming, delivery, mergeEnv, logs, name });
     const functions = { vpc, securityGroup: network.mergeSg };
+    // Replay and sweeper never reach the brokers: a group the cluster does not admit.
+    const kafkaless = { vpc, securityGroup: network.deliverySg };
     const replay = new ReplayFunction(this, 'Replay', {
       deadLetters,
       parked,
       environment: deliveryEnv,
       delivery: { cache, analyticsToken: delivery.analyticsToken },
-      ...functions,
+      ...kafkaless,
       ...logs('replay'),
     });
     const redrive = new RedriveFunction(this, 'Redrive', {
@@ -108,7 +110,7 @@ export class PipelineStack extends Stack {
     });
     const sweeper = new JoinSweeper(this, `Sweep-${config.join.name}`, {
       join: config.join,
-      ...{ environment: mergeEnv, delivery, target: config.target, ...functions },
+      ...{ environment: mergeEnv, delivery, target: config.target, ...kafkaless },
       ...logs(`sweep-${config.join.name}`),
       alarmOldestPendingMinutes: config.alarmOldestPendingMinutes,
     });

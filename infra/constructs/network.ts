@@ -57,6 +57,8 @@ export class Network extends Construct {
   readonly fetchSg: SecurityGroup;
   /** Merge and replay functions: MSK, the cache, Analytics (via NAT), SQS. */
   readonly mergeSg: SecurityGroup;
+  /** Replay and sweeper: Redis, Analytics and AWS APIs, and no way to the brokers. */
+  readonly deliverySg: SecurityGroup;
   /** The topic-creating custom resource: MSK only. */
   readonly adminSg: SecurityGroup;
   readonly kafkaSg: SecurityGroup;
@@ -99,7 +101,8 @@ export class Network extends Construct {
     const group = (name: string, description: string, allowAllOutbound: boolean) =>
       new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
     this.fetchSg = group('FetchSg', 'fetch functions', true);
-    this.mergeSg = group('MergeSg', 'merge and replay functions', true);
+    this.mergeSg = group('MergeSg', 'merge and redrive functions', true);
+    this.deliverySg = group('DeliverySg', 'replay and sweeper functions (no Kafka)', true);
     this.adminSg = group('AdminSg', 'topic admin custom resource', true);
     this.kafkaSg = group('KafkaSg', 'MSK cluster', false);
     this.cacheSg = group('CacheSg', 'ElastiCache', false);
@@ -112,6 +115,7 @@ export class Network extends Construct {
     this.kafkaSg.addIngressRule(this.kafkaSg, msk, 'MSK IAM from the event source mapping');
     this.kafkaSg.addEgressRule(this.kafkaSg, msk, 'event source mapping to MSK');
     this.cacheSg.addIngressRule(this.mergeSg, Port.tcp(6380), 'Valkey TLS from merge');
+    this.cacheSg.addIngressRule(this.deliverySg, Port.tcp(6380), 'Valkey TLS from replay, sweep');
     this.cacheSg.addIngressRule(this.fetchSg, Port.tcp(6380), 'Valkey TLS from fetch (sync state)');
 
     if (this.natInstance) {
@@ -137,7 +141,7 @@ export class Network extends Construct {
     const group = (name: string, description: string, allowAllOutbound: boolean) =>
       new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
     const endpointSg = group('EndpointSg', 'interface endpoints', false);
-    for (const client of [this.fetchSg, this.mergeSg, this.adminSg]) {
+    for (const client of [this.fetchSg, this.mergeSg, this.deliverySg, this.adminSg]) {
       endpointSg.addIngressRule(client, Port.tcp(443), `HTTPS from ${client.node.id}`);
     }
     // The event source mapping's ENIs carry the cluster's security group.
@@ -187,7 +191,7 @@ export class Network extends Construct {
    * nothing else; its root volume is encrypted like every other volume of the stack.
    */
   #secureNatInstance(nat: NatInstanceProviderV2): void {
-    for (const client of [this.fetchSg, this.mergeSg, this.adminSg, this.kafkaSg])
+    for (const client of [this.fetchSg, this.mergeSg, this.deliverySg, this.adminSg, this.kafkaSg])
       nat.connections.allowFrom(
         client,
         Port.allTraffic(),

@@ -265,3 +265,35 @@ describe('a stage whose alarms reach no one', () => {
     });
   });
 });
+
+describe('the functions that never reach Kafka', () => {
+  const groupsOf = (template: Template, prefix: string) => {
+    const found = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith(prefix),
+    );
+    if (!found) throw new Error(`no function ${prefix}*`);
+    const config = found[1].Properties?.VpcConfig as { SecurityGroupIds: unknown[] };
+    return config.SecurityGroupIds.map((group) => JSON.stringify(group));
+  };
+  const ingressFrom = (template: Template, target: RegExp, port: number) =>
+    Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
+      .map((rule) => rule.Properties as Record<string, unknown>)
+      .filter((rule) => target.test(JSON.stringify(rule.GroupId)) && rule.FromPort === port)
+      .map((rule) => JSON.stringify(rule.SourceSecurityGroupId));
+
+  it.each([
+    ['standard', () => standard],
+    ['small', () => small],
+  ])('(replay, sweeper) reach Redis and not the brokers in the %s profile', (_, template) => {
+    const replay = groupsOf(template(), 'ReplayFunction');
+    expect(groupsOf(template(), 'SweepmainFunction')).toEqual(replay);
+    expect(replay).toEqual([expect.stringContaining('NetworkDeliverySg')]);
+    const [delivery] = replay;
+    expect(ingressFrom(template(), /NetworkKafkaSg/, 9098)).not.toContain(delivery);
+    expect(ingressFrom(template(), /NetworkCacheSg/, 6380)).toContain(delivery);
+    // The merge and the redrive read topics: they keep the group the brokers admit.
+    const merge = groupsOf(template(), 'MergeFunction');
+    expect(groupsOf(template(), 'RedriveFunction')).toEqual(merge);
+    expect(ingressFrom(template(), /NetworkKafkaSg/, 9098)).toContain(merge[0]);
+  });
+});
