@@ -55,7 +55,7 @@ export class Network extends Construct {
   readonly vpc: Vpc;
   /** Fetch functions: call the source APIs (via NAT) and MSK. */
   readonly fetchSg: SecurityGroup;
-  /** Merge and replay functions: MSK, the cache, Analytics (via NAT), SQS. */
+  /** Merge and redrive functions: MSK, the cache, Analytics (via NAT), SQS. */
   readonly mergeSg: SecurityGroup;
   /** Replay and sweeper: Redis, Analytics and AWS APIs, and no way to the brokers. */
   readonly deliverySg: SecurityGroup;
@@ -141,7 +141,7 @@ export class Network extends Construct {
     const group = (name: string, description: string, allowAllOutbound: boolean) =>
       new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
     const endpointSg = group('EndpointSg', 'interface endpoints', false);
-    for (const client of [this.fetchSg, this.mergeSg, this.deliverySg, this.adminSg]) {
+    for (const client of this.#functionGroups()) {
       endpointSg.addIngressRule(client, Port.tcp(443), `HTTPS from ${client.node.id}`);
     }
     // The event source mapping's ENIs carry the cluster's security group.
@@ -191,7 +191,7 @@ export class Network extends Construct {
    * nothing else; its root volume is encrypted like every other volume of the stack.
    */
   #secureNatInstance(nat: NatInstanceProviderV2): void {
-    for (const client of [this.fetchSg, this.mergeSg, this.deliverySg, this.adminSg, this.kafkaSg])
+    for (const client of [...this.#functionGroups(), this.kafkaSg])
       nat.connections.allowFrom(
         client,
         Port.allTraffic(),
@@ -202,6 +202,11 @@ export class Network extends Construct {
         instance.blockDeviceMappings = [
           { deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3' } },
         ];
+  }
+
+  /** The security groups of the functions (every one that calls out of the VPC). */
+  #functionGroups(): SecurityGroup[] {
+    return [this.fetchSg, this.mergeSg, this.deliverySg, this.adminSg];
   }
 
   /**

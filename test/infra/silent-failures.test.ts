@@ -36,13 +36,22 @@ beforeAll(() => {
   ({ template: standard } = synthesize({ 'pipeline:stage': 'quiet' }));
 });
 
-const alarmOf = (template: Template, prefix: string): AlarmProperties => {
-  const found = Object.entries(template.findResources('AWS::CloudWatch::Alarm')).find(([id]) =>
-    id.startsWith(prefix),
-  );
-  if (!found) throw new Error(`no alarm ${prefix}*`);
-  return found[1].Properties as AlarmProperties;
+/**
+ * The properties of the first resource of `type` whose logical id starts with `prefix`; throws
+ * "no <kind> <prefix>*" when there is none.
+ */
+const propertiesOf = (template: Template, type: string, kind: string, prefix: string) => {
+  const found = Object.entries(template.findResources(type)).find(([id]) => id.startsWith(prefix));
+  if (!found) throw new Error(`no ${kind} ${prefix}*`);
+  return found[1].Properties as Record<string, unknown>;
 };
+const alarmOf = (template: Template, prefix: string) =>
+  propertiesOf(template, 'AWS::CloudWatch::Alarm', 'alarm', prefix) as AlarmProperties;
+/** The texts of the stack's synth warnings that match `pattern`. */
+const warningsMatching = (stack: ReturnType<typeof synthesize>['stack'], pattern: string) =>
+  Annotations.fromStack(stack)
+    .findWarning('*', Match.stringLikeRegexp(pattern))
+    .map((warning) => String(warning.entry.data));
 const statsOf = (alarm: AlarmProperties) =>
   (alarm.Metrics ?? []).flatMap((metric) => (metric.MetricStat ? [metric.MetricStat] : []));
 const expressionOf = (alarm: AlarmProperties) =>
@@ -201,9 +210,7 @@ describe('a stage deployed with the placeholder endpoints', () => {
       state: schedule.Properties?.State,
     }));
   const warnings = (stack: ReturnType<typeof synthesize>['stack']) =>
-    Annotations.fromStack(stack)
-      .findWarning('*', Match.stringLikeRegexp('example\\.com'))
-      .map((warning) => String(warning.entry.data));
+    warningsMatching(stack, 'example\\.com');
 
   it('creates the fetch schedules disabled and says which keys are placeholders', () => {
     const { template, stack } = synthesize({ 'pipeline:stage': 'quiet' });
@@ -239,9 +246,7 @@ describe('a stage deployed with the placeholder endpoints', () => {
 
 describe('a stage whose alarms reach no one', () => {
   const subscriberWarnings = (stack: ReturnType<typeof synthesize>['stack']) =>
-    Annotations.fromStack(stack)
-      .findWarning('*', Match.stringLikeRegexp('no pipeline:alarmEmail'))
-      .map((warning) => String(warning.entry.data));
+    warningsMatching(stack, 'no pipeline:alarmEmail');
 
   it('is warned at synth, with the topic to subscribe to as an output', () => {
     const { template, stack } = synthesize({ 'pipeline:stage': 'quiet' });
@@ -268,12 +273,10 @@ describe('a stage whose alarms reach no one', () => {
 
 describe('the functions that never reach Kafka', () => {
   const groupsOf = (template: Template, prefix: string) => {
-    const found = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
-      id.startsWith(prefix),
-    );
-    if (!found) throw new Error(`no function ${prefix}*`);
-    const config = found[1].Properties?.VpcConfig as { SecurityGroupIds: unknown[] };
-    return config.SecurityGroupIds.map((group) => JSON.stringify(group));
+    const { VpcConfig } = propertiesOf(template, 'AWS::Lambda::Function', 'function', prefix) as {
+      VpcConfig: { SecurityGroupIds: unknown[] };
+    };
+    return VpcConfig.SecurityGroupIds.map((group) => JSON.stringify(group));
   };
   const ingressFrom = (template: Template, target: RegExp, port: number) =>
     Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))

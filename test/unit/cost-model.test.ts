@@ -168,11 +168,17 @@ describe('idle cost of a hand-made template', () => {
 });
 
 describe('figures not verified on an AWS page', () => {
-  it('are marked in the report, and only those', () => {
+  /** The test prices, with the price `key` as one no AWS page showed. */
+  const bookWithUnverified = (key: string) => {
     const book = testPriceBook();
-    const nat = book.data.prices['vpc.natGatewayHour'];
-    if (!nat) throw new Error('fixture lacks vpc.natGatewayHour');
-    nat.verification.test = 'not-found';
+    const entry = book.data.prices[key];
+    if (!entry) throw new Error(`fixture lacks ${key}`);
+    entry.verification.test = 'not-found';
+    return book;
+  };
+
+  it('are marked in the report, and only those', () => {
+    const book = bookWithUnverified('vpc.natGatewayHour');
     const template = aTemplate({
       Nat: { Type: 'AWS::EC2::NatGateway', Properties: {} },
       Eip: { Type: 'AWS::EC2::EIP', Properties: {} },
@@ -185,10 +191,7 @@ describe('figures not verified on an AWS page', () => {
   });
 
   it('are marked line by line when one resource has prices of different standing', () => {
-    const book = testPriceBook();
-    const instance = book.data.prices['ec2.instance.t4g.nano'];
-    if (!instance) throw new Error('fixture lacks ec2.instance.t4g.nano');
-    instance.verification.test = 'not-found';
+    const book = bookWithUnverified('ec2.instance.t4g.nano');
     const template = aTemplate({
       Public: { Type: 'AWS::EC2::Subnet', Properties: { MapPublicIpOnLaunch: true } },
       Nat: {
